@@ -1,0 +1,167 @@
+//! Bodies of the Cairn server's JSON API, version 1 (`/v1/...`).
+//!
+//! Every error response has the body [`ErrorBody`]: a stable machine-readable
+//! `code` and a message that says what was wrong and what to do.
+
+use cairn_model::Annotation;
+use serde::{Deserialize, Serialize};
+
+/// The protocol version this build speaks, sent as the `Cairn-Protocol` header.
+pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_HEADER: &str = "cairn-protocol";
+/// Most mutations one push may carry; the extension batches to this.
+pub const MAX_PUSH_MUTATIONS: usize = 100;
+/// Longest device id accepted.
+pub const MAX_DEVICE_ID_CHARS: usize = 64;
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SignInRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct SignInResponse {
+    /// A bearer token, shown this once; the server keeps only its hash.
+    pub token: String,
+    pub user: UserInfo,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct UserInfo {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Moderator,
+    Member,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct CommunityInfo {
+    /// The community's slug, e.g. `platform-eng`: stable, used in URLs and in pushes.
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+}
+
+/// `GET /v1/me`: who the token belongs to and where they may share.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct MeResponse {
+    pub user: UserInfo,
+    pub communities: Vec<CommunityInfo>,
+}
+
+/// `POST /v1/sync/push`: a batch of one device's mutations, applied in one transaction.
+///
+/// `(device_id, seq)` makes each mutation idempotent: the server skips any `seq`
+/// it has already applied for that device, so a retried push is harmless.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PushRequest {
+    pub device_id: String,
+    pub mutations: Vec<Mutation>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Mutation {
+    /// Create or replace one of the caller's annotations and share it with
+    /// `communities` (slugs; empty = private to the author).
+    Upsert { seq: u64, annotation: Annotation, communities: Vec<String> },
+    /// Delete one of the caller's annotations (the server keeps a tombstone).
+    Delete { seq: u64, id: String },
+}
+
+impl Mutation {
+    pub fn seq(&self) -> u64 {
+        match self {
+            Mutation::Upsert { seq, .. } | Mutation::Delete { seq, .. } => *seq,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct PushResponse {
+    /// One result per mutation, in request order.
+    pub results: Vec<MutationResult>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct MutationResult {
+    pub seq: u64,
+    pub status: MutationStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ApiError>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum MutationStatus {
+    /// Written in this push.
+    Applied,
+    /// Already applied by an earlier push with the same (device, seq).
+    Duplicate,
+    /// Refused for a reason the client must show the user (see `error`);
+    /// retrying the same mutation will not help.
+    Rejected,
+}
+
+/// `GET /v1/annotations?url=...`: what the caller may see on a page.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct PageAnnotationsResponse {
+    pub page_key: String,
+    pub annotations: Vec<SharedAnnotation>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct SharedAnnotation {
+    pub annotation: Annotation,
+    pub author: UserInfo,
+    /// The communities it is shared with that the caller belongs to.
+    pub communities: Vec<String>,
+    /// The note rendered to sanitized HTML by the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note_html: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ErrorBody {
+    pub error: ApiError,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ApiError {
+    /// Stable, machine-readable: `bad_request`, `unauthorized`, `forbidden`,
+    /// `not_found`, `payload_too_large`, `invalid_annotation`, `rate_limited`, `internal`...
+    pub code: String,
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_wire_form_is_tagged_by_op() {
+        let json = serde_json::json!({
+            "device_id": "d1",
+            "mutations": [{"op": "delete", "seq": 3, "id": "urn:uuid:0190f0c2-e2d8-7c3e-8b4a-1b2c3d4e5f60"}]
+        });
+        let push: PushRequest = serde_json::from_value(json).unwrap();
+        assert_eq!(push.mutations[0].seq(), 3);
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let json = serde_json::json!({"device_id": "d1", "mutations": [], "author": "someone-else"});
+        let err = serde_json::from_value::<PushRequest>(json).unwrap_err();
+        assert!(err.to_string().contains("unknown field `author`"), "{err}");
+    }
+}

@@ -1,0 +1,357 @@
+//! The extension's message channels.
+//!
+//! Two channels reach the background, told apart by **who sent the message**
+//! (the browser fills in `sender`; the message cannot choose its channel):
+//!
+//! * the *page* channel, [`PageRequest`]: from content scripts. Untrusted: a
+//!   compromised renderer can forge anything here. It can only ask about the page
+//!   it is on (the page URL comes from `sender.url`, never from the message), and
+//!   nothing on it touches tokens, settings or other pages.
+//! * the *panel* channel, [`PanelRequest`]: from the extension's own pages
+//!   (popup, options). Privileged.
+//!
+//! [`authorize`] is the one place that turns a raw message and its sender into a
+//! typed [`Request`]; the background calls it before anything else.
+//! Replies are `{"ok": true, "value": ...}` or `{"ok": false, "error": {code, message}}`
+//! because exceptions do not cross the message boundary.
+
+use cairn_model::{Color, PageKey};
+use serde::{Deserialize, Serialize};
+
+use crate::api::{CommunityInfo, UserInfo};
+
+/// The most page text a content script may send (UTF-16 code units, as JS counts).
+/// 16 Mi units is far past any real article and bounds the worker's memory.
+pub const MAX_PAGE_TEXT_UNITS: usize = 16 * 1024 * 1024;
+/// Longest page title kept.
+pub const MAX_TITLE_CHARS: usize = 500;
+
+/// Requests a content script may send about the page it runs in.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PageRequest {
+    /// How many annotations this page has. Cheap, so a page with none stays idle.
+    // Empty struct variants, not unit ones: serde ignores extra fields on unit
+    // variants of internally tagged enums, and extra fields must be refused.
+    PageStatus {},
+    /// Anchor this page's annotations in `text` (the page's text model).
+    AnchorAll { text: String },
+    /// Highlight `[start, end)` of `text`, in UTF-16 code units as the DOM counts.
+    CreateHighlight {
+        text: String,
+        start: u32,
+        end: u32,
+        #[serde(default)]
+        title: String,
+        #[serde(default)]
+        color: Option<Color>,
+        #[serde(default)]
+        note: Option<String>,
+    },
+}
+
+/// Requests only the extension's own pages may send.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PanelRequest {
+    /// Connection, account, sync queue and allowed sites.
+    Status {},
+    /// The highlights of a page, newest first.
+    ListPage { url: String },
+    /// Sign in with a username and password; the server issues a token.
+    SignIn { server_url: String, username: String, password: String },
+    /// Use a token made elsewhere (`cairn-server token issue`).
+    Connect { server_url: String, token: String },
+    SignOut {},
+    /// Share new highlights with this community (slug), or keep them private (`None`).
+    ChooseCommunity { community: Option<String> },
+    SyncNow {},
+    DeleteHighlight { id: String },
+    /// Let Cairn run on a site (`scheme://host[:port]`).
+    AllowSite { origin: String },
+    DisallowSite { origin: String },
+}
+
+/// Where a highlight goes on the page, in UTF-16 code units of the page text.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct PlacedHighlight {
+    pub id: String,
+    pub start: u32,
+    pub end: u32,
+    pub color: Color,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The teammate who made it; `None` for the user's own highlights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teammate: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PageReply {
+    Status { count: u32 },
+    Anchored { highlights: Vec<PlacedHighlight>, orphans: u32 },
+    Created { highlight: PlacedHighlight },
+}
+
+/// Where a highlight stands with the server.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SyncState {
+    /// Only on this device (not signed in, or no community chosen, or not yet pushed).
+    Local,
+    /// Queued for the server.
+    Pending,
+    /// The server has it.
+    Synced,
+    /// The server refused it; retrying will not help. The reason is for the user.
+    Rejected { reason: String },
+    /// A teammate's, received from the server.
+    Shared,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct HighlightSummary {
+    pub id: String,
+    pub quote: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    pub color: Color,
+    pub created: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teammate: Option<String>,
+    pub sync: SyncState,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct StatusReport {
+    pub server_url: Option<String>,
+    /// Set when signed in.
+    pub user: Option<UserInfo>,
+    pub communities: Vec<CommunityInfo>,
+    /// Where new highlights are shared.
+    pub community: Option<String>,
+    /// Mutations waiting for the server.
+    pub pending: u32,
+    /// The last sync failure, worded for the user; `None` after a success.
+    pub last_error: Option<String>,
+    /// RFC 3339 time of the last successful exchange with the server.
+    pub last_sync: Option<String>,
+    pub allowed_sites: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PanelReply {
+    Status(StatusReport),
+    Page { page_key: String, highlights: Vec<HighlightSummary> },
+    Done,
+}
+
+/// What the browser says about who sent a message (`chrome.runtime.MessageSender`),
+/// plus what the background knows about itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sender {
+    /// `sender.id`: the extension that sent it.
+    pub extension_id: Option<String>,
+    /// `sender.url`: the URL of the frame that sent it.
+    pub url: Option<String>,
+    /// `chrome.runtime.id`.
+    pub own_id: String,
+}
+
+/// A message that passed [`authorize`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Request {
+    /// From a content script on `page_url` (taken from the sender, not the message).
+    Page { page_url: String, request: PageRequest },
+    Panel(PanelRequest),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MessageError {
+    /// Not from this extension at all.
+    ForeignSender,
+    /// A content script asked for something only extension pages may do.
+    Forbidden(String),
+    /// The sender's frame is not a web page Cairn can work on.
+    BadSenderUrl,
+    /// The message does not parse as a request of its channel.
+    Malformed(String),
+    /// Parsed, but a value is out of range.
+    Invalid(String),
+}
+
+impl MessageError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            MessageError::ForeignSender => "foreign_sender",
+            MessageError::Forbidden(_) => "forbidden",
+            MessageError::BadSenderUrl => "bad_sender_url",
+            MessageError::Malformed(_) => "malformed",
+            MessageError::Invalid(_) => "invalid",
+        }
+    }
+}
+
+impl std::fmt::Display for MessageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MessageError::ForeignSender => write!(f, "message refused: it did not come from this extension"),
+            MessageError::Forbidden(kind) => {
+                write!(f, "message refused: {kind:?} may only be sent by the extension's own pages")
+            }
+            MessageError::BadSenderUrl => write!(f, "message refused: the sending frame is not an http(s) page"),
+            MessageError::Malformed(e) => write!(f, "malformed message: {e}"),
+            MessageError::Invalid(e) => write!(f, "invalid message: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for MessageError {}
+
+/// Decides which channel a message belongs to (from its sender) and parses it as
+/// that channel's request type, refusing anything else.
+pub fn authorize(sender: &Sender, raw: serde_json::Value) -> Result<Request, MessageError> {
+    if sender.extension_id.as_deref() != Some(sender.own_id.as_str()) {
+        return Err(MessageError::ForeignSender);
+    }
+    let own_origin = format!("chrome-extension://{}/", sender.own_id);
+    let moz_origin = format!("moz-extension://{}/", sender.own_id);
+    let url = sender.url.as_deref().unwrap_or("");
+    if url.starts_with(&own_origin) || url.starts_with(&moz_origin) {
+        let request: PanelRequest =
+            serde_json::from_value(raw).map_err(|e| MessageError::Malformed(e.to_string()))?;
+        return Ok(Request::Panel(request));
+    }
+    // Anything else is a content script (or a renderer pretending to be one).
+    let key = PageKey::from_url(url).map_err(|_| MessageError::BadSenderUrl)?;
+    drop(key);
+    let request: PageRequest = match serde_json::from_value(raw.clone()) {
+        Ok(r) => r,
+        Err(e) => {
+            if serde_json::from_value::<PanelRequest>(raw.clone()).is_ok() {
+                let kind = raw.get("kind").and_then(|k| k.as_str()).unwrap_or("?").to_string();
+                return Err(MessageError::Forbidden(kind));
+            }
+            return Err(MessageError::Malformed(e.to_string()));
+        }
+    };
+    validate_page_request(&request)?;
+    Ok(Request::Page { page_url: url.to_string(), request })
+}
+
+fn validate_page_request(r: &PageRequest) -> Result<(), MessageError> {
+    let check_text = |text: &str| {
+        let units = text.encode_utf16().count();
+        if units > MAX_PAGE_TEXT_UNITS {
+            return Err(MessageError::Invalid(format!(
+                "page text is {units} UTF-16 units; at most {MAX_PAGE_TEXT_UNITS} are accepted"
+            )));
+        }
+        Ok(units)
+    };
+    match r {
+        PageRequest::PageStatus {} => Ok(()),
+        PageRequest::AnchorAll { text } => check_text(text).map(|_| ()),
+        PageRequest::CreateHighlight { text, start, end, title, note, .. } => {
+            let units = check_text(text)?;
+            if start >= end || *end as usize > units {
+                return Err(MessageError::Invalid(format!(
+                    "selection [{start}, {end}) is empty or outside the page text (length {units})"
+                )));
+            }
+            if title.chars().count() > MAX_TITLE_CHARS {
+                return Err(MessageError::Invalid(format!("title is longer than {MAX_TITLE_CHARS} characters")));
+            }
+            if let Some(n) = note {
+                if n.chars().count() > cairn_model::MAX_NOTE_CHARS {
+                    return Err(MessageError::Invalid(format!(
+                        "note is longer than {} characters",
+                        cairn_model::MAX_NOTE_CHARS
+                    )));
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const ID: &str = "abcdefghijklmnopabcdefghijklmnop";
+
+    fn content(url: &str) -> Sender {
+        Sender { extension_id: Some(ID.into()), url: Some(url.into()), own_id: ID.into() }
+    }
+
+    fn popup() -> Sender {
+        content(&format!("chrome-extension://{ID}/popup.html"))
+    }
+
+    #[test]
+    fn content_script_gets_page_channel_with_sender_url() {
+        let r = authorize(&content("https://wiki.example/p#x"), json!({"kind": "page_status"})).unwrap();
+        assert_eq!(r, Request::Page { page_url: "https://wiki.example/p#x".into(), request: PageRequest::PageStatus {} });
+    }
+
+    #[test]
+    fn content_script_cannot_send_privileged_requests() {
+        for msg in [
+            json!({"kind": "sign_out"}),
+            json!({"kind": "connect", "server_url": "https://evil.example", "token": "t"}),
+            json!({"kind": "list_page", "url": "https://other.example/"}),
+            json!({"kind": "delete_highlight", "id": "x"}),
+            json!({"kind": "allow_site", "origin": "https://evil.example"}),
+        ] {
+            let err = authorize(&content("https://wiki.example/"), msg.clone()).unwrap_err();
+            assert!(matches!(err, MessageError::Forbidden(_)), "{msg}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn content_script_cannot_name_another_page() {
+        // A forged field is an unknown field, not a way to pick the page.
+        let err = authorize(&content("https://wiki.example/"), json!({"kind": "page_status", "url": "https://hr.example/"}))
+            .unwrap_err();
+        assert!(matches!(err, MessageError::Malformed(_)), "{err:?}");
+    }
+
+    #[test]
+    fn foreign_and_non_web_senders_are_refused() {
+        let mut s = content("https://wiki.example/");
+        s.extension_id = Some("someoneelse".into());
+        assert_eq!(authorize(&s, json!({"kind": "page_status"})), Err(MessageError::ForeignSender));
+        assert_eq!(
+            authorize(&content("file:///etc/passwd"), json!({"kind": "page_status"})),
+            Err(MessageError::BadSenderUrl)
+        );
+        assert_eq!(authorize(&content("chrome-extension://other/popup.html"), json!({"kind": "status"})).unwrap_err().code(), "bad_sender_url");
+    }
+
+    #[test]
+    fn selections_are_bounds_checked() {
+        let bad = [
+            json!({"kind": "create_highlight", "text": "hello", "start": 3, "end": 3}),
+            json!({"kind": "create_highlight", "text": "hello", "start": 1, "end": 9}),
+            json!({"kind": "create_highlight", "text": "hello", "start": -1, "end": 2}),
+            json!({"kind": "create_highlight", "text": 5, "start": 0, "end": 2}),
+        ];
+        for msg in bad {
+            assert!(authorize(&content("https://a.example/"), msg.clone()).is_err(), "{msg}");
+        }
+        let ok = json!({"kind": "create_highlight", "text": "héllo", "start": 1, "end": 4, "color": "blue"});
+        assert!(authorize(&content("https://a.example/"), ok).is_ok());
+    }
+
+    #[test]
+    fn extension_pages_get_panel_channel() {
+        let r = authorize(&popup(), json!({"kind": "sign_in", "server_url": "http://127.0.0.1:1", "username": "a", "password": "b"}))
+            .unwrap();
+        assert!(matches!(r, Request::Panel(PanelRequest::SignIn { .. })));
+        assert!(matches!(authorize(&popup(), json!({"kind": "nope"})), Err(MessageError::Malformed(_))));
+    }
+}
