@@ -1,1 +1,186 @@
+//! Sync planning: what the extension keeps, what it sends, and what it makes of
+//! the answers, as pure functions of their inputs.
+//!
+//! The outbox is durable: a highlight and the mutation that carries it to the
+//! server are written in the same local transaction, so nothing the user saw as
+//! saved can be lost by a worker that stops or a browser that closes. A mutation
+//! leaves the outbox only when the server has answered for its `seq`
+//! ([`settle`]); the server makes `(device, seq)` idempotent, so re-sending after
+//! a crash between "committed" and "acknowledged" is harmless.
+//!
+//! **Architecture invariant:** no IO, no clock, no randomness: the browser glue
+//! passes time and random numbers in, so every decision here is testable natively.
 
+use cairn_model::{Annotation, PageKey};
+use cairn_protocol::api::{Mutation, MutationResult, MutationStatus, SharedAnnotation};
+use cairn_protocol::messages::{HighlightSummary, SyncState};
+use serde::{Deserialize, Serialize};
+
+/// One annotation as this device keeps it: the user's own or a teammate's.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct LocalRecord {
+    /// The annotation's JSON-LD id (`urn:uuid:...`): the record's key.
+    pub id: String,
+    pub page_key: String,
+    pub created_ms: i64,
+    pub annotation: Annotation,
+    /// Communities (slugs) it is shared with; empty = private.
+    pub communities: Vec<String>,
+    pub sync: SyncState,
+    /// Display name of the teammate who made it; `None` for the user's own.
+    pub teammate: Option<String>,
+}
+
+impl LocalRecord {
+    /// A new highlight of the user's: local until a community is chosen, pending after.
+    pub fn own(annotation: Annotation, page_key: &PageKey, created_ms: i64, community: Option<&str>, signed_in: bool) -> LocalRecord {
+        let communities: Vec<String> = community.map(|c| vec![c.to_string()]).unwrap_or_default();
+        LocalRecord {
+            id: annotation.id.clone(),
+            page_key: page_key.to_string(),
+            created_ms,
+            sync: if signed_in { SyncState::Pending } else { SyncState::Local },
+            annotation,
+            communities,
+            teammate: None,
+        }
+    }
+
+    pub fn is_own(&self) -> bool {
+        self.teammate.is_none()
+    }
+
+    pub fn summary(&self) -> HighlightSummary {
+        HighlightSummary {
+            id: self.id.clone(),
+            quote: self.annotation.quote().unwrap_or_default().to_string(),
+            note: self.annotation.note().map(str::to_string),
+            color: self.annotation.color(),
+            created: cairn_model::format_rfc3339_ms(self.created_ms),
+            teammate: self.teammate.clone(),
+            sync: self.sync.clone(),
+        }
+    }
+}
+
+/// The mutation that carries a record of the user's to the server.
+pub fn upsert_mutation(record: &LocalRecord, seq: u64) -> Mutation {
+    Mutation::Upsert { seq, annotation: record.annotation.clone(), communities: record.communities.clone() }
+}
+
+/// The highlights of one page, newest first (ids are UUIDv7, so ties break by creation).
+pub fn page_summaries(records: &[LocalRecord]) -> Vec<HighlightSummary> {
+    let mut sorted: Vec<&LocalRecord> = records.iter().collect();
+    sorted.sort_by(|a, b| b.created_ms.cmp(&a.created_ms).then_with(|| b.id.cmp(&a.id)));
+    sorted.into_iter().map(LocalRecord::summary).collect()
+}
+
+/// The next batch to push: the oldest pending mutations, in sequence order.
+pub fn next_batch(outbox: &[Mutation], max: usize) -> Vec<Mutation> {
+    let mut sorted: Vec<&Mutation> = outbox.iter().collect();
+    sorted.sort_by_key(|m| m.seq());
+    sorted.into_iter().take(max).cloned().collect()
+}
+
+/// What a push answer means for the local store.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Settlement {
+    /// Sequence numbers the server answered for: remove them from the outbox.
+    pub acknowledged: Vec<u64>,
+    /// Records now known to the server.
+    pub synced: Vec<String>,
+    /// Records the server refused, with the reason to show the user.
+    pub rejected: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettleError {
+    /// The server did not answer for a mutation it was sent: keep it queued.
+    Unanswered(u64),
+    /// The server answered for a mutation it was not sent.
+    Unexpected(u64),
+}
+
+impl std::fmt::Display for SettleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SettleError::Unanswered(s) => write!(f, "the server did not answer for change #{s}; it stays queued"),
+            SettleError::Unexpected(s) => write!(f, "the server answered for change #{s}, which was not sent"),
+        }
+    }
+}
+
+/// Matches a push answer against the batch that was sent.
+/// Anything not answered stays queued (never dropped); a mismatch is an error so
+/// a confused server cannot make the client forget mutations.
+pub fn settle(batch: &[Mutation], results: &[MutationResult]) -> Result<Settlement, SettleError> {
+    for r in results {
+        if !batch.iter().any(|m| m.seq() == r.seq) {
+            return Err(SettleError::Unexpected(r.seq));
+        }
+    }
+    let mut out = Settlement::default();
+    for m in batch {
+        let r = results.iter().find(|r| r.seq == m.seq()).ok_or(SettleError::Unanswered(m.seq()))?;
+        out.acknowledged.push(m.seq());
+        let id = match m {
+            Mutation::Upsert { annotation, .. } => annotation.id.clone(),
+            Mutation::Delete { id, .. } => id.clone(),
+        };
+        match r.status {
+            MutationStatus::Applied | MutationStatus::Duplicate => out.synced.push(id),
+            MutationStatus::Rejected => {
+                let reason = r.error.as_ref().map(|e| e.message.clone()).unwrap_or_else(|| "refused by the server".into());
+                out.rejected.push((id, reason));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Merges what the server returned for a page with what this device has.
+/// Returns the records to store: teammates' annotations (replacing the previous
+/// copy) and the user's own made on other devices. Own records already here are
+/// left alone: this device's copy is the newer or the same.
+pub fn merge_shared(my_user_id: &str, local: &[LocalRecord], remote: Vec<SharedAnnotation>) -> Vec<LocalRecord> {
+    remote
+        .into_iter()
+        .filter_map(|shared| {
+            let mine = shared.author.id == my_user_id;
+            if mine && local.iter().any(|l| l.id == shared.annotation.id) {
+                return None;
+            }
+            let page_key = shared.annotation.page_key().ok()?;
+            let created_ms = shared
+                .annotation
+                .created
+                .as_deref()
+                .and_then(cairn_model::parse_rfc3339_ms)
+                .unwrap_or(0);
+            Some(LocalRecord {
+                id: shared.annotation.id.clone(),
+                page_key: page_key.to_string(),
+                created_ms,
+                annotation: shared.annotation,
+                communities: shared.communities,
+                sync: if mine { SyncState::Synced } else { SyncState::Shared },
+                teammate: if mine { None } else { Some(shared.author.display_name) },
+            })
+        })
+        .collect()
+}
+
+/// Delay before retry number `attempt` (0-based): exponential from 1 s, capped at
+/// 5 min, with full jitter so that many clients coming back online do not retry in step.
+/// `unit_random` is a random number in `[0, 1)` supplied by the caller.
+pub fn backoff_ms(attempt: u32, unit_random: f64) -> u64 {
+    const BASE_MS: u64 = 1_000;
+    const CAP_MS: u64 = 300_000;
+    let ceiling = BASE_MS.saturating_mul(1u64 << attempt.min(20)).min(CAP_MS);
+    let r = unit_random.clamp(0.0, 1.0);
+    // Never retry immediately: at least the base delay.
+    ((ceiling as f64 * r) as u64).max(BASE_MS)
+}
+
+#[cfg(test)]
+mod tests;

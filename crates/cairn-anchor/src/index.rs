@@ -1,0 +1,121 @@
+/// Converts between the three ways of counting a position in a string:
+/// UTF-8 bytes (Rust), UTF-16 code units (the DOM), code points (W3C selectors).
+///
+/// Keeps one checkpoint every [`STRIDE`] code points, so a conversion walks at most
+/// `STRIDE` characters and the index costs ~1/4 of the text's size in memory at most.
+pub struct TextIndex<'a> {
+    text: &'a str,
+    /// (byte, utf16, char) at every STRIDE-th code point.
+    checkpoints: Vec<(u32, u32, u32)>,
+    chars: usize,
+    utf16_len: usize,
+}
+
+const STRIDE: usize = 64;
+
+impl<'a> TextIndex<'a> {
+    pub fn new(text: &'a str) -> TextIndex<'a> {
+        let mut checkpoints = Vec::with_capacity(text.len() / STRIDE + 1);
+        let (mut u16s, mut chars) = (0u32, 0u32);
+        for (byte, c) in text.char_indices() {
+            if chars as usize % STRIDE == 0 {
+                checkpoints.push((byte as u32, u16s, chars));
+            }
+            u16s += c.len_utf16() as u32;
+            chars += 1;
+        }
+        TextIndex { text, checkpoints, chars: chars as usize, utf16_len: u16s as usize }
+    }
+
+    pub fn text(&self) -> &'a str {
+        self.text
+    }
+
+    /// Length in code points.
+    pub fn char_len(&self) -> usize {
+        self.chars
+    }
+
+    pub fn utf16_len(&self) -> usize {
+        self.utf16_len
+    }
+
+    /// The byte offset of code point `c` (clamped to the end).
+    pub fn char_to_byte(&self, c: usize) -> usize {
+        if c >= self.chars {
+            return self.text.len();
+        }
+        let (b, _, ch) = self.checkpoints[c / STRIDE];
+        let rest = &self.text[b as usize..];
+        b as usize + rest.char_indices().nth(c - ch as usize).map(|(i, _)| i).unwrap_or(rest.len())
+    }
+
+    /// The code point at byte offset `b`, which must be a char boundary.
+    pub fn byte_to_char(&self, b: usize) -> usize {
+        let i = self.checkpoints.partition_point(|&(cb, _, _)| cb as usize <= b).saturating_sub(1);
+        let Some(&(cb, _, ch)) = self.checkpoints.get(i) else { return 0 };
+        ch as usize + self.text[cb as usize..b].chars().count()
+    }
+
+    pub fn char_to_utf16(&self, c: usize) -> usize {
+        if c >= self.chars {
+            return self.utf16_len;
+        }
+        let (b, u, ch) = self.checkpoints[c / STRIDE];
+        u as usize + self.text[b as usize..].chars().take(c - ch as usize).map(char::len_utf16).sum::<usize>()
+    }
+
+    /// The code point containing UTF-16 unit `u`; a position inside a surrogate
+    /// pair rounds down to the start of that code point.
+    pub fn utf16_to_char(&self, u: usize) -> usize {
+        if u >= self.utf16_len {
+            return self.chars;
+        }
+        let i = self.checkpoints.partition_point(|&(_, cu, _)| cu as usize <= u).saturating_sub(1);
+        let (b, mut cu, mut ch) = self.checkpoints[i];
+        for c in self.text[b as usize..].chars() {
+            let next = cu as usize + c.len_utf16();
+            if next > u {
+                break;
+            }
+            cu = next as u32;
+            ch += 1;
+        }
+        ch as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversions_agree_on_mixed_text() {
+        let text = "aé😀b".repeat(50);
+        let idx = TextIndex::new(&text);
+        assert_eq!(idx.char_len(), 200);
+        assert_eq!(idx.utf16_len(), 250);
+        let mut u = 0;
+        let mut b = 0;
+        for (c, ch) in text.chars().enumerate() {
+            assert_eq!(idx.char_to_utf16(c), u, "char {c}");
+            assert_eq!(idx.utf16_to_char(u), c, "utf16 {u}");
+            assert_eq!(idx.char_to_byte(c), b);
+            assert_eq!(idx.byte_to_char(b), c);
+            u += ch.len_utf16();
+            b += ch.len_utf8();
+        }
+        assert_eq!(idx.char_to_utf16(200), 250);
+        assert_eq!(idx.utf16_to_char(250), 200);
+        // Inside a surrogate pair: round down.
+        assert_eq!(idx.utf16_to_char(3), 2);
+    }
+
+    #[test]
+    fn empty_text() {
+        let idx = TextIndex::new("");
+        assert_eq!(idx.char_to_byte(3), 0);
+        assert_eq!(idx.utf16_to_char(0), 0);
+        assert_eq!(idx.byte_to_char(0), 0);
+    }
+}

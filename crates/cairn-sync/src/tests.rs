@@ -1,0 +1,114 @@
+use super::*;
+use cairn_model::{AnnotationId, Color, Selector};
+use cairn_protocol::api::{ApiError, UserInfo};
+
+fn annotation(ms: u64, quote: &str) -> Annotation {
+    Annotation::new_highlight(
+        AnnotationId::new_v7(ms, [ms as u8; 10]),
+        "https://wiki.example/page",
+        vec![Selector::TextQuoteSelector { exact: quote.into(), prefix: None, suffix: None }],
+        Color::Yellow,
+        ms as i64,
+    )
+}
+
+fn record(ms: u64, quote: &str) -> LocalRecord {
+    let a = annotation(ms, quote);
+    let key = a.page_key().unwrap();
+    LocalRecord::own(a, &key, ms as i64, Some("demo-team"), true)
+}
+
+fn user(id: &str, name: &str) -> UserInfo {
+    UserInfo { id: id.into(), username: id.into(), display_name: name.into() }
+}
+
+#[test]
+fn summaries_are_newest_first() {
+    let recs = vec![record(1_000, "old"), record(3_000, "new"), record(2_000, "mid")];
+    let quotes: Vec<String> = page_summaries(&recs).into_iter().map(|s| s.quote).collect();
+    assert_eq!(quotes, ["new", "mid", "old"]);
+}
+
+#[test]
+fn new_records_are_local_until_signed_in() {
+    let a = annotation(5, "q");
+    let key = a.page_key().unwrap();
+    assert_eq!(LocalRecord::own(a.clone(), &key, 5, None, false).sync, SyncState::Local);
+    let r = LocalRecord::own(a, &key, 5, Some("t"), true);
+    assert_eq!(r.sync, SyncState::Pending);
+    assert_eq!(r.communities, vec!["t".to_string()]);
+}
+
+#[test]
+fn batches_take_oldest_first() {
+    let outbox: Vec<Mutation> = [5u64, 1, 3, 2, 4].iter().map(|&s| upsert_mutation(&record(s, "q"), s)).collect();
+    let seqs: Vec<u64> = next_batch(&outbox, 3).iter().map(Mutation::seq).collect();
+    assert_eq!(seqs, [1, 2, 3]);
+}
+
+#[test]
+fn settle_acks_every_answer_and_keeps_rejections_visible() {
+    let batch = vec![upsert_mutation(&record(1, "a"), 1), upsert_mutation(&record(2, "b"), 2), Mutation::Delete { seq: 3, id: "urn:x".into() }];
+    let results = vec![
+        MutationResult { seq: 1, status: MutationStatus::Applied, error: None },
+        MutationResult {
+            seq: 2,
+            status: MutationStatus::Rejected,
+            error: Some(ApiError { code: "not_a_member".into(), message: "you are not a member of demo-team".into() }),
+        },
+        MutationResult { seq: 3, status: MutationStatus::Duplicate, error: None },
+    ];
+    let s = settle(&batch, &results).unwrap();
+    assert_eq!(s.acknowledged, [1, 2, 3]);
+    assert_eq!(s.synced, [batch_id(&batch[0]), "urn:x".to_string()]);
+    assert_eq!(s.rejected, [(batch_id(&batch[1]), "you are not a member of demo-team".to_string())]);
+}
+
+fn batch_id(m: &Mutation) -> String {
+    match m {
+        Mutation::Upsert { annotation, .. } => annotation.id.clone(),
+        Mutation::Delete { id, .. } => id.clone(),
+    }
+}
+
+#[test]
+fn settle_never_forgets_unanswered_mutations() {
+    let batch = vec![upsert_mutation(&record(1, "a"), 1), upsert_mutation(&record(2, "b"), 2)];
+    let partial = vec![MutationResult { seq: 1, status: MutationStatus::Applied, error: None }];
+    assert_eq!(settle(&batch, &partial), Err(SettleError::Unanswered(2)));
+    let stray = vec![MutationResult { seq: 9, status: MutationStatus::Applied, error: None }];
+    assert_eq!(settle(&batch, &stray), Err(SettleError::Unexpected(9)));
+}
+
+#[test]
+fn merge_marks_teammates_and_adopts_own_from_other_devices() {
+    let local = vec![record(1, "mine here")];
+    let remote = vec![
+        SharedAnnotation { annotation: local[0].annotation.clone(), author: user("u-me", "Me"), communities: vec![], note_html: None },
+        SharedAnnotation { annotation: annotation(2, "bob's"), author: user("u-bob", "Bob Example"), communities: vec!["demo-team".into()], note_html: None },
+        SharedAnnotation { annotation: annotation(3, "mine elsewhere"), author: user("u-me", "Me"), communities: vec![], note_html: None },
+    ];
+    let merged = merge_shared("u-me", &local, remote);
+    assert_eq!(merged.len(), 2);
+    assert_eq!(merged[0].teammate.as_deref(), Some("Bob Example"));
+    assert_eq!(merged[0].sync, SyncState::Shared);
+    assert_eq!(merged[0].created_ms, 2);
+    assert_eq!(merged[1].teammate, None);
+    assert_eq!(merged[1].sync, SyncState::Synced);
+}
+
+#[test]
+fn backoff_grows_caps_and_jitters() {
+    assert_eq!(backoff_ms(0, 0.0), 1_000);
+    assert_eq!(backoff_ms(3, 0.999_999), 7_999);
+    assert_eq!(backoff_ms(30, 0.5), 150_000);
+    assert_eq!(backoff_ms(30, 1.0), 300_000);
+    assert!(backoff_ms(10, 0.25) < backoff_ms(10, 0.75));
+}
+
+#[test]
+fn records_survive_a_json_round_trip() {
+    let r = record(7, "persist me");
+    let json = serde_json::to_string(&r).unwrap();
+    assert_eq!(serde_json::from_str::<LocalRecord>(&json).unwrap(), r);
+}

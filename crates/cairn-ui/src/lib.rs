@@ -1,0 +1,1 @@
+//! The extension UI (being written).
