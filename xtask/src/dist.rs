@@ -1,0 +1,220 @@
+//! `cargo xtask dist`: the unpacked extension in `target/dist/extension/`.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use crate::manifest;
+use crate::util::{self, fmt_duration, fmt_kib, project_root, target_dir, Result, WASM_TARGET};
+
+pub struct Options {
+    /// `wasm-release` profile and wasm-opt; otherwise the `dev` profile, no wasm-opt.
+    pub release: bool,
+}
+
+/// The two wasm modules, each built by its own cargo run (see the module docs of `main`).
+const MODULES: &[(&str, &[&str])] = &[
+    ("cairn-web", &["--features", "worker"]),
+    ("cairn-ui", &[]),
+];
+
+const WASM_OPT_FLAGS: &[&str] = &[
+    "-Oz",
+    "--enable-bulk-memory",
+    "--enable-nontrapping-float-to-int",
+    "--enable-sign-ext",
+    "--enable-mutable-globals",
+    "--enable-reference-types",
+    "--enable-multivalue",
+];
+
+/// Where the unpacked extension goes.
+pub fn dist_dir() -> PathBuf {
+    target_dir().join("dist").join("extension")
+}
+
+pub fn dist(opts: &Options) -> Result<PathBuf> {
+    let started = Instant::now();
+    let root = project_root();
+    let dist = dist_dir();
+    let (profile, profile_dir) = if opts.release {
+        ("wasm-release", "wasm-release")
+    } else {
+        ("dev", "debug")
+    };
+    println!("==> dist ({profile} profile) into {}", dist.display());
+
+    util::ensure_wasm_target()?;
+
+    if dist.exists() {
+        fs::remove_dir_all(&dist)
+            .map_err(|e| format!("could not clear {}: {e}", dist.display()))?;
+    }
+    let wasm_dir = dist.join("wasm");
+    fs::create_dir_all(&wasm_dir)
+        .map_err(|e| format!("could not create {}: {e}", wasm_dir.display()))?;
+
+    let out_dir = target_dir().join(WASM_TARGET).join(profile_dir);
+    for (package, features) in MODULES {
+        let t = Instant::now();
+        println!("    cargo build {package} ({WASM_TARGET}, {profile})");
+        util::run_cmd(
+            util::cargo()
+                .args(["build", "--target", WASM_TARGET, "--profile", profile, "-p", package])
+                .args(*features),
+        )
+        .map_err(|e| format!("building the wasm crate {package} failed: {e}"))?;
+        let stem = package.replace('-', "_");
+        let input = out_dir.join(format!("{stem}.wasm"));
+        // Bindgen right away: the next cargo run may rebuild this crate as a dependency.
+        bindgen(&input, &wasm_dir, opts.release)?;
+        println!("    built and bound {stem} in {}", fmt_duration(t.elapsed()));
+    }
+
+    if opts.release {
+        wasm_opt(&wasm_dir)?;
+    }
+
+    let ext_src = root.join("extension");
+    if !ext_src.is_dir() {
+        return Err(format!(
+            "{} is missing: the hand-written extension files live there",
+            ext_src.display()
+        ));
+    }
+    copy_tree(&ext_src, &dist)?;
+
+    let manifest_path = root.join("manifest.json");
+    let src = fs::read_to_string(&manifest_path).map_err(|e| {
+        format!(
+            "could not read {} (the extension's manifest, single source of truth): {e}",
+            manifest_path.display()
+        )
+    })?;
+    let cargo_toml = fs::read_to_string(root.join("Cargo.toml")).unwrap_or_default();
+    let derived = manifest::derive(&src, manifest::workspace_version(&cargo_toml).as_deref())?;
+    let text = serde_json::to_string_pretty(&derived).expect("a JSON value serializes") + "\n";
+    fs::write(dist.join("manifest.json"), text)
+        .map_err(|e| format!("could not write manifest.json: {e}"))?;
+    manifest::validate(&dist, &derived)?;
+
+    print_sizes(&wasm_dir)?;
+    println!(
+        "    extension ready in {}: {}",
+        fmt_duration(started.elapsed()),
+        dist.display()
+    );
+    println!("    (chrome://extensions, Developer mode, Load unpacked)");
+    Ok(dist)
+}
+
+/// wasm-bindgen `--target web` glue, from the same library version the crates link (Cargo.lock).
+fn bindgen(input: &Path, out_dir: &Path, release: bool) -> Result {
+    if !input.is_file() {
+        return Err(format!(
+            "cargo did not produce {}: is the crate a cdylib (`crate-type = [\"cdylib\", ...]`)?",
+            input.display()
+        ));
+    }
+    let mut b = wasm_bindgen_cli_support::Bindgen::new();
+    b.input_path(input)
+        .typescript(false)
+        .remove_name_section(release)
+        .remove_producers_section(release)
+        .keep_debug(!release);
+    b.web(true)
+        .and_then(|b| b.generate(out_dir))
+        .map_err(|e| format!("wasm-bindgen failed on {}: {e:#}", input.display()))
+}
+
+/// `wasm-opt -Oz` on every `*_bg.wasm`, both at once, when npm's binaryen is installed.
+fn wasm_opt(wasm_dir: &Path) -> Result {
+    let bin = project_root().join("tests/node_modules/.bin/wasm-opt");
+    if !bin.is_file() {
+        println!(
+            "    SKIPPED wasm-opt: {} not found (run `npm ci` in tests/, or `cargo xtask test` \
+             which does); the wasm is unoptimized and bigger",
+            bin.display()
+        );
+        return Ok(());
+    }
+    let t = Instant::now();
+    let mut children = Vec::new();
+    for file in wasm_files(wasm_dir)? {
+        let tmp = file.with_extension("opt.wasm");
+        let mut cmd = Command::new(&bin);
+        cmd.args(WASM_OPT_FLAGS).arg(&file).arg("-o").arg(&tmp);
+        let shown = util::show(&cmd);
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("could not start `{shown}`: {e}"))?;
+        children.push((child, shown, file, tmp));
+    }
+    let mut failure = None;
+    for (mut child, shown, file, tmp) in children {
+        match child.wait() {
+            Ok(s) if s.success() => {
+                fs::rename(&tmp, &file).map_err(|e| format!("could not replace {}: {e}", file.display()))?
+            }
+            Ok(s) => failure = Some(format!("`{shown}` failed ({s})")),
+            Err(e) => failure = Some(format!("`{shown}`: {e}")),
+        }
+    }
+    match failure {
+        Some(f) => Err(f),
+        None => {
+            println!("    wasm-opt -Oz in {}", fmt_duration(t.elapsed()));
+            Ok(())
+        }
+    }
+}
+
+fn wasm_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(|e| format!("could not list {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+fn print_sizes(wasm_dir: &Path) -> Result {
+    for file in wasm_files(wasm_dir)? {
+        let bytes = fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&bytes).expect("writing to a Vec cannot fail");
+        let gz = gz.finish().expect("writing to a Vec cannot fail");
+        let name = file.file_name().unwrap_or_default().to_string_lossy();
+        println!(
+            "    {name:<20} {:>10}  (gzip {})",
+            fmt_kib(bytes.len() as u64),
+            fmt_kib(gz.len() as u64)
+        );
+    }
+    Ok(())
+}
+
+/// Copies `from`'s tree into `to` (files overwrite, directories merge).
+pub fn copy_tree(from: &Path, to: &Path) -> Result {
+    fs::create_dir_all(to).map_err(|e| format!("could not create {}: {e}", to.display()))?;
+    let entries = fs::read_dir(from).map_err(|e| format!("could not list {}: {e}", from.display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("{}: {e}", from.display()))?;
+        let src = entry.path();
+        let dst = to.join(entry.file_name());
+        let ty = entry
+            .file_type()
+            .map_err(|e| format!("{}: {e}", src.display()))?;
+        if ty.is_dir() {
+            copy_tree(&src, &dst)?;
+        } else {
+            // Follows symlinks: the extension must hold real files.
+            fs::copy(&src, &dst)
+                .map_err(|e| format!("could not copy {} to {}: {e}", src.display(), dst.display()))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,419 @@
+//! Tidy checks, run by `cargo test`: the repository's rules that the compiler does not enforce.
+//!
+//! * The pure crates (no IO: model, anchoring, protocol, sync planning) depend, even transitively,
+//!   on nothing browser-, runtime- or database-specific.
+//! * No `dbg!` left in Rust sources.
+//! * Every crate root starts with a `//!` doc comment saying what the crate is.
+//! * No build output is tracked by git.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::util::project_root;
+
+/// Crates that must stay pure, whatever their description says.
+const PURE_CRATES: &[&str] = &["cairn-model", "cairn-anchor", "cairn-protocol", "cairn-sync"];
+
+/// A description sentence starting with this marks a crate pure too (e.g. "... Pure: no IO.").
+const PURE_MARKER: &str = "Pure";
+
+/// Dependencies a pure crate must not pull in, by exact name or (ending in `-`) by prefix.
+const FORBIDDEN: &[&str] = &[
+    "wasm-bindgen",
+    "wasm-bindgen-futures",
+    "web-sys",
+    "js-sys",
+    "tokio",
+    "sqlx",
+    "sqlx-",
+    "yew",
+    "gloo",
+    "gloo-",
+    "indexed_db_futures",
+    "axum",
+    "hyper",
+    "reqwest",
+];
+
+fn is_forbidden(name: &str) -> bool {
+    FORBIDDEN.iter().any(|f| match f.strip_suffix('-') {
+        Some(_) => name.starts_with(f),
+        None => name == *f,
+    })
+}
+
+fn is_marked_pure(description: &str) -> bool {
+    description.starts_with(PURE_MARKER)
+        || description.contains(&format!(". {PURE_MARKER}:"))
+        || description.contains(&format!(". {PURE_MARKER}."))
+}
+
+/// Whether `package`'s normal dependency on `dep` is really on, given its enabled features.
+///
+/// The metadata's resolve graph lists optional dependencies that only a weak feature
+/// (`dep?/feature`) names, which do not get built; e.g. uuid's `std = ["wasm-bindgen?/std"]`.
+/// An optional dependency is on when an enabled feature is its implicit feature or names it as
+/// `dep:x` or `x/feature`.
+fn optional_dep_enabled(package: &Value, enabled: &Value, dep: &str) -> bool {
+    let decls: Vec<&Value> = package["dependencies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|d| d["name"] == dep && d["kind"].is_null())
+        .collect();
+    if decls.is_empty() || decls.iter().any(|d| d["optional"] != true) {
+        return true;
+    }
+    let enabled: Vec<&str> = enabled.as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    decls.iter().any(|d| {
+        let key = d["rename"].as_str().unwrap_or(dep);
+        enabled.contains(&key)
+            || enabled.iter().any(|f| {
+                package["features"][*f].as_array().into_iter().flatten().filter_map(Value::as_str).any(|x| {
+                    x == format!("dep:{key}") || x.starts_with(&format!("{key}/"))
+                })
+            })
+    })
+}
+
+/// For each pure workspace crate, every forbidden crate it reaches through normal (not dev, not
+/// build) dependencies, with the chain that pulls it in: `cairn-x -> foo -> tokio`.
+fn forbidden_paths(metadata: &Value, pure_names: &[&str]) -> Vec<String> {
+    let packages = metadata["packages"].as_array().cloned().unwrap_or_default();
+    let name_of: BTreeMap<&str, &str> = packages
+        .iter()
+        .filter_map(|p| Some((p["id"].as_str()?, p["name"].as_str()?)))
+        .collect();
+    let members: Vec<&str> = metadata["workspace_members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let pure: Vec<&str> = packages
+        .iter()
+        .filter(|p| p["id"].as_str().is_some_and(|id| members.contains(&id)))
+        .filter(|p| {
+            pure_names.contains(&p["name"].as_str().unwrap_or(""))
+                || is_marked_pure(p["description"].as_str().unwrap_or(""))
+        })
+        .filter_map(|p| p["id"].as_str())
+        .collect();
+
+    // id -> ids of its normal dependencies (any target platform: pure means pure everywhere).
+    let mut graph: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for node in metadata["resolve"]["nodes"].as_array().into_iter().flatten() {
+        let Some(id) = node["id"].as_str() else { continue };
+        let deps = node["deps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|d| {
+                d["dep_kinds"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|k| k["kind"].is_null())
+            })
+            .filter_map(|d| d["pkg"].as_str())
+            .filter(|dep| {
+                let pkg = packages.iter().find(|p| p["id"] == id);
+                let dep_name = name_of.get(dep).copied().unwrap_or("");
+                pkg.is_none_or(|p| optional_dep_enabled(p, &node["features"], dep_name))
+            })
+            .collect();
+        graph.insert(id, deps);
+    }
+
+    let mut problems = Vec::new();
+    for start in pure {
+        // Breadth first, so each reported chain is a shortest one.
+        let mut parent: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut queue = VecDeque::from([start]);
+        let mut seen = vec![start];
+        while let Some(id) = queue.pop_front() {
+            for &dep in graph.get(id).into_iter().flatten() {
+                if seen.contains(&dep) {
+                    continue;
+                }
+                seen.push(dep);
+                parent.insert(dep, id);
+                if is_forbidden(name_of.get(dep).copied().unwrap_or("")) {
+                    let mut chain = vec![dep];
+                    let mut at = dep;
+                    while let Some(&p) = parent.get(at) {
+                        chain.push(p);
+                        at = p;
+                    }
+                    chain.reverse();
+                    let names: Vec<&str> = chain.iter().map(|id| name_of.get(id).copied().unwrap_or(id)).collect();
+                    problems.push(format!(
+                        "pure crate `{}` depends on forbidden `{}`: {}",
+                        names[0],
+                        names[names.len() - 1],
+                        names.join(" -> ")
+                    ));
+                } else {
+                    queue.push_back(dep);
+                }
+            }
+        }
+    }
+    problems
+}
+
+fn workspace_metadata() -> Value {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .current_dir(project_root())
+        .args(["metadata", "--format-version", "1"])
+        .output()
+        .expect("run cargo metadata");
+    assert!(
+        out.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("cargo metadata prints JSON")
+}
+
+#[test]
+fn pure_crates_have_no_forbidden_dependencies() {
+    let metadata = workspace_metadata();
+    // The walk sees real edges: the browser glue, were it pure, would fail.
+    if metadata["packages"].as_array().into_iter().flatten().any(|p| p["name"] == "cairn-web") {
+        let glue = forbidden_paths(&metadata, &["cairn-web"]);
+        assert!(glue.iter().any(|p| p.contains("-> wasm-bindgen")), "{glue:?}");
+    }
+    let problems = forbidden_paths(&metadata, PURE_CRATES);
+    assert!(
+        problems.is_empty(),
+        "the pure crates must build without browser, runtime or database crates \
+         (move that code to cairn-web, cairn-ui or cairn-server):\n{}",
+        problems.join("\n")
+    );
+}
+
+/// `file:line` of every `dbg` macro call in `text`.
+fn dbg_calls(path: &Path, text: &str) -> Vec<String> {
+    let needle = concat!("dbg", "!("); // split so that this file does not match itself
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains(needle))
+        .map(|(i, _)| format!("{}:{}", path.display(), i + 1))
+        .collect()
+}
+
+#[test]
+fn no_dbg_calls() {
+    let root = project_root();
+    let mut hits = Vec::new();
+    for dir in ["crates", "xtask"] {
+        for file in rust_files(&root.join(dir)) {
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            hits.extend(dbg_calls(file.strip_prefix(&root).unwrap_or(&file), &text));
+        }
+    }
+    assert!(hits.is_empty(), "remove these dbg! calls:\n{}", hits.join("\n"));
+}
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            let name = e.file_name();
+            if p.is_dir() {
+                if name != "target" && name != "node_modules" && !name.to_string_lossy().starts_with('.') {
+                    stack.push(p);
+                }
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Whether the first non-blank line is a `//!` comment.
+fn starts_with_crate_doc(text: &str) -> bool {
+    text.lines()
+        .find(|l| !l.trim().is_empty())
+        .is_some_and(|l| l.trim_start().starts_with("//!"))
+}
+
+#[test]
+fn every_crate_root_has_docs() {
+    let root = project_root();
+    let mut crate_dirs: Vec<PathBuf> = std::fs::read_dir(root.join("crates"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("Cargo.toml").is_file())
+        .collect();
+    crate_dirs.push(root.join("xtask"));
+    let mut missing = Vec::new();
+    for dir in crate_dirs {
+        for file in ["src/lib.rs", "src/main.rs"] {
+            let path = dir.join(file);
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                if !starts_with_crate_doc(&text) {
+                    missing.push(path.strip_prefix(&root).unwrap_or(&path).display().to_string());
+                }
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "these crate roots must start with a `//!` comment saying what the crate is for:\n{}",
+        missing.join("\n")
+    );
+}
+
+/// Tracked paths that are build output.
+fn tracked_artifacts<'a>(files: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    files
+        .into_iter()
+        .filter(|f| {
+            f.ends_with(".wasm")
+                || f.starts_with("target/")
+                || f.starts_with("dist/")
+                || f.split('/').any(|c| c == "node_modules")
+        })
+        .collect()
+}
+
+#[test]
+fn no_build_output_is_tracked() {
+    let out = Command::new("git")
+        .current_dir(project_root())
+        .args(["ls-files", "-z"])
+        .output();
+    let out = match out {
+        Ok(o) if o.status.success() => o,
+        _ => {
+            eprintln!("tidy: not a git checkout (or no git); skipping the tracked-files check");
+            return;
+        }
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let bad = tracked_artifacts(text.split('\0').filter(|f| !f.is_empty()));
+    assert!(
+        bad.is_empty(),
+        "build output is tracked by git; `git rm --cached` these:\n{}",
+        bad.join("\n")
+    );
+}
+
+// The checks above must be able to fail: each helper is tested on a bad input.
+
+#[test]
+fn finds_the_chain_to_a_forbidden_dependency() {
+    let metadata = serde_json::json!({
+        "packages": [
+            {"id": "a", "name": "cairn-model", "description": null},
+            {"id": "b", "name": "cairn-thing", "description": "Does things. Pure: no IO."},
+            {"id": "c", "name": "helper", "description": "x"},
+            {"id": "d", "name": "tokio", "description": "x"},
+            {"id": "e", "name": "sqlx-core", "description": "x"},
+            {"id": "f", "name": "cairn-server", "description": "Not pure."},
+            {"id": "g", "name": "wasm-bindgen", "description": "x"},
+            {"id": "h", "name": "web-sys", "description": "x"}
+        ],
+        "workspace_members": ["a", "b", "f"],
+        "resolve": {"nodes": [
+            {"id": "a", "deps": [
+                {"pkg": "c", "dep_kinds": [{"kind": null, "target": null}]},
+                {"pkg": "h", "dep_kinds": [{"kind": "dev", "target": null}]}
+            ]},
+            {"id": "b", "deps": [
+                {"pkg": "e", "dep_kinds": [{"kind": null, "target": "cfg(unix)"}]},
+                {"pkg": "g", "dep_kinds": [{"kind": "build", "target": null}]}
+            ]},
+            {"id": "c", "deps": [{"pkg": "d", "dep_kinds": [{"kind": null, "target": null}]}]},
+            {"id": "d", "deps": []},
+            {"id": "e", "deps": []},
+            {"id": "f", "deps": [{"pkg": "d", "dep_kinds": [{"kind": null, "target": null}]}]},
+            {"id": "g", "deps": []},
+            {"id": "h", "deps": []}
+        ]}
+    });
+    assert_eq!(
+        forbidden_paths(&metadata, PURE_CRATES),
+        [
+            "pure crate `cairn-model` depends on forbidden `tokio`: cairn-model -> helper -> tokio",
+            "pure crate `cairn-thing` depends on forbidden `sqlx-core`: cairn-thing -> sqlx-core",
+        ]
+    );
+}
+
+#[test]
+fn forbidden_names_and_markers() {
+    for name in ["tokio", "sqlx", "sqlx-sqlite", "gloo-utils", "web-sys", "indexed_db_futures"] {
+        assert!(is_forbidden(name), "{name}");
+    }
+    for name in ["tokio-util-free", "serde", "url", "wasm-bindgen-macro2", "gloomy"] {
+        assert!(!is_forbidden(name), "{name}");
+    }
+    assert!(is_marked_pure("Anchoring. Pure: no IO."));
+    assert!(is_marked_pure("Pure data types."));
+    assert!(!is_marked_pure("Browser glue. No domain logic."));
+}
+
+#[test]
+fn tidy_helpers_catch_bad_input() {
+    let bad = format!("fn f() {{\n    {}x);\n}}\n", concat!("dbg", "!("));
+    assert_eq!(dbg_calls(Path::new("a.rs"), &bad), ["a.rs:2"]);
+    assert!(dbg_calls(Path::new("a.rs"), "fn f() {}\n").is_empty());
+
+    assert!(starts_with_crate_doc("\n//! Docs.\nfn f() {}\n"));
+    assert!(!starts_with_crate_doc("/// Item docs.\nfn f() {}\n"));
+    assert!(!starts_with_crate_doc("use x;\n//! late\n"));
+    assert!(!starts_with_crate_doc(""));
+
+    assert_eq!(
+        tracked_artifacts([
+            "crates/a/src/lib.rs",
+            "x/y.wasm",
+            "target/debug/a",
+            "dist/extension/manifest.json",
+            "tests/node_modules/p/index.js",
+            "tests/package-lock.json",
+        ]),
+        ["x/y.wasm", "target/debug/a", "dist/extension/manifest.json", "tests/node_modules/p/index.js"]
+    );
+}
+
+#[test]
+fn weak_features_do_not_pull_optional_dependencies() {
+    let metadata_for = |uuid_features: &[&str]| {
+        serde_json::json!({
+            "packages": [
+                {"id": "m", "name": "cairn-model", "description": null, "dependencies": [
+                    {"name": "uuid", "kind": null, "optional": false}
+                ], "features": {}},
+                {"id": "u", "name": "uuid", "description": null, "dependencies": [
+                    {"name": "wasm-bindgen", "kind": null, "optional": true, "rename": null}
+                ], "features": {"std": ["wasm-bindgen?/std"], "js": ["dep:wasm-bindgen"]}},
+                {"id": "w", "name": "wasm-bindgen", "description": null, "dependencies": [], "features": {}}
+            ],
+            "workspace_members": ["m"],
+            "resolve": {"nodes": [
+                {"id": "m", "features": [], "deps": [{"pkg": "u", "dep_kinds": [{"kind": null, "target": null}]}]},
+                {"id": "u", "features": uuid_features, "deps": [{"pkg": "w", "dep_kinds": [{"kind": null, "target": "cfg(target_family = \"wasm\")"}]}]},
+                {"id": "w", "features": [], "deps": []}
+            ]}
+        })
+    };
+    assert!(forbidden_paths(&metadata_for(&["std"]), PURE_CRATES).is_empty());
+    assert_eq!(
+        forbidden_paths(&metadata_for(&["std", "js"]), PURE_CRATES),
+        ["pure crate `cairn-model` depends on forbidden `wasm-bindgen`: cairn-model -> uuid -> wasm-bindgen"]
+    );
+}
