@@ -1,0 +1,118 @@
+//! Cairn's server: accounts, communities and shared annotations behind a
+//! versioned JSON API (`/v1`).
+//!
+//! * [`router`] builds the whole HTTP app from an [`AppState`]; `main.rs` only
+//!   parses arguments, opens the store and serves, so tests run the very same app.
+//! * [`store::Store`] is the storage seam; [`store::sqlite`] its only backend for now.
+//! * [`push`] holds the rules of a sync push as pure functions, shared by backends.
+//! * [`markdown`] turns notes into HTML that is safe on anyone's page.
+//!
+//! **Architecture invariant:** who a request acts for comes only from its bearer
+//! token ([`extract::Caller`]); no handler reads a user or community id from a body
+//! to decide what the caller may see or change.
+
+pub mod admin;
+pub mod error;
+pub mod extract;
+pub mod markdown;
+pub mod passwords;
+pub mod push;
+mod routes;
+pub mod store;
+pub mod tokens;
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use cairn_protocol::api::{PROTOCOL_HEADER, PROTOCOL_VERSION};
+
+use crate::error::ApiError;
+use crate::store::Store;
+
+pub use routes::SESSION_TOKEN_DAYS;
+
+/// Largest request body accepted. A full push (100 annotations with long notes)
+/// fits; anything bigger is a bug or an attack.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>) -> AppState {
+        AppState { store }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let v1 = Router::new()
+        .route("/session", post(routes::sign_in))
+        .route("/me", get(routes::me))
+        .route("/sync/push", post(routes::push))
+        .route("/annotations", get(routes::page_annotations));
+    Router::new()
+        .route("/healthz", get(routes::healthz))
+        .nest("/v1", v1)
+        .fallback(|| async { ApiError::NotFound("no such endpoint; the API lives under /v1".into()) })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(protocol_version))
+        .layer(middleware::from_fn(log_request))
+        .with_state(state)
+}
+
+/// Clients send `Cairn-Protocol: <version>`; the server accepts this version and
+/// the one before (none yet), so an extension and its server can be upgraded in
+/// either order. A client without the header is treated as current.
+async fn protocol_version(request: Request, next: Next) -> Response {
+    let accepted = PROTOCOL_VERSION.saturating_sub(1).max(1)..=PROTOCOL_VERSION;
+    if let Some(value) = request.headers().get(PROTOCOL_HEADER) {
+        let version = value.to_str().ok().and_then(|v| v.trim().parse::<u32>().ok());
+        if !version.is_some_and(|v| accepted.contains(&v)) {
+            return ApiError::BadRequest(format!(
+                "this server speaks Cairn protocol {}..={}; update the extension or the server",
+                accepted.start(),
+                accepted.end()
+            ))
+            .into_response();
+        }
+    }
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(PROTOCOL_HEADER, HeaderValue::from(PROTOCOL_VERSION));
+    response
+}
+
+/// One line per request: method, route pattern (never the query string, which
+/// holds page URLs), status and time. Bodies and headers are never logged.
+async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "(unmatched)".into());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status();
+    let ms = started.elapsed().as_millis();
+    if status.is_server_error() {
+        tracing::warn!(%method, %route, status = status.as_u16(), ms, "request");
+    } else if status != StatusCode::OK {
+        tracing::info!(%method, %route, status = status.as_u16(), ms, "request");
+    } else {
+        tracing::debug!(%method, %route, status = status.as_u16(), ms, "request");
+    }
+    response
+}
+
+/// Wall-clock time in Unix milliseconds, the unit of every time the store keeps.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}

@@ -1,0 +1,44 @@
+//! Password hashing with argon2id (the `argon2` crate's defaults, OWASP's
+//! recommended floor). Parameters live in each PHC string, so raising them later
+//! only affects new hashes and old ones keep verifying.
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use std::sync::OnceLock;
+
+pub fn hash(password: &str) -> Result<String, String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
+}
+
+/// Checks `password` against a stored hash; `None` (unknown user, or an account
+/// without a password) still runs one argon2 verification so that the time taken
+/// does not tell an attacker which usernames exist.
+pub fn verify(password: &str, stored: Option<&str>) -> bool {
+    static DECOY: OnceLock<String> = OnceLock::new();
+    let (phc, real) = match stored {
+        Some(s) => (s, true),
+        None => (DECOY.get_or_init(|| hash("decoy password, never matches").unwrap_or_default()).as_str(), false),
+    };
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        tracing::error!("a stored password hash is not a PHC string");
+        return false;
+    };
+    Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok() && real
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verifies_the_right_password_only() {
+        let h = hash("correct horse").unwrap();
+        assert!(h.starts_with("$argon2id$"), "{h}");
+        assert!(verify("correct horse", Some(&h)));
+        assert!(!verify("correct hors", Some(&h)));
+        assert!(!verify("correct horse", None));
+        assert!(!verify("correct horse", Some("not a hash")));
+    }
+}
