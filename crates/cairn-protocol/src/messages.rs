@@ -72,6 +72,17 @@ pub enum PanelRequest {
     DisallowSite { origin: String },
 }
 
+/// What the background asks of a content script (the only messages a content
+/// script accepts, and only from its own extension).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TabCommand {
+    /// Highlight the current selection (context menu, keyboard command).
+    HighlightSelection {},
+    /// Annotations of this page changed: anchor them again.
+    Refresh {},
+}
+
 /// Where a highlight goes on the page, in UTF-16 code units of the page text.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct PlacedHighlight {

@@ -1,0 +1,157 @@
+//! The extension APIs Cairn uses. All Promise-based (MV3).
+
+use js_sys::{Array, Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = ["chrome", "runtime"], js_name = getURL)]
+    fn runtime_get_url(path: &str) -> String;
+    #[wasm_bindgen(js_namespace = ["chrome", "runtime"], js_name = sendMessage, catch)]
+    fn runtime_send_message(message: &JsValue) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(js_namespace = ["chrome", "tabs"], js_name = sendMessage, catch)]
+    fn tabs_send_message(tab_id: i32, message: &JsValue) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(js_namespace = ["chrome", "tabs"], js_name = query, catch)]
+    fn tabs_query(query: &JsValue) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(js_namespace = ["chrome", "contextMenus"], js_name = removeAll, catch)]
+    fn context_menus_remove_all() -> Result<Promise, JsValue>;
+    #[wasm_bindgen(js_namespace = ["chrome", "contextMenus"], js_name = create, catch)]
+    fn context_menus_create(props: &JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_namespace = ["chrome", "scripting"], js_name = getRegisteredContentScripts, catch)]
+    fn scripting_get_registered() -> Result<Promise, JsValue>;
+    #[wasm_bindgen(js_namespace = ["chrome", "scripting"], js_name = registerContentScripts, catch)]
+    fn scripting_register(scripts: &JsValue) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(js_namespace = ["chrome", "scripting"], js_name = unregisterContentScripts, catch)]
+    fn scripting_unregister(filter: &JsValue) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(js_namespace = ["chrome", "permissions"], js_name = contains, catch)]
+    fn permissions_contains(perms: &JsValue) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(js_namespace = ["chrome", "permissions"], js_name = request, catch)]
+    fn permissions_request(perms: &JsValue) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(js_namespace = ["chrome", "alarms"], js_name = create, catch)]
+    fn alarms_create(name: &str, info: &JsValue) -> Result<Promise, JsValue>;
+}
+
+/// An extension API call failed; the message is the browser's.
+#[derive(Debug, Clone)]
+pub struct ChromeError(pub String);
+
+impl std::fmt::Display for ChromeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn err(e: JsValue) -> ChromeError {
+    ChromeError(
+        e.dyn_ref::<js_sys::Error>()
+            .map(|e| String::from(e.message()))
+            .or_else(|| e.as_string())
+            .unwrap_or_else(|| format!("{e:?}")),
+    )
+}
+
+async fn wait(p: Result<Promise, JsValue>) -> Result<JsValue, ChromeError> {
+    JsFuture::from(p.map_err(err)?).await.map_err(err)
+}
+
+fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in pairs {
+        let _ = Reflect::set(&o, &JsValue::from_str(k), v);
+    }
+    o.into()
+}
+
+fn str_array<'a>(items: impl IntoIterator<Item = &'a String>) -> JsValue {
+    items.into_iter().map(|s| JsValue::from_str(s)).collect::<Array>().into()
+}
+
+/// `chrome.runtime.id`, read from the extension's base URL (`chrome-extension://ID/`).
+pub fn extension_id() -> String {
+    let base = runtime_get_url("");
+    base.split("://").nth(1).unwrap_or("").trim_end_matches('/').to_string()
+}
+
+pub fn extension_url(path: &str) -> String {
+    runtime_get_url(path)
+}
+
+/// Sends a message to the background and waits for its reply.
+pub async fn send_to_background(message: &JsValue) -> Result<JsValue, ChromeError> {
+    wait(runtime_send_message(message)).await
+}
+
+/// Sends a message to the content script of a tab.
+pub async fn send_to_tab(tab_id: i32, message: &JsValue) -> Result<JsValue, ChromeError> {
+    wait(tabs_send_message(tab_id, message)).await
+}
+
+/// The URL of the active tab of the last focused window, when Cairn may see it.
+pub async fn active_tab_url() -> Option<String> {
+    let tabs = wait(tabs_query(&obj(&[("active", true.into()), ("lastFocusedWindow", true.into())]))).await.ok()?;
+    let first = Array::from(&tabs).get(0);
+    Reflect::get(&first, &"url".into()).ok()?.as_string()
+}
+
+/// `scheme://host:port/*` for an origin.
+pub fn origin_pattern(origin: &str) -> String {
+    format!("{origin}/*")
+}
+
+/// Makes the context-menu entry appear on allowed sites only.
+pub async fn install_context_menu(allowed_origins: &[String]) -> Result<(), ChromeError> {
+    wait(context_menus_remove_all()).await?;
+    if allowed_origins.is_empty() {
+        return Ok(());
+    }
+    let patterns: Vec<String> = allowed_origins.iter().map(|o| origin_pattern(o)).collect();
+    context_menus_create(&obj(&[
+        ("id", "cairn-highlight".into()),
+        ("title", "Highlight with Cairn".into()),
+        ("contexts", str_array(&vec!["selection".to_string()])),
+        ("documentUrlPatterns", str_array(&patterns)),
+    ]))
+    .map_err(err)?;
+    Ok(())
+}
+
+const CONTENT_SCRIPT_ID: &str = "cairn-content";
+
+/// Runs the content script on exactly the allowed sites (and nowhere else).
+pub async fn register_content_script(allowed_origins: &[String]) -> Result<(), ChromeError> {
+    let registered = wait(scripting_get_registered()).await?;
+    if Array::from(&registered).length() > 0 {
+        wait(scripting_unregister(&obj(&[("ids", str_array(&vec![CONTENT_SCRIPT_ID.to_string()]))]))).await?;
+    }
+    if allowed_origins.is_empty() {
+        return Ok(());
+    }
+    let patterns: Vec<String> = allowed_origins.iter().map(|o| origin_pattern(o)).collect();
+    let script = obj(&[
+        ("id", CONTENT_SCRIPT_ID.into()),
+        ("matches", str_array(&patterns)),
+        ("js", str_array(&vec!["content.js".to_string()])),
+        ("runAt", "document_idle".into()),
+        ("persistAcrossSessions", true.into()),
+    ]);
+    wait(scripting_register(&Array::of1(&script).into())).await?;
+    Ok(())
+}
+
+/// Whether the browser has granted Cairn access to an origin.
+pub async fn has_host_permission(origin: &str) -> bool {
+    let perms = obj(&[("origins", str_array(&vec![origin_pattern(origin)]))]);
+    wait(permissions_contains(&perms)).await.map(|v| v.is_truthy()).unwrap_or(false)
+}
+
+/// Asks the user to grant access to an origin. Must run in a user gesture on an extension page.
+pub async fn request_host_permission(origin: &str) -> Result<bool, ChromeError> {
+    let perms = obj(&[("origins", str_array(&vec![origin_pattern(origin)]))]);
+    wait(permissions_request(&perms)).await.map(|v| v.is_truthy())
+}
+
+/// A repeating alarm: MV3 workers stop when idle, alarms wake them.
+pub async fn ensure_periodic_alarm(name: &str, minutes: f64) -> Result<(), ChromeError> {
+    wait(alarms_create(name, &obj(&[("periodInMinutes", minutes.into())]))).await.map(|_| ())
+}

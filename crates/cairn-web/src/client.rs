@@ -1,0 +1,35 @@
+//! How the extension's own pages talk to the background: one typed request,
+//! one typed reply, errors as text ready to show.
+
+use cairn_protocol::messages::{PanelReply, PanelRequest};
+use serde::Deserialize;
+
+use crate::chrome;
+
+#[derive(Deserialize)]
+struct Envelope {
+    ok: bool,
+    #[serde(default)]
+    value: Option<PanelReply>,
+    #[serde(default)]
+    error: Option<EnvelopeError>,
+}
+
+#[derive(Deserialize)]
+struct EnvelopeError {
+    message: String,
+}
+
+/// Sends a panel request and returns the reply, or a message for the user.
+pub async fn ask(request: &PanelRequest) -> Result<PanelReply, String> {
+    let raw = chrome::send_to_background(&crate::to_js(request))
+        .await
+        .map_err(|e| format!("Cairn's background is not answering ({e}); reopen this page"))?;
+    let envelope: Envelope =
+        serde_wasm_bindgen::from_value(raw).map_err(|e| format!("unreadable reply from the background: {e}"))?;
+    match (envelope.ok, envelope.value, envelope.error) {
+        (true, Some(v), _) => Ok(v),
+        (_, _, Some(e)) => Err(e.message),
+        _ => Err("empty reply from the background".into()),
+    }
+}

@@ -1,0 +1,543 @@
+//! The service worker's entry points, called by `extension/background.js`.
+//!
+//! The background is the only part of Cairn that writes the local store or talks
+//! to the server. Every message goes through [`cairn_protocol::messages::authorize`]
+//! first; a content script can only ask about the page it is on, and only when
+//! that page's site is allowed.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use cairn_anchor::TextIndex;
+use cairn_model::{Annotation, AnnotationId, PageKey};
+use cairn_protocol::api::{
+    MeResponse, Mutation, PageAnnotationsResponse, PushRequest, PushResponse, SignInRequest, SignInResponse,
+    MAX_PUSH_MUTATIONS,
+};
+use cairn_protocol::messages::{
+    self, PageReply, PageRequest, PanelReply, PanelRequest, PlacedHighlight, Request, Sender, StatusReport, SyncState,
+    TabCommand,
+};
+use cairn_sync::LocalRecord;
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use crate::chrome;
+use crate::net::{NetError, Server};
+use crate::store::{Change, Settings, Store};
+
+/// An error answered to the sender: a stable code and a message for the user.
+struct Failure {
+    code: &'static str,
+    message: String,
+}
+
+impl Failure {
+    fn new(code: &'static str, message: impl Into<String>) -> Failure {
+        Failure { code, message: message.into() }
+    }
+}
+
+impl From<crate::store::StoreError> for Failure {
+    fn from(e: crate::store::StoreError) -> Self {
+        Failure::new("storage", e.to_string())
+    }
+}
+
+impl From<NetError> for Failure {
+    fn from(e: NetError) -> Self {
+        let code = match e {
+            NetError::Unreachable(_) => "unreachable",
+            NetError::Unauthorized(_) => "unauthorized",
+            NetError::Busy(_) => "busy",
+            NetError::Refused { .. } => "refused",
+            NetError::BadAnswer(_) => "bad_answer",
+        };
+        Failure::new(code, e.to_string())
+    }
+}
+
+type Outcome<T> = Result<T, Failure>;
+
+thread_local! {
+    static STORE: RefCell<Option<Rc<Store>>> = const { RefCell::new(None) };
+    static PUSHING: Cell<bool> = const { Cell::new(false) };
+}
+
+async fn store() -> Outcome<Rc<Store>> {
+    if let Some(s) = STORE.with(|s| s.borrow().clone()) {
+        return Ok(s);
+    }
+    let opened = Rc::new(Store::open().await?);
+    STORE.with(|s| *s.borrow_mut() = Some(opened.clone()));
+    Ok(opened)
+}
+
+fn now_ms() -> i64 {
+    js_sys::Date::now() as i64
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    // crypto.getRandomValues cannot fail for 10 or 16 bytes.
+    getrandom::getrandom(&mut b).expect("crypto.getRandomValues");
+    b
+}
+
+async fn settings(store: &Store) -> Outcome<Settings> {
+    if let Some(s) = store.settings().await? {
+        return Ok(s);
+    }
+    let device = random_bytes::<16>().iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let fresh = Settings { device_id: device, next_seq: 1, ..Settings::default() };
+    store.apply(Change { settings: Some(fresh.clone()), ..Change::default() }).await?;
+    Ok(fresh)
+}
+
+fn reply<T: Serialize>(result: Outcome<T>) -> JsValue {
+    #[derive(Serialize)]
+    struct Ok<T> {
+        ok: bool,
+        value: T,
+    }
+    #[derive(Serialize)]
+    struct Err<'a> {
+        ok: bool,
+        error: ErrBody<'a>,
+    }
+    #[derive(Serialize)]
+    struct ErrBody<'a> {
+        code: &'a str,
+        message: &'a str,
+    }
+    match result {
+        Result::Ok(value) => crate::to_js(&Ok { ok: true, value }),
+        Result::Err(f) => crate::to_js(&Err { ok: false, error: ErrBody { code: f.code, message: &f.message } }),
+    }
+}
+
+fn js_string(obj: &JsValue, key: &str) -> Option<String> {
+    js_sys::Reflect::get(obj, &JsValue::from_str(key)).ok()?.as_string()
+}
+
+/// `chrome.runtime.onMessage`: every message from a content script or an extension page.
+#[wasm_bindgen]
+pub async fn handle_message(message: JsValue, sender: JsValue) -> JsValue {
+    let sender = Sender {
+        extension_id: js_string(&sender, "id"),
+        url: js_string(&sender, "url"),
+        own_id: chrome::extension_id(),
+    };
+    let raw: serde_json::Value = match serde_wasm_bindgen::from_value(message) {
+        Ok(v) => v,
+        Err(e) => return reply::<()>(Err(Failure::new("malformed", format!("malformed message: {e}")))),
+    };
+    match messages::authorize(&sender, raw) {
+        Err(e) => reply::<()>(Err(Failure { code: e.code(), message: e.to_string() })),
+        Ok(Request::Page { page_url, request }) => reply(page_request(&page_url, request).await),
+        Ok(Request::Panel(request)) => reply(panel_request(request).await),
+    }
+}
+
+async fn page_request(page_url: &str, request: PageRequest) -> Outcome<PageReply> {
+    let store = store().await?;
+    let settings = settings(&store).await?;
+    let key = PageKey::from_url(page_url).map_err(|e| Failure::new("bad_sender_url", e.to_string()))?;
+    // The content script only runs on allowed sites, but a forged message could
+    // come from anywhere: check again here.
+    if !settings.allowed_sites.contains(&key.origin()) {
+        return Err(Failure::new(
+            "site_not_allowed",
+            format!("Cairn is off on {}; allow the site in Cairn's options first", key.origin()),
+        ));
+    }
+    match request {
+        PageRequest::PageStatus {} => {
+            refresh_shared(&store, &settings, &key, page_url).await;
+            let count = store.page_records(key.as_str()).await?.len() as u32;
+            Ok(PageReply::Status { count })
+        }
+        PageRequest::AnchorAll { text } => {
+            let records = store.page_records(key.as_str()).await?;
+            let index = TextIndex::new(&text);
+            let mut highlights = Vec::new();
+            let mut orphans = 0;
+            for r in &records {
+                match cairn_anchor::resolve(&index, &r.annotation.target.selector) {
+                    Some(a) => highlights.push(placed(&index, r, a.start, a.end)),
+                    None => orphans += 1,
+                }
+            }
+            Ok(PageReply::Anchored { highlights, orphans })
+        }
+        PageRequest::CreateHighlight { text, start, end, title: _, color, note } => {
+            let index = TextIndex::new(&text);
+            let (start, end) = (index.utf16_to_char(start as usize), index.utf16_to_char(end as usize));
+            let selectors = cairn_anchor::describe(&index, start, end)
+                .ok_or_else(|| Failure::new("empty_selection", "the selection holds no text of the page"))?;
+            let now = now_ms();
+            let mut annotation = Annotation::new_highlight(
+                AnnotationId::new_v7(now as u64, random_bytes()),
+                page_url,
+                selectors,
+                color.unwrap_or_default(),
+                now,
+            );
+            if let Some(note) = note {
+                annotation.set_note(&note);
+            }
+            annotation.validate().map_err(|e| Failure::new("invalid_annotation", e.to_string()))?;
+            let record = LocalRecord::own(annotation, &key, now, settings.community.as_deref(), settings.token.is_some());
+            let highlight = placed(&index, &record, start, end);
+            save_own(&store, settings, record).await?;
+            Ok(PageReply::Created { highlight })
+        }
+    }
+}
+
+fn placed(index: &TextIndex<'_>, r: &LocalRecord, start: usize, end: usize) -> PlacedHighlight {
+    PlacedHighlight {
+        id: r.id.clone(),
+        start: index.char_to_utf16(start) as u32,
+        end: index.char_to_utf16(end) as u32,
+        color: r.annotation.color(),
+        note: r.annotation.note().map(str::to_string),
+        teammate: r.teammate.clone(),
+    }
+}
+
+/// Stores one of the user's records and, when signed in, queues it for the
+/// server, in one transaction; then tries to push.
+async fn save_own(store: &Store, mut settings: Settings, record: LocalRecord) -> Outcome<()> {
+    let mut change = Change::default();
+    if record.sync == SyncState::Pending {
+        change.enqueue.push(cairn_sync::upsert_mutation(&record, settings.next_seq));
+        settings.next_seq += 1;
+    }
+    change.put.push(record);
+    change.settings = Some(settings);
+    store.apply(change).await?;
+    wasm_bindgen_futures::spawn_local(async {
+        let _ = push_now(true).await;
+    });
+    Ok(())
+}
+
+/// Fetches what the user may see on this page from the server and keeps a copy,
+/// so teammates' highlights show offline too. Failures are remembered, not raised:
+/// the page still shows what this device has.
+async fn refresh_shared(store: &Store, settings: &Settings, key: &PageKey, page_url: &str) {
+    let (Some(base), Some(token), Some(user)) = (&settings.server_url, &settings.token, &settings.user) else {
+        return;
+    };
+    let server = Server { base_url: base, token: Some(token) };
+    let path = format!("/v1/annotations?url={}", String::from(js_sys::encode_uri_component(page_url)));
+    let fetched: Result<PageAnnotationsResponse, NetError> = server.get(&path, Some(4_000)).await;
+    let Ok(local) = store.page_records(key.as_str()).await else { return };
+    let mut s = settings.clone();
+    match fetched {
+        Ok(page) => {
+            let merged = cairn_sync::merge_shared(&user.id, &local, page.annotations);
+            let stale_teammates = local.iter().filter(|r| !r.is_own()).map(|r| r.id.clone()).collect();
+            s.last_error = None;
+            s.last_sync_ms = Some(now_ms());
+            let _ = store.apply(Change { delete: stale_teammates, put: merged, settings: Some(s), ..Change::default() }).await;
+        }
+        Err(e) => {
+            s.last_error = Some(e.to_string());
+            let _ = store.apply(Change { settings: Some(s), ..Change::default() }).await;
+        }
+    }
+}
+
+/// Pushes the outbox in batches until it is empty or the server cannot take more.
+/// `force` ignores the backoff (user asked, or the browser came back online).
+async fn push_now(force: bool) -> Outcome<()> {
+    if PUSHING.with(|p| p.replace(true)) {
+        return Ok(());
+    }
+    let result = push_loop(force).await;
+    PUSHING.with(|p| p.set(false));
+    result
+}
+
+async fn push_loop(force: bool) -> Outcome<()> {
+    let store = store().await?;
+    loop {
+        let mut settings = settings(&store).await?;
+        let (Some(base), Some(token)) = (settings.server_url.clone(), settings.token.clone()) else {
+            return Ok(());
+        };
+        if !force && now_ms() < settings.next_attempt_ms {
+            return Ok(());
+        }
+        let batch = cairn_sync::next_batch(&store.outbox().await?, MAX_PUSH_MUTATIONS);
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let server = Server { base_url: &base, token: Some(&token) };
+        let push = PushRequest { device_id: settings.device_id.clone(), mutations: batch.clone() };
+        let answer: Result<PushResponse, NetError> = server.post("/v1/sync/push", &push).await;
+        match answer {
+            Ok(answer) => {
+                let settled = cairn_sync::settle(&batch, &answer.results)
+                    .map_err(|e| Failure::new("bad_answer", e.to_string()))?;
+                let mut change = Change { acknowledge: settled.acknowledged, ..Change::default() };
+                for id in settled.synced {
+                    if let Some(mut r) = store.record(&id).await? {
+                        r.sync = SyncState::Synced;
+                        change.put.push(r);
+                    }
+                }
+                for (id, reason) in settled.rejected {
+                    if let Some(mut r) = store.record(&id).await? {
+                        r.sync = SyncState::Rejected { reason };
+                        change.put.push(r);
+                    }
+                }
+                settings.last_error = None;
+                settings.last_sync_ms = Some(now_ms());
+                settings.push_failures = 0;
+                settings.next_attempt_ms = 0;
+                change.settings = Some(settings);
+                store.apply(change).await?;
+            }
+            Err(e) => {
+                let random = f64::from(u32::from_le_bytes(random_bytes())) / f64::from(u32::MAX);
+                settings.next_attempt_ms = now_ms() + cairn_sync::backoff_ms(settings.push_failures, random) as i64;
+                settings.push_failures = settings.push_failures.saturating_add(1);
+                settings.last_error = Some(e.to_string());
+                store.apply(Change { settings: Some(settings), ..Change::default() }).await?;
+                return Err(e.into());
+            }
+        }
+    }
+}
+
+async fn panel_request(request: PanelRequest) -> Outcome<PanelReply> {
+    let store = store().await?;
+    let mut settings = settings(&store).await?;
+    match request {
+        PanelRequest::Status {} => Ok(PanelReply::Status(status(&store, &settings).await?)),
+        PanelRequest::ListPage { url } => {
+            let key = PageKey::from_url(&url).map_err(|e| Failure::new("bad_url", e.to_string()))?;
+            if settings.allowed_sites.contains(&key.origin()) {
+                refresh_shared(&store, &settings, &key, &url).await;
+            }
+            let records = store.page_records(key.as_str()).await?;
+            Ok(PanelReply::Page { page_key: key.to_string(), highlights: cairn_sync::page_summaries(&records) })
+        }
+        PanelRequest::SignIn { server_url, username, password } => {
+            let base = server_base(&server_url)?;
+            let anon = Server { base_url: &base, token: None };
+            let signed: SignInResponse = anon.post("/v1/session", &SignInRequest { username, password }).await?;
+            connect(&store, settings, base, signed.token).await
+        }
+        PanelRequest::Connect { server_url, token } => {
+            let base = server_base(&server_url)?;
+            connect(&store, settings, base, token.trim().to_string()).await
+        }
+        PanelRequest::SignOut {} => {
+            settings.token = None;
+            settings.user = None;
+            settings.communities.clear();
+            settings.community = None;
+            settings.last_error = None;
+            store.apply(Change { settings: Some(settings.clone()), ..Change::default() }).await?;
+            Ok(PanelReply::Status(status(&store, &settings).await?))
+        }
+        PanelRequest::ChooseCommunity { community } => {
+            if let Some(c) = &community {
+                if !settings.communities.iter().any(|m| &m.id == c) {
+                    return Err(Failure::new("not_a_member", format!("you are not a member of {c:?}; pick one of your communities")));
+                }
+            }
+            settings.community = community;
+            store.apply(Change { settings: Some(settings.clone()), ..Change::default() }).await?;
+            Ok(PanelReply::Status(status(&store, &settings).await?))
+        }
+        PanelRequest::SyncNow {} => {
+            // The outcome is in the status (last_error); the popup shows it.
+            let _ = push_now(true).await;
+            let settings = self::settings(&store).await?;
+            Ok(PanelReply::Status(status(&store, &settings).await?))
+        }
+        PanelRequest::DeleteHighlight { id } => {
+            let record = store.record(&id).await?.ok_or_else(|| Failure::new("not_found", "that highlight is already gone"))?;
+            if !record.is_own() {
+                return Err(Failure::new("forbidden", "only the author can delete a highlight"));
+            }
+            let mut change = Change { delete: vec![id.clone()], ..Change::default() };
+            if record.sync != SyncState::Local {
+                change.enqueue.push(Mutation::Delete { seq: settings.next_seq, id });
+                settings.next_seq += 1;
+            }
+            change.settings = Some(settings);
+            store.apply(change).await?;
+            wasm_bindgen_futures::spawn_local(async {
+                let _ = push_now(true).await;
+            });
+            Ok(PanelReply::Done)
+        }
+        PanelRequest::AllowSite { origin } => {
+            let origin = site_origin(&origin)?;
+            if !chrome::has_host_permission(&origin).await {
+                return Err(Failure::new(
+                    "no_permission",
+                    format!("the browser has not given Cairn access to {origin}; accept the permission prompt and try again"),
+                ));
+            }
+            if !settings.allowed_sites.contains(&origin) {
+                settings.allowed_sites.push(origin);
+                settings.allowed_sites.sort();
+            }
+            apply_sites(&store, settings).await
+        }
+        PanelRequest::DisallowSite { origin } => {
+            let origin = site_origin(&origin)?;
+            settings.allowed_sites.retain(|o| o != &origin);
+            apply_sites(&store, settings).await
+        }
+    }
+}
+
+async fn apply_sites(store: &Store, settings: Settings) -> Outcome<PanelReply> {
+    store.apply(Change { settings: Some(settings.clone()), ..Change::default() }).await?;
+    install_site_hooks(&settings).await?;
+    Ok(PanelReply::Status(status(store, &settings).await?))
+}
+
+async fn install_site_hooks(settings: &Settings) -> Outcome<()> {
+    chrome::register_content_script(&settings.allowed_sites)
+        .await
+        .map_err(|e| Failure::new("browser", format!("could not enable Cairn on the allowed sites: {e}")))?;
+    chrome::install_context_menu(&settings.allowed_sites)
+        .await
+        .map_err(|e| Failure::new("browser", format!("could not add the context menu: {e}")))?;
+    Ok(())
+}
+
+/// `https://Host:443/path` -> `https://host`: what an allow-list entry is.
+fn site_origin(input: &str) -> Outcome<String> {
+    let key = PageKey::from_url(input.trim()).map_err(|e| Failure::new("bad_site", format!("{e}; enter a site like https://wiki.example.com")))?;
+    Ok(key.origin())
+}
+
+fn server_base(input: &str) -> Outcome<String> {
+    let origin = site_origin(input).map_err(|f| Failure::new("bad_server_url", f.message))?;
+    let trimmed = input.trim().trim_end_matches('/');
+    // Keep a path prefix (servers behind a reverse proxy), drop query and fragment.
+    let path = trimmed.strip_prefix(&origin).unwrap_or("").split(['?', '#']).next().unwrap_or("");
+    Ok(format!("{origin}{path}"))
+}
+
+async fn connect(store: &Store, mut settings: Settings, base: String, token: String) -> Outcome<PanelReply> {
+    let server = Server { base_url: &base, token: Some(&token) };
+    let me: MeResponse = server.get("/v1/me", None).await?;
+    if settings.community.as_ref().is_none_or(|c| !me.communities.iter().any(|m| &m.id == c)) {
+        settings.community = me.communities.first().map(|c| c.id.clone());
+    }
+    settings.server_url = Some(base);
+    settings.token = Some(token);
+    settings.user = Some(me.user);
+    settings.communities = me.communities;
+    settings.last_error = None;
+    settings.push_failures = 0;
+    settings.next_attempt_ms = 0;
+    // Highlights made before signing in were kept on this device; queue them now
+    // so nothing made offline or signed out is left behind.
+    let mut change = Change::default();
+    for mut r in store.local_only_records().await? {
+        r.sync = SyncState::Pending;
+        if r.communities.is_empty() {
+            r.communities = settings.community.iter().cloned().collect();
+        }
+        change.enqueue.push(cairn_sync::upsert_mutation(&r, settings.next_seq));
+        settings.next_seq += 1;
+        change.put.push(r);
+    }
+    change.settings = Some(settings);
+    store.apply(change).await?;
+    let _ = push_now(true).await;
+    let settings = self::settings(store).await?;
+    Ok(PanelReply::Status(status(store, &settings).await?))
+}
+
+async fn status(store: &Store, s: &Settings) -> Outcome<StatusReport> {
+    Ok(StatusReport {
+        server_url: s.server_url.clone(),
+        user: s.user.clone(),
+        communities: s.communities.clone(),
+        community: s.community.clone(),
+        pending: store.outbox_len().await?,
+        last_error: s.last_error.clone(),
+        last_sync: s.last_sync_ms.map(cairn_model::format_rfc3339_ms),
+        allowed_sites: s.allowed_sites.clone(),
+    })
+}
+
+/// `chrome.runtime.onInstalled`: apply the preset (if the package has one) and
+/// install the per-site hooks.
+#[wasm_bindgen]
+pub async fn on_installed() -> Result<(), JsValue> {
+    let store = store().await.map_err(|f| JsValue::from_str(&f.message))?;
+    let mut settings = settings(&store).await.map_err(|f| JsValue::from_str(&f.message))?;
+    if let Some(preset) = read_preset().await {
+        for site in preset.allowed_sites {
+            if let Ok(origin) = site_origin(&site) {
+                if !settings.allowed_sites.contains(&origin) {
+                    settings.allowed_sites.push(origin);
+                }
+            }
+        }
+        if settings.server_url.is_none() {
+            settings.server_url = preset.server_url.and_then(|u| server_base(&u).ok());
+        }
+        store.apply(Change { settings: Some(settings.clone()), ..Change::default() }).await.map_err(|e| JsValue::from_str(&e.to_string()))?;
+    }
+    install_site_hooks(&settings).await.map_err(|f| JsValue::from_str(&f.message))?;
+    Ok(())
+}
+
+#[derive(serde::Deserialize)]
+struct Preset {
+    #[serde(default)]
+    allowed_sites: Vec<String>,
+    #[serde(default)]
+    server_url: Option<String>,
+}
+
+/// `preset.json` in the package: the unpacked-extension stand-in for enterprise
+/// managed settings (the run command writes one for the demo).
+async fn read_preset() -> Option<Preset> {
+    let url = chrome::extension_url("preset.json");
+    let server = Server { base_url: &url, token: None };
+    server.get("", Some(2_000)).await.ok()
+}
+
+/// Every worker start: make sure the sync alarm exists and push what is queued.
+#[wasm_bindgen]
+pub async fn on_start() {
+    let _ = chrome::ensure_periodic_alarm("cairn-sync", 1.0).await;
+    let _ = push_now(false).await;
+}
+
+#[wasm_bindgen]
+pub async fn on_alarm(_name: String) {
+    let _ = push_now(false).await;
+}
+
+#[wasm_bindgen]
+pub async fn on_online() {
+    let _ = push_now(true).await;
+}
+
+/// Context menu "Highlight with Cairn" and the keyboard command: ask the page's
+/// content script to highlight its selection.
+#[wasm_bindgen]
+pub async fn on_highlight_command(tab_id: i32) {
+    if tab_id < 0 {
+        return;
+    }
+    let _ = chrome::send_to_tab(tab_id, &crate::to_js(&TabCommand::HighlightSelection {})).await;
+}
