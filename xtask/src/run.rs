@@ -20,7 +20,7 @@ pub struct Options {
 const SERVER_PORT: u16 = 8787;
 const FIXTURES_PORT: u16 = 8788;
 const DEMO_PAGE: &str = "/intranet/index.html";
-const DEMO_LOGINS: &str = "\
+const DEMO_LOGINS: &str = "    \
     alice / alice-demo-password   (community demo-team)
     bob   / bob-demo-password     (community demo-team)
     carol / carol-demo-password   (community other-team)";
@@ -159,7 +159,7 @@ pub fn build_server(release: bool) -> Result<PathBuf> {
     if release {
         cmd.arg("--release");
     }
-    println!("==> {}", util::show(&cmd));
+    println!("==> cargo build -p cairn-server{}", if release { " --release" } else { "" });
     util::run_cmd(&mut cmd).map_err(|e| format!("building the server failed: {e}"))?;
     let bin = target_dir()
         .join(if release { "release" } else { "debug" })
