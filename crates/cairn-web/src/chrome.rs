@@ -132,6 +132,7 @@ pub async fn register_content_script(allowed_origins: &[String]) -> Result<(), C
         ("id", CONTENT_SCRIPT_ID.into()),
         ("matches", str_array(&patterns)),
         ("js", str_array(&vec!["content.js".to_string()])),
+        ("css", str_array(&vec!["highlights.css".to_string()])),
         ("runAt", "document_idle".into()),
         ("persistAcrossSessions", true.into()),
     ]);

@@ -1,0 +1,30 @@
+// Cairn's service worker: a loader, nothing more. All decisions are made in Rust
+// (crates/cairn-web, feature `worker`). Listeners are registered synchronously at
+// the top level because MV3 may start this worker just to deliver one event;
+// each handler waits for the wasm module, then hands the event over.
+import init, * as cairn from './wasm/cairn_web.js';
+
+const ready = init({ module_or_path: chrome.runtime.getURL('wasm/cairn_web_bg.wasm') })
+  .then(() => cairn.on_start());
+
+function safely(what, run) {
+  ready.then(run).catch((e) => console.error(`Cairn: ${what} failed:`, e));
+}
+
+chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
+  ready
+    .then(() => cairn.handle_message(message, sender))
+    .then(sendResponse, (e) => sendResponse({ ok: false, error: { code: 'internal', message: String(e) } }));
+  return true; // the reply is asynchronous
+});
+
+chrome.runtime.onInstalled.addListener(() => safely('install', () => cairn.on_installed()));
+chrome.runtime.onStartup.addListener(() => safely('startup', () => cairn.on_start()));
+chrome.alarms.onAlarm.addListener((alarm) => safely('alarm', () => cairn.on_alarm(alarm.name)));
+chrome.contextMenus.onClicked.addListener((info, tab) => {
+  if (info.menuItemId === 'cairn-highlight') safely('context menu', () => cairn.on_highlight_command(tab?.id ?? -1));
+});
+chrome.commands.onCommand.addListener((command, tab) => {
+  if (command === 'highlight-selection') safely('command', () => cairn.on_highlight_command(tab?.id ?? -1));
+});
+self.addEventListener('online', () => safely('online', () => cairn.on_online()));
