@@ -114,8 +114,12 @@ pub const DEMO_USERS: &[(&str, &str, &str)] = &[
 /// Seeds the demo accounts and communities; running it again changes nothing.
 pub async fn seed_demo(store: &dyn Store) -> anyhow::Result<()> {
     for (username, display_name, password) in DEMO_USERS {
+        if store.user_with_password(username).await?.is_some() {
+            continue;
+        }
         match add_user(store, username, display_name, Some(password)).await {
             Ok(_) => {}
+            // Another process seeding the same directory got there first.
             Err(e) if matches!(e.downcast_ref::<StoreError>(), Some(StoreError::AlreadyExists(_))) => {}
             Err(e) => return Err(e),
         }

@@ -36,7 +36,7 @@ impl Rejection {
 /// A mutation checked as far as possible without the database.
 #[derive(Clone, Debug)]
 pub enum PreparedMutation {
-    Upsert(PreparedUpsert),
+    Upsert(Box<PreparedUpsert>),
     Delete { seq: i64, id: String },
     /// Already known to be refused; still recorded under its seq.
     Invalid { seq: i64, rejection: Rejection },
@@ -89,7 +89,7 @@ pub fn prepare(mutation: Mutation, now_ms: i64) -> Result<PreparedMutation, ApiE
             Err(e) => PreparedMutation::Invalid { seq, rejection: Rejection::new("invalid_annotation", e.to_string()) },
         },
         Mutation::Upsert { annotation, communities, .. } => match prepare_upsert(seq, annotation, communities, now_ms) {
-            Ok(u) => PreparedMutation::Upsert(u),
+            Ok(u) => PreparedMutation::Upsert(Box::new(u)),
             Err(rejection) => PreparedMutation::Invalid { seq, rejection },
         },
     })
@@ -250,7 +250,7 @@ mod tests {
             communities: communities.iter().map(|s| s.to_string()).collect(),
         };
         match prepare(m, 0).unwrap() {
-            PreparedMutation::Upsert(u) => u,
+            PreparedMutation::Upsert(u) => *u,
             other => panic!("{other:?}"),
         }
     }

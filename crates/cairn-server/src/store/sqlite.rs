@@ -398,7 +398,7 @@ impl Store for SqliteStore {
             }
             let outcome = match mutation {
                 PreparedMutation::Invalid { rejection, .. } => Err(rejection),
-                PreparedMutation::Upsert(upsert) => write_upsert(&mut tx, author, &memberships, upsert, now_ms).await?,
+                PreparedMutation::Upsert(upsert) => write_upsert(&mut tx, author, &memberships, *upsert, now_ms).await?,
                 PreparedMutation::Delete { id, .. } => write_delete(&mut tx, author, &id, now_ms).await?,
             };
             results.push(match outcome {
