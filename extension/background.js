@@ -4,8 +4,12 @@
 // each handler waits for the wasm module, then hands the event over.
 import init, * as cairn from './wasm/cairn_web.js';
 
-const ready = init({ module_or_path: chrome.runtime.getURL('wasm/cairn_web_bg.wasm') })
-  .then(() => cairn.on_start());
+const ready = init({ module_or_path: chrome.runtime.getURL('wasm/cairn_web_bg.wasm') }).then(() => {
+  // Reachable only from the extension's own contexts (DevTools, the e2e tests):
+  // lets a test hand the worker a forged sender and see it refused.
+  globalThis.cairnWorker = cairn;
+  return cairn.on_start();
+});
 
 function safely(what, run) {
   ready.then(run).catch((e) => console.error(`Cairn: ${what} failed:`, e));

@@ -1,0 +1,224 @@
+// The walking skeleton, end to end: highlight, reload, popup, sign-in, sync,
+// a teammate's view, a non-member's view, strict CSP, and forged messages.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import {
+  allHighlighted,
+  cleanupAll,
+  eventually,
+  extensionWithPreset,
+  highlighted,
+  highlightSelection,
+  launchBrowser,
+  openPopup,
+  select,
+  signIn,
+  startFixtures,
+  startServer,
+} from './harness.mjs';
+
+let serverUrl;
+let fixtures;
+let extensionDir;
+
+before(async () => {
+  serverUrl = (await startServer()).url;
+  fixtures = await startFixtures();
+  extensionDir = await extensionWithPreset({ allowed_sites: [fixtures], server_url: serverUrl });
+});
+after(cleanupAll);
+
+const RUNBOOK = () => `${fixtures}/intranet/index.html`;
+const CSP_PAGE = () => `${fixtures}/strict-csp/index.html`;
+
+async function openPage(context, url) {
+  const page = await context.newPage();
+  await page.goto(url);
+  return page;
+}
+
+async function popupTexts(context, extensionId, url) {
+  const popup = await openPopup(context, extensionId, url);
+  await popup.locator('[data-testid="connection"]').filter({ hasNotText: '…' }).waitFor();
+  await popup.waitForFunction(() => !document.body.textContent.includes('Loading…'));
+  const items = await popup.getByTestId('highlight').evaluateAll((els) =>
+    els.map((el) => ({
+      quote: el.querySelector('[data-testid="quote"]').textContent,
+      sync: el.dataset.sync,
+      teammate: el.querySelector('[data-testid="teammate"]')?.textContent ?? null,
+    })),
+  );
+  const connection = await popup.getByTestId('connection').textContent();
+  await popup.close();
+  return { items, connection };
+}
+
+describe('a single user, signed out', () => {
+  test('a highlight is painted, stored by the background, and comes back after reload', async () => {
+    const { context, worker, extensionId } = await launchBrowser(extensionDir);
+    const page = await openPage(context, RUNBOOK());
+    await select(page, 'Rollbacks never need a ticket.');
+    await highlightSelection(worker, RUNBOOK());
+    await eventually(async () => (await highlighted(page, 'cairn-yellow')).includes('Rollbacks never need a ticket.'), 'the highlight');
+    // The page's own script still ran and its DOM is untouched by the highlight.
+    assert.equal(await page.evaluate(() => document.body.dataset.pageScript), 'ran');
+    assert.equal(await page.evaluate(() => document.querySelectorAll('mark, [class*=cairn]').length), 0);
+
+    await page.reload();
+    await eventually(async () => (await highlighted(page, 'cairn-yellow')).includes('Rollbacks never need a ticket.'), 'the highlight after reload');
+
+    await select(page, 'Check the error budget dashboard first.');
+    await highlightSelection(worker, RUNBOOK());
+    await eventually(async () => (await allHighlighted(page)).length === 2, 'the second highlight');
+
+    const { items, connection } = await popupTexts(context, extensionId, RUNBOOK());
+    assert.deepEqual(
+      items.map((i) => i.quote),
+      ['Check the error budget dashboard first.', 'Rollbacks never need a ticket.'],
+      'newest first',
+    );
+    assert.ok(items.every((i) => i.sync === 'local'), JSON.stringify(items));
+    assert.match(connection, /Not connected/);
+  });
+
+  test('a selection spanning elements is highlighted across them', async () => {
+    const { context, worker } = await launchBrowser(extensionDir);
+    const page = await openPage(context, RUNBOOK());
+    await page.evaluate(() => {
+      const r = document.createRange();
+      r.setStart(document.querySelector('#p1 strong').firstChild, 0);
+      r.setEnd(document.querySelector('#p1').lastChild, 11);
+      getSelection().removeAllRanges();
+      getSelection().addRange(r);
+    });
+    await highlightSelection(worker, RUNBOOK());
+    await eventually(async () => (await highlighted(page, 'cairn-yellow')).includes('Tuesdays and Thursdays between 10'), 'the cross-element highlight');
+    await page.reload();
+    await eventually(async () => (await highlighted(page, 'cairn-yellow')).includes('Tuesdays and Thursdays between 10'), 'the cross-element highlight after reload');
+  });
+
+  test('works on a page whose CSP forbids wasm, without a CSP violation', async () => {
+    const { context, worker } = await launchBrowser(extensionDir);
+    const page = await openPage(context, CSP_PAGE());
+    await select(page, 'raise the pool size');
+    await highlightSelection(worker, CSP_PAGE());
+    await eventually(async () => (await highlighted(page, 'cairn-yellow')).includes('raise the pool size'), 'the highlight on the strict-CSP page');
+    await page.reload();
+    await eventually(async () => (await highlighted(page, 'cairn-yellow')).includes('raise the pool size'), 'the highlight after reload');
+    assert.deepEqual(await page.evaluate(() => window.cspViolations), []);
+  });
+
+  test('stays inert on a site that is not allowed', async () => {
+    const { context, worker } = await launchBrowser(extensionDir);
+    // Same server, other origin (localhost instead of 127.0.0.1): not on the allow list.
+    const other = RUNBOOK().replace('127.0.0.1', 'localhost');
+    const page = await openPage(context, other);
+    await select(page, 'Rollbacks never need a ticket.');
+    await highlightSelection(worker, other);
+    assert.deepEqual(await allHighlighted(page), []);
+    // No content script was injected: the tab has nobody to receive a message.
+    const delivery = await worker.evaluate(async (url) => {
+      const [tab] = await chrome.tabs.query({ url });
+      try {
+        await chrome.tabs.sendMessage(tab.id, { kind: 'refresh' });
+        return 'delivered';
+      } catch (e) {
+        return e.message;
+      }
+    }, other);
+    assert.match(delivery, /Receiving end does not exist|Could not establish connection/);
+    // The page's own world cannot talk to the extension at all.
+    assert.equal(await page.evaluate(() => typeof globalThis.chrome?.runtime?.sendMessage), 'undefined');
+  });
+});
+
+describe('messages are typed and checked by sender', () => {
+  test('forged content-script messages cannot reach privileged operations or other sites', async () => {
+    const { worker, extensionId } = await launchBrowser(extensionDir);
+    const results = await worker.evaluate(
+      async ({ extensionId, page }) => {
+        const asPage = (url) => ({ id: extensionId, url, tab: { id: 1 } });
+        const w = globalThis.cairnWorker;
+        return {
+          signOut: await w.handle_message({ kind: 'sign_out' }, asPage(page)),
+          connect: await w.handle_message({ kind: 'connect', server_url: 'https://evil.example', token: 't' }, asPage(page)),
+          otherSite: await w.handle_message({ kind: 'page_status' }, asPage('https://evil.example/')),
+          namedPage: await w.handle_message({ kind: 'page_status', url: 'https://hr.example/' }, asPage(page)),
+          badRange: await w.handle_message({ kind: 'create_highlight', text: 'abc', start: 2, end: 9 }, asPage(page)),
+          foreign: await w.handle_message({ kind: 'status' }, { id: 'another-extension', url: `chrome-extension://another-extension/x.html` }),
+          fileUrl: await w.handle_message({ kind: 'page_status' }, asPage('file:///etc/passwd')),
+          popup: await w.handle_message({ kind: 'status' }, { id: extensionId, url: `chrome-extension://${extensionId}/popup.html` }),
+        };
+      },
+      { extensionId, page: RUNBOOK() },
+    );
+    assert.equal(results.signOut.error.code, 'forbidden');
+    assert.equal(results.connect.error.code, 'forbidden');
+    assert.equal(results.otherSite.error.code, 'site_not_allowed');
+    assert.equal(results.namedPage.error.code, 'malformed');
+    assert.equal(results.badRange.error.code, 'invalid');
+    assert.equal(results.foreign.error.code, 'foreign_sender');
+    assert.equal(results.fileUrl.error.code, 'bad_sender_url');
+    assert.equal(results.popup.ok, true);
+    assert.deepEqual(results.popup.value.allowed_sites, [fixtures]);
+  });
+});
+
+describe('two teammates and an outsider', () => {
+  test("alice's highlight syncs; bob sees it as a teammate's; carol (another community) does not", async () => {
+    const alice = await launchBrowser(extensionDir);
+    await signIn(alice.context, alice.extensionId, 'alice', 'alice-demo-password');
+    const page = await openPage(alice.context, RUNBOOK());
+    await select(page, 'A rollback is always the safe choice');
+    await highlightSelection(alice.worker, RUNBOOK());
+    await eventually(async () => (await highlighted(page, 'cairn-yellow')).includes('A rollback is always the safe choice'), "alice's highlight");
+    const synced = await eventually(async () => {
+      const { items, connection } = await popupTexts(alice.context, alice.extensionId, RUNBOOK());
+      return items.length === 1 && items[0].sync === 'synced' && { items, connection };
+    }, 'the popup to say synced');
+    assert.match(synced.connection, /Synced as Alice Example/);
+
+    const bob = await launchBrowser(extensionDir);
+    await signIn(bob.context, bob.extensionId, 'bob', 'bob-demo-password');
+    const bobPage = await openPage(bob.context, RUNBOOK());
+    await eventually(
+      async () => (await highlighted(bobPage, 'cairn-teammate')).includes('A rollback is always the safe choice'),
+      "alice's highlight on bob's page, marked as a teammate's",
+    );
+    const bobView = await popupTexts(bob.context, bob.extensionId, RUNBOOK());
+    assert.deepEqual(bobView.items, [{ quote: 'A rollback is always the safe choice', sync: 'shared', teammate: 'by Alice Example' }]);
+
+    const carol = await launchBrowser(extensionDir);
+    await signIn(carol.context, carol.extensionId, 'carol', 'carol-demo-password');
+    const carolPage = await openPage(carol.context, RUNBOOK());
+    const carolView = await popupTexts(carol.context, carol.extensionId, RUNBOOK());
+    assert.deepEqual(carolView.items, []);
+    assert.deepEqual(await allHighlighted(carolPage), []);
+  });
+
+  test('highlights made while the server is down are kept and pushed once it answers', async () => {
+    const server = await startServer();
+    const alice = await launchBrowser(extensionDir);
+    await signIn(alice.context, alice.extensionId, 'alice', 'alice-demo-password', server.url);
+    await server.stop();
+
+    const page = await openPage(alice.context, CSP_PAGE());
+    await select(page, 'add a circuit breaker');
+    await highlightSelection(alice.worker, CSP_PAGE());
+    await eventually(async () => (await highlighted(page, 'cairn-yellow')).includes('add a circuit breaker'), 'the highlight made offline');
+    const offline = await eventually(async () => {
+      const view = await popupTexts(alice.context, alice.extensionId, CSP_PAGE());
+      return view.connection.includes('Sync error') && view;
+    }, 'the popup to show the sync error');
+    assert.equal(offline.items[0].sync, 'pending');
+    assert.match(offline.connection, /Cannot reach the Cairn server/);
+
+    await server.restart();
+    const popup = await openPopup(alice.context, alice.extensionId, CSP_PAGE());
+    await popup.getByTestId('sync-now').click();
+    await eventually(async () => (await popup.getByTestId('connection').textContent()).includes('Synced as Alice Example'), 'sync after the server came back');
+    await popup.close();
+    const online = await popupTexts(alice.context, alice.extensionId, CSP_PAGE());
+    assert.equal(online.items[0].sync, 'synced');
+  });
+});
