@@ -471,3 +471,57 @@ async fn unknown_paths_and_protocol_versions_get_json_errors() {
     let response = s.http.get(s.url("/v1/me")).bearer_auth(&alice).header("cairn-protocol", "1").send().await.unwrap();
     assert_eq!(response.status(), 200);
 }
+
+#[tokio::test]
+async fn viewers_learn_only_about_their_own_communities() {
+    let s = TestServer::start().await;
+    admin::add_member(s.store.as_ref(), "other-team", "alice", Role::Member).await.unwrap();
+    let (alice, bob, carol) = (s.token("alice").await, s.token("bob").await, s.token("carol").await);
+    let a = annotation(&new_id(), PAGE, "for both teams", T0);
+    let results = s.push(&alice, "d1", json!([upsert(1, &a, &["other-team", "demo-team"])])).await;
+    assert_eq!(statuses(&results), ["applied"]);
+
+    let audience_of = |shared: &cairn_protocol::api::SharedAnnotation| -> Vec<String> {
+        shared.annotation.audience.iter().map(|a| a.id.clone()).collect()
+    };
+    let own = s.page(&alice, PAGE).await;
+    assert_eq!(own.annotations[0].communities, ["demo-team", "other-team"]);
+    assert_eq!(audience_of(&own.annotations[0]).len(), 2);
+    let bobs = s.page(&bob, PAGE).await;
+    assert_eq!(bobs.annotations[0].communities, ["demo-team"]);
+    assert_eq!(audience_of(&bobs.annotations[0]), ["urn:cairn:community:demo-team"]);
+    let carols = s.page(&carol, PAGE).await;
+    assert_eq!(carols.annotations[0].communities, ["other-team"]);
+    assert_eq!(audience_of(&carols.annotations[0]), ["urn:cairn:community:other-team"]);
+
+    // Unsharing from one community hides it there and nowhere else.
+    let mut edited = a.clone();
+    edited.modified = Some(cairn_model::format_rfc3339_ms(T0 + 1_000));
+    assert_eq!(statuses(&s.push(&alice, "d1", json!([upsert(2, &edited, &["demo-team"])])).await), ["applied"]);
+    assert!(s.page(&carol, PAGE).await.annotations.is_empty());
+    assert_eq!(s.page(&bob, PAGE).await.annotations.len(), 1);
+    assert_eq!(s.page(&alice, PAGE).await.annotations[0].communities, ["demo-team"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_pushes_to_one_community_all_apply() {
+    let s = std::sync::Arc::new(TestServer::start().await);
+    let (alice, bob) = (s.token("alice").await, s.token("bob").await);
+    let mut tasks = Vec::new();
+    for i in 0..8u64 {
+        let s = s.clone();
+        let token = if i % 2 == 0 { alice.clone() } else { bob.clone() };
+        tasks.push(tokio::spawn(async move {
+            let batch: Vec<Value> = (0..5)
+                .map(|j| upsert(j, &annotation(&new_id(), PAGE, &format!("note {i}.{j}"), T0), &["demo-team"]))
+                .collect();
+            s.push(&token, &format!("device-{i}"), json!(batch)).await
+        }));
+    }
+    for task in tasks {
+        let results = task.await.unwrap();
+        assert_eq!(statuses(&results), ["applied"; 5]);
+    }
+    assert_eq!(s.page(&alice, PAGE).await.annotations.len(), 40);
+    assert_eq!(s.page(&bob, PAGE).await.annotations.len(), 40);
+}

@@ -465,3 +465,81 @@ impl Store for SqliteStore {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::push::prepare;
+    use cairn_model::{AnnotationId, Color, Selector};
+    use cairn_protocol::api::Mutation;
+
+    fn upsert(seq: u64, id: AnnotationId, modified_ms: i64, communities: &[&str]) -> PreparedMutation {
+        let a = Annotation::new_highlight(
+            id,
+            "https://a.example/p",
+            vec![Selector::TextQuoteSelector { exact: "q".into(), prefix: None, suffix: None }],
+            Color::Blue,
+            modified_ms,
+        );
+        let m = Mutation::Upsert { seq, annotation: a, communities: communities.iter().map(|s| s.to_string()).collect() };
+        prepare(m, 0).unwrap()
+    }
+
+    async fn shares(store: &SqliteStore) -> Vec<(String, String, i64, bool)> {
+        sqlx::query_as::<_, (String, String, i64, Option<i64>)>(
+            "SELECT s.annotation_id, c.slug, s.seq, s.removed_at FROM annotation_shares s
+             JOIN communities c ON c.id = s.community_id ORDER BY c.slug, s.seq",
+        )
+        .fetch_all(&store.pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(a, c, seq, removed)| (a, c, seq, removed.is_some()))
+        .collect()
+    }
+
+    /// The change feed's contract: every change a community must hear about gets
+    /// the next number of that community, in the order the changes were committed.
+    #[tokio::test]
+    async fn each_change_takes_the_next_sequence_number_of_its_community() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("db.sqlite3")).await.unwrap();
+        let alice = store.create_user("alice", "Alice", None, 0).await.unwrap();
+        let team = store.create_community("team", "Team", 0).await.unwrap();
+        let ops = store.create_community("ops", "Ops", 0).await.unwrap();
+        store.set_membership(&alice.id, &team.id, Role::Owner, 0).await.unwrap();
+        store.set_membership(&alice.id, &ops.id, Role::Member, 0).await.unwrap();
+        let (a, b) = (AnnotationId::new_v7(1, [1; 10]), AnnotationId::new_v7(2, [2; 10]));
+        let (a_urn, b_urn) = (a.to_urn(), b.to_urn());
+
+        let batch = vec![upsert(1, a, 10, &["team", "ops"]), upsert(2, b, 10, &["team"])];
+        store.apply_push(&alice, "d", batch, 100).await.unwrap();
+        assert_eq!(
+            shares(&store).await,
+            [
+                (a_urn.clone(), "ops".into(), 1, false),
+                (a_urn.clone(), "team".into(), 1, false),
+                (b_urn.clone(), "team".into(), 2, false),
+            ]
+        );
+
+        // Unshare a from ops, then delete b: both are changes the communities must see.
+        let batch = vec![upsert(3, a, 20, &["team"]), PreparedMutation::Delete { seq: 4, id: b_urn.clone() }];
+        store.apply_push(&alice, "d", batch, 200).await.unwrap();
+        assert_eq!(
+            shares(&store).await,
+            [
+                (a_urn.clone(), "ops".into(), 2, true),
+                (a_urn.clone(), "team".into(), 3, false),
+                (b_urn.clone(), "team".into(), 4, false),
+            ]
+        );
+        let deleted: (Option<String>, Option<i64>) =
+            sqlx::query_as("SELECT body_json, deleted_at FROM annotations WHERE id = ?")
+                .bind(&b_urn)
+                .fetch_one(&store.pool)
+                .await
+                .unwrap();
+        assert_eq!(deleted, (None, Some(200)), "a tombstone keeps no content");
+    }
+}
