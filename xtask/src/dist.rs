@@ -48,6 +48,11 @@ pub fn dist(opts: &Options) -> Result<PathBuf> {
 
     util::ensure_wasm_target()?;
 
+    // Build in a private staging directory and swap it in at the end, so that a dist running at
+    // the same time (the target directory is shared) or a failed one never leaves a mixed tree.
+    let final_dir = dist;
+    let dist = final_dir.with_file_name(format!("extension.staging-{}", std::process::id()));
+    let _cleanup = RemoveOnDrop(dist.clone());
     if dist.exists() {
         fs::remove_dir_all(&dist)
             .map_err(|e| format!("could not clear {}: {e}", dist.display()))?;
@@ -101,6 +106,8 @@ pub fn dist(opts: &Options) -> Result<PathBuf> {
     manifest::validate(&dist, &derived)?;
 
     print_sizes(&wasm_dir)?;
+    swap_in(&dist, &final_dir)?;
+    let dist = final_dir;
     println!(
         "    extension ready in {}: {}",
         fmt_duration(started.elapsed()),
@@ -217,4 +224,29 @@ pub fn copy_tree(from: &Path, to: &Path) -> Result {
         }
     }
     Ok(())
+}
+
+/// Replaces `dest` with `staged` (two renames; the old tree is deleted afterwards).
+fn swap_in(staged: &Path, dest: &Path) -> Result {
+    let old = dest.with_file_name(format!("extension.old-{}", std::process::id()));
+    if dest.exists() {
+        fs::rename(dest, &old).map_err(|e| format!("could not move {} aside: {e}", dest.display()))?;
+    }
+    fs::rename(staged, dest)
+        .map_err(|e| format!("could not move {} to {}: {e}", staged.display(), dest.display()))?;
+    if old.exists() {
+        let _ = fs::remove_dir_all(&old);
+    }
+    Ok(())
+}
+
+/// Deletes a directory when dropped, if it is still there (a staging tree after a failure).
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if self.0.exists() {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
 }

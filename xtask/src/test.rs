@@ -115,7 +115,7 @@ fn ensure_chromium() -> Result<PathBuf> {
     util::run_cmd(Command::new(apt).arg("update"))?;
     util::run_cmd(
         Command::new(apt)
-            .args(["install", "-y", "--no-install-recommends", "chromium"])
+            .args(["install", "-y", "chromium"])
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )?;
     if chromium.is_file() {
