@@ -137,6 +137,11 @@ pub fn run(opts: &Options) -> Result {
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
         if let Some((name, status)) = children.exited() {
+            // A terminal's Ctrl-C reaches the children too; their exit is then no surprise.
+            if let Ok(Event::Interrupted) = events.recv_timeout(Duration::from_millis(300)) {
+                println!("\n    stopping");
+                break;
+            }
             if name == "chromium" {
                 println!("    the browser closed; stopping");
                 break;

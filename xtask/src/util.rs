@@ -60,7 +60,12 @@ pub fn output_of(cmd: &mut Command) -> Result<String> {
 
 /// The command line, for messages.
 pub fn show(cmd: &Command) -> String {
-    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    let program = cmd.get_program();
+    let mut s = if std::env::var_os("CARGO").is_some_and(|c| c == program) {
+        "cargo".to_string() // not the toolchain's full path
+    } else {
+        program.to_string_lossy().into_owned()
+    };
     for arg in cmd.get_args() {
         s.push(' ');
         s.push_str(&arg.to_string_lossy());
