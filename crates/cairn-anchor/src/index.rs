@@ -1,10 +1,17 @@
+use std::sync::OnceLock;
+
 /// Converts between the three ways of counting a position in a string:
 /// UTF-8 bytes (Rust), UTF-16 code units (the DOM), code points (W3C selectors).
 ///
 /// Keeps one checkpoint every [`STRIDE`] code points, so a conversion walks at most
 /// `STRIDE` characters and the index costs ~1/4 of the text's size in memory at most.
+///
+/// Build one per page text and reuse it for every annotation on the page: the
+/// decoded code points that fuzzy matching needs are made once, on first use.
 pub struct TextIndex<'a> {
     text: &'a str,
+    /// The text as code points, decoded lazily (only fuzzy matching needs it).
+    decoded: OnceLock<Vec<char>>,
     /// (byte, utf16, char) at every STRIDE-th code point.
     checkpoints: Vec<(u32, u32, u32)>,
     chars: usize,
@@ -24,11 +31,16 @@ impl<'a> TextIndex<'a> {
             u16s += c.len_utf16() as u32;
             chars += 1;
         }
-        TextIndex { text, checkpoints, chars: chars as usize, utf16_len: u16s as usize }
+        TextIndex { text, decoded: OnceLock::new(), checkpoints, chars: chars as usize, utf16_len: u16s as usize }
     }
 
     pub fn text(&self) -> &'a str {
         self.text
+    }
+
+    /// The text as code points (decoded on first call, then shared).
+    pub fn chars(&self) -> &[char] {
+        self.decoded.get_or_init(|| self.text.chars().collect())
     }
 
     /// Length in code points.

@@ -1,5 +1,25 @@
-use cairn_model::Selector;
+//! Describing a selection as selectors, and resolving selectors back to text.
+//!
+//! Resolution tries, in order, what is cheapest and most certain first:
+//!
+//! 1. **position**: the stored TextPositionSelector still holds the quote, and the
+//!    context around it still agrees;
+//! 2. **exact quote**: `memmem` near the position hint, then in the whole text; repeats are
+//!    told apart by context (prefix/suffix similarity) and closeness to the hint;
+//! 3. **fuzzy quote**: Myers' bit-parallel search ([`crate::approx`]) in a window around
+//!    the hint, then in the whole text, each candidate scored as Hypothesis does
+//!    (quote 50, prefix 20, suffix 20, position 2).
+//!
+//! Unlike Hypothesis, a candidate is only taken when it passes a **confidence gate**
+//! ([`accept_fuzzy`]): a quote whose words are gone must become an orphan, not land on
+//! other words that happen to share letters (h#2634: "Linus" matched "chines").
+//! The gate asks for most of the quote's characters *and* for supporting context;
+//! both thresholds were tuned on the edit corpus (`tests/edit_corpus.rs`).
 
+use cairn_model::Selector;
+use memchr::memmem;
+
+use crate::approx;
 use crate::TextIndex;
 
 /// Characters of context kept before and after a quote (Hypothesis keeps 32 too):
@@ -7,11 +27,14 @@ use crate::TextIndex;
 pub const CONTEXT_CHARS: usize = 32;
 
 /// A resolved annotation: `[start, end)` in code points of the text.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Anchor {
     pub start: usize,
     pub end: usize,
     pub method: Method,
+    /// Confidence in `[0, 1]`: Hypothesis's weighted score (quote 50, prefix 20,
+    /// suffix 20, position 2, normalised). 1.0 means quote and context agree exactly.
+    pub score: f32,
 }
 
 /// How an anchor was found, from most to least certain.
@@ -19,18 +42,26 @@ pub struct Anchor {
 pub enum Method {
     /// The stored position still holds the quoted text.
     Position,
+    /// Only a TextPositionSelector was given (no quote to check it against):
+    /// the range is used as stored, as other W3C clients expect.
+    PositionOnly,
     /// The quote occurs exactly once.
     UniqueQuote,
-    /// The quote occurs several times; context and position picked one.
+    /// The quote occurs several times (or was only searched near the hint);
+    /// context and position picked one.
     QuoteInContext,
+    /// The quote was edited: an approximate match, scored on quote, context and position.
+    Fuzzy,
 }
 
 impl Method {
     pub fn name(self) -> &'static str {
         match self {
             Method::Position => "position",
+            Method::PositionOnly => "position-only",
             Method::UniqueQuote => "unique-quote",
             Method::QuoteInContext => "quote-in-context",
+            Method::Fuzzy => "fuzzy",
         }
     }
 }
@@ -57,63 +88,319 @@ pub fn describe(index: &TextIndex<'_>, start: usize, end: usize) -> Option<Vec<S
 
 /// Finds where the selectors point in the text, or `None` when the quote is gone
 /// (the annotation is then an orphan: shown in the list, never on wrong words).
+///
+/// Selectors other than TextQuote and TextPosition (Range, XPath, CSS) are ignored
+/// here: they need a DOM, and the quote is what decides.
 pub fn resolve(index: &TextIndex<'_>, selectors: &[Selector]) -> Option<Anchor> {
-    let (exact, prefix, suffix) = selectors.iter().find_map(|s| match s {
+    let quote = selectors.iter().find_map(|s| match s {
         Selector::TextQuoteSelector { exact, prefix, suffix } => {
             Some((exact.as_str(), prefix.as_deref().unwrap_or(""), suffix.as_deref().unwrap_or("")))
         }
         _ => None,
-    })?;
-    if exact.is_empty() {
-        return None;
-    }
+    });
     let hint = selectors.iter().find_map(|s| match s {
         Selector::TextPositionSelector { start, end } => Some((*start as usize, *end as usize)),
         _ => None,
     });
-    let text = index.text();
-    if let Some((start, end)) = hint {
-        if start < end && end <= index.char_len() {
-            let (sb, eb) = (index.char_to_byte(start), index.char_to_byte(end));
-            if &text[sb..eb] == exact {
-                return Some(Anchor { start, end, method: Method::Position });
+    match quote {
+        Some((exact, prefix, suffix)) => resolve_quote(index, exact, prefix, suffix, hint.map(|h| h.0)),
+        None => {
+            let (start, end) = hint?;
+            (start < end && end <= index.char_len())
+                .then_some(Anchor { start, end, method: Method::PositionOnly, score: 0.5 })
+        }
+    }
+}
+
+/// What a quote selector says, decoded once.
+struct Quote {
+    exact: Vec<char>,
+    prefix: Vec<char>,
+    suffix: Vec<char>,
+}
+
+/// A scored place for the quote.
+#[derive(Clone, Copy, Debug)]
+struct Candidate {
+    start: usize,
+    end: usize,
+    errors: usize,
+    prefix_sim: Option<f32>,
+    suffix_sim: Option<f32>,
+    score: f32,
+}
+
+impl Candidate {
+    /// Agreement of the stored context with the text around the candidate, over the
+    /// context characters that were stored; `None` when none were.
+    fn context(&self, q: &Quote) -> Option<f32> {
+        let (p, s) = (q.prefix.len() as f32, q.suffix.len() as f32);
+        if p + s == 0.0 {
+            return None;
+        }
+        Some((self.prefix_sim.unwrap_or(0.0) * p + self.suffix_sim.unwrap_or(0.0) * s) / (p + s))
+    }
+}
+
+/// Context further from the quote than this is ignored: a selector from another tool
+/// may store long context, and only the part next to the quote tells places apart.
+const MAX_CONTEXT: usize = 64;
+
+/// How far around the position hint to look first, beyond the quote's own length.
+const NEAR_WINDOW: usize = 4096;
+
+/// Candidates scored per fuzzy pass; the rest (more errors, further from the hint) are dropped,
+/// which bounds the work on pathological pages (a short quote on a huge repetitive text).
+const MAX_CANDIDATES: usize = 256;
+
+fn resolve_quote(index: &TextIndex<'_>, exact: &str, prefix: &str, suffix: &str, hint: Option<usize>) -> Option<Anchor> {
+    if exact.is_empty() || index.char_len() == 0 {
+        return None;
+    }
+    let q = Quote {
+        exact: exact.chars().collect(),
+        prefix: tail(prefix.chars().collect(), MAX_CONTEXT),
+        suffix: suffix.chars().take(MAX_CONTEXT).collect(),
+    };
+    let m = q.exact.len();
+    let n = index.char_len();
+    let hint = hint.filter(|&h| h < n);
+
+    // 1. Position: the common case (an unchanged page) costs one slice comparison.
+    if let Some(h) = hint {
+        if h + m <= n {
+            let (sb, eb) = (index.char_to_byte(h), index.char_to_byte(h + m));
+            if &index.text()[sb..eb] == exact {
+                let c = score(index, &q, h, h + m, 0, Some(h));
+                if accept_exact(&q, &c) {
+                    return Some(anchor(c, Method::Position));
+                }
             }
         }
     }
-    let occurrences: Vec<usize> = text.match_indices(exact).map(|(b, _)| b).collect();
-    match occurrences.as_slice() {
-        [] => None,
-        [only] => {
-            let start = index.byte_to_char(*only);
-            Some(Anchor { start, end: start + exact.chars().count(), method: Method::UniqueQuote })
+
+    // 2. Exact quote: near the hint first, where an edited page usually still has it.
+    let finder = memmem::Finder::new(exact.as_bytes());
+    let exact_in = |lo: usize, hi: usize| -> Vec<Candidate> {
+        let (lb, hb) = (index.char_to_byte(lo), index.char_to_byte(hi));
+        finder
+            .find_iter(&index.text().as_bytes()[lb..hb])
+            .map(|b| index.byte_to_char(lb + b))
+            .map(|s| score(index, &q, s, s + m, 0, hint))
+            .collect()
+    };
+    if let Some(h) = hint {
+        let (lo, hi) = (h.saturating_sub(NEAR_WINDOW), (h + m + NEAR_WINDOW).min(n));
+        if lo > 0 || hi < n {
+            if let Some(best) = best_of(exact_in(lo, hi)).filter(|c| strongly_placed(&q, c)) {
+                return Some(anchor(best, Method::QuoteInContext));
+            }
         }
-        many => {
-            let len = exact.chars().count();
-            let best = many
-                .iter()
-                .map(|&b| {
-                    let before = &text[..b];
-                    let after = &text[b + exact.len()..];
-                    let start = index.byte_to_char(b);
-                    // Context first (characters that still agree), then nearness to
-                    // the stored position as the tie-break.
-                    let context = common_suffix(before, prefix) + common_prefix(after, suffix);
-                    let distance = hint.map(|(s, _)| s.abs_diff(start)).unwrap_or(0);
-                    (context, std::cmp::Reverse(distance), std::cmp::Reverse(b), start)
-                })
-                .max()?;
-            let start = best.3;
-            Some(Anchor { start, end: start + len, method: Method::QuoteInContext })
+    }
+    let all = exact_in(0, n);
+    let unique = all.len() == 1;
+    if let Some(best) = best_of(all).filter(|c| accept_exact(&q, c)) {
+        return Some(anchor(best, if unique { Method::UniqueQuote } else { Method::QuoteInContext }));
+    }
+
+    // 3. Fuzzy quote. Errors beyond a quarter of the quote are never accepted, so the
+    // search need not look for them (Hypothesis searches up to half, then scores all).
+    let k = m / 4;
+    if k == 0 {
+        return None;
+    }
+    if let Some(h) = hint {
+        let (lo, hi) = (h.saturating_sub(NEAR_WINDOW + m), (h + 2 * m + NEAR_WINDOW).min(n));
+        if let Some(c) = best_of(fuzzy_candidates(index, &q, lo, hi, k, hint)).filter(|c| accept_fuzzy(&q, c)) {
+            return Some(anchor(c, Method::Fuzzy));
         }
+        if lo == 0 && hi == n {
+            return None;
+        }
+    }
+    let found = if m <= 64 {
+        fuzzy_candidates(index, &q, 0, n, k, hint)
+    } else {
+        // A long quote: only regions holding one of its 16-character pieces verbatim are
+        // searched. A quote edited so much that no 16 characters survive anywhere together
+        // is an orphan; a full multi-word scan of a long page per quote would be too slow.
+        let piece = 16;
+        let mut regions: Vec<(usize, usize)> = Vec::new();
+        for (i, chunk) in q.exact.chunks(piece).enumerate() {
+            if chunk.len() < piece {
+                break;
+            }
+            let s: String = chunk.iter().collect();
+            for b in memmem::find_iter(index.text().as_bytes(), s.as_bytes()).take(MAX_CANDIDATES) {
+                let at = index.byte_to_char(b);
+                let lo = at.saturating_sub(i * piece + k);
+                regions.push((lo, (lo + m + 2 * k).min(n)));
+            }
+        }
+        regions.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::new();
+        for (lo, hi) in regions {
+            match merged.last_mut() {
+                Some(last) if lo <= last.1 => last.1 = last.1.max(hi),
+                _ => merged.push((lo, hi)),
+            }
+        }
+        merged.into_iter().flat_map(|(lo, hi)| fuzzy_candidates(index, &q, lo, hi, k, hint)).collect()
+    };
+    best_of(found).filter(|c| accept_fuzzy(&q, c)).map(|c| anchor(c, Method::Fuzzy))
+}
+
+fn tail(mut v: Vec<char>, n: usize) -> Vec<char> {
+    if v.len() > n {
+        v.drain(..v.len() - n);
+    }
+    v
+}
+
+fn anchor(c: Candidate, method: Method) -> Anchor {
+    Anchor { start: c.start, end: c.end, method, score: c.score }
+}
+
+/// The highest score; on a tie the earliest in the text (as Hypothesis does).
+fn best_of(cands: Vec<Candidate>) -> Option<Candidate> {
+    cands.into_iter().fold(None, |best: Option<Candidate>, c| match best {
+        Some(b) if b.score >= c.score => Some(b),
+        _ => Some(c),
+    })
+}
+
+/// An exact occurrence is trusted when its context agrees, or when the quote is long
+/// enough to be distinctive by itself, or when there is no context to compare.
+/// A short quote found elsewhere with unrelated context is the deleted-quote case:
+/// "Linus" removed here and still mentioned in another paragraph is not this highlight.
+fn accept_exact(q: &Quote, c: &Candidate) -> bool {
+    match c.context(q) {
+        None => true,
+        Some(ctx) => ctx >= 0.5 || q.exact.len() >= 32,
     }
 }
 
-fn common_prefix(a: &str, b: &str) -> usize {
-    a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count()
+/// Near the hint, an exact occurrence is taken without looking further only when the
+/// context clearly agrees; otherwise the whole text may hold a better-placed repeat.
+fn strongly_placed(q: &Quote, c: &Candidate) -> bool {
+    c.context(q).is_none_or(|ctx| ctx >= 0.8)
 }
 
-fn common_suffix(a: &str, b: &str) -> usize {
-    a.chars().rev().zip(b.chars().rev()).take_while(|(x, y)| x == y).count()
+/// The confidence gate for approximate matches (see the module doc).
+fn accept_fuzzy(q: &Quote, c: &Candidate) -> bool {
+    let m = q.exact.len();
+    let quote_sim = 1.0 - c.errors as f32 / m as f32;
+    let ctx = c.context(q);
+    // Short quotes share letters with too many words: fuzzy only with context behind them.
+    if m < 12 {
+        return c.errors <= 1 && ctx.is_some_and(|x| x >= 0.8);
+    }
+    quote_sim >= 0.75 && ctx.is_none_or(|x| x >= 0.5)
+}
+
+/// Scores `[start, end)` as Hypothesis does: similarity of quote, prefix and suffix,
+/// and closeness to the hint, weighted 50/20/20/2 and normalised to `[0, 1]`.
+fn score(index: &TextIndex<'_>, q: &Quote, start: usize, end: usize, errors: usize, hint: Option<usize>) -> Candidate {
+    let chars = context_chars(index, q, start, end);
+    let prefix_sim = (!q.prefix.is_empty()).then(|| similarity(&q.prefix, chars.0.as_slice()));
+    let suffix_sim = (!q.suffix.is_empty()).then(|| similarity(&q.suffix, chars.1.as_slice()));
+    let quote_sim = 1.0 - errors as f32 / q.exact.len() as f32;
+    let n = index.char_len().max(1) as f32;
+    let pos = hint.map_or(1.0, |h| 1.0 - h.abs_diff(start) as f32 / n);
+    let raw = 50.0 * quote_sim + 20.0 * prefix_sim.unwrap_or(1.0) + 20.0 * suffix_sim.unwrap_or(1.0) + 2.0 * pos;
+    Candidate { start, end, errors, prefix_sim, suffix_sim, score: raw / 92.0 }
+}
+
+/// The text just before `start` and just after `end`, as long as the stored context.
+fn context_chars(index: &TextIndex<'_>, q: &Quote, start: usize, end: usize) -> (Vec<char>, Vec<char>) {
+    let text = index.text();
+    let pb = index.char_to_byte(start.saturating_sub(q.prefix.len()));
+    let sb = index.char_to_byte(start);
+    let eb = index.char_to_byte(end);
+    let xb = index.char_to_byte(end + q.suffix.len());
+    (text[pb..sb].chars().collect(), text[eb..xb].chars().collect())
+}
+
+/// `1 - errors / len(stored)`: how much of the stored context is still there.
+fn similarity(stored: &[char], actual: &[char]) -> f32 {
+    if actual.is_empty() {
+        return 0.0;
+    }
+    1.0 - approx::min_errors(actual, stored) as f32 / stored.len() as f32
+}
+
+/// Approximate occurrences of the quote in `[lo, hi)`, at most `k` errors, one per
+/// run of adjacent end positions (its best), scored.
+fn fuzzy_candidates(
+    index: &TextIndex<'_>,
+    q: &Quote,
+    lo: usize,
+    hi: usize,
+    k: usize,
+    hint: Option<usize>,
+) -> Vec<Candidate> {
+    let window = &index.chars()[lo..hi];
+    let mut ends: Vec<(usize, usize)> = Vec::new();
+    let mut last_end = usize::MAX - 1;
+    approx::for_each_end(window, &q.exact, k, |end, errors| {
+        match ends.last_mut() {
+            Some(best) if end == last_end + 1 => {
+                if errors < best.1 {
+                    *best = (end, errors);
+                }
+            }
+            _ => ends.push((end, errors)),
+        }
+        last_end = end;
+    });
+    if ends.len() > MAX_CANDIDATES {
+        let h = hint.unwrap_or(0);
+        ends.sort_by_key(|&(e, errs)| (errs, (lo + e).abs_diff(h)));
+        ends.truncate(MAX_CANDIDATES);
+    }
+    ends.into_iter()
+        .map(|(end, errors)| {
+            let start = approx::match_start(window, &q.exact, end, errors);
+            score(index, q, lo + start, lo + end, errors, hint)
+        })
+        .collect()
+}
+
+/// Hypothesis's `matchQuote`, reproduced for comparison (tests and benchmarks): exact
+/// occurrences if any, else the fewest-error approximate matches with up to
+/// `min(256, len/2)` errors, scored 50/20/20/2; the best, however low its score.
+/// Returns `(start, end, score)` in code points.
+pub fn match_quote(text: &[char], quote: &[char], prefix: &[char], suffix: &[char], hint: Option<usize>) -> Option<(usize, usize, f32)> {
+    if quote.is_empty() {
+        return None;
+    }
+    let max_errors = (quote.len() / 2).min(256);
+    let exact: Vec<approx::Match> = (0..text.len().saturating_sub(quote.len() - 1))
+        .filter(|&i| text[i..i + quote.len()] == *quote)
+        .map(|i| approx::Match { start: i, end: i + quote.len(), errors: 0 })
+        .collect();
+    let matches = if exact.is_empty() { approx::search(text, quote, max_errors) } else { exact };
+    let sim = |stored: &[char], actual: &[char]| {
+        if actual.is_empty() || stored.is_empty() {
+            0.0
+        } else {
+            // Hypothesis searches the actual text within the stored context.
+            1.0 - approx::min_errors(stored, actual) as f32 / actual.len() as f32
+        }
+    };
+    matches
+        .iter()
+        .map(|mt| {
+            let q = 1.0 - mt.errors as f32 / quote.len() as f32;
+            let p = if prefix.is_empty() { 1.0 } else { sim(prefix, &text[mt.start.saturating_sub(prefix.len())..mt.start]) };
+            let s = if suffix.is_empty() { 1.0 } else { sim(suffix, &text[mt.end..(mt.end + suffix.len()).min(text.len())]) };
+            let pos = hint.map_or(1.0, |h| 1.0 - h.abs_diff(mt.start) as f32 / text.len() as f32);
+            (mt.start, mt.end, (50.0 * q + 20.0 * p + 20.0 * s + 2.0 * pos) / 92.0)
+        })
+        .fold(None, |best: Option<(usize, usize, f32)>, c| match best {
+            Some(b) if b.2 >= c.2 => Some(b),
+            _ => Some(c),
+        })
 }
 
 #[cfg(test)]
@@ -125,6 +412,10 @@ mod tests {
         resolve(&idx, selectors).map(|a| (text.chars().skip(a.start).take(a.end - a.start).collect(), a.method))
     }
 
+    fn quote(exact: &str, prefix: &str, suffix: &str) -> Selector {
+        Selector::TextQuoteSelector { exact: exact.into(), prefix: Some(prefix.into()), suffix: Some(suffix.into()) }
+    }
+
     #[test]
     fn describe_then_resolve_round_trips() {
         let text = "Deploys go out on Tuesdays. Rollbacks need a ticket. Deploys go out on Tuesdays.";
@@ -132,15 +423,8 @@ mod tests {
         let start = text.rfind("Deploys").unwrap();
         let sel = describe(&idx, start, start + "Deploys go out".len()).unwrap();
         let a = resolve(&idx, &sel).unwrap();
-        assert_eq!((a.start, a.end, a.method), (start, start + 14, Method::Position));
-        assert_eq!(
-            sel[0],
-            Selector::TextQuoteSelector {
-                exact: "Deploys go out".into(),
-                prefix: Some("sdays. Rollbacks need a ticket. ".into()),
-                suffix: Some(" on Tuesdays.".into()),
-            }
-        );
+        assert_eq!((a.start, a.end, a.method, a.score), (start, start + 14, Method::Position, 1.0));
+        assert_eq!(sel[0], quote("Deploys go out", "sdays. Rollbacks need a ticket. ", " on Tuesdays."));
     }
 
     #[test]
@@ -155,13 +439,8 @@ mod tests {
     #[test]
     fn repeated_quote_told_apart_by_context() {
         let text = "alpha beta gamma. alpha beta delta. alpha beta epsilon.";
-        let sel = [Selector::TextQuoteSelector {
-            exact: "beta".into(),
-            prefix: Some("alpha ".into()),
-            suffix: Some(" delta".into()),
-        }];
-        let idx = TextIndex::new(text);
-        let a = resolve(&idx, &sel).unwrap();
+        let sel = [quote("beta", "alpha ", " delta")];
+        let a = resolve(&TextIndex::new(text), &sel).unwrap();
         assert_eq!(a.start, text.find("beta delta").unwrap());
         assert_eq!(a.method, Method::QuoteInContext);
     }
@@ -178,14 +457,44 @@ mod tests {
         assert_eq!(a.start, 8);
     }
 
+    /// h#2634: Hypothesis anchored a deleted "Linus" on "chines".
     #[test]
     fn deleted_quote_is_an_orphan_not_a_guess() {
-        let sel = [
-            Selector::TextQuoteSelector { exact: "Linus".into(), prefix: Some("by ".into()), suffix: None },
-            Selector::TextPositionSelector { start: 0, end: 5 },
-        ];
+        let sel = [quote("Linus", "by ", " and friends"), Selector::TextPositionSelector { start: 11, end: 16 }];
         assert_eq!(anchor("Written by machines for machines.", &sel), None);
         assert_eq!(anchor("anything", &[]), None);
+        // A short quote still present elsewhere, but with none of its context: not this highlight.
+        let sel = [quote("Linus", "Kernel maintained by ", " since 1991"), Selector::TextPositionSelector { start: 21, end: 26 }];
+        assert_eq!(anchor("The kernel has many maintainers now. Linus Pauling won two Nobel prizes.", &sel), None);
+    }
+
+    #[test]
+    fn edited_quote_found_by_fuzzy_match_near_the_hint() {
+        let before = "Our deploy policy. Rollbacks always need a ticket from the on-call engineer. Questions go to ops.";
+        let after = "Our deploy policy. Rollbacks always require a ticket from the on-call engineer. Questions go to ops.";
+        let idx = TextIndex::new(before);
+        let s = before.find("Rollbacks").unwrap();
+        let e = before.find(" Questions").unwrap();
+        let sel = describe(&idx, s, e).unwrap();
+        let idx2 = TextIndex::new(after);
+        let a = resolve(&idx2, &sel).unwrap();
+        assert_eq!(a.method, Method::Fuzzy);
+        assert_eq!(&after[a.start..a.end], "Rollbacks always require a ticket from the on-call engineer.");
+        assert!(a.score > 0.9 && a.score < 1.0, "{}", a.score);
+    }
+
+    #[test]
+    fn unknown_and_structural_selectors_are_ignored() {
+        let text = "one two three";
+        let sel = [
+            Selector::CssSelector { value: "p".into() },
+            Selector::XPathSelector { value: "/p[1]".into() },
+            quote("two", "one ", " three"),
+        ];
+        assert_eq!(anchor(text, &sel), Some(("two".into(), Method::UniqueQuote)));
+        let only_position = [Selector::TextPositionSelector { start: 4, end: 7 }];
+        assert_eq!(anchor(text, &only_position), Some(("two".into(), Method::PositionOnly)));
+        assert_eq!(anchor(text, &[Selector::TextPositionSelector { start: 4, end: 70 }]), None);
     }
 
     #[test]

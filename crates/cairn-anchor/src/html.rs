@@ -1,0 +1,60 @@
+//! The text model of a saved HTML page, natively (feature `html`).
+//!
+//! [`document_text`] is the Rust twin of `collectText` in `extension/content.js`: both
+//! implement the text model documented at the crate root, so offsets computed on a
+//! saved page mean the same characters as offsets computed in the browser.
+//! The HTML parser is html5ever (through `dom_query`), which builds the same tree a
+//! browser does for the same bytes; scripts do not run, so pages that build their
+//! content in JavaScript have less text here than in the browser.
+
+use dom_query::{Document, NodeRef};
+
+/// Elements whose text is not part of the document's text (keep in sync with
+/// `SKIPPED` in `extension/content.js`).
+pub const SKIPPED: &[&str] = &["script", "style", "noscript", "template", "textarea", "iframe", "object"];
+
+/// The text of the document: every Text node under `<body>`, in tree order,
+/// concatenated as is; empty when there is no body.
+pub fn document_text(html: &str) -> String {
+    let doc = Document::from(html);
+    let mut out = String::new();
+    if let Some(body) = doc.body() {
+        walk(&body, &mut out);
+    }
+    out
+}
+
+/// Depth-first, with an explicit stack: saved pages can nest deeper than the call stack allows.
+fn walk(root: &NodeRef<'_>, out: &mut String) {
+    let mut stack: Vec<NodeRef<'_>> = root.children_it(true).collect();
+    while let Some(node) = stack.pop() {
+        if node.is_text() {
+            out.push_str(&node.text());
+        } else if node.is_element() {
+            let name = node.node_name().map(|n| n.to_ascii_lowercase()).unwrap_or_default();
+            if !SKIPPED.contains(&name.as_str()) {
+                stack.extend(node.children_it(true));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_text_in_tree_order_without_skipped_elements_or_normalisation() {
+        let html = "<html><head><title>T</title><style>p{}</style></head><body>\n  <p>One <b>two</b></p>\
+                    <script>var x = 'no';</script><noscript>no</noscript><textarea>no</textarea>\
+                    <template><p>no</p></template><p>three&amp;<br>four</p><!-- c --></body></html>";
+        assert_eq!(document_text(html), "\n  One twothree&four");
+    }
+
+    #[test]
+    fn no_body_content_and_deep_nesting() {
+        assert_eq!(document_text(""), "");
+        let deep = format!("{}x{}", "<div>".repeat(3_000), "</div>".repeat(3_000));
+        assert_eq!(document_text(&deep), "x");
+    }
+}
