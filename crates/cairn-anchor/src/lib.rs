@@ -35,4 +35,4 @@ mod index;
 mod quote;
 
 pub use index::TextIndex;
-pub use quote::{describe, match_quote, resolve, Anchor, Method, CONTEXT_CHARS};
+pub use quote::{describe, match_quote, occurrences, resolve, Anchor, Method, CONTEXT_CHARS};

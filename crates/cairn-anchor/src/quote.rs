@@ -106,10 +106,34 @@ pub fn resolve(index: &TextIndex<'_>, selectors: &[Selector]) -> Option<Anchor> 
         Some((exact, prefix, suffix)) => resolve_quote(index, exact, prefix, suffix, hint.map(|h| h.0)),
         None => {
             let (start, end) = hint?;
-            (start < end && end <= index.char_len())
+            // An empty range stays empty (the W3C model allows it); nothing is painted for it.
+            (start <= end && end <= index.char_len())
                 .then_some(Anchor { start, end, method: Method::PositionOnly, score: 0.5 })
         }
     }
+}
+
+/// The strict reading of a TextQuoteSelector: every `[start, end)` (code points) where
+/// `prefix`, `exact` and `suffix` occur together verbatim, overlaps included; an empty
+/// `exact` matches between characters. [`resolve`] is the forgiving reading that the
+/// extension uses; this one answers "is this selector still unambiguous?".
+pub fn occurrences(index: &TextIndex<'_>, exact: &str, prefix: &str, suffix: &str) -> Vec<(usize, usize)> {
+    let text = index.text();
+    let whole = format!("{prefix}{exact}{suffix}");
+    let m = exact.chars().count();
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(b) = text.get(from..).and_then(|t| t.find(&whole)) {
+        let at = from + b;
+        let start = index.byte_to_char(at + prefix.len());
+        out.push((start, start + m));
+        // Step one character, not one match: occurrences may overlap ("ana" in "bananas").
+        from = at + text[at..].chars().next().map_or(1, char::len_utf8);
+        if at >= text.len() {
+            break;
+        }
+    }
+    out
 }
 
 /// What a quote selector says, decoded once.
@@ -125,20 +149,21 @@ struct Candidate {
     start: usize,
     end: usize,
     errors: usize,
-    prefix_sim: Option<f32>,
-    suffix_sim: Option<f32>,
+    /// (similarity, characters compared) for the prefix and the suffix.
+    prefix: (f32, usize),
+    suffix: (f32, usize),
     score: f32,
 }
 
 impl Candidate {
-    /// Agreement of the stored context with the text around the candidate, over the
-    /// context characters that were stored; `None` when none were.
-    fn context(&self, q: &Quote) -> Option<f32> {
-        let (p, s) = (q.prefix.len() as f32, q.suffix.len() as f32);
+    /// Agreement of the stored context with the text around the candidate, weighted by
+    /// the characters compared; `None` when there was nothing to compare.
+    fn context(&self) -> Option<f32> {
+        let (p, s) = (self.prefix.1 as f32, self.suffix.1 as f32);
         if p + s == 0.0 {
             return None;
         }
-        Some((self.prefix_sim.unwrap_or(0.0) * p + self.suffix_sim.unwrap_or(0.0) * s) / (p + s))
+        Some((self.prefix.0 * p + self.suffix.0 * s) / (p + s))
     }
 }
 
@@ -192,7 +217,7 @@ fn resolve_quote(index: &TextIndex<'_>, exact: &str, prefix: &str, suffix: &str,
     if let Some(h) = hint {
         let (lo, hi) = (h.saturating_sub(NEAR_WINDOW), (h + m + NEAR_WINDOW).min(n));
         if lo > 0 || hi < n {
-            if let Some(best) = best_of(exact_in(lo, hi)).filter(|c| strongly_placed(&q, c)) {
+            if let Some(best) = best_of(exact_in(lo, hi)).filter(|c| strongly_placed(c)) {
                 return Some(anchor(best, Method::QuoteInContext));
             }
         }
@@ -274,7 +299,7 @@ fn best_of(cands: Vec<Candidate>) -> Option<Candidate> {
 /// A short quote found elsewhere with unrelated context is the deleted-quote case:
 /// "Linus" removed here and still mentioned in another paragraph is not this highlight.
 fn accept_exact(q: &Quote, c: &Candidate) -> bool {
-    match c.context(q) {
+    match c.context() {
         None => true,
         Some(ctx) => ctx >= 0.5 || q.exact.len() >= 32,
     }
@@ -282,18 +307,19 @@ fn accept_exact(q: &Quote, c: &Candidate) -> bool {
 
 /// Near the hint, an exact occurrence is taken without looking further only when the
 /// context clearly agrees; otherwise the whole text may hold a better-placed repeat.
-fn strongly_placed(q: &Quote, c: &Candidate) -> bool {
-    c.context(q).is_none_or(|ctx| ctx >= 0.8)
+fn strongly_placed(c: &Candidate) -> bool {
+    c.context().is_none_or(|ctx| ctx >= 0.8)
 }
 
 /// The confidence gate for approximate matches (see the module doc).
 fn accept_fuzzy(q: &Quote, c: &Candidate) -> bool {
     let m = q.exact.len();
     let quote_sim = 1.0 - c.errors as f32 / m as f32;
-    let ctx = c.context(q);
-    // Short quotes share letters with too many words: fuzzy only with context behind them.
+    let ctx = c.context();
+    // Short quotes share letters with too many words: one typo at most, and context
+    // behind it when context was stored (without any, the quote is all there is to go on).
     if m < 12 {
-        return c.errors <= 1 && ctx.is_some_and(|x| x >= 0.8);
+        return m >= 6 && c.errors <= 1 && ctx.is_none_or(|x| x >= 0.8);
     }
     quote_sim >= 0.75 && ctx.is_none_or(|x| x >= 0.5)
 }
@@ -301,32 +327,30 @@ fn accept_fuzzy(q: &Quote, c: &Candidate) -> bool {
 /// Scores `[start, end)` as Hypothesis does: similarity of quote, prefix and suffix,
 /// and closeness to the hint, weighted 50/20/20/2 and normalised to `[0, 1]`.
 fn score(index: &TextIndex<'_>, q: &Quote, start: usize, end: usize, errors: usize, hint: Option<usize>) -> Candidate {
-    let chars = context_chars(index, q, start, end);
-    let prefix_sim = (!q.prefix.is_empty()).then(|| similarity(&q.prefix, chars.0.as_slice()));
-    let suffix_sim = (!q.suffix.is_empty()).then(|| similarity(&q.suffix, chars.1.as_slice()));
+    let text = index.text();
+    let pb = index.char_to_byte(start.saturating_sub(q.prefix.len()));
+    let (sb, eb) = (index.char_to_byte(start), index.char_to_byte(end));
+    let xb = index.char_to_byte(end + q.suffix.len());
+    let before: Vec<char> = text[pb..sb].chars().collect();
+    let after: Vec<char> = text[eb..xb].chars().collect();
+    // At the start or end of the text there is less around the quote than was stored:
+    // compare the stored context's nearest characters with what there is.
+    let prefix = similarity(&q.prefix[q.prefix.len() - before.len().min(q.prefix.len())..], &before);
+    let suffix = similarity(&q.suffix[..after.len().min(q.suffix.len())], &after);
     let quote_sim = 1.0 - errors as f32 / q.exact.len() as f32;
     let n = index.char_len().max(1) as f32;
     let pos = hint.map_or(1.0, |h| 1.0 - h.abs_diff(start) as f32 / n);
-    let raw = 50.0 * quote_sim + 20.0 * prefix_sim.unwrap_or(1.0) + 20.0 * suffix_sim.unwrap_or(1.0) + 2.0 * pos;
-    Candidate { start, end, errors, prefix_sim, suffix_sim, score: raw / 92.0 }
+    let sim_or_1 = |x: (f32, usize)| if x.1 == 0 { 1.0 } else { x.0 };
+    let raw = 50.0 * quote_sim + 20.0 * sim_or_1(prefix) + 20.0 * sim_or_1(suffix) + 2.0 * pos;
+    Candidate { start, end, errors, prefix, suffix, score: raw / 92.0 }
 }
 
-/// The text just before `start` and just after `end`, as long as the stored context.
-fn context_chars(index: &TextIndex<'_>, q: &Quote, start: usize, end: usize) -> (Vec<char>, Vec<char>) {
-    let text = index.text();
-    let pb = index.char_to_byte(start.saturating_sub(q.prefix.len()));
-    let sb = index.char_to_byte(start);
-    let eb = index.char_to_byte(end);
-    let xb = index.char_to_byte(end + q.suffix.len());
-    (text[pb..sb].chars().collect(), text[eb..xb].chars().collect())
-}
-
-/// `1 - errors / len(stored)`: how much of the stored context is still there.
-fn similarity(stored: &[char], actual: &[char]) -> f32 {
-    if actual.is_empty() {
-        return 0.0;
+/// `(1 - errors / len, len)`: how much of the stored context is still there.
+fn similarity(stored: &[char], actual: &[char]) -> (f32, usize) {
+    if stored.is_empty() {
+        return (1.0, 0);
     }
-    1.0 - approx::min_errors(actual, stored) as f32 / stored.len() as f32
+    (1.0 - approx::min_errors(actual, stored) as f32 / stored.len() as f32, stored.len())
 }
 
 /// Approximate occurrences of the quote in `[lo, hi)`, at most `k` errors, one per
@@ -495,6 +519,7 @@ mod tests {
         let only_position = [Selector::TextPositionSelector { start: 4, end: 7 }];
         assert_eq!(anchor(text, &only_position), Some(("two".into(), Method::PositionOnly)));
         assert_eq!(anchor(text, &[Selector::TextPositionSelector { start: 4, end: 70 }]), None);
+        assert_eq!(anchor(text, &[Selector::TextPositionSelector { start: 5, end: 4 }]), None);
     }
 
     #[test]
