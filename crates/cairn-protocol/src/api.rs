@@ -131,6 +131,125 @@ pub struct SharedAnnotation {
     pub note_html: Option<String>,
 }
 
+/// Most rows one page of a change feed or search returns.
+pub const MAX_PAGE_LIMIT: u32 = 500;
+
+/// `GET /v1/communities/{slug}/changes?since=&limit=` and `GET /v1/me/changes`:
+/// a page of a change feed in sequence order. Apply the page and store `next`
+/// together; ask again with `since=next` while `more` is true.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ChangesResponse {
+    pub changes: Vec<Change>,
+    /// The cursor to pass as `since` next time (the last `seq` here, or `since` if empty).
+    pub next: u64,
+    pub more: bool,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Change {
+    pub seq: u64,
+    /// The annotation's `urn:uuid:` id.
+    pub id: String,
+    pub kind: ChangeKind,
+    /// The annotation as it is now, for `upsert` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotation: Option<SharedAnnotation>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// Created or edited: replace the local copy with `annotation`.
+    Upsert,
+    /// No longer shared with this community: drop the local copy.
+    Unshared,
+    /// Deleted by its author (a tombstone): drop the local copy.
+    Deleted,
+}
+
+/// One message of the live stream `GET /v1/events` (server-sent events, event
+/// name `change`): a feed moved to `seq`; pull it to learn what changed.
+/// `community` is a slug, or `null` for the caller's own feed (`/v1/me/changes`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ChangeEvent {
+    pub community: Option<String>,
+    pub seq: u64,
+}
+
+/// `GET /v1/search`: matches newest first; pass `cursor` back for the next page.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct SearchResponse {
+    pub annotations: Vec<SharedAnnotation>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// `POST /v1/communities`: create a community; the caller becomes its owner.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCommunityRequest {
+    pub slug: String,
+    pub name: String,
+}
+
+/// `PATCH /v1/communities/{slug}`: rename (owner or moderator), archive or restore (owner).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCommunityRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived: Option<bool>,
+}
+
+/// `GET /v1/communities/{slug}`: the community and its members (members only).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct CommunityDetail {
+    pub id: String,
+    pub name: String,
+    pub archived: bool,
+    pub members: Vec<MemberInfo>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct MemberInfo {
+    pub user: UserInfo,
+    pub role: Role,
+}
+
+/// `PUT /v1/communities/{slug}/members/{username}`: set a member's role (owner only).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SetRoleRequest {
+    pub role: Role,
+}
+
+/// `POST /v1/communities/{slug}/invites` (owner or moderator).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInviteRequest {
+    /// Usable once (the default) or until it expires.
+    #[serde(default)]
+    pub multi_use: bool,
+    /// Hours until the code expires; default 168 (a week).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in_hours: Option<u32>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct InviteResponse {
+    /// Shown once; the server keeps only its hash.
+    pub code: String,
+    pub expires_at: String,
+}
+
+/// `POST /v1/join`: join a community with an invite code.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct JoinRequest {
+    pub code: String,
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct ErrorBody {
     pub error: ApiError,

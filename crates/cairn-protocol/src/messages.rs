@@ -27,15 +27,28 @@ pub const MAX_PAGE_TEXT_UNITS: usize = 16 * 1024 * 1024;
 pub const MAX_TITLE_CHARS: usize = 500;
 
 /// Requests a content script may send about the page it runs in.
+///
+/// `canonical` is the page's `<link rel=canonical>` href, if any; the background
+/// uses it for the page key only when it is on the page's own origin.
+/// Edits and deletes on this channel reach only the user's own highlights on the
+/// sender's page: the most a forged message can do is what the user could do on
+/// that page with the highlight toolbar.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum PageRequest {
     /// How many annotations this page has. Cheap, so a page with none stays idle.
-    // Empty struct variants, not unit ones: serde ignores extra fields on unit
+    // Struct variants, not unit ones: serde ignores extra fields on unit
     // variants of internally tagged enums, and extra fields must be refused.
-    PageStatus {},
+    PageStatus {
+        #[serde(default)]
+        canonical: Option<String>,
+    },
     /// Anchor this page's annotations in `text` (the page's text model).
-    AnchorAll { text: String },
+    AnchorAll {
+        text: String,
+        #[serde(default)]
+        canonical: Option<String>,
+    },
     /// Highlight `[start, end)` of `text`, in UTF-16 code units as the DOM counts.
     CreateHighlight {
         text: String,
@@ -47,7 +60,47 @@ pub enum PageRequest {
         color: Option<Color>,
         #[serde(default)]
         note: Option<String>,
+        #[serde(default)]
+        canonical: Option<String>,
     },
+    /// Change the note (empty removes it) or the colour of one of the user's highlights on this page.
+    EditHighlight {
+        id: String,
+        #[serde(default)]
+        note: Option<String>,
+        #[serde(default)]
+        color: Option<Color>,
+        #[serde(default)]
+        canonical: Option<String>,
+    },
+    /// Delete one of the user's highlights on this page.
+    DeleteHighlight {
+        id: String,
+        #[serde(default)]
+        canonical: Option<String>,
+    },
+    /// Move an orphaned highlight of the user's to `[start, end)` of `text`.
+    ReattachHighlight {
+        id: String,
+        text: String,
+        start: u32,
+        end: u32,
+        #[serde(default)]
+        canonical: Option<String>,
+    },
+}
+
+impl PageRequest {
+    pub fn canonical(&self) -> Option<&str> {
+        match self {
+            PageRequest::PageStatus { canonical }
+            | PageRequest::AnchorAll { canonical, .. }
+            | PageRequest::CreateHighlight { canonical, .. }
+            | PageRequest::EditHighlight { canonical, .. }
+            | PageRequest::DeleteHighlight { canonical, .. }
+            | PageRequest::ReattachHighlight { canonical, .. } => canonical.as_deref(),
+        }
+    }
 }
 
 /// Requests only the extension's own pages may send.
@@ -67,6 +120,16 @@ pub enum PanelRequest {
     ChooseCommunity { community: Option<String> },
     SyncNow {},
     DeleteHighlight { id: String },
+    /// Change the note (empty removes it) or colour of one of the user's highlights.
+    EditHighlight {
+        id: String,
+        #[serde(default)]
+        note: Option<String>,
+        #[serde(default)]
+        color: Option<Color>,
+    },
+    /// Ask the tab showing `page_url` to re-attach an orphan to its current selection.
+    ReattachOrphan { id: String, page_url: String },
     /// Let Cairn run on a site (`scheme://host[:port]`).
     AllowSite { origin: String },
     DisallowSite { origin: String },
@@ -81,6 +144,8 @@ pub enum TabCommand {
     HighlightSelection {},
     /// Annotations of this page changed: anchor them again.
     Refresh {},
+    /// Re-attach this orphan to the current selection.
+    Reattach { id: String },
 }
 
 /// Where a highlight goes on the page, in UTF-16 code units of the page text.
@@ -92,6 +157,9 @@ pub struct PlacedHighlight {
     pub color: Color,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The note as sanitized HTML (rendered by `cairn-note`), ready for a shadow root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note_html: Option<String>,
     /// The teammate who made it; `None` for the user's own highlights.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teammate: Option<String>,
@@ -103,6 +171,16 @@ pub enum PageReply {
     Status { count: u32 },
     Anchored { highlights: Vec<PlacedHighlight>, orphans: u32 },
     Created { highlight: PlacedHighlight },
+    Edited {
+        id: String,
+        color: Color,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note_html: Option<String>,
+    },
+    Reattached { highlight: PlacedHighlight },
+    Deleted { id: String },
 }
 
 /// Where a highlight stands with the server.
@@ -132,6 +210,9 @@ pub struct HighlightSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teammate: Option<String>,
     pub sync: SyncState,
+    /// The last time the page was anchored, this highlight's text was not found.
+    #[serde(default)]
+    pub orphan: bool,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
@@ -263,28 +344,40 @@ fn validate_page_request(r: &PageRequest) -> Result<(), MessageError> {
         Ok(units)
     };
     match r {
-        PageRequest::PageStatus {} => Ok(()),
-        PageRequest::AnchorAll { text } => check_text(text).map(|_| ()),
+        PageRequest::PageStatus { .. } | PageRequest::DeleteHighlight { .. } => Ok(()),
+        PageRequest::AnchorAll { text, .. } => check_text(text).map(|_| ()),
+        PageRequest::EditHighlight { note, .. } => check_note(note.as_deref()),
+        PageRequest::ReattachHighlight { text, start, end, .. } => {
+            let units = check_text(text)?;
+            check_selection(*start, *end, units)
+        }
         PageRequest::CreateHighlight { text, start, end, title, note, .. } => {
             let units = check_text(text)?;
-            if start >= end || *end as usize > units {
-                return Err(MessageError::Invalid(format!(
-                    "selection [{start}, {end}) is empty or outside the page text (length {units})"
-                )));
-            }
+            check_selection(*start, *end, units)?;
             if title.chars().count() > MAX_TITLE_CHARS {
                 return Err(MessageError::Invalid(format!("title is longer than {MAX_TITLE_CHARS} characters")));
             }
-            if let Some(n) = note {
-                if n.chars().count() > cairn_model::MAX_NOTE_CHARS {
-                    return Err(MessageError::Invalid(format!(
-                        "note is longer than {} characters",
-                        cairn_model::MAX_NOTE_CHARS
-                    )));
-                }
-            }
-            Ok(())
+            check_note(note.as_deref())
         }
+    }
+}
+
+fn check_selection(start: u32, end: u32, units: usize) -> Result<(), MessageError> {
+    if start >= end || end as usize > units {
+        return Err(MessageError::Invalid(format!(
+            "selection [{start}, {end}) is empty or outside the page text (length {units})"
+        )));
+    }
+    Ok(())
+}
+
+fn check_note(note: Option<&str>) -> Result<(), MessageError> {
+    match note {
+        Some(n) if n.chars().count() > cairn_model::MAX_NOTE_CHARS => Err(MessageError::Invalid(format!(
+            "note is longer than {} characters",
+            cairn_model::MAX_NOTE_CHARS
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -306,7 +399,7 @@ mod tests {
     #[test]
     fn content_script_gets_page_channel_with_sender_url() {
         let r = authorize(&content("https://wiki.example/p#x"), json!({"kind": "page_status"})).unwrap();
-        assert_eq!(r, Request::Page { page_url: "https://wiki.example/p#x".into(), request: PageRequest::PageStatus {} });
+        assert_eq!(r, Request::Page { page_url: "https://wiki.example/p#x".into(), request: PageRequest::PageStatus { canonical: None } });
     }
 
     #[test]
@@ -315,7 +408,9 @@ mod tests {
             json!({"kind": "sign_out"}),
             json!({"kind": "connect", "server_url": "https://evil.example", "token": "t"}),
             json!({"kind": "list_page", "url": "https://other.example/"}),
-            json!({"kind": "delete_highlight", "id": "x"}),
+            json!({"kind": "sync_now"}),
+            json!({"kind": "choose_community", "community": "other-team"}),
+            json!({"kind": "reattach_orphan", "id": "x", "page_url": "https://other.example/"}),
             json!({"kind": "allow_site", "origin": "https://evil.example"}),
         ] {
             let err = authorize(&content("https://wiki.example/"), msg.clone()).unwrap_err();

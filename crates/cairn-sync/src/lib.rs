@@ -11,7 +11,7 @@
 //! **Architecture invariant:** no IO, no clock, no randomness: the browser glue
 //! passes time and random numbers in, so every decision here is testable natively.
 
-use cairn_model::{Annotation, PageKey};
+use cairn_model::{Annotation, Color, PageKey, Selector};
 use cairn_protocol::api::{Mutation, MutationResult, MutationStatus, SharedAnnotation};
 use cairn_protocol::messages::{HighlightSummary, SyncState};
 use serde::{Deserialize, Serialize};
@@ -29,6 +29,9 @@ pub struct LocalRecord {
     pub sync: SyncState,
     /// Display name of the teammate who made it; `None` for the user's own.
     pub teammate: Option<String>,
+    /// The last time its page was anchored, the text was not found.
+    #[serde(default)]
+    pub orphan: bool,
 }
 
 impl LocalRecord {
@@ -43,7 +46,32 @@ impl LocalRecord {
             annotation,
             communities,
             teammate: None,
+            orphan: false,
         }
+    }
+
+    /// Applies an edit of the user's: a new note (empty removes it) and/or colour.
+    /// The record goes back in the queue (or stays local when signed out).
+    pub fn edit(&mut self, note: Option<&str>, color: Option<Color>, now_ms: i64, signed_in: bool) {
+        if let Some(note) = note {
+            self.annotation.set_note(note);
+        }
+        if let Some(color) = color {
+            self.annotation.target.style_class = Some(color.style_class());
+        }
+        self.touch(now_ms, signed_in);
+    }
+
+    /// Points an orphan at new text: its selectors are replaced, everything else kept.
+    pub fn reattach(&mut self, selectors: Vec<Selector>, now_ms: i64, signed_in: bool) {
+        self.annotation.target.selector = selectors;
+        self.orphan = false;
+        self.touch(now_ms, signed_in);
+    }
+
+    fn touch(&mut self, now_ms: i64, signed_in: bool) {
+        self.annotation.modified = Some(cairn_model::format_rfc3339_ms(now_ms));
+        self.sync = if signed_in || self.sync != SyncState::Local { SyncState::Pending } else { SyncState::Local };
     }
 
     pub fn is_own(&self) -> bool {
@@ -59,8 +87,25 @@ impl LocalRecord {
             created: cairn_model::format_rfc3339_ms(self.created_ms),
             teammate: self.teammate.clone(),
             sync: self.sync.clone(),
+            orphan: self.orphan,
         }
     }
+}
+
+/// The page key for a page URL and its `<link rel=canonical>` href. The canonical
+/// URL counts only on the page's own origin: a page must not be able to file its
+/// annotations under another site's page.
+pub fn page_key_for(page_url: &str, canonical: Option<&str>) -> Result<PageKey, cairn_model::PageKeyError> {
+    let own = PageKey::from_url(page_url)?;
+    match canonical.map(PageKey::from_url) {
+        Some(Ok(c)) if c.origin() == own.origin() => Ok(c),
+        _ => Ok(own),
+    }
+}
+
+/// Whether an edit from a page may touch this record: the user's own, on that page.
+pub fn editable_from_page(record: &LocalRecord, page_key: &PageKey) -> bool {
+    record.is_own() && record.page_key == page_key.as_str()
 }
 
 /// The mutation that carries a record of the user's to the server.
@@ -165,6 +210,7 @@ pub fn merge_shared(my_user_id: &str, local: &[LocalRecord], remote: Vec<SharedA
                 communities: shared.communities,
                 sync: if mine { SyncState::Synced } else { SyncState::Shared },
                 teammate: if mine { None } else { Some(shared.author.display_name) },
+                orphan: false,
             })
         })
         .collect()

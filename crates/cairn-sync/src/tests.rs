@@ -112,3 +112,55 @@ fn records_survive_a_json_round_trip() {
     let json = serde_json::to_string(&r).unwrap();
     assert_eq!(serde_json::from_str::<LocalRecord>(&json).unwrap(), r);
 }
+
+#[test]
+fn canonical_counts_only_on_the_same_origin() {
+    let k = page_key_for("https://wiki.example/x?utm_source=a", Some("https://wiki.example/display/ENG/Runbook")).unwrap();
+    assert_eq!(k.as_str(), "https://wiki.example/display/ENG/Runbook");
+    let k = page_key_for("https://wiki.example/x", Some("https://evil.example/hr/salaries")).unwrap();
+    assert_eq!(k.as_str(), "https://wiki.example/x");
+    let k = page_key_for("https://wiki.example/x", Some("not a url")).unwrap();
+    assert_eq!(k.as_str(), "https://wiki.example/x");
+    assert!(page_key_for("chrome://settings", None).is_err());
+}
+
+#[test]
+fn edits_requeue_and_keep_identity() {
+    let mut r = record(10, "q");
+    r.sync = SyncState::Synced;
+    r.edit(Some("a **note**"), Some(Color::Blue), 20, true);
+    assert_eq!(r.sync, SyncState::Pending);
+    assert_eq!(r.annotation.note(), Some("a **note**"));
+    assert_eq!(r.annotation.color(), Color::Blue);
+    assert_eq!(r.annotation.modified.as_deref(), Some("1970-01-01T00:00:00.020Z"));
+    assert_eq!(r.created_ms, 10);
+
+    let a = annotation(5, "q");
+    let key = a.page_key().unwrap();
+    let mut local = LocalRecord::own(a, &key, 5, None, false);
+    local.edit(None, Some(Color::Pink), 6, false);
+    assert_eq!(local.sync, SyncState::Local, "signed out: stays on the device");
+}
+
+#[test]
+fn reattach_replaces_selectors_and_clears_orphan() {
+    let mut r = record(10, "old words");
+    r.orphan = true;
+    let sel = vec![Selector::TextQuoteSelector { exact: "new words".into(), prefix: None, suffix: None }];
+    r.reattach(sel.clone(), 30, true);
+    assert_eq!(r.annotation.target.selector, sel);
+    assert!(!r.orphan);
+    assert_eq!(r.sync, SyncState::Pending);
+}
+
+#[test]
+fn pages_may_edit_only_their_own_records() {
+    let r = record(1, "q");
+    let here = PageKey::from_url("https://wiki.example/page").unwrap();
+    let elsewhere = PageKey::from_url("https://wiki.example/other").unwrap();
+    assert!(editable_from_page(&r, &here));
+    assert!(!editable_from_page(&r, &elsewhere));
+    let mut teammate = r.clone();
+    teammate.teammate = Some("Bob".into());
+    assert!(!editable_from_page(&teammate, &here));
+}

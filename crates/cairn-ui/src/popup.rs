@@ -2,6 +2,7 @@
 
 use cairn_protocol::messages::{PanelReply, PanelRequest};
 use cairn_web::{chrome, client};
+use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 use crate::state::{connection_label, page_origin, sync_key, sync_label, PopupAction, PopupState, Tone};
@@ -126,14 +127,71 @@ pub fn popup() -> Html {
                             });
                         })
                     };
+                    let editing = state.editing.as_deref() == Some(h.id.as_str());
+                    let start_edit = {
+                        let state = state.clone();
+                        let id = h.id.clone();
+                        Callback::from(move |_| state.dispatch(PopupAction::StartEditing(id.clone())))
+                    };
+                    let save_note = {
+                        let state = state.clone();
+                        let id = h.id.clone();
+                        Callback::from(move |e: SubmitEvent| {
+                            e.prevent_default();
+                            let note = e
+                                .target()
+                                .and_then(|t| t.dyn_into::<web_sys::HtmlFormElement>().ok())
+                                .and_then(|f| f.elements().named_item("note"))
+                                .and_then(|n| n.dyn_into::<web_sys::HtmlTextAreaElement>().ok())
+                                .map(|t| t.value())
+                                .unwrap_or_default();
+                            let state = state.clone();
+                            let id = id.clone();
+                            wasm_bindgen_futures::spawn_local(async move {
+                                let request = PanelRequest::EditHighlight { id: id.clone(), note: Some(note.clone()), color: None };
+                                match client::ask(&request).await {
+                                    Ok(_) => state.dispatch(PopupAction::NoteSaved { id, note }),
+                                    Err(e) => state.dispatch(PopupAction::Failed(e)),
+                                }
+                            });
+                        })
+                    };
+                    let reattach = {
+                        let state = state.clone();
+                        let id = h.id.clone();
+                        Callback::from(move |_| {
+                            let Some(page_url) = state.page_url.clone() else { return };
+                            let state = state.clone();
+                            let id = id.clone();
+                            wasm_bindgen_futures::spawn_local(async move {
+                                match client::ask(&PanelRequest::ReattachOrphan { id, page_url }).await {
+                                    Ok(_) => state.dispatch(PopupAction::Info("Re-attached to the text selected on the page.".into())),
+                                    Err(e) => state.dispatch(PopupAction::Failed(e)),
+                                }
+                            });
+                        })
+                    };
                     html! {
-                        <li class={classes!("highlight", h.color_class())} data-testid="highlight" data-sync={sync_key(&h.sync)}>
+                        <li class={classes!("highlight", h.color_class())} data-testid="highlight" data-sync={sync_key(&h.sync)} data-orphan={h.orphan.to_string()}>
                             <blockquote data-testid="quote">{ &h.quote }</blockquote>
-                            if let Some(note) = &h.note { <p class="note">{ note }</p> }
+                            if editing {
+                                <form onsubmit={save_note}>
+                                    <textarea name="note" data-testid="note-input" value={h.note.clone().unwrap_or_default()} />
+                                    <button type="submit" data-testid="save-note">{ "Save" }</button>
+                                </form>
+                            } else if let Some(note) = &h.note {
+                                // Shown as text: the popup never interprets a note as HTML.
+                                <p class="note" data-testid="note">{ note }</p>
+                            }
+                            if h.orphan {
+                                <p class="orphan" data-testid="orphan">{ "Not found on the page any more. Select where it belongs, then " }
+                                    <button class="link" onclick={reattach} data-testid="reattach">{ "re-attach it" }</button></p>
+                            }
                             <p class="meta">
                                 if let Some(t) = &h.teammate { <span class="teammate" data-testid="teammate">{ format!("by {t}") }</span>{ " · " } }
                                 <span data-testid="sync">{ sync_label(&h.sync) }</span>
                                 if h.teammate.is_none() {
+                                    { " · " }<button class="link" onclick={start_edit} data-testid="edit-note">{ if h.note.is_some() { "Edit note" } else { "Add note" } }</button>
                                     { " · " }<button class="link" onclick={delete} data-testid="delete">{ "Delete" }</button>
                                 }
                             </p>
@@ -159,7 +217,8 @@ pub fn popup() -> Html {
                 <a href="options.html" target="_blank" class="link">{ "Options" }</a>
             </header>
             <p class={classes!("connection", tone_class)} data-testid="connection">{ label }</p>
-            if let Some(e) = &state.error { <p class="error" role="alert">{ e }</p> }
+            if let Some(e) = &state.error { <p class="error" role="alert" data-testid="error">{ e }</p> }
+            if let Some(i) = &state.info { <p class="ok" role="status" data-testid="info">{ i }</p> }
             { allow }
             { body }
             <footer><button onclick={sync_now} data-testid="sync-now">{ "Sync now" }</button></footer>

@@ -63,6 +63,10 @@ pub struct PopupState {
     pub status: Option<StatusReport>,
     pub loading: bool,
     pub error: Option<String>,
+    /// The highlight whose note is being edited.
+    pub editing: Option<String>,
+    /// A message after an action (e.g. "Select the new text on the page...").
+    pub info: Option<String>,
 }
 
 pub enum PopupAction {
@@ -70,10 +74,15 @@ pub enum PopupAction {
     PageLoaded { page_key: String, highlights: Vec<HighlightSummary> },
     StatusLoaded(StatusReport),
     Deleted(String),
+    StartEditing(String),
+    StopEditing,
+    NoteSaved { id: String, note: String },
+    Info(String),
     Failed(String),
 }
 
 impl PopupState {
+
     /// Whether Cairn runs on the popup's page.
     pub fn site_allowed(&self) -> bool {
         match (&self.page_url, &self.status) {
@@ -100,6 +109,16 @@ impl Reducible for PopupState {
             }
             PopupAction::StatusLoaded(status) => s.status = Some(status),
             PopupAction::Deleted(id) => s.highlights.retain(|h| h.id != id),
+            PopupAction::StartEditing(id) => s.editing = Some(id),
+            PopupAction::StopEditing => s.editing = None,
+            PopupAction::NoteSaved { id, note } => {
+                if let Some(h) = s.highlights.iter_mut().find(|h| h.id == id) {
+                    h.note = (!note.trim().is_empty()).then_some(note);
+                    h.sync = SyncState::Pending;
+                }
+                s.editing = None;
+            }
+            PopupAction::Info(text) => s.info = Some(text),
             PopupAction::Failed(e) => {
                 s.error = Some(e);
                 s.loading = false;
@@ -172,6 +191,7 @@ mod tests {
             created: "2026-11-23T00:00:00.000Z".into(),
             teammate: None,
             sync: SyncState::Pending,
+            orphan: false,
         }
     }
 
@@ -198,6 +218,12 @@ mod tests {
         assert!(!s.loading);
         let s = s.reduce(PopupAction::Deleted("a".into()));
         assert_eq!(s.highlights.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), ["b"]);
+        let s = s.reduce(PopupAction::StartEditing("b".into()));
+        assert_eq!(s.editing.as_deref(), Some("b"));
+        let s = s.reduce(PopupAction::NoteSaved { id: "b".into(), note: "why".into() });
+        assert_eq!((s.editing.clone(), s.highlights[0].note.as_deref()), (None, Some("why")));
+        let s = s.reduce(PopupAction::NoteSaved { id: "b".into(), note: "  ".into() });
+        assert_eq!(s.highlights[0].note, None);
         let s = s.reduce(PopupAction::Failed("boom".into()));
         assert_eq!(s.error.as_deref(), Some("boom"));
     }

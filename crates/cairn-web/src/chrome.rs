@@ -94,6 +94,19 @@ pub async fn active_tab_url() -> Option<String> {
     Reflect::get(&first, &"url".into()).ok()?.as_string()
 }
 
+/// `(tab id, url)` of every tab whose URL Cairn may see (tabs on allowed sites).
+pub async fn visible_tabs() -> Vec<(i32, String)> {
+    let Ok(tabs) = wait(tabs_query(&Object::new().into())).await else { return Vec::new() };
+    Array::from(&tabs)
+        .iter()
+        .filter_map(|t| {
+            let id = Reflect::get(&t, &"id".into()).ok()?.as_f64()? as i32;
+            let url = Reflect::get(&t, &"url".into()).ok()?.as_string()?;
+            Some((id, url))
+        })
+        .collect()
+}
+
 /// `scheme://host:port/*` for an origin.
 pub fn origin_pattern(origin: &str) -> String {
     format!("{origin}/*")

@@ -142,35 +142,50 @@ pub async fn handle_message(message: JsValue, sender: JsValue) -> JsValue {
 async fn page_request(page_url: &str, request: PageRequest) -> Outcome<PageReply> {
     let store = store().await?;
     let settings = settings(&store).await?;
-    let key = PageKey::from_url(page_url).map_err(|e| Failure::new("bad_sender_url", e.to_string()))?;
+    let key = cairn_sync::page_key_for(page_url, request.canonical())
+        .map_err(|e| Failure::new("bad_sender_url", e.to_string()))?;
     // The content script only runs on allowed sites, but a forged message could
     // come from anywhere: check again here.
-    if !settings.allowed_sites.contains(&key.origin()) {
+    let origin = PageKey::from_url(page_url).map(|k| k.origin()).unwrap_or_default();
+    if !settings.allowed_sites.contains(&origin) {
         return Err(Failure::new(
             "site_not_allowed",
-            format!("Cairn is off on {}; allow the site in Cairn's options first", key.origin()),
+            format!("Cairn is off on {origin}; allow the site in Cairn's options first"),
         ));
     }
+    let signed_in = settings.token.is_some();
     match request {
-        PageRequest::PageStatus {} => {
+        PageRequest::PageStatus { .. } => {
             refresh_shared(&store, &settings, &key, page_url).await;
             let count = store.page_records(key.as_str()).await?.len() as u32;
             Ok(PageReply::Status { count })
         }
-        PageRequest::AnchorAll { text } => {
+        PageRequest::AnchorAll { text, .. } => {
             let records = store.page_records(key.as_str()).await?;
             let index = TextIndex::new(&text);
             let mut highlights = Vec::new();
             let mut orphans = 0;
+            let mut changed = Vec::new();
             for r in &records {
-                match cairn_anchor::resolve(&index, &r.annotation.target.selector) {
-                    Some(a) => highlights.push(placed(&index, r, a.start, a.end)),
-                    None => orphans += 1,
+                let anchor = cairn_anchor::resolve(&index, &r.annotation.target.selector);
+                if let Some(a) = anchor {
+                    highlights.push(placed(&index, r, a.start, a.end));
+                } else {
+                    orphans += 1;
                 }
+                // Remember orphans so the popup can list them and offer to re-attach.
+                if r.orphan != anchor.is_none() {
+                    let mut r = r.clone();
+                    r.orphan = anchor.is_none();
+                    changed.push(r);
+                }
+            }
+            if !changed.is_empty() {
+                store.apply(Change { put: changed, ..Change::default() }).await?;
             }
             Ok(PageReply::Anchored { highlights, orphans })
         }
-        PageRequest::CreateHighlight { text, start, end, title: _, color, note } => {
+        PageRequest::CreateHighlight { text, start, end, title: _, color, note, .. } => {
             let index = TextIndex::new(&text);
             let (start, end) = (index.utf16_to_char(start as usize), index.utf16_to_char(end as usize));
             let selectors = cairn_anchor::describe(&index, start, end)
@@ -187,11 +202,52 @@ async fn page_request(page_url: &str, request: PageRequest) -> Outcome<PageReply
                 annotation.set_note(&note);
             }
             annotation.validate().map_err(|e| Failure::new("invalid_annotation", e.to_string()))?;
-            let record = LocalRecord::own(annotation, &key, now, settings.community.as_deref(), settings.token.is_some());
+            let record = LocalRecord::own(annotation, &key, now, settings.community.as_deref(), signed_in);
             let highlight = placed(&index, &record, start, end);
             save_own(&store, settings, record).await?;
             Ok(PageReply::Created { highlight })
         }
+        PageRequest::EditHighlight { id, note, color, .. } => {
+            let mut record = own_record_on_page(&store, &id, &key).await?;
+            record.edit(note.as_deref(), color, now_ms(), signed_in);
+            record.annotation.validate().map_err(|e| Failure::new("invalid_annotation", e.to_string()))?;
+            let reply = edited(&record);
+            save_own(&store, settings, record).await?;
+            Ok(reply)
+        }
+        PageRequest::DeleteHighlight { id, .. } => {
+            let record = own_record_on_page(&store, &id, &key).await?;
+            delete_own(&store, settings, record).await?;
+            Ok(PageReply::Deleted { id })
+        }
+        PageRequest::ReattachHighlight { id, text, start, end, .. } => {
+            let mut record = own_record_on_page(&store, &id, &key).await?;
+            let index = TextIndex::new(&text);
+            let (start, end) = (index.utf16_to_char(start as usize), index.utf16_to_char(end as usize));
+            let selectors = cairn_anchor::describe(&index, start, end)
+                .ok_or_else(|| Failure::new("empty_selection", "the selection holds no text of the page"))?;
+            record.reattach(selectors, now_ms(), signed_in);
+            let highlight = placed(&index, &record, start, end);
+            save_own(&store, settings, record).await?;
+            Ok(PageReply::Reattached { highlight })
+        }
+    }
+}
+
+async fn own_record_on_page(store: &Store, id: &str, key: &PageKey) -> Outcome<LocalRecord> {
+    let record = store.record(id).await?.ok_or_else(|| Failure::new("not_found", "that highlight is gone"))?;
+    if !cairn_sync::editable_from_page(&record, key) {
+        return Err(Failure::new("forbidden", "a page may change only your own highlights on that page"));
+    }
+    Ok(record)
+}
+
+fn edited(r: &LocalRecord) -> PageReply {
+    PageReply::Edited {
+        id: r.id.clone(),
+        color: r.annotation.color(),
+        note: r.annotation.note().map(str::to_string),
+        note_html: r.annotation.note().map(cairn_note::render_note),
     }
 }
 
@@ -202,8 +258,26 @@ fn placed(index: &TextIndex<'_>, r: &LocalRecord, start: usize, end: usize) -> P
         end: index.char_to_utf16(end) as u32,
         color: r.annotation.color(),
         note: r.annotation.note().map(str::to_string),
+        // Rendered here, never taken from the server's note_html: the extension
+        // trusts only HTML it made itself.
+        note_html: r.annotation.note().map(cairn_note::render_note),
         teammate: r.teammate.clone(),
     }
+}
+
+/// Deletes one of the user's records; if the server may have it, queues the delete.
+async fn delete_own(store: &Store, mut settings: Settings, record: LocalRecord) -> Outcome<()> {
+    let mut change = Change { delete: vec![record.id.clone()], ..Change::default() };
+    if record.sync != SyncState::Local {
+        change.enqueue.push(Mutation::Delete { seq: settings.next_seq, id: record.id });
+        settings.next_seq += 1;
+    }
+    change.settings = Some(settings);
+    store.apply(change).await?;
+    wasm_bindgen_futures::spawn_local(async {
+        let _ = push_now(true).await;
+    });
+    Ok(())
 }
 
 /// Stores one of the user's records and, when signed in, queues it for the
@@ -367,16 +441,32 @@ async fn panel_request(request: PanelRequest) -> Outcome<PanelReply> {
             if !record.is_own() {
                 return Err(Failure::new("forbidden", "only the author can delete a highlight"));
             }
-            let mut change = Change { delete: vec![id.clone()], ..Change::default() };
-            if record.sync != SyncState::Local {
-                change.enqueue.push(Mutation::Delete { seq: settings.next_seq, id });
-                settings.next_seq += 1;
+            let key = PageKey::from_url(&record.annotation.target.source).ok();
+            delete_own(&store, settings, record).await?;
+            if let Some(key) = key {
+                tell_tabs(&key, TabCommand::Refresh {}).await;
             }
-            change.settings = Some(settings);
-            store.apply(change).await?;
-            wasm_bindgen_futures::spawn_local(async {
-                let _ = push_now(true).await;
-            });
+            Ok(PanelReply::Done)
+        }
+        PanelRequest::EditHighlight { id, note, color } => {
+            let mut record = store.record(&id).await?.ok_or_else(|| Failure::new("not_found", "that highlight is gone"))?;
+            if !record.is_own() {
+                return Err(Failure::new("forbidden", "only the author can edit a highlight"));
+            }
+            record.edit(note.as_deref(), color, now_ms(), settings.token.is_some());
+            record.annotation.validate().map_err(|e| Failure::new("invalid_annotation", e.to_string()))?;
+            let key = PageKey::from_url(&record.annotation.target.source).ok();
+            save_own(&store, settings, record).await?;
+            if let Some(key) = key {
+                tell_tabs(&key, TabCommand::Refresh {}).await;
+            }
+            Ok(PanelReply::Done)
+        }
+        PanelRequest::ReattachOrphan { id, page_url } => {
+            let key = PageKey::from_url(&page_url).map_err(|e| Failure::new("bad_url", e.to_string()))?;
+            if tell_tabs(&key, TabCommand::Reattach { id }).await == 0 {
+                return Err(Failure::new("no_tab", "open the page, select the new text, then choose Re-attach again"));
+            }
             Ok(PanelReply::Done)
         }
         PanelRequest::AllowSite { origin } => {
@@ -530,6 +620,18 @@ pub async fn on_alarm(_name: String) {
 #[wasm_bindgen]
 pub async fn on_online() {
     let _ = push_now(true).await;
+}
+
+/// Sends a command to every open tab showing this page; returns how many got it.
+async fn tell_tabs(key: &PageKey, command: TabCommand) -> u32 {
+    let message = crate::to_js(&command);
+    let mut told = 0;
+    for (tab, url) in chrome::visible_tabs().await {
+        if PageKey::from_url(&url).is_ok_and(|k| &k == key) && chrome::send_to_tab(tab, &message).await.is_ok() {
+            told += 1;
+        }
+    }
+    told
 }
 
 /// Context menu "Highlight with Cairn" and the keyboard command: ask the page's
