@@ -12,6 +12,10 @@ pub struct TextIndex<'a> {
     text: &'a str,
     /// The text as code points, decoded lazily (only fuzzy matching needs it).
     decoded: OnceLock<Vec<char>>,
+    /// The text with each whitespace run collapsed to one space, and for every byte of
+    /// it that starts a character (plus the end) the code point of the original it
+    /// came from. Built lazily: only quotes whose whitespace changed need it.
+    collapsed: OnceLock<(String, Vec<u32>)>,
     /// (byte, utf16, char) at every STRIDE-th code point.
     checkpoints: Vec<(u32, u32, u32)>,
     chars: usize,
@@ -31,7 +35,7 @@ impl<'a> TextIndex<'a> {
             u16s += c.len_utf16() as u32;
             chars += 1;
         }
-        TextIndex { text, decoded: OnceLock::new(), checkpoints, chars: chars as usize, utf16_len: u16s as usize }
+        TextIndex { text, decoded: OnceLock::new(), collapsed: OnceLock::new(), checkpoints, chars: chars as usize, utf16_len: u16s as usize }
     }
 
     pub fn text(&self) -> &'a str {
@@ -41,6 +45,31 @@ impl<'a> TextIndex<'a> {
     /// The text as code points (decoded on first call, then shared).
     pub fn chars(&self) -> &[char] {
         self.decoded.get_or_init(|| self.text.chars().collect())
+    }
+
+    /// The whitespace-collapsed text and its byte → original code point map
+    /// (see [`collapse_whitespace`]).
+    pub fn collapsed(&self) -> (&str, &[u32]) {
+        let (t, m) = self.collapsed.get_or_init(|| {
+            let mut out = String::with_capacity(self.text.len());
+            let mut map = Vec::with_capacity(self.text.len() + 1);
+            let mut in_space = false;
+            for (i, c) in self.text.chars().enumerate() {
+                let space = c.is_whitespace();
+                if space && in_space {
+                    continue;
+                }
+                in_space = space;
+                let c = if space { ' ' } else { c };
+                map.resize(out.len(), u32::MAX);
+                map.push(i as u32);
+                out.push(c);
+            }
+            map.resize(out.len(), u32::MAX);
+            map.push(self.chars as u32);
+            (out, map)
+        });
+        (t, m)
     }
 
     /// Length in code points.
@@ -97,6 +126,21 @@ impl<'a> TextIndex<'a> {
     }
 }
 
+/// `s` with each whitespace run collapsed to one space: what [`TextIndex::collapsed`] does
+/// to the page, done to a quote.
+pub fn collapse_whitespace(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut in_space = false;
+    for c in s.chars() {
+        let space = c.is_whitespace();
+        if !(space && in_space) {
+            out.push(if space { ' ' } else { c });
+        }
+        in_space = space;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +165,16 @@ mod tests {
         assert_eq!(idx.utf16_to_char(250), 200);
         // Inside a surrogate pair: round down.
         assert_eq!(idx.utf16_to_char(3), 2);
+    }
+
+    #[test]
+    fn collapsed_text_maps_back_to_code_points() {
+        let idx = TextIndex::new("é  a\n\t b ");
+        let (t, map) = idx.collapsed();
+        assert_eq!(t, "é a b ");
+        // 'a' is byte 3 of the collapsed text, code point 3 of the original.
+        assert_eq!((map[0], map[2], map[3], map[4], map[5], map[t.len()]), (0, 1, 3, 4, 7, 9));
+        assert_eq!(collapse_whitespace(" x \n y"), " x y");
     }
 
     #[test]

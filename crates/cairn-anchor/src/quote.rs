@@ -20,6 +20,7 @@ use cairn_model::Selector;
 use memchr::memmem;
 
 use crate::approx;
+use crate::index::collapse_whitespace;
 use crate::TextIndex;
 
 /// Characters of context kept before and after a quote (Hypothesis keeps 32 too):
@@ -50,6 +51,8 @@ pub enum Method {
     /// The quote occurs several times (or was only searched near the hint);
     /// context and position picked one.
     QuoteInContext,
+    /// The quote's words are all there, with different whitespace between them.
+    Whitespace,
     /// The quote was edited: an approximate match, scored on quote, context and position.
     Fuzzy,
 }
@@ -61,6 +64,7 @@ impl Method {
             Method::PositionOnly => "position-only",
             Method::UniqueQuote => "unique-quote",
             Method::QuoteInContext => "quote-in-context",
+            Method::Whitespace => "whitespace",
             Method::Fuzzy => "fuzzy",
         }
     }
@@ -184,8 +188,8 @@ fn resolve_quote(index: &TextIndex<'_>, exact: &str, prefix: &str, suffix: &str,
     }
     let q = Quote {
         exact: exact.chars().collect(),
-        prefix: tail(prefix.chars().collect(), MAX_CONTEXT),
-        suffix: suffix.chars().take(MAX_CONTEXT).collect(),
+        prefix: tail(collapse_whitespace(prefix).chars().collect(), MAX_CONTEXT),
+        suffix: collapse_whitespace(suffix).chars().take(MAX_CONTEXT).collect(),
     };
     let m = q.exact.len();
     let n = index.char_len();
@@ -228,7 +232,21 @@ fn resolve_quote(index: &TextIndex<'_>, exact: &str, prefix: &str, suffix: &str,
         return Some(anchor(best, if unique { Method::UniqueQuote } else { Method::QuoteInContext }));
     }
 
-    // 3. Fuzzy quote. Errors beyond a quarter of the quote are never accepted, so the
+    // 3. The quote with its whitespace collapsed, in the collapsed text: re-wrapped or
+    // re-indented text (a markup change) costs two errors per space to fuzzy matching.
+    let collapsed_quote = collapse_whitespace(exact);
+    if collapsed_quote != exact || index.text().contains(char::is_whitespace) {
+        let (ctext, map) = index.collapsed();
+        let found: Vec<Candidate> = memmem::find_iter(ctext.as_bytes(), collapsed_quote.as_bytes())
+            .take(MAX_CANDIDATES)
+            .map(|b| score(index, &q, map[b] as usize, map[b + collapsed_quote.len()] as usize, 0, hint))
+            .collect();
+        if let Some(best) = best_of(found).filter(|c| accept_exact(&q, c)) {
+            return Some(anchor(best, Method::Whitespace));
+        }
+    }
+
+    // 4. Fuzzy quote. Errors beyond a quarter of the quote are never accepted, so the
     // search need not look for them (Hypothesis searches up to half, then scores all).
     let k = m / 4;
     if k == 0 {
@@ -236,7 +254,7 @@ fn resolve_quote(index: &TextIndex<'_>, exact: &str, prefix: &str, suffix: &str,
     }
     if let Some(h) = hint {
         let (lo, hi) = (h.saturating_sub(NEAR_WINDOW + m), (h + 2 * m + NEAR_WINDOW).min(n));
-        if let Some(c) = best_of(fuzzy_candidates(index, &q, lo, hi, k, hint)).filter(|c| accept_fuzzy(&q, c)) {
+        if let Some(c) = best_of(fuzzy_candidates(index, &q, lo, hi, k, hint)).filter(|c| accept_fuzzy(&q, c, true)) {
             return Some(anchor(c, Method::Fuzzy));
         }
         if lo == 0 && hi == n {
@@ -272,7 +290,7 @@ fn resolve_quote(index: &TextIndex<'_>, exact: &str, prefix: &str, suffix: &str,
         }
         merged.into_iter().flat_map(|(lo, hi)| fuzzy_candidates(index, &q, lo, hi, k, hint)).collect()
     };
-    best_of(found).filter(|c| accept_fuzzy(&q, c)).map(|c| anchor(c, Method::Fuzzy))
+    best_of(found).filter(|c| accept_fuzzy(&q, c, false)).map(|c| anchor(c, Method::Fuzzy))
 }
 
 fn tail(mut v: Vec<char>, n: usize) -> Vec<char> {
@@ -299,9 +317,10 @@ fn best_of(cands: Vec<Candidate>) -> Option<Candidate> {
 /// A short quote found elsewhere with unrelated context is the deleted-quote case:
 /// "Linus" removed here and still mentioned in another paragraph is not this highlight.
 fn accept_exact(q: &Quote, c: &Candidate) -> bool {
+    let one_side_agrees = (c.prefix.1 >= 8 && c.prefix.0 >= 0.8) || (c.suffix.1 >= 8 && c.suffix.0 >= 0.8);
     match c.context() {
         None => true,
-        Some(ctx) => ctx >= 0.5 || q.exact.len() >= 32,
+        Some(ctx) => ctx >= 0.5 || one_side_agrees || q.exact.len() >= 32,
     }
 }
 
@@ -311,8 +330,9 @@ fn strongly_placed(c: &Candidate) -> bool {
     c.context().is_none_or(|ctx| ctx >= 0.8)
 }
 
-/// The confidence gate for approximate matches (see the module doc).
-fn accept_fuzzy(q: &Quote, c: &Candidate) -> bool {
+/// The confidence gate for approximate matches (see the module doc). `near`: the
+/// candidate is within the window around the stored position.
+fn accept_fuzzy(q: &Quote, c: &Candidate, near: bool) -> bool {
     let m = q.exact.len();
     let quote_sim = 1.0 - c.errors as f32 / m as f32;
     let ctx = c.context();
@@ -321,18 +341,34 @@ fn accept_fuzzy(q: &Quote, c: &Candidate) -> bool {
     if m < 12 {
         return m >= 6 && c.errors <= 1 && ctx.is_none_or(|x| x >= 0.8);
     }
-    quote_sim >= 0.75 && ctx.is_none_or(|x| x >= 0.5)
+    // Right between its old neighbours, a quote may have lost more: a deleted quote
+    // cannot pass this, since nothing quote-like is left between prefix and suffix.
+    let hemmed_in = q.prefix.len() >= 8 && q.suffix.len() >= 8 && c.prefix.0 >= 0.9 && c.suffix.0 >= 0.9;
+    if near && hemmed_in && quote_sim >= 0.6 {
+        return true;
+    }
+    // Otherwise an edited quote must still sit in most of its context: a similar
+    // sentence elsewhere (a repeated menu, a summary, a code comment) does not.
+    // Context of a few characters says little: then the quote itself must be nearly intact.
+    let informative = c.prefix.1 + c.suffix.1 >= 8;
+    match ctx {
+        Some(x) if informative => quote_sim >= 0.75 && x >= 0.8,
+        _ => quote_sim >= 0.9,
+    }
 }
 
 /// Scores `[start, end)` as Hypothesis does: similarity of quote, prefix and suffix,
 /// and closeness to the hint, weighted 50/20/20/2 and normalised to `[0, 1]`.
 fn score(index: &TextIndex<'_>, q: &Quote, start: usize, end: usize, errors: usize, hint: Option<usize>) -> Candidate {
     let text = index.text();
-    let pb = index.char_to_byte(start.saturating_sub(q.prefix.len()));
+    // Whitespace is collapsed on both sides: runs of indentation around a quote would
+    // otherwise count as agreeing context while saying nothing about the place. Four
+    // times the stored length of raw text is read, to have enough once collapsed.
+    let pb = index.char_to_byte(start.saturating_sub(4 * q.prefix.len()));
     let (sb, eb) = (index.char_to_byte(start), index.char_to_byte(end));
-    let xb = index.char_to_byte(end + q.suffix.len());
-    let before: Vec<char> = text[pb..sb].chars().collect();
-    let after: Vec<char> = text[eb..xb].chars().collect();
+    let xb = index.char_to_byte(end + 4 * q.suffix.len());
+    let before = tail(collapse_whitespace(&text[pb..sb]).chars().collect(), q.prefix.len());
+    let after: Vec<char> = collapse_whitespace(&text[eb..xb]).chars().take(q.suffix.len()).collect();
     // At the start or end of the text there is less around the quote than was stored:
     // compare the stored context's nearest characters with what there is.
     let prefix = similarity(&q.prefix[q.prefix.len() - before.len().min(q.prefix.len())..], &before);
