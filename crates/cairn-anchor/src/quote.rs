@@ -353,7 +353,9 @@ fn accept_fuzzy(q: &Quote, c: &Candidate, near: bool) -> bool {
     let informative = c.prefix.1 + c.suffix.1 >= 8;
     match ctx {
         Some(x) if informative => quote_sim >= 0.75 && x >= 0.8,
-        _ => quote_sim >= 0.9,
+        Some(_) => quote_sim >= 0.9,
+        // No context stored at all (another tool's selector): the quote is all there is.
+        None => quote_sim >= 0.75,
     }
 }
 
