@@ -6,6 +6,8 @@
 //! Each subcommand lives in its own module and runs exactly the core code the
 //! extension runs; this file only dispatches.
 
+mod clip;
+
 use std::process::ExitCode;
 
 const HELP: &str = "\
@@ -28,6 +30,7 @@ fn main() -> ExitCode {
             print!("{HELP}");
             Ok(())
         }
+        "clip" => clip::run(rest),
         other => Err(format!("unknown command {other:?}; run `cairn help` for the list")),
     };
     let _ = rest;

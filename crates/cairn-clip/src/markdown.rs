@@ -77,14 +77,14 @@ struct Tree {
 /// when copying, so nothing executable can leak into the Markdown.
 const KEPT_ATTRS: &[&str] = &[
     "href", "src", "alt", "title", "class", "start", "data-lang", "data-language", "lang",
-    "width", "height", "srcset", "data-src", "colspan",
+    "width", "height", "srcset", "data-src", "colspan", "alttext", "display", "encoding",
 ];
 
 /// Elements whose content is never article text: code, styling, embedded objects and
 /// form controls.
 const DROPPED: &[&str] = &[
     "script", "style", "noscript", "template", "head", "title", "meta", "link", "base",
-    "svg", "math", "iframe", "frame", "frameset", "object", "embed", "canvas", "button",
+    "svg", "iframe", "frame", "frameset", "object", "embed", "canvas", "button",
     "input", "select", "textarea", "option", "dialog", "audio", "video", "source", "track",
     "map", "area", "param",
 ];
@@ -437,6 +437,11 @@ impl Writer<'_> {
                         join_into(acc.last_mut().expect("root accumulator"), &md);
                         continue;
                     }
+                    "math" => {
+                        let md = self.math(i);
+                        join_into(acc.last_mut().expect("root accumulator"), &md);
+                        continue;
+                    }
                     "img" | "br" | "hr" | "wbr" => {
                         let md = self.leaf(i);
                         join_into(acc.last_mut().expect("root accumulator"), &md);
@@ -445,8 +450,14 @@ impl Writer<'_> {
                     _ => {}
                 }
                 if self.is_blank(i) {
-                    let blank = if is_block(name) { "\n\n" } else { "" };
-                    join_into(acc.last_mut().expect("root accumulator"), blank);
+                    let blank = if is_block(name) {
+                        "\n\n".to_string()
+                    } else {
+                        // A blank inline element still separates words ("Foo<span> </span>Bar").
+                        let (leading, trailing) = self.flanking(i);
+                        format!("{leading}{trailing}")
+                    };
+                    join_into(acc.last_mut().expect("root accumulator"), &blank);
                     continue;
                 }
                 if name == "table" {
@@ -499,7 +510,7 @@ impl Writer<'_> {
             join_into(acc.last_mut().expect("root accumulator"), &replacement);
         }
         let out = acc.pop().unwrap_or_default();
-        out.trim_start_matches(['\t', '\r', '\n']).trim_end().to_string()
+        trim_trailing_breaks(out.trim_start_matches(['\t', '\r', '\n']).trim_end()).trim_end().to_string()
     }
 
     fn is_blank(&self, i: usize) -> bool {
@@ -521,7 +532,8 @@ impl Writer<'_> {
         let (lead_ascii, lead_other) = split_leading(&e.leading);
         let (trail_ascii, trail_other) = split_trailing(&e.trailing);
         let mut leading = e.leading.clone();
-        let mut trailing = e.trailing.clone();
+        // All-whitespace text is all leading, as in turndown's edge regex.
+        let mut trailing = if e.all_ws { String::new() } else { e.trailing.clone() };
         let siblings = &self.tree.nodes[node.parent].children;
         let pos = siblings.iter().position(|&c| c == i);
         if !lead_ascii.is_empty() {
@@ -530,7 +542,7 @@ impl Writer<'_> {
                 leading = lead_other.to_string();
             }
         }
-        if !trail_ascii.is_empty() {
+        if !trail_ascii.is_empty() && !e.all_ws {
             let next = pos.and_then(|p| siblings.get(p + 1)).copied();
             if next.is_some_and(|s| self.sibling_flank(s, false)) {
                 trailing = trail_other.to_string();
@@ -561,6 +573,8 @@ impl Writer<'_> {
         } else {
             content
         };
+        // A hard break at the end of a block shows as a literal backslash; drop it.
+        let content = if is_block(name) { trim_trailing_breaks(&content).to_string() } else { content };
         let body = match name {
             "p" => format!("\n\n{content}\n\n"),
             "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => {
@@ -573,7 +587,7 @@ impl Writer<'_> {
                 let trimmed = content.trim_matches('\n');
                 let quoted: Vec<String> = trimmed
                     .split('\n')
-                    .map(|l| if l.is_empty() { ">".to_string() } else { format!("> {l}") })
+                    .map(|l| format!("> {l}"))
                     .collect();
                 format!("\n\n{}\n\n", quoted.join("\n"))
             }
@@ -589,22 +603,22 @@ impl Writer<'_> {
             "li" => self.list_item(i, &content),
             "a" => self.link(i, &content),
             "em" | "i" | "cite" | "dfn" => {
-                if content.trim().is_empty() {
-                    String::new()
+                if is_blank_markdown(&content) {
+                    content
                 } else {
                     format!("_{content}_")
                 }
             }
             "strong" | "b" => {
-                if content.trim().is_empty() {
-                    String::new()
+                if is_blank_markdown(&content) {
+                    content
                 } else {
                     format!("**{content}**")
                 }
             }
             "del" | "s" | "strike" => {
-                if content.trim().is_empty() {
-                    String::new()
+                if is_blank_markdown(&content) {
+                    content
                 } else {
                     format!("~~{content}~~")
                 }
@@ -634,12 +648,6 @@ impl Writer<'_> {
         let content = if trimmed_end.len() < content.len() { format!("{trimmed_end}\n") } else { content.to_string() };
         let indent = " ".repeat(prefix.len());
         let content = content.replace('\n', &format!("\n{indent}"));
-        // Indentation added to a trailing newline is noise.
-        let content = if content.ends_with(&format!("\n{indent}")) {
-            format!("{}\n", &content[..content.len() - indent.len() - 1])
-        } else {
-            content
-        };
         let siblings = &parent.children;
         let has_next = siblings.iter().position(|&c| c == i).is_some_and(|p| p + 1 < siblings.len());
         let newline = if has_next && !content.ends_with('\n') { "\n" } else { "" };
@@ -680,8 +688,10 @@ impl Writer<'_> {
                 if src.is_empty() {
                     return String::new();
                 }
-                let alt = node.attr("alt").map(clean_attribute).unwrap_or_default();
-                let alt = alt.replace('[', "\\[").replace(']', "\\]");
+                // Alt text is one line: CommonMark folds its line breaks anyway, and a
+                // blank line would end the image.
+                let alt = node.attr("alt").unwrap_or_default().split_whitespace().collect::<Vec<_>>().join(" ");
+                let alt = escape_inline(&alt);
                 let title = node
                     .attr("title")
                     .map(clean_attribute)
@@ -701,6 +711,39 @@ impl Writer<'_> {
         match self.base {
             Some(base) => base.join(href).map(|u| u.to_string()).unwrap_or_else(|_| href.to_string()),
             None => href.to_string(),
+        }
+    }
+
+    /// MathML as TeX between dollars when the page carries the TeX source (`alttext` or a
+    /// TeX `annotation`), which Obsidian renders; otherwise its text, so no words are lost.
+    fn math(&self, i: usize) -> String {
+        let node = &self.tree.nodes[i];
+        let display = node.attr("display") == Some("block");
+        let mut tex = node.attr("alttext").map(str::trim).filter(|t| !t.is_empty()).map(str::to_string);
+        let mut text = String::new();
+        let mut stack: Vec<(usize, bool)> = node.children.iter().rev().map(|&c| (c, false)).collect();
+        while let Some((c, in_annotation)) = stack.pop() {
+            let n = &self.tree.nodes[c];
+            if n.is_text() {
+                if !in_annotation {
+                    text.push_str(&n.text);
+                }
+                continue;
+            }
+            if n.name == "annotation" {
+                if tex.is_none() && n.attr("encoding").is_some_and(|e| e.contains("tex")) {
+                    let t: String = n.children.iter().map(|&k| self.tree.nodes[k].text.as_str()).collect();
+                    tex = Some(t.trim().to_string()).filter(|t| !t.is_empty());
+                }
+                stack.extend(n.children.iter().rev().map(|&k| (k, true)));
+                continue;
+            }
+            stack.extend(n.children.iter().rev().map(|&k| (k, in_annotation)));
+        }
+        match tex {
+            Some(t) if display => format!("\n\n$${t}$$\n\n"),
+            Some(t) => format!("${t}$"),
+            None => escape_text(&text.split_whitespace().collect::<Vec<_>>().join(" ")),
         }
     }
 
@@ -760,6 +803,23 @@ impl Writer<'_> {
         }
         None
     }
+}
+
+/// Content with no visible text (only hard breaks): delimiters around it would show as
+/// literal asterisks, so it is emitted bare.
+fn trim_trailing_breaks(mut s: &str) -> &str {
+    loop {
+        let t = s.trim_end_matches([' ', '\n']);
+        match t.strip_suffix(BR) {
+            // An escaped backslash (`\\`) is text, not a break.
+            Some(rest) if !rest.ends_with('\\') => s = rest,
+            _ => return s,
+        }
+    }
+}
+
+fn is_blank_markdown(content: &str) -> bool {
+    content.replace(&format!("{BR}\n"), "").trim().is_empty()
 }
 
 fn is_language_name(l: &str) -> bool {
@@ -827,6 +887,11 @@ fn clean_attribute(a: &str) -> String {
 
 /// A link destination that CommonMark parses back to the same URL.
 pub(crate) fn link_destination(href: &str) -> String {
+    let href: String = href.chars().filter(|c| !matches!(c, '\n' | '\r' | '\t')).collect();
+    if href.contains(' ') {
+        // A destination with spaces must be written in angle brackets.
+        return format!("<{}>", href.replace('<', "%3C").replace('>', "%3E"));
+    }
     let mut out = String::with_capacity(href.len());
     for c in href.chars() {
         match c {
@@ -834,12 +899,23 @@ pub(crate) fn link_destination(href: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            ' ' => out.push_str("%20"),
             '<' => out.push_str("%3C"),
             '>' => out.push_str("%3E"),
-            '\n' | '\r' | '\t' => {}
             _ => out.push(c),
         }
+    }
+    out
+}
+
+/// Escapes inline Markdown syntax (not line-start constructs): for alt text and titles
+/// placed inside other syntax.
+pub(crate) fn escape_inline(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '\\' | '*' | '_' | '`' | '[' | ']') {
+            out.push('\\');
+        }
+        out.push(c);
     }
     out
 }

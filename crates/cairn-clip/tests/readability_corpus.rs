@@ -25,8 +25,14 @@ fn expected_text(html: &str) -> String {
     Document::from(html).root().formatted_text().to_string()
 }
 
+/// Metadata values compare with whitespace runs as one space: Readability.js keeps the
+/// page's raw indentation inside a byline, which no reader sees.
 fn meta_str(v: &serde_json::Value, key: &str) -> Option<String> {
-    v.get(key).and_then(|s| s.as_str()).map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+    v.get(key).and_then(|s| s.as_str()).map(norm).filter(|s| !s.is_empty())
+}
+
+fn norm(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// A simple extractor of our own, kept as the yardstick the chosen library was measured
@@ -60,6 +66,7 @@ fn readability_test_pages() {
     let (mut title_ok, mut byline_ok, mut excerpt_ok, mut site_ok, mut n_meta) = (0, 0, 0, 0, 0);
     let (mut readerable_agree, mut not_readerable, mut not_readerable_refused) = (0, 0, 0);
     let mut failures = Vec::new();
+    let mut mismatches = Vec::new();
     for page in &pages {
         let name = page.file_name().unwrap().to_string_lossy().to_string();
         let source = std::fs::read_to_string(page.join("source.html")).expect("source.html");
@@ -85,10 +92,18 @@ fn readability_test_pages() {
         results.push(PageResult { name: name.clone(), f1, precision, recall, baseline_f1 });
 
         n_meta += 1;
-        title_ok += usize::from(Some(got.title.trim().to_string()).filter(|t| !t.is_empty()) == meta_str(&meta, "title"));
-        byline_ok += usize::from(got.byline == meta_str(&meta, "byline"));
-        excerpt_ok += usize::from(got.excerpt == meta_str(&meta, "excerpt"));
-        site_ok += usize::from(got.site_name == meta_str(&meta, "siteName"));
+        title_ok += usize::from(Some(norm(&got.title)).filter(|t| !t.is_empty()) == meta_str(&meta, "title"));
+        let byline_match = got.byline.as_deref().map(norm) == meta_str(&meta, "byline");
+        byline_ok += usize::from(byline_match);
+        if !byline_match {
+            mismatches.push(format!("{name}: byline {:?}, expected {:?}", got.byline, meta_str(&meta, "byline")));
+        }
+        let excerpt_match = got.excerpt.as_deref().map(norm) == meta_str(&meta, "excerpt");
+        excerpt_ok += usize::from(excerpt_match);
+        if !excerpt_match {
+            mismatches.push(format!("{name}: excerpt {:?}, expected {:?}", got.excerpt, meta_str(&meta, "excerpt")));
+        }
+        site_ok += usize::from(got.site_name.as_deref().map(norm) == meta_str(&meta, "siteName"));
 
         let readerable = is_probably_readerable(&source);
         readerable_agree += usize::from(readerable == expected_readerable);
@@ -136,6 +151,9 @@ fn readability_test_pages() {
         not_readerable_refused,
         not_readerable
     );
+    for m in &mismatches {
+        println!("  mismatch: {m}");
+    }
     for f in &failures {
         println!("  error: {f}");
     }
@@ -150,9 +168,10 @@ fn readability_test_pages() {
     assert_eq!(not_readerable_refused, not_readerable, "a page marked not readerable produced an article");
 }
 
-const FLOOR_MEAN_F1: f64 = 0.0;
-const FLOOR_P10_F1: f64 = 0.0;
-const FLOOR_TITLE_PCT: f64 = 0.0;
-const FLOOR_BYLINE_PCT: f64 = 0.0;
-const FLOOR_EXCERPT_PCT: f64 = 0.0;
-const FLOOR_SITE_PCT: f64 = 0.0;
+// Measured: mean F1 0.9995, p10 1.0, title 100%, byline 93.8%, excerpt 98.5%, site name 100%.
+const FLOOR_MEAN_F1: f64 = 0.99;
+const FLOOR_P10_F1: f64 = 0.98;
+const FLOOR_TITLE_PCT: f64 = 98.0;
+const FLOOR_BYLINE_PCT: f64 = 90.0;
+const FLOOR_EXCERPT_PCT: f64 = 96.0;
+const FLOOR_SITE_PCT: f64 = 98.0;
