@@ -8,6 +8,8 @@
 
 mod clip;
 
+mod anchor;
+
 use std::process::ExitCode;
 
 const HELP: &str = "\
@@ -31,6 +33,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         "clip" => clip::run(rest),
+        "anchor" => anchor::run(rest),
         other => Err(format!("unknown command {other:?}; run `cairn help` for the list")),
     };
     let _ = rest;
