@@ -167,6 +167,13 @@ fn mediawiki(url: &Url) -> Option<Url> {
 }
 
 impl PageKey {
+    /// Which tool rule, if any, applies to `raw` (for diagnostics: "why do these two
+    /// URLs share annotations?").
+    pub fn tool_rule(raw: &str) -> Option<&'static str> {
+        let url = Url::parse(raw).ok()?;
+        TOOL_RULES.iter().find(|r| (r.rewrite)(&url).is_some()).map(|r| r.tool)
+    }
+
     /// The key of the page at `raw`, following `canonical` (the page's
     /// `<link rel=canonical href>`, possibly relative) when it is on the same origin.
     pub fn from_url_with_canonical(raw: &str, canonical: Option<&str>) -> Result<PageKey, PageKeyError> {
@@ -275,6 +282,8 @@ mod tests {
         assert_eq!(k, "https://jira.example.com/browse/OPS-123");
         assert_eq!(key("https://jira.example.com/jira/software/projects/OPS/boards/4?selectedIssue=OPS-123"), k);
         assert_eq!(key("https://jira.example.com/browse/OPS"), "https://jira.example.com/browse/OPS");
+        assert_eq!(PageKey::tool_rule("https://jira.example.com/browse/OPS-1"), Some("jira"));
+        assert_eq!(PageKey::tool_rule("https://a.example/"), None);
     }
 
     #[test]
