@@ -74,6 +74,49 @@ pub async fn add_member(store: &dyn Store, slug: &str, username: &str, role: Rol
     Ok(())
 }
 
+async fn community_named(store: &dyn Store, slug: &str) -> anyhow::Result<Community> {
+    store.community(slug).await?.with_context(|| format!("no community with slug {slug:?}"))
+}
+
+pub async fn rename_community(store: &dyn Store, slug: &str, name: &str) -> anyhow::Result<()> {
+    check_display_name("the community name", name)?;
+    let community = community_named(store, slug).await?;
+    Ok(store.rename_community(&community.id, name.trim()).await?)
+}
+
+pub async fn archive_community(store: &dyn Store, slug: &str, archived: bool) -> anyhow::Result<()> {
+    let community = community_named(store, slug).await?;
+    Ok(store.set_archived(&community.id, archived.then(now_ms)).await?)
+}
+
+pub async fn remove_member(store: &dyn Store, slug: &str, username: &str) -> anyhow::Result<()> {
+    let community = community_named(store, slug).await?;
+    let (user, _) =
+        store.user_with_password(username).await?.with_context(|| format!("no user named {username:?}"))?;
+    if !store.remove_membership(&user.id, &community.id).await? {
+        bail!("{username} is not a member of {slug}");
+    }
+    Ok(())
+}
+
+/// Makes an invite code for `slug` on behalf of one of its owners; returns the code.
+pub async fn invite(store: &dyn Store, slug: &str, multi_use: bool, hours: u32) -> anyhow::Result<String> {
+    let community = community_named(store, slug).await?;
+    let owner = store
+        .members(&community.id)
+        .await?
+        .into_iter()
+        .find(|m| m.role == Role::Owner)
+        .with_context(|| format!("{slug} has no owner to invite on behalf of; add one first"))?;
+    let code = tokens::invite_code();
+    let now = now_ms();
+    let expires = now + i64::from(hours.clamp(1, 24 * 90)) * 3_600_000;
+    store
+        .create_invite(&community.id, &owner.user.id, &tokens::hash(&code), Some(expires), (!multi_use).then_some(1), now)
+        .await?;
+    Ok(code)
+}
+
 /// Issues a token for `username` and returns it; it cannot be shown again.
 pub async fn issue_token(store: &dyn Store, username: &str, expires_days: Option<u32>) -> anyhow::Result<String> {
     let (user, _) =

@@ -28,6 +28,22 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The caller's token used up its request budget; retry after this many seconds.
+    #[error("too many requests; wait {retry_after_secs} s before trying again")]
+    RateLimited { retry_after_secs: u64 },
+    /// `If-Match` named a version that is no longer current.
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// An update without `If-Match`.
+    #[error("{0}")]
+    PreconditionRequired(String),
+    #[error("{0}")]
+    NotAcceptable(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// The request took too long, or the database is unreachable.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("a push may carry at most {max} mutations, this one has {got}; split it into smaller batches")]
     BatchTooLarge { got: usize, max: usize },
     /// Something broke on our side. The detail is logged, never sent: it may
@@ -44,6 +60,12 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::PayloadTooLarge(_) | ApiError::BatchTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            ApiError::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
+            ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -57,6 +79,12 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::BatchTooLarge { .. } => "batch_too_large",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::PreconditionFailed(_) => "precondition_failed",
+            ApiError::PreconditionRequired(_) => "precondition_required",
+            ApiError::NotAcceptable(_) => "not_acceptable",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -73,7 +101,11 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
-        ApiError::Internal(e.to_string())
+        match e {
+            StoreError::AlreadyExists(m) => ApiError::Conflict(m),
+            StoreError::NotFound(m) => ApiError::NotFound(m),
+            other => ApiError::Internal(other.to_string()),
+        }
     }
 }
 
@@ -86,6 +118,9 @@ impl IntoResponse for ApiError {
         let mut response = (self.status(), axum::Json(body)).into_response();
         if matches!(self, ApiError::Unauthorized(_) | ApiError::InvalidCredentials) {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let ApiError::RateLimited { retry_after_secs } = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }
         response
     }

@@ -12,14 +12,17 @@
 //! to decide what the caller may see or change.
 
 pub mod admin;
+pub mod config;
 pub mod error;
 pub mod extract;
 pub mod markdown;
+pub mod ops;
 pub mod passwords;
 pub mod push;
 mod routes;
 pub mod store;
 pub mod tokens;
+pub mod w3c;
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -28,12 +31,13 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use cairn_protocol::api::{PROTOCOL_HEADER, PROTOCOL_VERSION};
 
+use crate::config::ServerConfig;
 use crate::error::ApiError;
-use crate::store::Store;
+use crate::store::{ChangeNotice, Store};
 
 pub use routes::SESSION_TOKEN_DAYS;
 
@@ -44,28 +48,111 @@ pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    /// Feed positions committed by pushes, for the live stream (`/v1/events`).
+    pub changes: tokio::sync::broadcast::Sender<ChangeNotice>,
+    pub config: Arc<ServerConfig>,
+    pub limiter: Arc<ops::RateLimiter>,
+    pub metrics: Arc<ops::Metrics>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>) -> AppState {
-        AppState { store }
+        AppState::with_config(store, ServerConfig::default())
+    }
+
+    pub fn with_config(store: Arc<dyn Store>, config: ServerConfig) -> AppState {
+        let (changes, _) = tokio::sync::broadcast::channel(1024);
+        AppState {
+            store,
+            changes,
+            config: Arc::new(config),
+            limiter: Arc::default(),
+            metrics: Arc::default(),
+        }
+    }
+
+    /// Tells live-stream listeners about committed changes (nobody listening is fine).
+    pub fn announce(&self, notices: Vec<ChangeNotice>) {
+        for notice in notices {
+            let _ = self.changes.send(notice);
+        }
     }
 }
 
+/// Every route of the JSON API as `(method, path)`, in OpenAPI's path syntax;
+/// a test checks that each is in `openapi.json` and answered by [`router`].
+pub const API_ROUTES: &[(&str, &str)] = &[
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+    ("get", "/v1/openapi.json"),
+    ("post", "/v1/session"),
+    ("get", "/v1/me"),
+    ("get", "/v1/me/changes"),
+    ("post", "/v1/sync/push"),
+    ("get", "/v1/annotations"),
+    ("get", "/v1/search"),
+    ("get", "/v1/events"),
+    ("post", "/v1/communities"),
+    ("get", "/v1/communities/{slug}"),
+    ("patch", "/v1/communities/{slug}"),
+    ("get", "/v1/communities/{slug}/changes"),
+    ("post", "/v1/communities/{slug}/invites"),
+    ("put", "/v1/communities/{slug}/members/{username}"),
+    ("delete", "/v1/communities/{slug}/members/{username}"),
+    ("post", "/v1/join"),
+];
+
+/// The OpenAPI 3.1 description of the JSON API, served at `/v1/openapi.json`.
+pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
+
 pub fn router(state: AppState) -> Router {
     let v1 = Router::new()
+        .route("/openapi.json", get(openapi))
         .route("/session", post(routes::sign_in))
         .route("/me", get(routes::me))
+        .route("/me/changes", get(routes::own_changes))
         .route("/sync/push", post(routes::push))
-        .route("/annotations", get(routes::page_annotations));
+        .route("/annotations", get(routes::page_annotations))
+        .route("/search", get(routes::search))
+        .route("/events", get(routes::events))
+        .route("/communities", post(routes::create_community))
+        .route("/communities/{slug}", get(routes::community_detail).patch(routes::update_community))
+        .route("/communities/{slug}/changes", get(routes::community_changes))
+        .route("/communities/{slug}/invites", post(routes::create_invite))
+        .route("/communities/{slug}/members/{username}", put(routes::set_member_role).delete(routes::remove_member))
+        .route("/join", post(routes::join));
+    let w3c = Router::new()
+        .route(
+            "/{container}/",
+            get(w3c::container_get).post(w3c::container_post).options(w3c::container_options),
+        )
+        .route(
+            "/{container}/{id}",
+            get(w3c::annotation_get)
+                .put(w3c::annotation_put)
+                .delete(w3c::annotation_delete)
+                .options(w3c::annotation_options),
+        );
     Router::new()
         .route("/healthz", get(routes::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
         .nest("/v1", v1)
+        .nest("/annotations", w3c)
         .fallback(|| async { ApiError::NotFound("no such endpoint; the API lives under /v1".into()) })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), ops::rate_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), ops::timeout))
         .layer(middleware::from_fn(protocol_version))
+        .layer(middleware::from_fn_with_state(state.clone(), ops::cors))
+        .layer(middleware::from_fn_with_state(state.clone(), ops::measure))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
+}
+
+async fn openapi() -> Response {
+    ([(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], OPENAPI_JSON).into_response()
 }
 
 /// Clients send `Cairn-Protocol: <version>`; the server accepts this version and

@@ -4,14 +4,16 @@ use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use cairn_protocol::api::Role;
+use cairn_server::config::{Database, FileConfig, ServerConfig};
+use cairn_server::store::postgres::PostgresStore;
 use cairn_server::store::sqlite::SqliteStore;
+use cairn_server::store::Store;
 use cairn_server::{admin, router, AppState};
 use clap::{Parser, Subcommand, ValueEnum};
-
-const DB_FILE: &str = "cairn.sqlite3";
 
 #[derive(Parser)]
 #[command(name = "cairn-server", version, about = "Cairn's self-hosted server for shared web annotations")]
@@ -20,11 +22,55 @@ struct Cli {
     command: Command,
 }
 
+/// Where the data is; shared by every command.
 #[derive(clap::Args)]
 struct DataDir {
-    /// Directory holding the database (created if missing).
-    #[arg(long, default_value = "./cairn-data")]
-    data_dir: PathBuf,
+    /// Directory holding the SQLite database (created if missing). Default ./cairn-data.
+    #[arg(long, env = "CAIRN_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// A postgres://USER:PASSWORD@HOST/DB URL to use PostgreSQL instead of SQLite.
+    #[arg(long, env = "CAIRN_DATABASE_URL", hide_env_values = true)]
+    database: Option<String>,
+    /// A TOML file with defaults for these flags (keys: the flag names with '_').
+    #[arg(long, env = "CAIRN_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+impl DataDir {
+    fn file(&self) -> anyhow::Result<FileConfig> {
+        self.config.as_deref().map(FileConfig::load).transpose().map(Option::unwrap_or_default)
+    }
+
+    fn database(&self) -> anyhow::Result<Database> {
+        let file = self.file()?;
+        let dir = self.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("./cairn-data"));
+        Database::choose(self.database.as_deref().or(file.database.as_deref()), &dir)
+    }
+}
+
+#[derive(clap::Args)]
+struct ServeOptions {
+    /// Address to listen on; port 0 picks a free port (printed on start). Default 127.0.0.1:8787.
+    #[arg(long, env = "CAIRN_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Seed demo users alice, bob and carol and their communities (public passwords!).
+    #[arg(long)]
+    demo: bool,
+    /// The browser extension's origin, the only one allowed by CORS.
+    #[arg(long, env = "CAIRN_EXTENSION_ORIGIN")]
+    extension_origin: Option<String>,
+    /// The server's public base URL, for W3C annotation IRIs (default: from the Host header).
+    #[arg(long, env = "CAIRN_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Sustained requests per second per token (0 turns the limit off). Default 50.
+    #[arg(long, env = "CAIRN_RATE_LIMIT_PER_SECOND")]
+    rate_limit_per_second: Option<f64>,
+    /// Burst size per token. Default 200.
+    #[arg(long, env = "CAIRN_RATE_LIMIT_BURST")]
+    rate_limit_burst: Option<f64>,
+    /// Seconds before a request is answered 503. Default 30.
+    #[arg(long, env = "CAIRN_REQUEST_TIMEOUT_SECS")]
+    request_timeout_secs: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -33,12 +79,16 @@ enum Command {
     Serve {
         #[command(flatten)]
         data: DataDir,
-        /// Address to listen on; port 0 picks a free port (printed on start).
-        #[arg(long, default_value = "127.0.0.1:8787")]
-        listen: SocketAddr,
-        /// Seed demo users alice, bob and carol and their communities (public passwords!).
+        #[command(flatten)]
+        options: ServeOptions,
+    },
+    /// Copy the SQLite database to a new file while the server runs (for PostgreSQL, explains pg_dump).
+    Backup {
+        /// The file to write; it must not exist.
         #[arg(long)]
-        demo: bool,
+        to: PathBuf,
+        #[command(flatten)]
+        data: DataDir,
     },
     /// Manage user accounts.
     #[command(subcommand)]
@@ -73,6 +123,41 @@ enum CommunityCommand {
         slug: String,
         #[arg(long)]
         name: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Rename a community (its slug stays).
+    Rename {
+        slug: String,
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Archive a community (read-only), or restore it with --restore.
+    Archive {
+        slug: String,
+        #[arg(long)]
+        restore: bool,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Remove a user from a community.
+    RemoveMember {
+        slug: String,
+        username: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Make an invite code and print it (shown once).
+    Invite {
+        slug: String,
+        /// Usable by many people until it expires (default: once).
+        #[arg(long)]
+        multi_use: bool,
+        /// Hours until it expires.
+        #[arg(long, default_value_t = 168)]
+        hours: u32,
         #[command(flatten)]
         data: DataDir,
     },
@@ -122,9 +207,16 @@ impl From<RoleArg> for Role {
     }
 }
 
-async fn open_store(dir: &Path) -> anyhow::Result<SqliteStore> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
-    Ok(SqliteStore::open(&dir.join(DB_FILE)).await?)
+async fn open_store(data: &DataDir) -> anyhow::Result<Arc<dyn Store>> {
+    match data.database()? {
+        Database::Sqlite(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
+            }
+            Ok(Arc::new(SqliteStore::open(&path).await?))
+        }
+        Database::Postgres(url) => Ok(Arc::new(PostgresStore::open(&url, 32).await?)),
+    }
 }
 
 async fn shutdown_signal() {
@@ -149,9 +241,26 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-async fn serve(dir: &Path, listen: SocketAddr, demo: bool) -> anyhow::Result<()> {
-    let store = Arc::new(open_store(dir).await?);
-    if demo {
+async fn serve(data: &DataDir, options: ServeOptions) -> anyhow::Result<()> {
+    let file = data.file()?;
+    let defaults = ServerConfig::default();
+    let config = ServerConfig {
+        extension_origin: options.extension_origin.or(file.extension_origin).unwrap_or(defaults.extension_origin),
+        public_url: options.public_url.or(file.public_url),
+        rate_per_second: options.rate_limit_per_second.or(file.rate_limit_per_second).unwrap_or(defaults.rate_per_second),
+        rate_burst: options.rate_limit_burst.or(file.rate_limit_burst).unwrap_or(defaults.rate_burst),
+        request_timeout: options
+            .request_timeout_secs
+            .or(file.request_timeout_secs)
+            .map(Duration::from_secs)
+            .unwrap_or(defaults.request_timeout),
+    };
+    if config.extension_origin == "*" || config.extension_origin.is_empty() {
+        anyhow::bail!("--extension-origin must name one origin, like chrome-extension://<id>");
+    }
+    let listen = options.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8787)));
+    let store = open_store(data).await?;
+    if options.demo {
         admin::seed_demo(store.as_ref()).await.context("cannot seed the demo data")?;
         tracing::warn!("demo accounts alice, bob and carol are active with public passwords");
     }
@@ -162,15 +271,38 @@ async fn serve(dir: &Path, listen: SocketAddr, demo: bool) -> anyhow::Result<()>
     writeln!(stdout, "cairn-server listening on http://{addr}")?;
     stdout.flush()?;
     drop(stdout);
-    let app = router(AppState::new(store.clone()));
+    let app = router(AppState::with_config(store.clone(), config));
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     store.close().await;
     Ok(())
 }
 
+async fn backup(data: &DataDir, to: &Path) -> anyhow::Result<()> {
+    match data.database()? {
+        Database::Sqlite(path) => {
+            let store = SqliteStore::open(&path).await?;
+            store.backup(to).await?;
+            store.close().await;
+            println!("backed up {} to {}", path.display(), to.display());
+            Ok(())
+        }
+        Database::Postgres(_) => {
+            println!(
+                "PostgreSQL is backed up with its own tools, while the server runs:\n  \
+                 pg_dump --format=custom --file={} \"$CAIRN_DATABASE_URL\"\n\
+                 and restored into an empty database with:\n  pg_restore --dbname=\"$NEW_DATABASE_URL\" {}",
+                to.display(),
+                to.display()
+            );
+            Ok(())
+        }
+    }
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { data, listen, demo } => serve(&data.data_dir, listen, demo).await,
+        Command::Serve { data, options } => serve(&data, options).await,
+        Command::Backup { to, data } => backup(&data, &to).await,
         Command::User(UserCommand::Add { username, display_name, password_stdin, data }) => {
             let password = if password_stdin {
                 let mut line = String::new();
@@ -179,36 +311,57 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 None
             };
-            let store = open_store(&data.data_dir).await?;
-            let user = admin::add_user(&store, &username, &display_name, password.as_deref()).await?;
+            let store = open_store(&data).await?;
+            let user = admin::add_user(store.as_ref(), &username, &display_name, password.as_deref()).await?;
             println!("created user {} ({})", user.username, user.id);
             store.close().await;
             Ok(())
         }
-        Command::Community(CommunityCommand::Create { slug, name, data }) => {
-            let store = open_store(&data.data_dir).await?;
-            let c = admin::create_community(&store, &slug, &name).await?;
-            println!("created community {}", c.slug);
+        Command::Community(command) => {
+            let data = match &command {
+                CommunityCommand::Create { data, .. }
+                | CommunityCommand::Rename { data, .. }
+                | CommunityCommand::Archive { data, .. }
+                | CommunityCommand::RemoveMember { data, .. }
+                | CommunityCommand::Invite { data, .. }
+                | CommunityCommand::AddMember { data, .. } => data,
+            };
+            let store = open_store(data).await?;
+            let s = store.as_ref();
+            let result = match &command {
+                CommunityCommand::Create { slug, name, .. } => {
+                    admin::create_community(s, slug, name).await.map(|c| format!("created community {}", c.slug))
+                }
+                CommunityCommand::Rename { slug, name, .. } => {
+                    admin::rename_community(s, slug, name).await.map(|()| format!("renamed {slug} to {name:?}"))
+                }
+                CommunityCommand::Archive { slug, restore, .. } => admin::archive_community(s, slug, !restore)
+                    .await
+                    .map(|()| format!("{slug} is {}", if *restore { "active again" } else { "archived" })),
+                CommunityCommand::RemoveMember { slug, username, .. } => {
+                    admin::remove_member(s, slug, username).await.map(|()| format!("{username} left {slug}"))
+                }
+                CommunityCommand::Invite { slug, multi_use, hours, .. } => {
+                    admin::invite(s, slug, *multi_use, *hours).await
+                }
+                CommunityCommand::AddMember { slug, username, role, .. } => admin::add_member(s, slug, username, (*role).into())
+                    .await
+                    .map(|()| format!("{username} is now a member of {slug}")),
+            };
             store.close().await;
-            Ok(())
-        }
-        Command::Community(CommunityCommand::AddMember { slug, username, role, data }) => {
-            let store = open_store(&data.data_dir).await?;
-            admin::add_member(&store, &slug, &username, role.into()).await?;
-            println!("{username} is now a member of {slug}");
-            store.close().await;
+            println!("{}", result?);
             Ok(())
         }
         Command::Token(TokenCommand::Issue { username, expires_days, data }) => {
-            let store = open_store(&data.data_dir).await?;
-            let token = admin::issue_token(&store, &username, expires_days).await?;
+            let store = open_store(&data).await?;
+            let token = admin::issue_token(store.as_ref(), &username, expires_days).await?;
             println!("{token}");
             store.close().await;
             Ok(())
         }
         Command::Token(TokenCommand::Revoke { prefix, data }) => {
-            let store = open_store(&data.data_dir).await?;
-            let n = admin::revoke_token(&store, &prefix).await?;
+            let store = open_store(&data).await?;
+            let n = admin::revoke_token(store.as_ref(), &prefix).await?;
             println!("revoked {n} token(s)");
             store.close().await;
             Ok(())

@@ -63,6 +63,12 @@ pub struct PreparedUpsert {
     pub note_html: Option<String>,
     pub created_ms: i64,
     pub modified_ms: i64,
+    /// Lowercased note, quote and tags, for search.
+    pub search_text: String,
+    /// Lowercased tags as `"\ntag1\ntag2\n"`, so a tag is matched whole.
+    pub tags_text: String,
+    /// W3C properties outside Cairn's model (`canonical`, `via`), JSON; `None` keeps what is stored.
+    pub extra_json: Option<String>,
 }
 
 /// Device ids end up in the primary key of the idempotency table; keeping them
@@ -114,8 +120,44 @@ fn prepare_upsert(
     }
     let modified_ms = annotation.modified.as_deref().and_then(parse_rfc3339_ms).unwrap_or(now_ms);
     let created_ms = annotation.created.as_deref().and_then(parse_rfc3339_ms).unwrap_or(modified_ms);
-    let note_html = annotation.note().map(render_note);
-    Ok(PreparedUpsert { seq, id, annotation, communities: unique, page_key, note_html, created_ms, modified_ms })
+    let note_html = annotation.note().map(|note| render_note(note).replace('\0', "\u{fffd}"));
+    let (search_text, tags_text) = search_columns(&annotation);
+    Ok(PreparedUpsert {
+        seq,
+        id,
+        annotation,
+        communities: unique,
+        page_key,
+        note_html,
+        created_ms,
+        modified_ms,
+        search_text,
+        tags_text,
+        extra_json: None,
+    })
+}
+
+/// What search matches an annotation by: its note, quote and tags, lowercased
+/// here so both databases compare the same way. NUL characters are dropped:
+/// PostgreSQL text cannot hold them (the JSON body keeps them, escaped).
+pub fn search_columns(annotation: &Annotation) -> (String, String) {
+    let (text, tags) = search_columns_raw(annotation);
+    (text.replace('\0', ""), tags.replace('\0', ""))
+}
+
+fn search_columns_raw(annotation: &Annotation) -> (String, String) {
+    let tags = annotation.tags();
+    let mut text = String::new();
+    for part in [annotation.note().unwrap_or(""), annotation.quote().unwrap_or("")].into_iter().chain(tags.iter().copied()) {
+        text.push_str(&part.to_lowercase());
+        text.push('\n');
+    }
+    let mut tags_text = String::from("\n");
+    for tag in tags {
+        tags_text.push_str(&tag.to_lowercase());
+        tags_text.push('\n');
+    }
+    (text, tags_text)
 }
 
 /// What the database holds for an annotation id when a mutation arrives.
@@ -136,11 +178,14 @@ pub enum UpsertDecision {
 }
 
 /// Decides an upsert, and on success returns the communities it is shared with.
+/// `stored_shares` are the ids of communities it is shared with now: an archived
+/// community keeps what it has (edits still reach it) but gets nothing new.
 pub fn decide_upsert<'m>(
     caller: &User,
     stored: Option<&StoredState>,
     upsert: &PreparedUpsert,
     memberships: &'m [Membership],
+    stored_shares: &[String],
 ) -> Result<(UpsertDecision, Vec<&'m Community>), Rejection> {
     if let Some(s) = stored {
         if s.author_id != caller.id {
@@ -159,6 +204,12 @@ pub fn decide_upsert<'m>(
     let mut audience = Vec::with_capacity(upsert.communities.len());
     for slug in &upsert.communities {
         match memberships.iter().find(|m| &m.community.slug == slug) {
+            Some(m) if m.community.archived && !stored_shares.contains(&m.community.id) => {
+                return Err(Rejection::new(
+                    "archived",
+                    format!("community {:?} is archived; nothing new can be shared with it", truncate(slug)),
+                ))
+            }
             Some(m) => audience.push(&m.community),
             None => {
                 return Err(Rejection::new(
@@ -228,7 +279,7 @@ mod tests {
 
     fn member_of(slug: &str) -> Membership {
         Membership {
-            community: Community { id: format!("c-{slug}"), slug: slug.into(), name: format!("{slug} name") },
+            community: Community { id: format!("c-{slug}"), slug: slug.into(), name: format!("{slug} name"), archived: false },
             role: Role::Member,
         }
     }
@@ -294,7 +345,7 @@ mod tests {
     fn only_the_author_may_change_or_delete() {
         let alice = user("alice");
         let bob_owns = StoredState { author_id: "bob".into(), deleted: false, modified_ms: 0 };
-        let err = decide_upsert(&alice, Some(&bob_owns), &upsert(1, &[]), &[]).unwrap_err();
+        let err = decide_upsert(&alice, Some(&bob_owns), &upsert(1, &[]), &[], &[]).unwrap_err();
         assert_eq!(err.code, "forbidden");
         assert_eq!(decide_delete(&alice, "x", Some(&bob_owns)).unwrap_err().code, "forbidden");
         let bob_deleted = StoredState { deleted: true, ..bob_owns };
@@ -305,25 +356,47 @@ mod tests {
     fn sharing_requires_membership_of_every_community() {
         let alice = user("alice");
         let ms = [member_of("team")];
-        let (_, audience) = decide_upsert(&alice, None, &upsert(1, &["team"]), &ms).unwrap();
+        let (_, audience) = decide_upsert(&alice, None, &upsert(1, &["team"]), &ms, &[]).unwrap();
         assert_eq!(audience[0].slug, "team");
-        let err = decide_upsert(&alice, None, &upsert(1, &["team", "other"]), &ms).unwrap_err();
+        let err = decide_upsert(&alice, None, &upsert(1, &["team", "other"]), &ms, &[]).unwrap_err();
         assert_eq!(err.code, "not_a_member");
         assert!(err.message.contains("other"));
+    }
+
+    #[test]
+    fn an_archived_community_keeps_its_shares_but_gets_no_new_ones() {
+        let alice = user("alice");
+        let mut archived = member_of("old");
+        archived.community.archived = true;
+        let ms = [archived];
+        assert_eq!(decide_upsert(&alice, None, &upsert(1, &["old"]), &ms, &[]).unwrap_err().code, "archived");
+        let (_, audience) = decide_upsert(&alice, None, &upsert(1, &["old"]), &ms, &["c-old".to_string()]).unwrap();
+        assert_eq!(audience[0].slug, "old");
+    }
+
+    #[test]
+    fn search_columns_lowercase_and_keep_tags_whole() {
+        let mut a = annotation(1);
+        a.set_note("Read THIS");
+        a.set_tags(["Ops", "on-call"]);
+        let (text, tags) = search_columns(&a);
+        assert!(text.contains("read this\n"), "{text:?}");
+        assert!(text.contains("ops\n"));
+        assert_eq!(tags, "\nops\non-call\n");
     }
 
     #[test]
     fn tombstones_win_and_later_edits_win() {
         let alice = user("alice");
         let gone = StoredState { author_id: "alice".into(), deleted: true, modified_ms: 0 };
-        assert_eq!(decide_upsert(&alice, Some(&gone), &upsert(99, &[]), &[]).unwrap_err().code, "deleted");
+        assert_eq!(decide_upsert(&alice, Some(&gone), &upsert(99, &[]), &[], &[]).unwrap_err().code, "deleted");
         assert_eq!(decide_delete(&alice, "x", Some(&gone)), Ok(DeleteDecision::AlreadyDeleted));
         assert_eq!(decide_delete(&alice, "x", None), Ok(DeleteDecision::Tombstone));
 
         let newer = StoredState { author_id: "alice".into(), deleted: false, modified_ms: 50 };
-        assert_eq!(decide_upsert(&alice, Some(&newer), &upsert(40, &[]), &[]).unwrap().0, UpsertDecision::KeepStored);
-        assert_eq!(decide_upsert(&alice, Some(&newer), &upsert(50, &[]), &[]).unwrap().0, UpsertDecision::Write);
-        assert_eq!(decide_upsert(&alice, Some(&newer), &upsert(60, &[]), &[]).unwrap().0, UpsertDecision::Write);
+        assert_eq!(decide_upsert(&alice, Some(&newer), &upsert(40, &[]), &[], &[]).unwrap().0, UpsertDecision::KeepStored);
+        assert_eq!(decide_upsert(&alice, Some(&newer), &upsert(50, &[]), &[], &[]).unwrap().0, UpsertDecision::Write);
+        assert_eq!(decide_upsert(&alice, Some(&newer), &upsert(60, &[]), &[], &[]).unwrap().0, UpsertDecision::Write);
     }
 
     #[test]

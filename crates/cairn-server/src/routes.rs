@@ -1,18 +1,26 @@
 //! The `/v1` handlers. Each one reads its caller from the token ([`Caller`]),
 //! checks what the request alone can tell, and leaves the rest to the store.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use axum::Json as JsonResponse;
-use cairn_model::PageKey;
+use cairn_model::{format_rfc3339_ms, parse_rfc3339_ms, PageKey};
 use cairn_protocol::api::{
-    MeResponse, PageAnnotationsResponse, PushRequest, PushResponse, SignInRequest, SignInResponse, MAX_PUSH_MUTATIONS,
+    Change, ChangeEvent, ChangesResponse, CommunityDetail, CommunityInfo, CreateCommunityRequest, CreateInviteRequest,
+    InviteResponse, JoinRequest, MeResponse, MemberInfo, PageAnnotationsResponse, PushRequest, PushResponse, Role,
+    SearchResponse, SetRoleRequest, SignInRequest, SignInResponse, UpdateCommunityRequest, MAX_PAGE_LIMIT,
+    MAX_PUSH_MUTATIONS,
 };
 use serde::Deserialize;
+use tokio::sync::broadcast;
 
 use crate::error::ApiError;
 use crate::extract::{Caller, Json, Query};
 use crate::push::{check_device_id, prepare};
-use crate::{now_ms, passwords, tokens, AppState};
+use crate::store::{ChangeNotice, FeedRow, JoinOutcome, Membership, SearchFilter, User};
+use crate::{admin, now_ms, passwords, tokens, AppState};
 
 /// How long a token from sign-in lasts. Long enough that a browser extension
 /// rarely asks again, short enough that a forgotten laptop stops working.
@@ -53,9 +61,15 @@ pub async fn sign_in(
     Ok(JsonResponse(SignInResponse { token: token.secret, user: user.info() }))
 }
 
-pub async fn me(State(state): State<AppState>, Caller(user): Caller) -> Result<JsonResponse<MeResponse>, ApiError> {
+/// Also advertises the caller's private W3C Annotation Container (service discovery).
+pub async fn me(State(state): State<AppState>, Caller(user): Caller) -> Result<Response, ApiError> {
     let communities = state.store.memberships(&user.id).await?.iter().map(|m| m.info()).collect();
-    Ok(JsonResponse(MeResponse { user: user.info(), communities }))
+    let mut response = JsonResponse(MeResponse { user: user.info(), communities }).into_response();
+    let link = format!("</annotations/{}/>; rel=\"{}\"", crate::w3c::PRIVATE_CONTAINER, crate::w3c::ANNOTATION_SERVICE);
+    if let Ok(value) = HeaderValue::from_str(&link) {
+        response.headers_mut().insert(header::LINK, value);
+    }
+    Ok(response)
 }
 
 pub async fn push(
@@ -69,8 +83,9 @@ pub async fn push(
     }
     let now = now_ms();
     let prepared = request.mutations.into_iter().map(|m| prepare(m, now)).collect::<Result<Vec<_>, _>>()?;
-    let results = state.store.apply_push(&user, &request.device_id, prepared, now).await?;
-    Ok(JsonResponse(PushResponse { results }))
+    let outcome = state.store.apply_push(&user, Some(&request.device_id), prepared, now).await?;
+    state.announce(outcome.notices);
+    Ok(JsonResponse(PushResponse { results: outcome.results }))
 }
 
 #[derive(Deserialize)]
@@ -87,4 +102,347 @@ pub async fn page_annotations(
     let key = PageKey::from_url(&query.url).map_err(|e| ApiError::BadRequest(format!("\"url\": {e}")))?;
     let annotations = state.store.page_annotations(&user, key.as_str()).await?;
     Ok(JsonResponse(PageAnnotationsResponse { page_key: key.to_string(), annotations }))
+}
+
+/// Rows one page of a feed or search returns when the client does not say.
+const DEFAULT_PAGE_LIMIT: u32 = 100;
+
+fn page_limit(limit: Option<u32>) -> Result<i64, ApiError> {
+    match limit.unwrap_or(DEFAULT_PAGE_LIMIT) {
+        n @ 1..=MAX_PAGE_LIMIT => Ok(i64::from(n)),
+        n => Err(ApiError::BadRequest(format!("\"limit\" {n} must be between 1 and {MAX_PAGE_LIMIT}"))),
+    }
+}
+
+/// The caller's membership of `slug`, or 403 (also for a slug that does not
+/// exist, so outsiders cannot probe which communities exist).
+pub async fn membership_of(state: &AppState, user: &User, slug: &str) -> Result<Membership, ApiError> {
+    state
+        .store
+        .memberships(&user.id)
+        .await?
+        .into_iter()
+        .find(|m| m.community.slug == slug)
+        .ok_or_else(|| ApiError::Forbidden(format!("you are not a member of community {:?}", truncated(slug))))
+}
+
+fn truncated(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangesQuery {
+    #[serde(default)]
+    since: u64,
+    limit: Option<u32>,
+}
+
+fn changes_response(rows: Vec<FeedRow>, since: u64, limit: i64) -> ChangesResponse {
+    let more = rows.len() as i64 > limit;
+    let changes: Vec<Change> = rows
+        .into_iter()
+        .take(limit as usize)
+        .map(|r| Change { seq: r.seq as u64, id: r.id, kind: r.kind, annotation: r.annotation })
+        .collect();
+    let next = changes.last().map(|c| c.seq).unwrap_or(since);
+    ChangesResponse { changes, next, more }
+}
+
+fn since_of(since: u64) -> Result<i64, ApiError> {
+    i64::try_from(since).map_err(|_| ApiError::BadRequest("\"since\" is too large".into()))
+}
+
+pub async fn community_changes(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(slug): Path<String>,
+    Query(query): Query<ChangesQuery>,
+) -> Result<JsonResponse<ChangesResponse>, ApiError> {
+    let limit = page_limit(query.limit)?;
+    let membership = membership_of(&state, &user, &slug).await?;
+    // One row more than asked tells whether there is more.
+    let rows = state.store.community_changes(&user, &membership.community.id, since_of(query.since)?, limit + 1).await?;
+    Ok(JsonResponse(changes_response(rows, query.since, limit)))
+}
+
+pub async fn own_changes(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Query(query): Query<ChangesQuery>,
+) -> Result<JsonResponse<ChangesResponse>, ApiError> {
+    let limit = page_limit(query.limit)?;
+    let rows = state.store.own_changes(&user, since_of(query.since)?, limit + 1).await?;
+    Ok(JsonResponse(changes_response(rows, query.since, limit)))
+}
+
+/// Whether `user` may hear about `notice`, asked of the database for every event:
+/// someone removed from a community a second ago hears nothing more about it.
+async fn may_hear(state: &AppState, user: &User, notice: &ChangeNotice) -> Result<bool, ApiError> {
+    Ok(match &notice.community {
+        None => notice.author_id == user.id,
+        Some(slug) => state.store.memberships(&user.id).await?.iter().any(|m| &m.community.slug == slug),
+    })
+}
+
+/// `GET /v1/events`: server-sent events, each `{community, seq}` only; the
+/// client pulls the feed to learn what changed. A client that falls behind
+/// gets a `resync` event and should pull every feed.
+pub async fn events(State(state): State<AppState>, Caller(user): Caller) -> Response {
+    let receiver = state.changes.subscribe();
+    let stream = futures_util::stream::unfold((receiver, state, user), |(mut receiver, state, user)| async move {
+        loop {
+            let event = match receiver.recv().await {
+                Ok(notice) => match may_hear(&state, &user, &notice).await {
+                    Ok(true) => {
+                        let body = ChangeEvent { community: notice.community, seq: notice.seq as u64 };
+                        Event::default().event("change").json_data(body).ok()
+                    }
+                    Ok(false) => None,
+                    Err(_) => return None,
+                },
+                Err(broadcast::error::RecvError::Lagged(_)) => Some(Event::default().event("resync").data("{}")),
+                Err(broadcast::error::RecvError::Closed) => return None,
+            };
+            if let Some(event) = event {
+                return Some((Ok::<_, std::convert::Infallible>(event), (receiver, state, user)));
+            }
+        }
+    });
+    let mut response = Sse::new(stream).keep_alive(KeepAlive::default()).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchQuery {
+    url: Option<String>,
+    page_key: Option<String>,
+    community: Option<String>,
+    tag: Option<String>,
+    author: Option<String>,
+    q: Option<String>,
+    /// RFC 3339; created at or after.
+    from: Option<String>,
+    /// RFC 3339; created before.
+    to: Option<String>,
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+fn encode_cursor(created_ms: i64, id: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{created_ms}|{id}"))
+}
+
+fn decode_cursor(cursor: &str) -> Result<(i64, String), ApiError> {
+    use base64::Engine;
+    let bad = || ApiError::BadRequest("\"cursor\" is not one this server gave out; start again without it".into());
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (created, id) = text.split_once('|').ok_or_else(bad)?;
+    Ok((created.parse().map_err(|_| bad())?, id.to_string()))
+}
+
+fn time_param(name: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
+    value
+        .map(|v| {
+            parse_rfc3339_ms(v)
+                .ok_or_else(|| ApiError::BadRequest(format!("\"{name}\" must be an RFC 3339 time like 2025-01-31T12:00:00Z")))
+        })
+        .transpose()
+}
+
+pub async fn search(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Query(query): Query<SearchQuery>,
+) -> Result<JsonResponse<SearchResponse>, ApiError> {
+    let limit = page_limit(query.limit)?;
+    let page_key = match (&query.url, &query.page_key) {
+        (Some(_), Some(_)) => return Err(ApiError::BadRequest("give \"url\" or \"page_key\", not both".into())),
+        (Some(url), None) => {
+            Some(PageKey::from_url(url).map_err(|e| ApiError::BadRequest(format!("\"url\": {e}")))?.to_string())
+        }
+        (None, key) => key.clone(),
+    };
+    let community_id = match &query.community {
+        Some(slug) => Some(membership_of(&state, &user, slug).await?.community.id),
+        None => None,
+    };
+    let text = query.q.filter(|q| !q.trim().is_empty());
+    if text.as_ref().is_some_and(|t| t.chars().count() > 200) {
+        return Err(ApiError::BadRequest("\"q\" may be at most 200 characters".into()));
+    }
+    let filter = SearchFilter {
+        page_key,
+        community_id,
+        tag: query.tag,
+        author_username: query.author,
+        text,
+        created_from_ms: time_param("from", query.from.as_deref())?,
+        created_before_ms: time_param("to", query.to.as_deref())?,
+        after: query.cursor.as_deref().map(decode_cursor).transpose()?,
+        limit: limit + 1,
+    };
+    let mut found = state.store.search(&user, &filter).await?;
+    let more = found.len() as i64 > limit;
+    found.truncate(limit as usize);
+    let next_cursor = if more { found.last().map(|a| encode_cursor(a.created_ms, &a.shared.annotation.id)) } else { None };
+    Ok(JsonResponse(SearchResponse { annotations: found.into_iter().map(|a| a.shared).collect(), next_cursor }))
+}
+
+// ---- communities ----
+
+fn check_name(name: &str) -> Result<String, ApiError> {
+    let trimmed = name.trim();
+    let n = trimmed.chars().count();
+    if n == 0 || n > 100 || trimmed.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest("\"name\" must be 1 to 100 printable characters".into()));
+    }
+    Ok(trimmed.to_string())
+}
+
+pub async fn create_community(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Json(request): Json<CreateCommunityRequest>,
+) -> Result<(StatusCode, JsonResponse<CommunityInfo>), ApiError> {
+    admin::check_slug(&request.slug).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let name = check_name(&request.name)?;
+    let now = now_ms();
+    let community = state.store.create_community(&request.slug, &name, now).await?;
+    state.store.set_membership(&user.id, &community.id, Role::Owner, now).await?;
+    Ok((StatusCode::CREATED, JsonResponse(CommunityInfo { id: community.slug, name: community.name, role: Role::Owner })))
+}
+
+pub async fn community_detail(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(slug): Path<String>,
+) -> Result<JsonResponse<CommunityDetail>, ApiError> {
+    let m = membership_of(&state, &user, &slug).await?;
+    let members = state.store.members(&m.community.id).await?;
+    Ok(JsonResponse(CommunityDetail {
+        id: m.community.slug,
+        name: m.community.name,
+        archived: m.community.archived,
+        members: members.into_iter().map(|m| MemberInfo { user: m.user, role: m.role }).collect(),
+    }))
+}
+
+pub async fn update_community(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(slug): Path<String>,
+    Json(request): Json<UpdateCommunityRequest>,
+) -> Result<StatusCode, ApiError> {
+    let m = membership_of(&state, &user, &slug).await?;
+    if let Some(name) = &request.name {
+        if !m.can_manage() {
+            return Err(ApiError::Forbidden("only an owner or moderator may rename a community".into()));
+        }
+        let name = check_name(name)?;
+        state.store.rename_community(&m.community.id, &name).await?;
+    }
+    if let Some(archived) = request.archived {
+        if m.role != Role::Owner {
+            return Err(ApiError::Forbidden("only an owner may archive or restore a community".into()));
+        }
+        state.store.set_archived(&m.community.id, archived.then(now_ms)).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn set_member_role(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path((slug, username)): Path<(String, String)>,
+    Json(request): Json<SetRoleRequest>,
+) -> Result<StatusCode, ApiError> {
+    let m = membership_of(&state, &user, &slug).await?;
+    if m.role != Role::Owner {
+        return Err(ApiError::Forbidden("only an owner may change roles".into()));
+    }
+    let members = state.store.members(&m.community.id).await?;
+    let target = members
+        .iter()
+        .find(|x| x.user.username == username)
+        .ok_or_else(|| ApiError::NotFound(format!("{:?} is not a member of {slug:?}", truncated(&username))))?;
+    let owners = members.iter().filter(|x| x.role == Role::Owner).count();
+    if target.role == Role::Owner && request.role != Role::Owner && owners == 1 {
+        return Err(ApiError::Conflict("a community needs an owner; make someone else owner first".into()));
+    }
+    state.store.set_membership(&target.user.id, &m.community.id, request.role, now_ms()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes a member (owner or moderator; moderators may not remove owners), or
+/// leaves when `username` is the caller. The last owner cannot leave.
+pub async fn remove_member(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path((slug, username)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let m = membership_of(&state, &user, &slug).await?;
+    let members = state.store.members(&m.community.id).await?;
+    let target = members
+        .iter()
+        .find(|x| x.user.username == username)
+        .ok_or_else(|| ApiError::NotFound(format!("{:?} is not a member of {slug:?}", truncated(&username))))?;
+    let leaving = target.user.id == user.id;
+    if !leaving && !(m.role == Role::Owner || (m.role == Role::Moderator && target.role == Role::Member)) {
+        return Err(ApiError::Forbidden("you may not remove this member".into()));
+    }
+    if target.role == Role::Owner && members.iter().filter(|x| x.role == Role::Owner).count() == 1 {
+        return Err(ApiError::Conflict("the last owner cannot leave; make someone else owner first".into()));
+    }
+    state.store.remove_membership(&target.user.id, &m.community.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Invite codes: 128-bit random, shown once, stored as SHA-256.
+pub async fn create_invite(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(slug): Path<String>,
+    Json(request): Json<CreateInviteRequest>,
+) -> Result<(StatusCode, JsonResponse<InviteResponse>), ApiError> {
+    let m = membership_of(&state, &user, &slug).await?;
+    if !m.can_manage() {
+        return Err(ApiError::Forbidden("only an owner or moderator may invite".into()));
+    }
+    if m.community.archived {
+        return Err(ApiError::Conflict("the community is archived".into()));
+    }
+    let hours = request.expires_in_hours.unwrap_or(168);
+    if !(1..=24 * 90).contains(&hours) {
+        return Err(ApiError::BadRequest("\"expires_in_hours\" must be between 1 and 2160".into()));
+    }
+    let code = tokens::invite_code();
+    let now = now_ms();
+    let expires = now + i64::from(hours) * 3_600_000;
+    let uses = if request.multi_use { None } else { Some(1) };
+    state.store.create_invite(&m.community.id, &user.id, &tokens::hash(&code), Some(expires), uses, now).await?;
+    Ok((StatusCode::CREATED, JsonResponse(InviteResponse { code, expires_at: format_rfc3339_ms(expires) })))
+}
+
+pub async fn join(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Json(request): Json<JoinRequest>,
+) -> Result<JsonResponse<CommunityInfo>, ApiError> {
+    let invalid = || ApiError::NotFound("this invite code is unknown, expired or used up; ask for a new one".into());
+    if request.code.len() > 100 {
+        return Err(invalid());
+    }
+    match state.store.redeem_invite(&tokens::hash(request.code.trim()), &user.id, now_ms()).await? {
+        JoinOutcome::InvalidCode => Err(invalid()),
+        JoinOutcome::Joined(c) => Ok(JsonResponse(CommunityInfo { id: c.slug, name: c.name, role: Role::Member })),
+        JoinOutcome::AlreadyMember(c) => {
+            let m = membership_of(&state, &user, &c.slug).await?;
+            Ok(JsonResponse(m.info()))
+        }
+    }
 }

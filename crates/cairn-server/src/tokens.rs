@@ -29,6 +29,14 @@ pub fn generate() -> NewToken {
     NewToken { hash: hash(&secret), prefix: secret[..DISPLAY_PREFIX_CHARS].to_string(), secret }
 }
 
+/// An invite code: 128 random bits, `inv_` and 22 URL-safe characters; stored
+/// only as its [`hash`], like a token.
+pub fn invite_code() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("inv_{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
 /// The hex SHA-256 under which a token is stored and looked up.
 pub fn hash(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());

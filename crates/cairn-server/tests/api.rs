@@ -1,4 +1,4 @@
-//! The HTTP API end to end: a real server, a real SQLite file, real HTTP.
+//! The HTTP API end to end: a real server, a real database (each test runs on SQLite and on PostgreSQL), real HTTP.
 
 mod common;
 
@@ -19,7 +19,7 @@ async fn error_of(response: reqwest::Response) -> (u16, String, String) {
     (status, code, message)
 }
 
-#[tokio::test]
+both_backends! {
 async fn healthz_answers_ok() {
     let s = TestServer::start().await;
     let response = s.http.get(s.url("/healthz")).send().await.unwrap();
@@ -27,7 +27,6 @@ async fn healthz_answers_ok() {
     assert_eq!(response.text().await.unwrap(), "ok");
 }
 
-#[tokio::test]
 async fn sign_in_issues_a_working_token_and_refuses_bad_credentials_alike() {
     let s = TestServer::start().await;
     let response = s
@@ -61,7 +60,6 @@ async fn sign_in_issues_a_working_token_and_refuses_bad_credentials_alike() {
     assert_eq!(answers[0], answers[1], "unknown user and wrong password must look the same");
 }
 
-#[tokio::test]
 async fn me_lists_the_callers_communities_with_roles() {
     let s = TestServer::start().await;
     let me: MeResponse = s.get("/v1/me", &s.token("alice").await).await.json().await.unwrap();
@@ -74,7 +72,6 @@ async fn me_lists_the_callers_communities_with_roles() {
     assert_eq!(me.communities[0].role, Role::Member);
 }
 
-#[tokio::test]
 async fn teammates_see_a_shared_annotation_and_outsiders_never_do() {
     let s = TestServer::start().await;
     let (alice, bob, carol) = (s.token("alice").await, s.token("bob").await, s.token("carol").await);
@@ -100,7 +97,6 @@ async fn teammates_see_a_shared_annotation_and_outsiders_never_do() {
     assert!(s.page(&carol, PAGE).await.annotations.is_empty());
 }
 
-#[tokio::test]
 async fn a_private_annotation_is_visible_to_its_author_only() {
     let s = TestServer::start().await;
     let (alice, bob, carol) = (s.token("alice").await, s.token("bob").await, s.token("carol").await);
@@ -114,7 +110,6 @@ async fn a_private_annotation_is_visible_to_its_author_only() {
     assert!(s.page(&carol, PAGE).await.annotations.is_empty());
 }
 
-#[tokio::test]
 async fn sharing_with_a_community_you_are_not_in_is_rejected_and_stores_nothing() {
     let s = TestServer::start().await;
     let (alice, carol) = (s.token("alice").await, s.token("carol").await);
@@ -130,7 +125,6 @@ async fn sharing_with_a_community_you_are_not_in_is_rejected_and_stores_nothing(
     assert_eq!(statuses(&again), ["duplicate"]);
 }
 
-#[tokio::test]
 async fn nobody_can_overwrite_or_delete_another_users_annotation() {
     let s = TestServer::start().await;
     let (alice, bob) = (s.token("alice").await, s.token("bob").await);
@@ -150,7 +144,6 @@ async fn nobody_can_overwrite_or_delete_another_users_annotation() {
     assert_eq!(page.annotations[0].author.username, "alice");
 }
 
-#[tokio::test]
 async fn the_creator_in_a_pushed_body_is_replaced_by_the_caller() {
     let s = TestServer::start().await;
     let (alice, bob) = (s.token("alice").await, s.token("bob").await);
@@ -173,7 +166,6 @@ async fn the_creator_in_a_pushed_body_is_replaced_by_the_caller() {
     assert_eq!(audience, ["urn:cairn:community:demo-team"]);
 }
 
-#[tokio::test]
 async fn replaying_a_push_changes_nothing() {
     let s = TestServer::start().await;
     let alice = s.token("alice").await;
@@ -193,7 +185,6 @@ async fn replaying_a_push_changes_nothing() {
     assert_eq!(statuses(&other), ["applied"]);
 }
 
-#[tokio::test]
 async fn reordered_and_repeated_mutations_in_a_batch_converge_on_the_newest_edit() {
     let s = TestServer::start().await;
     let alice = s.token("alice").await;
@@ -216,7 +207,6 @@ async fn reordered_and_repeated_mutations_in_a_batch_converge_on_the_newest_edit
     assert_eq!(page.annotations[0].annotation.note(), Some("final text"));
 }
 
-#[tokio::test]
 async fn a_delete_is_not_undone_by_an_older_upsert() {
     let s = TestServer::start().await;
     let alice = s.token("alice").await;
@@ -241,7 +231,6 @@ async fn a_delete_is_not_undone_by_an_older_upsert() {
     assert!(s.page(&alice, PAGE).await.annotations.is_empty());
 }
 
-#[tokio::test]
 async fn broken_request_bodies_are_400_with_a_json_error_and_store_nothing() {
     let s = TestServer::start().await;
     let alice = s.token("alice").await;
@@ -289,7 +278,6 @@ async fn broken_request_bodies_are_400_with_a_json_error_and_store_nothing() {
     assert_eq!(statuses(&s.push(&alice, "d1", json!([valid])).await), ["applied"]);
 }
 
-#[tokio::test]
 async fn an_oversize_body_is_413() {
     let s = TestServer::start().await;
     let alice = s.token("alice").await;
@@ -299,7 +287,6 @@ async fn an_oversize_body_is_413() {
     assert!(message.contains("MiB"), "{message}");
 }
 
-#[tokio::test]
 async fn too_many_mutations_is_413_batch_too_large_and_applies_none() {
     let s = TestServer::start().await;
     let alice = s.token("alice").await;
@@ -318,7 +305,6 @@ async fn too_many_mutations_is_413_batch_too_large_and_applies_none() {
     assert_eq!(s.page(&alice, PAGE).await.annotations.len(), MAX_PUSH_MUTATIONS);
 }
 
-#[tokio::test]
 async fn one_invalid_annotation_does_not_sink_the_batch() {
     let s = TestServer::start().await;
     let alice = s.token("alice").await;
@@ -357,7 +343,6 @@ async fn one_invalid_annotation_does_not_sink_the_batch() {
     assert_eq!(notes, ["good two", "good one"], "newest first");
 }
 
-#[tokio::test]
 async fn sql_metacharacters_are_stored_and_returned_literally() {
     let s = TestServer::start().await;
     let alice = s.token("alice").await;
@@ -382,7 +367,6 @@ async fn sql_metacharacters_are_stored_and_returned_literally() {
     assert_eq!(me.user.username, "bob");
 }
 
-#[tokio::test]
 async fn hostile_markdown_is_served_as_safe_html() {
     let s = TestServer::start().await;
     let alice = s.token("alice").await;
@@ -406,7 +390,6 @@ async fn hostile_markdown_is_served_as_safe_html() {
     assert_eq!(page.annotations[0].annotation.note(), Some(note));
 }
 
-#[tokio::test]
 async fn requests_without_a_valid_token_are_401() {
     let s = TestServer::start().await;
     let alice = s.token("alice").await;
@@ -440,7 +423,6 @@ async fn requests_without_a_valid_token_are_401() {
     assert_eq!(s.get("/v1/me", &expired.secret).await.status(), 401);
 }
 
-#[tokio::test]
 async fn page_lookups_need_a_web_url() {
     let s = TestServer::start().await;
     let alice = s.token("alice").await;
@@ -455,7 +437,6 @@ async fn page_lookups_need_a_web_url() {
     assert!(message.contains("url"), "{message}");
 }
 
-#[tokio::test]
 async fn unknown_paths_and_protocol_versions_get_json_errors() {
     let s = TestServer::start().await;
     let alice = s.token("alice").await;
@@ -472,7 +453,6 @@ async fn unknown_paths_and_protocol_versions_get_json_errors() {
     assert_eq!(response.status(), 200);
 }
 
-#[tokio::test]
 async fn viewers_learn_only_about_their_own_communities() {
     let s = TestServer::start().await;
     admin::add_member(s.store.as_ref(), "other-team", "alice", Role::Member).await.unwrap();
@@ -503,7 +483,6 @@ async fn viewers_learn_only_about_their_own_communities() {
     assert_eq!(s.page(&alice, PAGE).await.annotations[0].communities, ["demo-team"]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_pushes_to_one_community_all_apply() {
     let s = std::sync::Arc::new(TestServer::start().await);
     let (alice, bob) = (s.token("alice").await, s.token("bob").await);
@@ -524,4 +503,5 @@ async fn concurrent_pushes_to_one_community_all_apply() {
     }
     assert_eq!(s.page(&alice, PAGE).await.annotations.len(), 40);
     assert_eq!(s.page(&bob, PAGE).await.annotations.len(), 40);
+}
 }

@@ -1,8 +1,12 @@
 //! Where the server keeps its state, behind one trait so that the HTTP layer
 //! does not know which database it talks to.
 //!
-//! **Architecture invariant:** SQL lives only in backend modules (today
-//! [`sqlite`]; PostgreSQL later, with its own `migrations/postgres/`).
+//! **Architecture invariant:** SQL lives only in this module's backends.
+//! [`sqlite`] (the zero-configuration default) and [`postgres`] (selected by a
+//! `postgres://` URL) each own their connection setup, transaction start and
+//! `migrations/<backend>/`; the queries themselves are written once, in the
+//! portable subset both databases accept (`$n` parameters, `ON CONFLICT`,
+//! `RETURNING`), in [`portable`], and instantiated per backend.
 //! What a push may do is decided by the pure functions in [`crate::push`], which
 //! every backend calls inside its write transaction, so the rules cannot drift
 //! between backends.
@@ -10,10 +14,13 @@
 //! Times are passed in as Unix milliseconds by the caller: the store reads no clock,
 //! which keeps expiry and ordering testable.
 
+#[macro_use]
+mod portable;
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
-use cairn_protocol::api::{CommunityInfo, MutationResult, Role, SharedAnnotation, UserInfo};
+use cairn_protocol::api::{ChangeKind, CommunityInfo, MutationResult, Role, SharedAnnotation, UserInfo};
 
 use crate::push::PreparedMutation;
 use crate::tokens::NewToken;
@@ -44,6 +51,8 @@ pub struct Community {
     pub id: String,
     pub slug: String,
     pub name: String,
+    /// An archived community is read-only: nothing new can be shared with it.
+    pub archived: bool,
 }
 
 impl Community {
@@ -62,6 +71,11 @@ pub struct Membership {
 impl Membership {
     pub fn info(&self) -> CommunityInfo {
         CommunityInfo { id: self.community.slug.clone(), name: self.community.name.clone(), role: self.role }
+    }
+
+    /// Owners and moderators manage a community (rename, invite, remove members).
+    pub fn can_manage(&self) -> bool {
+        matches!(self.role, Role::Owner | Role::Moderator)
     }
 }
 
@@ -89,13 +103,102 @@ pub enum StoreError {
     AlreadyExists(String),
     #[error("{0}")]
     NotFound(String),
+    /// Two writers collided (a PostgreSQL deadlock or serialization failure, a
+    /// busy SQLite file); the whole transaction may be retried.
+    #[error("transaction conflict: {0}")]
+    Conflict(String),
     /// The database failed; the message is for logs, not for clients.
     #[error("storage failure: {0}")]
     Backend(String),
 }
 
+/// What a push did: the per-mutation results, and the feed positions it created,
+/// which the live stream announces once the transaction has committed.
+#[derive(Clone, Debug, Default)]
+pub struct PushOutcome {
+    pub results: Vec<MutationResult>,
+    pub notices: Vec<ChangeNotice>,
+}
+
+/// "This feed is now at `seq`". A community feed (`community` = its slug) or,
+/// with `community` = `None`, the personal feed of `author_id`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangeNotice {
+    pub community: Option<String>,
+    pub author_id: String,
+    pub seq: i64,
+}
+
+/// One entry of a change feed, in sequence order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeedRow {
+    pub seq: i64,
+    /// The annotation's `urn:uuid:` id.
+    pub id: String,
+    pub kind: ChangeKind,
+    /// The current state when `kind` is `Upsert`.
+    pub annotation: Option<SharedAnnotation>,
+}
+
+/// An annotation as a viewer may see it, with what the W3C protocol also needs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredAnnotation {
+    pub shared: SharedAnnotation,
+    pub created_ms: i64,
+    pub modified_ms: i64,
+    /// W3C properties outside Cairn's model (`canonical`, `via`), as a JSON object.
+    pub extra_json: Option<String>,
+}
+
+/// Which annotations an W3C Annotation Container holds.
+#[derive(Clone, Debug)]
+pub enum ContainerScope {
+    /// Live annotations shared with this community (the viewer must be a member).
+    Community(Community),
+    /// The viewer's own annotations shared with nobody.
+    Private,
+}
+
+/// Filters of `GET /v1/search`; all optional, combined with AND, always scoped
+/// to what the viewer may see.
+#[derive(Clone, Debug, Default)]
+pub struct SearchFilter {
+    pub page_key: Option<String>,
+    pub community_id: Option<String>,
+    pub tag: Option<String>,
+    pub author_username: Option<String>,
+    /// Matched case-insensitively as a substring of the note, the quote and the tags.
+    pub text: Option<String>,
+    pub created_from_ms: Option<i64>,
+    pub created_before_ms: Option<i64>,
+    /// Keyset cursor: only rows strictly after (created_ms, id) in newest-first order.
+    pub after: Option<(i64, String)>,
+    pub limit: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    pub user: UserInfo,
+    pub role: Role,
+}
+
+/// Why an invite code did not let someone join.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JoinOutcome {
+    Joined(Community),
+    AlreadyMember(Community),
+    /// Unknown, expired or used up: deliberately one answer for all three.
+    InvalidCode,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync {
+    /// Answers when the database is reachable (for `/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Waits for open connections to finish and closes the pool.
+    async fn close(&self);
+
     async fn create_user(
         &self,
         username: &str,
@@ -111,12 +214,36 @@ pub trait Store: Send + Sync {
 
     async fn community(&self, slug: &str) -> Result<Option<Community>, StoreError>;
 
+    async fn rename_community(&self, community_id: &str, name: &str) -> Result<(), StoreError>;
+
+    /// Archives (`Some(time)`) or restores (`None`) a community.
+    async fn set_archived(&self, community_id: &str, archived_at_ms: Option<i64>) -> Result<(), StoreError>;
+
     /// Makes `user_id` a member of the community with `role`, or changes their role.
     async fn set_membership(&self, user_id: &str, community_id: &str, role: Role, now_ms: i64)
         -> Result<(), StoreError>;
 
+    /// Ends a membership; answers whether there was one.
+    async fn remove_membership(&self, user_id: &str, community_id: &str) -> Result<bool, StoreError>;
+
     /// The user's communities, ordered by slug.
     async fn memberships(&self, user_id: &str) -> Result<Vec<Membership>, StoreError>;
+
+    /// A community's members, ordered by username.
+    async fn members(&self, community_id: &str) -> Result<Vec<Member>, StoreError>;
+
+    async fn create_invite(
+        &self,
+        community_id: &str,
+        created_by: &str,
+        code_hash: &str,
+        expires_at_ms: Option<i64>,
+        uses: Option<i64>,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Redeems an invite code (its hash) for `user_id` in one transaction.
+    async fn redeem_invite(&self, code_hash: &str, user_id: &str, now_ms: i64) -> Result<JoinOutcome, StoreError>;
 
     async fn insert_token(
         &self,
@@ -133,17 +260,55 @@ pub trait Store: Send + Sync {
     /// returns how many were revoked.
     async fn revoke_tokens(&self, prefix_or_hash: &str, now_ms: i64) -> Result<u64, StoreError>;
 
-    /// Applies one device's batch in a single write transaction and answers one
-    /// result per mutation, in order. Nothing is visible to readers until all are applied.
+    /// Applies one batch in a single write transaction and answers one result
+    /// per mutation, in order. Nothing is visible to readers until all are applied.
+    /// With a `device_id`, each (author, device, seq) is applied at most once;
+    /// without one (W3C protocol writes), every mutation is applied.
     async fn apply_push(
         &self,
         author: &User,
-        device_id: &str,
+        device_id: Option<&str>,
         mutations: Vec<PreparedMutation>,
         now_ms: i64,
-    ) -> Result<Vec<MutationResult>, StoreError>;
+    ) -> Result<PushOutcome, StoreError>;
 
     /// The live annotations on a page that `viewer` may see: their own and those
     /// shared with a community they belong to. Newest first.
     async fn page_annotations(&self, viewer: &User, page_key: &str) -> Result<Vec<SharedAnnotation>, StoreError>;
+
+    /// A community's change feed after `since`, in sequence order, as `viewer`
+    /// (who must be a member; the caller checks) sees it.
+    async fn community_changes(
+        &self,
+        viewer: &User,
+        community_id: &str,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<FeedRow>, StoreError>;
+
+    /// The viewer's own annotations' change feed after `since`.
+    async fn own_changes(&self, viewer: &User, since: i64, limit: i64) -> Result<Vec<FeedRow>, StoreError>;
+
+    /// Annotations matching `filter` that `viewer` may see, newest first.
+    async fn search(&self, viewer: &User, filter: &SearchFilter) -> Result<Vec<StoredAnnotation>, StoreError>;
+
+    /// A container's size and latest modification time.
+    async fn container_summary(&self, viewer: &User, scope: &ContainerScope) -> Result<(i64, Option<i64>), StoreError>;
+
+    /// One page of a container, oldest first.
+    async fn container_page(
+        &self,
+        viewer: &User,
+        scope: &ContainerScope,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredAnnotation>, StoreError>;
+
+    /// One annotation of a container, if the viewer may see it there.
+    async fn container_annotation(
+        &self,
+        viewer: &User,
+        scope: &ContainerScope,
+        id: &str,
+    ) -> Result<Option<StoredAnnotation>, StoreError>;
 }

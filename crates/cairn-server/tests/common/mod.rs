@@ -1,11 +1,22 @@
-//! A real server on 127.0.0.1:0 over a temporary SQLite file, and helpers to talk to it.
+//! A real server on 127.0.0.1:0 over a fresh database, and helpers to talk to it.
+//!
+//! Every API test runs twice, through [`both_backends!`]: once on a temporary
+//! SQLite file and once on a fresh PostgreSQL database. PostgreSQL comes from
+//! `CAIRN_TEST_POSTGRES_URL` (a superuser URL of a server to create databases
+//! in) or else from a private cluster this test binary starts on loopback
+//! (installing Debian's `postgresql` package first if it is missing and we are
+//! root). If neither works the PostgreSQL tests fail, saying why; they are
+//! never skipped.
 #![allow(dead_code)]
+
+pub mod postgres;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use cairn_model::{Annotation, AnnotationId, Color, Selector};
 use cairn_protocol::api::{PageAnnotationsResponse, Role};
+use cairn_server::store::postgres::PostgresStore;
 use cairn_server::store::sqlite::SqliteStore;
 use cairn_server::store::Store;
 use cairn_server::{admin, passwords, router, AppState};
@@ -21,18 +32,75 @@ fn password_hash() -> &'static str {
     HASH.get_or_init(|| passwords::hash(PASSWORD).unwrap())
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+tokio::task_local! {
+    /// The backend the current test runs on (set by [`both_backends!`]).
+    pub static BACKEND: Backend;
+}
+
+/// The current test's backend; SQLite outside [`both_backends!`].
+pub fn backend() -> Backend {
+    BACKEND.try_with(|b| *b).unwrap_or(Backend::Sqlite)
+}
+
+/// Defines each `async fn name() { ... }` as a module `name` with two tests,
+/// `name::sqlite` and `name::postgres`, running the same body on each backend.
+#[macro_export]
+macro_rules! both_backends {
+    ($( $(#[$meta:meta])* async fn $name:ident() $body:block )*) => { $(
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn body() $body
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $crate::common::BACKEND.scope($crate::common::Backend::Sqlite, body()).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                $crate::common::BACKEND.scope($crate::common::Backend::Postgres, body()).await
+            }
+        }
+    )* };
+}
+
+/// A fresh, empty store of the current backend; for PostgreSQL also its URL
+/// (for starting the real binary against it).
+pub async fn fresh_store(dir: &std::path::Path) -> (Arc<dyn Store>, Option<String>) {
+    match backend() {
+        Backend::Sqlite => (Arc::new(SqliteStore::open(&dir.join("test.sqlite3")).await.unwrap()), None),
+        Backend::Postgres => {
+            let url = postgres::fresh_database().await;
+            (Arc::new(PostgresStore::open(&url, 8).await.unwrap()), Some(url))
+        }
+    }
+}
+
 pub struct TestServer {
     pub base: String,
     pub http: reqwest::Client,
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<dyn Store>,
+    pub state: AppState,
+    pub database_url: Option<String>,
     _dir: tempfile::TempDir,
 }
 
 impl TestServer {
     /// alice and bob in `demo-team` (alice owner), carol alone in `other-team`.
     pub async fn start() -> TestServer {
+        TestServer::start_with(|state| state).await
+    }
+
+    /// The same, with the app state adjusted first (limits, origins).
+    pub async fn start_with(adjust: impl FnOnce(AppState) -> AppState) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(SqliteStore::open(&dir.path().join("test.sqlite3")).await.unwrap());
+        let (store, database_url) = fresh_store(dir.path()).await;
         let now = cairn_server::now_ms();
         for (username, display) in [("alice", "Alice Example"), ("bob", "Bob Example"), ("carol", "Carol Outsider")] {
             store.create_user(username, display, Some(password_hash()), now).await.unwrap();
@@ -45,9 +113,10 @@ impl TestServer {
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let app = router(AppState::new(store.clone()));
+        let state = adjust(AppState::new(store.clone()));
+        let app = router(state.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        TestServer { base: format!("http://{addr}"), http: reqwest::Client::new(), store, _dir: dir }
+        TestServer { base: format!("http://{addr}"), http: reqwest::Client::new(), store, state, database_url, _dir: dir }
     }
 
     pub async fn token(&self, username: &str) -> String {

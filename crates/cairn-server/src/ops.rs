@@ -1,0 +1,242 @@
+//! What keeps the server safe to run: CORS for the extension only, per-token
+//! rate limits, request timeouts, readiness and Prometheus metrics.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::ApiError;
+use crate::{tokens, AppState};
+
+const ALLOWED_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
+const ALLOWED_HEADERS: &str = "authorization, content-type, cairn-protocol, if-match, prefer, accept";
+const EXPOSED_HEADERS: &str = "etag, location, link, retry-after, content-location, allow, cairn-protocol";
+
+/// CORS for exactly one origin, the extension's. A request from any other
+/// origin gets no CORS headers at all (the browser then refuses to hand the
+/// answer to the page); the `Origin` header is compared, never echoed blindly.
+pub async fn cors(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let allowed = request
+        .headers()
+        .get(header::ORIGIN)
+        .is_some_and(|o| o.as_bytes() == state.config.extension_origin.as_bytes());
+    let preflight = request.method() == Method::OPTIONS
+        && request.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let mut response = if allowed && preflight {
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        let h = r.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(ALLOWED_METHODS));
+        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static(ALLOWED_HEADERS));
+        h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+        r
+    } else {
+        next.run(request).await
+    };
+    let h = response.headers_mut();
+    h.append(header::VARY, HeaderValue::from_static("Origin"));
+    if allowed {
+        if let Ok(origin) = HeaderValue::from_str(&state.config.extension_origin) {
+            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(EXPOSED_HEADERS));
+        }
+    }
+    response
+}
+
+/// Token buckets, one per bearer token (keyed by its hash, never the token).
+#[derive(Default)]
+pub struct RateLimiter {
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+impl RateLimiter {
+    /// Takes one request from `key`'s bucket; on refusal, the seconds until one is available.
+    pub fn check(&self, key: &str, per_second: f64, burst: f64, now: Instant) -> Result<(), u64> {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() > 100_000 {
+            // Forget full buckets so that a flood of random tokens cannot grow this without bound.
+            buckets.retain(|_, (level, at)| *level + now.duration_since(*at).as_secs_f64() * per_second < burst);
+        }
+        let (level, at) = buckets.entry(key.to_string()).or_insert((burst, now));
+        *level = (*level + now.duration_since(*at).as_secs_f64() * per_second).min(burst);
+        *at = now;
+        if *level >= 1.0 {
+            *level -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - *level) / per_second).ceil().max(1.0) as u64)
+        }
+    }
+}
+
+pub async fn rate_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let per_second = state.config.rate_per_second;
+    if per_second > 0.0 {
+        let token = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .map(|(_, t)| t.trim())
+            .filter(|t| tokens::looks_like_token(t));
+        if let Some(token) = token {
+            let key = tokens::hash(token);
+            if let Err(retry_after_secs) =
+                state.limiter.check(&key, per_second, state.config.rate_burst.max(1.0), Instant::now())
+            {
+                state.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+                return ApiError::RateLimited { retry_after_secs }.into_response();
+            }
+        }
+    }
+    next.run(request).await
+}
+
+/// Answers 503 when a request runs longer than the configured timeout. The
+/// live stream is meant to stay open and is exempt. A push cut off here rolls
+/// back: its transaction is dropped uncommitted.
+pub async fn timeout(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if request.uri().path() == "/v1/events" {
+        return next.run(request).await;
+    }
+    match tokio::time::timeout(state.config.request_timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Unavailable("the request took too long; try again".into()).into_response(),
+    }
+}
+
+/// Request counts by route and status, a latency histogram, and rate-limit refusals.
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<HashMap<(String, String, u16), u64>>,
+    buckets: [AtomicU64; LATENCY_BUCKETS.len()],
+    latency_count: AtomicU64,
+    latency_sum_us: AtomicU64,
+    pub rate_limited: AtomicU64,
+}
+
+const LATENCY_BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
+
+impl Metrics {
+    pub fn record(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        *self
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry((method.to_string(), route.to_string(), status))
+            .or_default() += 1;
+        let secs = elapsed.as_secs_f64();
+        for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                self.buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.latency_count.fetch_add(1, Ordering::Relaxed);
+        self.latency_sum_us.fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP cairn_http_requests_total HTTP requests by method, route and status.\n");
+        out.push_str("# TYPE cairn_http_requests_total counter\n");
+        let mut rows: Vec<_> =
+            self.requests.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(k, v)| (k.clone(), *v)).collect();
+        rows.sort();
+        for ((method, route, status), n) in rows {
+            let _ = writeln!(
+                out,
+                "cairn_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {n}",
+                route.replace('\\', "\\\\").replace('"', "\\\"")
+            );
+        }
+        out.push_str("# HELP cairn_http_request_duration_seconds Time to answer a request.\n");
+        out.push_str("# TYPE cairn_http_request_duration_seconds histogram\n");
+        for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "cairn_http_request_duration_seconds_bucket{{le=\"{bound}\"}} {}",
+                self.buckets[i].load(Ordering::Relaxed)
+            );
+        }
+        let count = self.latency_count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "cairn_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(
+            out,
+            "cairn_http_request_duration_seconds_sum {}",
+            self.latency_sum_us.load(Ordering::Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(out, "cairn_http_request_duration_seconds_count {count}");
+        out.push_str("# HELP cairn_rate_limited_total Requests refused with 429.\n");
+        out.push_str("# TYPE cairn_rate_limited_total counter\n");
+        let _ = writeln!(out, "cairn_rate_limited_total {}", self.rate_limited.load(Ordering::Relaxed));
+        out
+    }
+}
+
+/// Records every request in [`Metrics`], by route pattern (never the path itself).
+pub async fn measure(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "(unmatched)".into());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    state.metrics.record(&method, &route, response.status().as_u16(), started.elapsed());
+    response
+}
+
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Ready when the database answers.
+pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
+    state.store.ping().await.map_err(|e| {
+        tracing::warn!(error = %e, "not ready");
+        ApiError::Unavailable("the database is not reachable".into())
+    })?;
+    Ok("ready")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_allows_its_burst_then_refills_at_the_rate() {
+        let limiter = RateLimiter::default();
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(limiter.check("k", 1.0, 3.0, t0), Ok(()));
+        }
+        assert_eq!(limiter.check("k", 1.0, 3.0, t0), Err(1));
+        assert_eq!(limiter.check("other", 1.0, 3.0, t0), Ok(()), "buckets are per token");
+        assert_eq!(limiter.check("k", 1.0, 3.0, t0 + Duration::from_millis(1100)), Ok(()));
+        assert_eq!(limiter.check("k", 0.5, 3.0, t0 + Duration::from_millis(1100)), Err(2));
+    }
+
+    #[test]
+    fn metrics_render_counts_and_histogram() {
+        let m = Metrics::default();
+        m.record("GET", "/v1/me", 200, Duration::from_millis(3));
+        m.record("GET", "/v1/me", 200, Duration::from_millis(30));
+        let text = m.render();
+        assert!(text.contains("cairn_http_requests_total{method=\"GET\",route=\"/v1/me\",status=\"200\"} 2"), "{text}");
+        assert!(text.contains("cairn_http_request_duration_seconds_bucket{le=\"0.005\"} 1"), "{text}");
+        assert!(text.contains("cairn_http_request_duration_seconds_count 2"), "{text}");
+    }
+}

@@ -1,0 +1,928 @@
+//! The queries, written once in SQL that SQLite and PostgreSQL both accept, and
+//! instantiated for each backend by [`portable_store!`].
+//!
+//! A backend module defines its store struct (with a `pool` field) and these
+//! inherent functions, which are where the databases differ:
+//! * `begin_write(&self)`: a write transaction (`BEGIN IMMEDIATE` on SQLite);
+//! * `lock_for_push(conn, user_id)`: on PostgreSQL, locks the sequence counters
+//!   of the author's communities in a fixed order so that concurrent pushes
+//!   queue instead of deadlocking; nothing on SQLite, whose writer is alone.
+//!
+//! Only plain types cross the boundary (`String`, `i64`, `Option`), so the same
+//! row tuples decode on both databases.
+
+use cairn_protocol::api::{ChangeKind, SharedAnnotation, UserInfo};
+
+use super::{FeedRow, StoreError};
+
+pub(crate) fn backend(e: sqlx::Error) -> StoreError {
+    let code = e.as_database_error().and_then(|d| d.code()).map(|c| c.into_owned());
+    match code.as_deref() {
+        // PostgreSQL serialization failure and deadlock; SQLite busy and locked.
+        Some("40001" | "40P01" | "5" | "6" | "517") => StoreError::Conflict(e.to_string()),
+        _ => StoreError::Backend(e.to_string()),
+    }
+}
+
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error().is_some_and(|d| d.is_unique_violation())
+}
+
+pub(crate) fn new_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    uuid::Builder::from_random_bytes(bytes).into_uuid().hyphenated().to_string()
+}
+
+/// `$from, $from+1, ...` for `n` values, for `IN (...)` lists.
+pub(crate) fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Escapes `%`, `_` and `\` for `LIKE ... ESCAPE '\'`.
+pub(crate) fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A value bound to a dynamically built query.
+pub(crate) enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+/// The viewer may see an annotation: they wrote it, or it is shared with one of
+/// their communities. `$1` is always the viewer's id. Every read uses it.
+pub(crate) const VISIBLE: &str = "(a.author_id = $1 OR EXISTS (
+    SELECT 1 FROM annotation_shares vs JOIN memberships vm ON vm.community_id = vs.community_id
+    WHERE vs.annotation_id = a.id AND vs.removed_at IS NULL AND vm.user_id = $1))";
+
+pub(crate) type AnnotationRow = (String, String, Option<String>, Option<String>, i64, i64, String, String, String);
+
+/// Turns hydrated rows into annotations as the viewer sees them, in `order`.
+pub(crate) fn assemble(
+    order: &[String],
+    rows: Vec<AnnotationRow>,
+    shares: Vec<(String, String)>,
+) -> Result<Vec<super::StoredAnnotation>, StoreError> {
+    let mut visible_shares: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+    for (annotation_id, slug) in shares {
+        visible_shares.entry(annotation_id).or_default().push(slug);
+    }
+    let mut by_id: std::collections::HashMap<String, super::StoredAnnotation> = std::collections::HashMap::new();
+    for (id, body_json, note_html, extra_json, created_ms, modified_ms, author_id, username, display_name) in rows {
+        let mut annotation: cairn_model::Annotation = serde_json::from_str(&body_json)
+            .map_err(|e| StoreError::Backend(format!("stored annotation {id} is unreadable: {e}")))?;
+        let communities = visible_shares.remove(&id).unwrap_or_default();
+        // The viewer learns nothing about communities they are not in.
+        annotation.audience.retain(|a| {
+            a.id.strip_prefix("urn:cairn:community:").is_some_and(|slug| communities.iter().any(|c| c == slug))
+        });
+        let shared = SharedAnnotation {
+            annotation,
+            author: UserInfo { id: author_id, username, display_name },
+            communities,
+            note_html,
+        };
+        by_id.insert(id, super::StoredAnnotation { shared, created_ms, modified_ms, extra_json });
+    }
+    Ok(order.iter().filter_map(|id| by_id.remove(id)).collect())
+}
+
+/// Feed rows from (seq, id, removed, deleted) and the hydrated live ones.
+pub(crate) fn feed_rows(
+    raw: Vec<(i64, String, bool, bool)>,
+    mut live: Vec<super::StoredAnnotation>,
+) -> Vec<FeedRow> {
+    raw.into_iter()
+        .map(|(seq, id, removed, deleted)| {
+            let kind = if deleted {
+                ChangeKind::Deleted
+            } else if removed {
+                ChangeKind::Unshared
+            } else {
+                ChangeKind::Upsert
+            };
+            let annotation = if kind == ChangeKind::Upsert {
+                live.iter().position(|a| a.shared.annotation.id == id).map(|i| live.swap_remove(i).shared)
+            } else {
+                None
+            };
+            // A live row the viewer cannot hydrate (a race with an unshare) reads as unshared.
+            let kind = if kind == ChangeKind::Upsert && annotation.is_none() { ChangeKind::Unshared } else { kind };
+            FeedRow { seq, id, kind, annotation }
+        })
+        .collect()
+}
+
+/// Implements [`super::Store`] for `$store` on connections of type `$conn`.
+macro_rules! portable_store {
+    ($store:ident, $conn:ty) => {
+        use std::collections::HashSet;
+
+        use async_trait::async_trait;
+        use cairn_protocol::api::{MutationResult, MutationStatus, Role, SharedAnnotation, UserInfo};
+
+        use crate::push::{
+            decide_delete, decide_upsert, stamp, DeleteDecision, PreparedMutation, PreparedUpsert, Rejection,
+            StoredState, UpsertDecision,
+        };
+        use crate::store::portable::{
+            assemble, backend, feed_rows, is_unique_violation, like_escape, new_id, placeholders, AnnotationRow, Arg,
+            VISIBLE,
+        };
+        use crate::store::{
+            parse_role, role_name, ChangeNotice, Community, ContainerScope, FeedRow, JoinOutcome, Member, Membership,
+            PushOutcome, SearchFilter, Store, StoreError, StoredAnnotation, User,
+        };
+        use crate::tokens::NewToken;
+
+        type CommunityRow = (String, String, String, Option<i64>);
+
+        fn community_of((id, slug, name, archived_at): CommunityRow) -> Community {
+            Community { id, slug, name, archived: archived_at.is_some() }
+        }
+
+        async fn memberships_on(conn: &mut $conn, user_id: &str) -> Result<Vec<Membership>, StoreError> {
+            let rows: Vec<(String, String, String, Option<i64>, String)> = sqlx::query_as(
+                "SELECT c.id, c.slug, c.name, c.archived_at, m.role FROM memberships m
+                 JOIN communities c ON c.id = m.community_id WHERE m.user_id = $1 ORDER BY c.slug",
+            )
+            .bind(user_id)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(backend)?;
+            rows.into_iter()
+                .map(|(id, slug, name, archived_at, role)| {
+                    let role =
+                        parse_role(&role).ok_or_else(|| StoreError::Backend(format!("unknown role {role:?}")))?;
+                    Ok(Membership { community: community_of((id, slug, name, archived_at)), role })
+                })
+                .collect()
+        }
+
+        async fn stored_state(conn: &mut $conn, id: &str) -> Result<Option<StoredState>, StoreError> {
+            let row: Option<(String, Option<i64>, i64)> =
+                sqlx::query_as("SELECT author_id, deleted_at, modified_at FROM annotations WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(backend)?;
+            Ok(row.map(|(author_id, deleted_at, modified_ms)| StoredState {
+                author_id,
+                deleted: deleted_at.is_some(),
+                modified_ms,
+            }))
+        }
+
+        /// Takes the community's next sequence number. Called only inside a write
+        /// transaction; the counter row stays locked until commit, so numbers are
+        /// handed out in commit order.
+        async fn next_seq(conn: &mut $conn, community_id: &str) -> Result<i64, StoreError> {
+            sqlx::query_scalar("UPDATE communities SET next_seq = next_seq + 1 WHERE id = $1 RETURNING next_seq - 1")
+                .bind(community_id)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(backend)
+        }
+
+        /// The same for the author's personal feed.
+        async fn next_author_seq(conn: &mut $conn, user_id: &str) -> Result<i64, StoreError> {
+            sqlx::query_scalar("UPDATE users SET next_seq = next_seq + 1 WHERE id = $1 RETURNING next_seq - 1")
+                .bind(user_id)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(backend)
+        }
+
+        /// (community id, slug) of the live shares of an annotation.
+        async fn live_shares(conn: &mut $conn, id: &str) -> Result<Vec<(String, String)>, StoreError> {
+            sqlx::query_as(
+                "SELECT s.community_id, c.slug FROM annotation_shares s JOIN communities c ON c.id = s.community_id
+                 WHERE s.annotation_id = $1 AND s.removed_at IS NULL",
+            )
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(backend)
+        }
+
+        async fn write_upsert(
+            conn: &mut $conn,
+            author: &User,
+            memberships: &[Membership],
+            upsert: PreparedUpsert,
+            now_ms: i64,
+            notices: &mut Vec<ChangeNotice>,
+        ) -> Result<Result<(), Rejection>, StoreError> {
+            let stored = stored_state(conn, &upsert.id).await?;
+            let shared_before = live_shares(conn, &upsert.id).await?;
+            let before_ids: Vec<String> = shared_before.iter().map(|(id, _)| id.clone()).collect();
+            let (decision, audience) = match decide_upsert(author, stored.as_ref(), &upsert, memberships, &before_ids) {
+                Ok(d) => d,
+                Err(rejection) => return Ok(Err(rejection)),
+            };
+            if decision == UpsertDecision::KeepStored {
+                return Ok(Ok(()));
+            }
+            let mut annotation = upsert.annotation;
+            stamp(&mut annotation, author, &audience);
+            let body_json = serde_json::to_string(&annotation).map_err(|e| StoreError::Backend(e.to_string()))?;
+            let author_seq = next_author_seq(conn, &author.id).await?;
+            sqlx::query(
+                "INSERT INTO annotations (id, author_id, page_key, source_url, body_json, note_html, created_at,
+                     modified_at, author_seq, search_text, tags_text, extra_json)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                 ON CONFLICT (id) DO UPDATE SET page_key = excluded.page_key, source_url = excluded.source_url,
+                     body_json = excluded.body_json, note_html = excluded.note_html,
+                     modified_at = excluded.modified_at, author_seq = excluded.author_seq,
+                     search_text = excluded.search_text, tags_text = excluded.tags_text,
+                     extra_json = COALESCE(excluded.extra_json, annotations.extra_json)",
+            )
+            .bind(&upsert.id)
+            .bind(&author.id)
+            .bind(&upsert.page_key)
+            .bind(&annotation.target.source)
+            .bind(&body_json)
+            .bind(&upsert.note_html)
+            .bind(upsert.created_ms)
+            .bind(upsert.modified_ms)
+            .bind(author_seq)
+            .bind(&upsert.search_text)
+            .bind(&upsert.tags_text)
+            .bind(&upsert.extra_json)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+            notices.push(ChangeNotice { community: None, author_id: author.id.clone(), seq: author_seq });
+
+            for community in &audience {
+                let seq = next_seq(conn, &community.id).await?;
+                sqlx::query(
+                    "INSERT INTO annotation_shares (annotation_id, community_id, seq, removed_at) VALUES ($1, $2, $3, NULL)
+                     ON CONFLICT (annotation_id, community_id) DO UPDATE SET seq = excluded.seq, removed_at = NULL",
+                )
+                .bind(&upsert.id)
+                .bind(&community.id)
+                .bind(seq)
+                .execute(&mut *conn)
+                .await
+                .map_err(backend)?;
+                notices.push(ChangeNotice { community: Some(community.slug.clone()), author_id: author.id.clone(), seq });
+            }
+            for (community_id, slug) in shared_before.iter().filter(|(id, _)| !audience.iter().any(|c| &c.id == id)) {
+                let seq = next_seq(conn, community_id).await?;
+                sqlx::query(
+                    "UPDATE annotation_shares SET seq = $1, removed_at = $2 WHERE annotation_id = $3 AND community_id = $4",
+                )
+                .bind(seq)
+                .bind(now_ms)
+                .bind(&upsert.id)
+                .bind(community_id)
+                .execute(&mut *conn)
+                .await
+                .map_err(backend)?;
+                notices.push(ChangeNotice { community: Some(slug.clone()), author_id: author.id.clone(), seq });
+            }
+            Ok(Ok(()))
+        }
+
+        async fn write_delete(
+            conn: &mut $conn,
+            author: &User,
+            id: &str,
+            now_ms: i64,
+            notices: &mut Vec<ChangeNotice>,
+        ) -> Result<Result<(), Rejection>, StoreError> {
+            let stored = stored_state(conn, id).await?;
+            match decide_delete(author, id, stored.as_ref()) {
+                Err(rejection) => return Ok(Err(rejection)),
+                Ok(DeleteDecision::AlreadyDeleted) => return Ok(Ok(())),
+                Ok(DeleteDecision::Tombstone) => {}
+            }
+            let author_seq = next_author_seq(conn, &author.id).await?;
+            // A tombstone keeps who and when, never the content: deleted means gone.
+            sqlx::query(
+                "INSERT INTO annotations (id, author_id, created_at, modified_at, deleted_at, author_seq)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (id) DO UPDATE SET page_key = NULL, source_url = NULL, body_json = NULL, note_html = NULL,
+                     search_text = NULL, tags_text = NULL, extra_json = NULL,
+                     modified_at = excluded.modified_at, deleted_at = excluded.deleted_at,
+                     author_seq = excluded.author_seq",
+            )
+            .bind(id)
+            .bind(&author.id)
+            .bind(now_ms)
+            .bind(now_ms)
+            .bind(now_ms)
+            .bind(author_seq)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+            notices.push(ChangeNotice { community: None, author_id: author.id.clone(), seq: author_seq });
+            // Communities that had it hear about the deletion through a new sequence number.
+            for (community_id, slug) in live_shares(conn, id).await? {
+                let seq = next_seq(conn, &community_id).await?;
+                sqlx::query("UPDATE annotation_shares SET seq = $1 WHERE annotation_id = $2 AND community_id = $3")
+                    .bind(seq)
+                    .bind(id)
+                    .bind(&community_id)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(backend)?;
+                notices.push(ChangeNotice { community: Some(slug), author_id: author.id.clone(), seq });
+            }
+            Ok(Ok(()))
+        }
+
+        /// Loads the annotations `ids` that `viewer_id` may see, in the order given.
+        async fn hydrate(
+            conn: &mut $conn,
+            viewer_id: &str,
+            ids: &[String],
+        ) -> Result<Vec<StoredAnnotation>, StoreError> {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let list = placeholders(2, ids.len());
+            let sql = format!(
+                "SELECT a.id, a.body_json, a.note_html, a.extra_json, a.created_at, a.modified_at,
+                        u.id, u.username, u.display_name
+                 FROM annotations a JOIN users u ON u.id = a.author_id
+                 WHERE a.id IN ({list}) AND a.deleted_at IS NULL AND a.body_json IS NOT NULL AND {VISIBLE}"
+            );
+            let mut query = sqlx::query_as::<_, AnnotationRow>(&sql).bind(viewer_id);
+            for id in ids {
+                query = query.bind(id);
+            }
+            let rows = query.fetch_all(&mut *conn).await.map_err(backend)?;
+            let sql = format!(
+                "SELECT s.annotation_id, c.slug FROM annotation_shares s
+                 JOIN annotations a ON a.id = s.annotation_id JOIN communities c ON c.id = s.community_id
+                 WHERE s.annotation_id IN ({list}) AND s.removed_at IS NULL
+                   AND (a.author_id = $1 OR s.community_id IN (SELECT community_id FROM memberships WHERE user_id = $1))
+                 ORDER BY c.slug"
+            );
+            let mut query = sqlx::query_as::<_, (String, String)>(&sql).bind(viewer_id);
+            for id in ids {
+                query = query.bind(id);
+            }
+            let shares = query.fetch_all(&mut *conn).await.map_err(backend)?;
+            assemble(ids, rows, shares)
+        }
+
+        /// `(where clause, args)` selecting a container's live annotations; `$1` is the viewer.
+        fn container_clause(viewer: &User, scope: &ContainerScope) -> (&'static str, Vec<Arg>) {
+            match scope {
+                ContainerScope::Community(c) => (
+                    "a.deleted_at IS NULL AND a.body_json IS NOT NULL AND EXISTS (
+                         SELECT 1 FROM annotation_shares s JOIN memberships m ON m.community_id = s.community_id
+                         WHERE s.annotation_id = a.id AND s.removed_at IS NULL AND s.community_id = $2 AND m.user_id = $1)",
+                    vec![Arg::Text(viewer.id.clone()), Arg::Text(c.id.clone())],
+                ),
+                ContainerScope::Private => (
+                    "a.deleted_at IS NULL AND a.body_json IS NOT NULL AND a.author_id = $1 AND NOT EXISTS (
+                         SELECT 1 FROM annotation_shares s WHERE s.annotation_id = a.id AND s.removed_at IS NULL)",
+                    vec![Arg::Text(viewer.id.clone())],
+                ),
+            }
+        }
+
+        macro_rules! bind_all {
+            ($query:expr, $args:expr) => {{
+                let mut q = $query;
+                for arg in $args {
+                    q = match arg {
+                        Arg::Text(s) => q.bind(s.clone()),
+                        Arg::Int(i) => q.bind(*i),
+                    };
+                }
+                q
+            }};
+        }
+
+        impl $store {
+            async fn try_apply_push(
+                &self,
+                author: &User,
+                device_id: Option<&str>,
+                mutations: Vec<PreparedMutation>,
+                now_ms: i64,
+            ) -> Result<PushOutcome, StoreError> {
+                let mut tx = self.begin_write().await?;
+                Self::lock_for_push(&mut tx, &author.id).await?;
+                // Read inside the transaction: a membership removed a moment ago no longer counts.
+                let memberships = memberships_on(&mut tx, &author.id).await?;
+                let mut outcome = PushOutcome { results: Vec::with_capacity(mutations.len()), notices: Vec::new() };
+                for mutation in mutations {
+                    let seq = mutation.seq();
+                    let first_time = match device_id {
+                        None => true,
+                        Some(device_id) => {
+                            sqlx::query(
+                                "INSERT INTO applied_mutations (user_id, device_id, seq, applied_at) VALUES ($1, $2, $3, $4)
+                                 ON CONFLICT DO NOTHING",
+                            )
+                            .bind(&author.id)
+                            .bind(device_id)
+                            .bind(seq)
+                            .bind(now_ms)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(backend)?
+                            .rows_affected()
+                                == 1
+                        }
+                    };
+                    let seq = seq as u64; // prepare() only lets non-negative values through.
+                    if !first_time {
+                        outcome.results.push(MutationResult { seq, status: MutationStatus::Duplicate, error: None });
+                        continue;
+                    }
+                    let result = match mutation {
+                        PreparedMutation::Invalid { rejection, .. } => Err(rejection),
+                        PreparedMutation::Upsert(upsert) => {
+                            write_upsert(&mut tx, author, &memberships, *upsert, now_ms, &mut outcome.notices).await?
+                        }
+                        PreparedMutation::Delete { id, .. } => {
+                            write_delete(&mut tx, author, &id, now_ms, &mut outcome.notices).await?
+                        }
+                    };
+                    outcome.results.push(match result {
+                        Ok(()) => MutationResult { seq, status: MutationStatus::Applied, error: None },
+                        Err(r) => MutationResult { seq, status: MutationStatus::Rejected, error: Some(r.to_wire()) },
+                    });
+                }
+                tx.commit().await.map_err(backend)?;
+                // Only the last position of each feed matters to listeners.
+                let mut seen = HashSet::new();
+                let mut notices: Vec<ChangeNotice> = outcome.notices.into_iter().rev().filter(|n| seen.insert(n.community.clone())).collect();
+                notices.reverse();
+                outcome.notices = notices;
+                Ok(outcome)
+            }
+        }
+
+        #[async_trait]
+        impl Store for $store {
+            async fn ping(&self) -> Result<(), StoreError> {
+                sqlx::query_scalar::<_, i64>("SELECT CAST(1 AS BIGINT)").fetch_one(&self.pool).await.map_err(backend)?;
+                Ok(())
+            }
+
+            async fn close(&self) {
+                self.pool.close().await;
+            }
+
+            async fn create_user(
+                &self,
+                username: &str,
+                display_name: &str,
+                password_hash: Option<&str>,
+                now_ms: i64,
+            ) -> Result<User, StoreError> {
+                let user = User { id: new_id(), username: username.into(), display_name: display_name.into() };
+                sqlx::query(
+                    "INSERT INTO users (id, username, display_name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&user.id)
+                .bind(&user.username)
+                .bind(&user.display_name)
+                .bind(password_hash)
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StoreError::AlreadyExists(format!("a user named {username:?} exists already"))
+                    } else {
+                        backend(e)
+                    }
+                })?;
+                Ok(user)
+            }
+
+            async fn user_with_password(&self, username: &str) -> Result<Option<(User, Option<String>)>, StoreError> {
+                let row: Option<(String, String, String, Option<String>)> =
+                    sqlx::query_as("SELECT id, username, display_name, password_hash FROM users WHERE username = $1")
+                        .bind(username)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(backend)?;
+                Ok(row.map(|(id, username, display_name, hash)| (User { id, username, display_name }, hash)))
+            }
+
+            async fn create_community(&self, slug: &str, name: &str, now_ms: i64) -> Result<Community, StoreError> {
+                let community = Community { id: new_id(), slug: slug.into(), name: name.into(), archived: false };
+                sqlx::query("INSERT INTO communities (id, slug, name, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(&community.id)
+                    .bind(&community.slug)
+                    .bind(&community.name)
+                    .bind(now_ms)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| {
+                        if is_unique_violation(&e) {
+                            StoreError::AlreadyExists(format!("a community with slug {slug:?} exists already"))
+                        } else {
+                            backend(e)
+                        }
+                    })?;
+                Ok(community)
+            }
+
+            async fn community(&self, slug: &str) -> Result<Option<Community>, StoreError> {
+                let row: Option<CommunityRow> =
+                    sqlx::query_as("SELECT id, slug, name, archived_at FROM communities WHERE slug = $1")
+                        .bind(slug)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(backend)?;
+                Ok(row.map(community_of))
+            }
+
+            async fn rename_community(&self, community_id: &str, name: &str) -> Result<(), StoreError> {
+                sqlx::query("UPDATE communities SET name = $1 WHERE id = $2")
+                    .bind(name)
+                    .bind(community_id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(backend)?;
+                Ok(())
+            }
+
+            async fn set_archived(&self, community_id: &str, archived_at_ms: Option<i64>) -> Result<(), StoreError> {
+                sqlx::query("UPDATE communities SET archived_at = $1 WHERE id = $2")
+                    .bind(archived_at_ms)
+                    .bind(community_id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(backend)?;
+                Ok(())
+            }
+
+            async fn set_membership(
+                &self,
+                user_id: &str,
+                community_id: &str,
+                role: Role,
+                now_ms: i64,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO memberships (user_id, community_id, role, created_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (user_id, community_id) DO UPDATE SET role = excluded.role",
+                )
+                .bind(user_id)
+                .bind(community_id)
+                .bind(role_name(role))
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await
+                .map_err(backend)?;
+                Ok(())
+            }
+
+            async fn remove_membership(&self, user_id: &str, community_id: &str) -> Result<bool, StoreError> {
+                let done = sqlx::query("DELETE FROM memberships WHERE user_id = $1 AND community_id = $2")
+                    .bind(user_id)
+                    .bind(community_id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(backend)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn memberships(&self, user_id: &str) -> Result<Vec<Membership>, StoreError> {
+                let mut conn = self.pool.acquire().await.map_err(backend)?;
+                memberships_on(&mut conn, user_id).await
+            }
+
+            async fn members(&self, community_id: &str) -> Result<Vec<Member>, StoreError> {
+                let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+                    "SELECT u.id, u.username, u.display_name, m.role FROM memberships m JOIN users u ON u.id = m.user_id
+                     WHERE m.community_id = $1 ORDER BY u.username",
+                )
+                .bind(community_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend)?;
+                rows.into_iter()
+                    .map(|(id, username, display_name, role)| {
+                        let role = parse_role(&role)
+                            .ok_or_else(|| StoreError::Backend(format!("unknown role {role:?}")))?;
+                        Ok(Member { user: UserInfo { id, username, display_name }, role })
+                    })
+                    .collect()
+            }
+
+            async fn create_invite(
+                &self,
+                community_id: &str,
+                created_by: &str,
+                code_hash: &str,
+                expires_at_ms: Option<i64>,
+                uses: Option<i64>,
+                now_ms: i64,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO invites (code_hash, community_id, created_by, created_at, expires_at, uses_left)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(code_hash)
+                .bind(community_id)
+                .bind(created_by)
+                .bind(now_ms)
+                .bind(expires_at_ms)
+                .bind(uses)
+                .execute(&self.pool)
+                .await
+                .map_err(backend)?;
+                Ok(())
+            }
+
+            async fn redeem_invite(&self, code_hash: &str, user_id: &str, now_ms: i64) -> Result<JoinOutcome, StoreError> {
+                let mut tx = self.begin_write().await?;
+                // Taking a use and checking validity in one statement: two people racing
+                // for a single-use code cannot both get it.
+                let community_id: Option<String> = sqlx::query_scalar(
+                    "UPDATE invites SET uses_left = uses_left - 1
+                     WHERE code_hash = $1 AND (expires_at IS NULL OR expires_at > $2) AND (uses_left IS NULL OR uses_left > 0)
+                     RETURNING community_id",
+                )
+                .bind(code_hash)
+                .bind(now_ms)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+                let Some(community_id) = community_id else {
+                    return Ok(JoinOutcome::InvalidCode);
+                };
+                let community: CommunityRow =
+                    sqlx::query_as("SELECT id, slug, name, archived_at FROM communities WHERE id = $1")
+                        .bind(&community_id)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                let community = community_of(community);
+                let joined = sqlx::query(
+                    "INSERT INTO memberships (user_id, community_id, role, created_at) VALUES ($1, $2, 'member', $3)
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(user_id)
+                .bind(&community_id)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?
+                .rows_affected()
+                    == 1;
+                if !joined {
+                    // Already a member: keep the code's use for someone else.
+                    tx.rollback().await.map_err(backend)?;
+                    return Ok(JoinOutcome::AlreadyMember(community));
+                }
+                tx.commit().await.map_err(backend)?;
+                Ok(JoinOutcome::Joined(community))
+            }
+
+            async fn insert_token(
+                &self,
+                user_id: &str,
+                token: &NewToken,
+                expires_at_ms: Option<i64>,
+                now_ms: i64,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO tokens (id, user_id, token_hash, prefix, created_at, expires_at)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(new_id())
+                .bind(user_id)
+                .bind(&token.hash)
+                .bind(&token.prefix)
+                .bind(now_ms)
+                .bind(expires_at_ms)
+                .execute(&self.pool)
+                .await
+                .map_err(backend)?;
+                Ok(())
+            }
+
+            async fn user_for_token(&self, token_hash: &str, now_ms: i64) -> Result<Option<User>, StoreError> {
+                let row: Option<(String, String, String)> = sqlx::query_as(
+                    "SELECT u.id, u.username, u.display_name FROM tokens t JOIN users u ON u.id = t.user_id
+                     WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)",
+                )
+                .bind(token_hash)
+                .bind(now_ms)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?;
+                Ok(row.map(|(id, username, display_name)| User { id, username, display_name }))
+            }
+
+            async fn revoke_tokens(&self, prefix_or_hash: &str, now_ms: i64) -> Result<u64, StoreError> {
+                let done = sqlx::query(
+                    "UPDATE tokens SET revoked_at = $1 WHERE (prefix = $2 OR token_hash = $2) AND revoked_at IS NULL",
+                )
+                .bind(now_ms)
+                .bind(prefix_or_hash)
+                .execute(&self.pool)
+                .await
+                .map_err(backend)?;
+                Ok(done.rows_affected())
+            }
+
+            async fn apply_push(
+                &self,
+                author: &User,
+                device_id: Option<&str>,
+                mutations: Vec<PreparedMutation>,
+                now_ms: i64,
+            ) -> Result<PushOutcome, StoreError> {
+                let mut attempt = 0u32;
+                loop {
+                    match self.try_apply_push(author, device_id, mutations.clone(), now_ms).await {
+                        Err(StoreError::Conflict(e)) if attempt < 8 => {
+                            attempt += 1;
+                            tracing::debug!(attempt, error = %e, "push transaction conflicted; retrying");
+                            tokio::time::sleep(std::time::Duration::from_millis(5 << attempt.min(6))).await;
+                        }
+                        other => return other,
+                    }
+                }
+            }
+
+            async fn page_annotations(&self, viewer: &User, page_key: &str) -> Result<Vec<SharedAnnotation>, StoreError> {
+                let mut conn = self.pool.acquire().await.map_err(backend)?;
+                let sql = format!(
+                    "SELECT a.id FROM annotations a
+                     WHERE a.page_key = $2 AND a.deleted_at IS NULL AND a.body_json IS NOT NULL AND {VISIBLE}
+                     ORDER BY a.created_at DESC, a.id DESC"
+                );
+                let ids: Vec<String> = sqlx::query_scalar(&sql)
+                    .bind(&viewer.id)
+                    .bind(page_key)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(backend)?;
+                Ok(hydrate(&mut conn, &viewer.id, &ids).await?.into_iter().map(|a| a.shared).collect())
+            }
+
+            async fn community_changes(
+                &self,
+                viewer: &User,
+                community_id: &str,
+                since: i64,
+                limit: i64,
+            ) -> Result<Vec<FeedRow>, StoreError> {
+                let mut conn = self.pool.acquire().await.map_err(backend)?;
+                let raw: Vec<(i64, String, Option<i64>, Option<i64>)> = sqlx::query_as(
+                    "SELECT s.seq, s.annotation_id, s.removed_at, a.deleted_at
+                     FROM annotation_shares s JOIN annotations a ON a.id = s.annotation_id
+                     WHERE s.community_id = $1 AND s.seq > $2 ORDER BY s.seq LIMIT $3",
+                )
+                .bind(community_id)
+                .bind(since)
+                .bind(limit)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(backend)?;
+                let raw: Vec<(i64, String, bool, bool)> =
+                    raw.into_iter().map(|(s, id, r, d)| (s, id, r.is_some(), d.is_some())).collect();
+                let live: Vec<String> = raw.iter().filter(|r| !r.2 && !r.3).map(|r| r.1.clone()).collect();
+                let live = hydrate(&mut conn, &viewer.id, &live).await?;
+                Ok(feed_rows(raw, live))
+            }
+
+            async fn own_changes(&self, viewer: &User, since: i64, limit: i64) -> Result<Vec<FeedRow>, StoreError> {
+                let mut conn = self.pool.acquire().await.map_err(backend)?;
+                let raw: Vec<(i64, String, Option<i64>)> = sqlx::query_as(
+                    "SELECT author_seq, id, deleted_at FROM annotations
+                     WHERE author_id = $1 AND author_seq > $2 ORDER BY author_seq LIMIT $3",
+                )
+                .bind(&viewer.id)
+                .bind(since)
+                .bind(limit)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(backend)?;
+                let raw: Vec<(i64, String, bool, bool)> =
+                    raw.into_iter().map(|(s, id, d)| (s, id, false, d.is_some())).collect();
+                let live: Vec<String> = raw.iter().filter(|r| !r.3).map(|r| r.1.clone()).collect();
+                let live = hydrate(&mut conn, &viewer.id, &live).await?;
+                Ok(feed_rows(raw, live))
+            }
+
+            async fn search(&self, viewer: &User, f: &SearchFilter) -> Result<Vec<StoredAnnotation>, StoreError> {
+                let mut conn = self.pool.acquire().await.map_err(backend)?;
+                let mut args = vec![Arg::Text(viewer.id.clone())];
+                let mut sql = format!(
+                    "SELECT a.id FROM annotations a WHERE a.deleted_at IS NULL AND a.body_json IS NOT NULL AND {VISIBLE}"
+                );
+                fn push(sql: &mut String, args: &mut Vec<Arg>, clause: &str, arg: Arg) {
+                    args.push(arg);
+                    sql.push_str(&clause.replace("$?", &format!("${}", args.len())));
+                }
+                if let Some(key) = &f.page_key {
+                    push(&mut sql, &mut args, " AND a.page_key = $?", Arg::Text(key.clone()));
+                }
+                if let Some(c) = &f.community_id {
+                    push(
+                        &mut sql,
+                        &mut args,
+                        " AND EXISTS (SELECT 1 FROM annotation_shares s WHERE s.annotation_id = a.id
+                             AND s.removed_at IS NULL AND s.community_id = $?)",
+                        Arg::Text(c.clone()),
+                    );
+                }
+                if let Some(tag) = &f.tag {
+                    let pattern = format!("%\n{}\n%", like_escape(&tag.to_lowercase()));
+                    push(&mut sql, &mut args, " AND a.tags_text LIKE $? ESCAPE '\\'", Arg::Text(pattern));
+                }
+                if let Some(author) = &f.author_username {
+                    push(&mut sql, &mut args, " AND a.author_id IN (SELECT id FROM users WHERE username = $?)", Arg::Text(author.clone()));
+                }
+                if let Some(text) = &f.text {
+                    let pattern = format!("%{}%", like_escape(&text.to_lowercase()));
+                    push(&mut sql, &mut args, " AND a.search_text LIKE $? ESCAPE '\\'", Arg::Text(pattern));
+                }
+                if let Some(from) = f.created_from_ms {
+                    push(&mut sql, &mut args, " AND a.created_at >= $?", Arg::Int(from));
+                }
+                if let Some(before) = f.created_before_ms {
+                    push(&mut sql, &mut args, " AND a.created_at < $?", Arg::Int(before));
+                }
+                if let Some((created, id)) = &f.after {
+                    args.push(Arg::Int(*created));
+                    let c = args.len();
+                    args.push(Arg::Text(id.clone()));
+                    let i = args.len();
+                    sql.push_str(&format!(" AND (a.created_at < ${c} OR (a.created_at = ${c} AND a.id < ${i}))"));
+                }
+                push(&mut sql, &mut args, " ORDER BY a.created_at DESC, a.id DESC LIMIT $?", Arg::Int(f.limit));
+                let ids: Vec<String> =
+                    bind_all!(sqlx::query_scalar(&sql), &args).fetch_all(&mut *conn).await.map_err(backend)?;
+                hydrate(&mut conn, &viewer.id, &ids).await
+            }
+
+            async fn container_summary(
+                &self,
+                viewer: &User,
+                scope: &ContainerScope,
+            ) -> Result<(i64, Option<i64>), StoreError> {
+                let (clause, args) = container_clause(viewer, scope);
+                let sql = format!("SELECT COUNT(*), MAX(a.modified_at) FROM annotations a WHERE {clause}");
+                let row: (i64, Option<i64>) =
+                    bind_all!(sqlx::query_as(&sql), &args).fetch_one(&self.pool).await.map_err(backend)?;
+                Ok(row)
+            }
+
+            async fn container_page(
+                &self,
+                viewer: &User,
+                scope: &ContainerScope,
+                offset: i64,
+                limit: i64,
+            ) -> Result<Vec<StoredAnnotation>, StoreError> {
+                let mut conn = self.pool.acquire().await.map_err(backend)?;
+                let (clause, mut args) = container_clause(viewer, scope);
+                let n = args.len();
+                let sql = format!(
+                    "SELECT a.id FROM annotations a WHERE {clause} ORDER BY a.created_at, a.id LIMIT ${} OFFSET ${}",
+                    n + 1,
+                    n + 2
+                );
+                args.push(Arg::Int(limit));
+                args.push(Arg::Int(offset));
+                let ids: Vec<String> =
+                    bind_all!(sqlx::query_scalar(&sql), &args).fetch_all(&mut *conn).await.map_err(backend)?;
+                hydrate(&mut conn, &viewer.id, &ids).await
+            }
+
+            async fn container_annotation(
+                &self,
+                viewer: &User,
+                scope: &ContainerScope,
+                id: &str,
+            ) -> Result<Option<StoredAnnotation>, StoreError> {
+                let mut conn = self.pool.acquire().await.map_err(backend)?;
+                let (clause, mut args) = container_clause(viewer, scope);
+                let sql = format!("SELECT a.id FROM annotations a WHERE {clause} AND a.id = ${}", args.len() + 1);
+                args.push(Arg::Text(id.to_string()));
+                let found: Option<String> =
+                    bind_all!(sqlx::query_scalar(&sql), &args).fetch_optional(&mut *conn).await.map_err(backend)?;
+                match found {
+                    None => Ok(None),
+                    Some(id) => Ok(hydrate(&mut conn, &viewer.id, &[id]).await?.pop()),
+                }
+            }
+        }
+    };
+}
