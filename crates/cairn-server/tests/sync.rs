@@ -1,0 +1,122 @@
+//! Pull (`/v1/communities/{slug}/changes`, `/v1/me/changes`) and the live stream (`/v1/events`).
+
+mod common;
+
+use std::time::Duration;
+
+use cairn_protocol::api::{ChangeEvent, ChangeKind, ChangesResponse};
+use cairn_server::store::Store;
+use common::*;
+use serde_json::{json, Value};
+
+const PAGE: &str = "https://docs.example.com/guide";
+
+async fn changes(s: &TestServer, token: &str, path: &str) -> ChangesResponse {
+    let response = s.get(path, token).await;
+    assert_eq!(response.status(), 200, "{path}");
+    response.json().await.unwrap()
+}
+
+/// Reads server-sent events until one `change` event arrives (or the timeout).
+async fn next_change(response: &mut reqwest::Response, buffer: &mut String) -> Option<ChangeEvent> {
+    loop {
+        if let Some(end) = buffer.find("\n\n") {
+            let frame: String = buffer.drain(..end + 2).collect();
+            if frame.lines().any(|l| l == "event: change") {
+                let data = frame.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+                return Some(serde_json::from_str(data).unwrap());
+            }
+            continue;
+        }
+        match tokio::time::timeout(Duration::from_secs(3), response.chunk()).await {
+            Ok(Ok(Some(bytes))) => buffer.push_str(&String::from_utf8_lossy(&bytes)),
+            _ => return None,
+        }
+    }
+}
+
+both_backends! {
+    async fn the_community_feed_pages_in_sequence_order_with_tombstones_and_unshares() {
+        let s = TestServer::start().await;
+        let (alice, bob) = (s.token("alice").await, s.token("bob").await);
+        let ids: Vec<String> = (0..5).map(|_| new_id()).collect();
+        let batch: Vec<Value> =
+            ids.iter().enumerate().map(|(i, id)| upsert(i as u64 + 1, &annotation(id, PAGE, "n", T0), &["demo-team"])).collect();
+        s.push(&alice, "d1", Value::Array(batch)).await;
+        s.push(&alice, "d1", json!([delete(6, &ids[0]), upsert(7, &annotation(&ids[1], PAGE, "private now", T0 + 5), &[])])).await;
+
+        let first = changes(&s, &bob, "/v1/communities/demo-team/changes?since=0&limit=3").await;
+        assert_eq!(first.changes.iter().map(|c| c.seq).collect::<Vec<_>>(), [3, 4, 5]);
+        assert!(first.more);
+        assert_eq!(first.next, 5);
+        assert!(first.changes.iter().all(|c| c.kind == ChangeKind::Upsert && c.annotation.is_some()));
+        let rest = changes(&s, &bob, "/v1/communities/demo-team/changes?since=5&limit=3").await;
+        assert!(!rest.more);
+        let kinds: Vec<(String, ChangeKind)> = rest.changes.iter().map(|c| (c.id.clone(), c.kind)).collect();
+        assert_eq!(kinds, [(ids[0].clone(), ChangeKind::Deleted), (ids[1].clone(), ChangeKind::Unshared)]);
+        assert!(rest.changes.iter().all(|c| c.annotation.is_none()), "gone rows carry no content");
+        let empty = changes(&s, &bob, "/v1/communities/demo-team/changes?since=7").await;
+        assert!(empty.changes.is_empty());
+        assert_eq!(empty.next, 7);
+        assert!(!empty.more);
+    }
+
+    async fn outsiders_get_403_from_a_community_feed_even_for_unknown_slugs() {
+        let s = TestServer::start().await;
+        let carol = s.token("carol").await;
+        for slug in ["demo-team", "no-such-team"] {
+            let response = s.get(&format!("/v1/communities/{slug}/changes"), &carol).await;
+            assert_eq!(response.status(), 403);
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "forbidden");
+        }
+        assert_eq!(s.get("/v1/communities/demo-team/changes?limit=0", &carol).await.status(), 400);
+    }
+
+    async fn the_personal_feed_has_all_of_my_changes_and_nobody_elses() {
+        let s = TestServer::start().await;
+        let (alice, bob) = (s.token("alice").await, s.token("bob").await);
+        let (private, shared) = (new_id(), new_id());
+        s.push(&alice, "d1", json!([upsert(1, &annotation(&private, PAGE, "mine", T0), &[]),
+                                   upsert(2, &annotation(&shared, PAGE, "ours", T0), &["demo-team"]),
+                                   delete(3, &shared)])).await;
+        let mine = changes(&s, &alice, "/v1/me/changes").await;
+        let got: Vec<(u64, String, ChangeKind)> = mine.changes.iter().map(|c| (c.seq, c.id.clone(), c.kind)).collect();
+        assert_eq!(got, [(1, private.clone(), ChangeKind::Upsert), (3, shared.clone(), ChangeKind::Deleted)]);
+        assert_eq!(mine.changes[0].annotation.as_ref().unwrap().annotation.note(), Some("mine"));
+        assert!(changes(&s, &bob, "/v1/me/changes").await.changes.is_empty());
+    }
+
+    async fn the_live_stream_announces_feed_positions_to_members_only() {
+        let s = TestServer::start().await;
+        let (alice, bob, carol) = (s.token("alice").await, s.token("bob").await, s.token("carol").await);
+        let mut bob_events = s.get("/v1/events", &bob).await;
+        assert_eq!(bob_events.status(), 200);
+        assert!(bob_events.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+        let mut carol_events = s.get("/v1/events", &carol).await;
+        let (mut bob_buf, mut carol_buf) = (String::new(), String::new());
+
+        s.push(&alice, "d1", json!([upsert(1, &annotation(&new_id(), PAGE, "hello", T0), &["demo-team"])])).await;
+        let event = next_change(&mut bob_events, &mut bob_buf).await.expect("bob hears about demo-team");
+        assert_eq!(event, ChangeEvent { community: Some("demo-team".into()), seq: 1 });
+        assert!(!bob_buf.contains("hello"), "events carry positions, never content");
+        assert_eq!(next_change(&mut carol_events, &mut carol_buf).await, None, "carol is not in demo-team");
+
+        // Bob leaves; the next change to demo-team is not announced to him.
+        let team = s.store.community("demo-team").await.unwrap().unwrap();
+        s.store.remove_membership(&s.user_id("bob").await, &team.id).await.unwrap();
+        s.push(&alice, "d1", json!([upsert(2, &annotation(&new_id(), PAGE, "secret", T0), &["demo-team"])])).await;
+        assert_eq!(next_change(&mut bob_events, &mut bob_buf).await, None);
+    }
+
+    async fn the_author_hears_about_their_own_private_changes() {
+        let s = TestServer::start().await;
+        let (alice, bob) = (s.token("alice").await, s.token("bob").await);
+        let mut alice_events = s.get("/v1/events", &alice).await;
+        let mut bob_events = s.get("/v1/events", &bob).await;
+        let (mut a, mut b) = (String::new(), String::new());
+        s.push(&alice, "d1", json!([upsert(1, &annotation(&new_id(), PAGE, "private", T0), &[])])).await;
+        assert_eq!(next_change(&mut alice_events, &mut a).await, Some(ChangeEvent { community: None, seq: 1 }));
+        assert_eq!(next_change(&mut bob_events, &mut b).await, None);
+    }
+}
