@@ -78,6 +78,15 @@ fn served(stored: &StoredAnnotation, iri: &str) -> Value {
         if let Some(via) = extra.get("via") {
             map.insert("via".into(), via.clone());
         }
+        // The model requires a stylesheet wherever a styleClass is used (W3C model 4.4);
+        // Cairn's highlight colours are its classes.
+        if let Some(class) = stored.shared.annotation.target.style_class.as_deref() {
+            let color = cairn_model::Color::from_style_class(class).map(|c| c.name()).unwrap_or("yellow");
+            map.insert(
+                "stylesheet".into(),
+                json!({"type": "CssStylesheet", "value": format!(".{class} {{ background-color: {color}; }}")}),
+            );
+        }
     }
     value
 }

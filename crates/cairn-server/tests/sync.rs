@@ -5,7 +5,6 @@ mod common;
 use std::time::Duration;
 
 use cairn_protocol::api::{ChangeEvent, ChangeKind, ChangesResponse};
-use cairn_server::store::Store;
 use common::*;
 use serde_json::{json, Value};
 
