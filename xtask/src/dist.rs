@@ -129,8 +129,9 @@ fn bindgen(input: &Path, out_dir: &Path, release: bool) -> Result {
     b.input_path(input)
         .typescript(false)
         .remove_name_section(release)
-        .remove_producers_section(release)
-        .keep_debug(!release);
+        .remove_producers_section(release);
+    // DWARF is dropped, as the wasm-bindgen CLI does without --keep-debug: with it a dev module
+    // is 25 MB. The name section stays in dev builds, so stack traces read well.
     b.web(true)
         .and_then(|b| b.generate(out_dir))
         .map_err(|e| format!("wasm-bindgen failed on {}: {e:#}", input.display()))

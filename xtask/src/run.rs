@@ -191,8 +191,8 @@ fn start_server(bin: &Path, listen: &str, data_dir: &Path, prefix: &'static str)
     std::thread::spawn(move || {
         let mut lines = BufReader::new(stdout).lines();
         if let Some(Ok(first)) = lines.next() {
-            let _ = tx.send(first.clone());
             println!("{prefix}{first}");
+            let _ = tx.send(first);
         }
         for line in lines.map_while(std::result::Result::ok) {
             println!("{prefix}{line}");
