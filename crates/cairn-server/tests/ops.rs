@@ -1,0 +1,136 @@
+//! Operations and limits: CORS, rate limits, readiness, metrics, the OpenAPI
+//! description, and community management over the API.
+
+mod common;
+
+use cairn_protocol::api::{CommunityDetail, CommunityInfo, InviteResponse, MeResponse, Role};
+use cairn_server::config::ServerConfig;
+use cairn_server::{API_ROUTES, OPENAPI_JSON};
+use common::*;
+use serde_json::{json, Value};
+
+const EXTENSION: &str = "chrome-extension://olgobbnoljhjkginkhjjfcacgmgdlooj";
+
+async fn code_of(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    (status, body["error"]["code"].as_str().unwrap_or("").to_string())
+}
+
+both_backends! {
+    async fn cors_allows_only_the_extension_origin_and_never_reflects_others() {
+        let s = TestServer::start().await;
+        let alice = s.token("alice").await;
+        let ok = s.http.get(s.url("/v1/me")).bearer_auth(&alice).header("origin", EXTENSION).send().await.unwrap();
+        assert_eq!(ok.headers()["access-control-allow-origin"], EXTENSION);
+        for evil in ["https://evil.example", "chrome-extension://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "null"] {
+            let r = s.http.get(s.url("/v1/me")).bearer_auth(&alice).header("origin", evil).send().await.unwrap();
+            assert!(r.headers().get("access-control-allow-origin").is_none(), "{evil}");
+            let pre = s.http.request(reqwest::Method::OPTIONS, s.url("/v1/sync/push")).header("origin", evil)
+                .header("access-control-request-method", "POST").send().await.unwrap();
+            assert!(pre.headers().get("access-control-allow-origin").is_none(), "{evil}");
+        }
+        let pre = s.http.request(reqwest::Method::OPTIONS, s.url("/v1/sync/push")).header("origin", EXTENSION)
+            .header("access-control-request-method", "POST").header("access-control-request-headers", "authorization, content-type")
+            .send().await.unwrap();
+        assert_eq!(pre.status(), 204);
+        assert_eq!(pre.headers()["access-control-allow-origin"], EXTENSION);
+        assert!(pre.headers()["access-control-allow-headers"].to_str().unwrap().contains("authorization"));
+    }
+
+    async fn a_token_over_its_rate_gets_429_with_retry_after_and_others_are_unaffected() {
+        let s = TestServer::start_with(|state| {
+            let store = state.store.clone();
+            cairn_server::AppState::with_config(store, ServerConfig { rate_per_second: 0.5, rate_burst: 3.0, ..ServerConfig::default() })
+        }).await;
+        let (alice, bob) = (s.token("alice").await, s.token("bob").await);
+        for _ in 0..3 {
+            assert_eq!(s.get("/v1/me", &alice).await.status(), 200);
+        }
+        let limited = s.get("/v1/me", &alice).await;
+        assert_eq!(limited.status(), 429);
+        let retry: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!(retry >= 1);
+        assert_eq!(code_of(limited).await, (429, "rate_limited".into()));
+        assert_eq!(s.get("/v1/me", &bob).await.status(), 200);
+        let metrics = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(metrics.contains("cairn_rate_limited_total 1"), "{metrics}");
+    }
+
+    async fn readyz_and_metrics_answer() {
+        let s = TestServer::start().await;
+        assert_eq!(s.http.get(s.url("/readyz")).send().await.unwrap().status(), 200);
+        let alice = s.token("alice").await;
+        s.get("/v1/me", &alice).await;
+        let response = s.http.get(s.url("/metrics")).send().await.unwrap();
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+        let text = response.text().await.unwrap();
+        assert!(text.contains("cairn_http_requests_total{method=\"GET\",route=\"/v1/me\",status=\"200\"} 1"), "{text}");
+        s.store.close().await;
+        assert_eq!(s.http.get(s.url("/readyz")).send().await.unwrap().status(), 503);
+    }
+
+    async fn every_route_is_in_the_openapi_description_and_answered() {
+        let s = TestServer::start().await;
+        let served: Value = s.http.get(s.url("/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+        let doc: Value = serde_json::from_str(OPENAPI_JSON).unwrap();
+        assert_eq!(served, doc);
+        assert_eq!(doc["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum::<usize>(), API_ROUTES.len(),
+            "openapi.json describes exactly the routes in API_ROUTES");
+        for (method, path) in API_ROUTES {
+            assert!(doc["paths"][path][method].is_object(), "{method} {path} is missing from openapi.json");
+            let url = s.url(&path.replace("{slug}", "demo-team").replace("{username}", "bob"));
+            let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            if *path == "/v1/events" {
+                continue; // a stream; covered in tests/sync.rs
+            }
+            let response = s.http.request(m, &url).send().await.unwrap();
+            let body = response.text().await.unwrap();
+            assert!(!body.contains("no such endpoint"), "{method} {path} is not routed");
+        }
+    }
+
+    async fn communities_are_created_renamed_archived_and_joined_by_invite() {
+        let s = TestServer::start().await;
+        let (alice, bob, carol) = (s.token("alice").await, s.token("bob").await, s.token("carol").await);
+        let created = s.post("/v1/communities", &carol, &json!({"slug": "book-club", "name": "Book club"})).await;
+        assert_eq!(created.status(), 201);
+        let info: CommunityInfo = created.json().await.unwrap();
+        assert_eq!(info.role, Role::Owner);
+        assert_eq!(code_of(s.post("/v1/communities", &bob, &json!({"slug": "book-club", "name": "X"})).await).await.0, 409);
+        assert_eq!(code_of(s.post("/v1/communities", &bob, &json!({"slug": "Bad Slug", "name": "X"})).await).await.0, 400);
+
+        // Only managers invite; a single-use code works once.
+        assert_eq!(s.post("/v1/communities/book-club/invites", &bob, &json!({})).await.status(), 403);
+        let invite: InviteResponse = s.post("/v1/communities/book-club/invites", &carol, &json!({})).await.json().await.unwrap();
+        let joined: CommunityInfo = s.post("/v1/join", &bob, &json!({"code": invite.code})).await.json().await.unwrap();
+        assert_eq!(joined.id, "book-club");
+        assert_eq!(code_of(s.post("/v1/join", &alice, &json!({"code": invite.code})).await).await.0, 404);
+        assert_eq!(code_of(s.post("/v1/join", &alice, &json!({"code": "inv_nonsense"})).await).await.0, 404);
+
+        let detail: CommunityDetail = s.get("/v1/communities/book-club", &bob).await.json().await.unwrap();
+        assert_eq!(detail.members.iter().map(|m| (m.user.username.as_str(), m.role)).collect::<Vec<_>>(),
+                   [("bob", Role::Member), ("carol", Role::Owner)]);
+        assert_eq!(s.get("/v1/communities/book-club", &alice).await.status(), 403);
+
+        // Rename needs a manager; archive needs the owner and then refuses new shares.
+        let patch = |token: &str, body: Value| {
+            s.http.patch(s.url("/v1/communities/book-club")).bearer_auth(token.to_string()).json(&body).send()
+        };
+        assert_eq!(patch(&bob, json!({"name": "Mine"})).await.unwrap().status(), 403);
+        assert_eq!(patch(&carol, json!({"name": "Readers"})).await.unwrap().status(), 204);
+        let me: MeResponse = s.get("/v1/me", &bob).await.json().await.unwrap();
+        assert!(me.communities.iter().any(|c| c.id == "book-club" && c.name == "Readers"));
+        assert_eq!(patch(&carol, json!({"archived": true})).await.unwrap().status(), 204);
+        let results = s.push(&bob, "d", json!([upsert(1, &annotation(&new_id(), "https://a.example/", "n", T0), &["book-club"])])).await;
+        assert_eq!(results[0]["error"]["code"], "archived");
+
+        // Roles and leaving: the last owner cannot leave; a member can.
+        let set_role = s.http.put(s.url("/v1/communities/book-club/members/bob")).bearer_auth(&bob).json(&json!({"role": "owner"})).send().await.unwrap();
+        assert_eq!(set_role.status(), 403, "nobody promotes themselves");
+        let leave = |token: &str, who: &str| s.http.delete(s.url(&format!("/v1/communities/book-club/members/{who}"))).bearer_auth(token.to_string()).send();
+        assert_eq!(leave(&carol, "carol").await.unwrap().status(), 409);
+        assert_eq!(leave(&bob, "bob").await.unwrap().status(), 204);
+        assert_eq!(s.get("/v1/communities/book-club", &bob).await.status(), 403);
+    }
+}
