@@ -276,7 +276,8 @@
     return card;
   }
 
-  // The toolbar for a fresh selection: Highlight, Note, colours.
+  // The toolbar for a fresh selection: Highlight, Note, colours. The selection is
+  // read now: clicking a button could change it.
   function showToolbar() {
     const selection = getSelection();
     if (!selection || selection.rangeCount === 0 || selection.isCollapsed) return hideOverlay();
@@ -284,13 +285,13 @@
     if (!document.body?.contains(range.commonAncestorContainer)) return;
     const rect = range.getBoundingClientRect();
     if (!rect.width && !rect.height) return;
+    const model = collectText();
+    const at = selectionOffsets(model);
+    if (!at) return;
     const highlight = el('button', { textContent: 'Highlight', title: 'Highlight with Cairn (Alt+Shift+H)' });
-    highlight.addEventListener('click', () => highlightSelection().catch(report));
+    highlight.addEventListener('click', () => createHighlight(model, at).catch(report));
     const note = el('button', { textContent: 'Note', title: 'Highlight and add a note' });
     note.addEventListener('click', () => {
-      const model = collectText();
-      const at = selectionOffsets(model);
-      if (!at) return;
       overlay.box.replaceChildren(
         noteEditor('', (text) => createHighlight(model, at, { note: text }).catch(report)),
       );
@@ -298,10 +299,13 @@
     const swatches = COLORS.map((c) => {
       const b = el('button', { className: 'swatch', title: `Highlight in ${c}` }, el('span'));
       b.firstChild.style.background = SWATCH[c];
-      b.addEventListener('click', () => highlightSelection(c).catch(report));
+      b.addEventListener('click', () => createHighlight(model, at, { color: c }).catch(report));
       return b;
     });
-    overlay.box.replaceChildren(el('div', { className: 'bar' }, highlight, note, ...swatches));
+    const bar = el('div', { className: 'bar' }, highlight, note, ...swatches);
+    // Keep the page's selection while the user clicks a toolbar button.
+    bar.addEventListener('mousedown', (e) => e.preventDefault());
+    overlay.box.replaceChildren(bar);
     overlay.showing = 'toolbar';
     showAt(rect);
   }

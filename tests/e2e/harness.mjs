@@ -78,12 +78,21 @@ export async function startServer({ dataDir, port = 0 } = {}) {
 
 const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json' };
 
-/** Serves tests/fixtures on 127.0.0.1:0; paths under strict-csp/ get `script-src 'self'`. */
+/**
+ * Serves tests/fixtures on 127.0.0.1:0; paths under strict-csp/ get `script-src 'self'`.
+ * `put(path, html)` serves a page made by the test (e.g. an edited version of a page).
+ */
 export async function startFixtures() {
   const root = resolve(FIXTURES);
+  const made = new Map();
   const server = createServer(async (req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
-    const file = join(root, path);
+    if (made.has(path)) {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(made.get(path));
+      return;
+    }
+    // Single-page-app fixtures: any path under /spa/ serves the app shell.
+    const file = join(root, path.startsWith('/spa/') && !extname(path) ? '/spa/index.html' : path);
     if (!file.startsWith(root + sep)) {
       res.writeHead(403).end();
       return;
@@ -99,7 +108,8 @@ export async function startFixtures() {
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   cleanups.push(() => new Promise((r) => server.close(r)));
-  return `http://127.0.0.1:${server.address().port}`;
+  const origin = `http://127.0.0.1:${server.address().port}`;
+  return { origin, put: (path, html) => made.set(path, html) };
 }
 
 /** A copy of the built extension with a preset.json (allowed sites, server URL). */
@@ -231,4 +241,86 @@ export async function openPopup(context, extensionId, pageUrl) {
   const page = await context.newPage();
   await page.goto(`chrome-extension://${extensionId}/popup.html?url=${encodeURIComponent(pageUrl)}`);
   return page;
+}
+
+/**
+ * Cairn's in-page UI lives in a closed shadow root, which page scripts (and
+ * Playwright locators) cannot enter. The DevTools protocol can: these helpers
+ * find elements there the way a user sees them, by their text.
+ */
+async function overlayNodes(page) {
+  const cdp = await page.context().newCDPSession(page);
+  const { root } = await cdp.send('DOM.getDocument', { depth: -1, pierce: true });
+  const found = [];
+  const walk = (node, inOverlay) => {
+    const here = inOverlay || node.nodeName === 'CAIRN-OVERLAY';
+    if (here) found.push(node);
+    for (const c of [...(node.children || []), ...(node.shadowRoots || [])]) walk(c, here);
+  };
+  walk(root, false);
+  return { cdp, found };
+}
+
+function textOf(node) {
+  if (node.nodeType === 3) return node.nodeValue;
+  return [...(node.children || []), ...(node.shadowRoots || [])].map(textOf).join('');
+}
+
+/** Clicks the button with this text in Cairn's overlay. */
+export async function clickOverlayButton(page, label) {
+  const { cdp, found } = await overlayNodes(page);
+  const button = found.find((n) => n.nodeName === 'BUTTON' && textOf(n).trim() === label);
+  if (!button) throw new Error(`no "${label}" button in Cairn's overlay`);
+  const { model } = await cdp.send('DOM.getBoxModel', { backendNodeId: button.backendNodeId });
+  const [x1, y1, , , x3, y3] = model.content;
+  await cdp.detach();
+  await page.mouse.click((x1 + x3) / 2, (y1 + y3) / 2);
+}
+
+/** The HTML inside Cairn's overlay (its shadow root), '' when hidden. */
+export async function overlayHtml(page) {
+  const { cdp, found } = await overlayNodes(page);
+  const host = found.find((n) => n.nodeName === 'CAIRN-OVERLAY');
+  const shadow = host?.shadowRoots?.[0];
+  let html = '';
+  if (shadow) {
+    for (const child of shadow.children || []) {
+      html += (await cdp.send('DOM.getOuterHTML', { backendNodeId: child.backendNodeId })).outerHTML;
+    }
+  }
+  await cdp.detach();
+  const visible = await page.evaluate(() => getComputedStyle(document.querySelector('cairn-overlay')).display !== 'none');
+  return visible ? html : '';
+}
+
+/** The page's text model, computed the way the content script does. */
+export async function pageText(page) {
+  return page.evaluate(() => {
+    const skipped = new Set(['SCRIPT', 'STYLE', 'NOSCRIPT', 'TEMPLATE', 'TEXTAREA', 'IFRAME', 'OBJECT']);
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_ELEMENT | NodeFilter.SHOW_TEXT, {
+      acceptNode: (n) =>
+        n.nodeType === 3 ? NodeFilter.FILTER_ACCEPT : skipped.has(n.nodeName.toUpperCase()) ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_SKIP,
+    });
+    let text = '';
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) text += n.data;
+    return text;
+  });
+}
+
+/** The centre of the first occurrence of `text` on the page, for real mouse clicks. */
+export async function pointOf(page, text) {
+  return page.evaluate((text) => {
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const i = n.data.indexOf(text);
+      if (i >= 0) {
+        const r = document.createRange();
+        r.setStart(n, i);
+        r.setEnd(n, i + text.length);
+        const b = r.getBoundingClientRect();
+        return { x: b.left + b.width / 2, y: b.top + b.height / 2 };
+      }
+    }
+    throw new Error(`text not found on the page: ${text}`);
+  }, text);
 }

@@ -23,7 +23,7 @@ let extensionDir;
 
 before(async () => {
   serverUrl = (await startServer()).url;
-  fixtures = await startFixtures();
+  fixtures = (await startFixtures()).origin;
   extensionDir = await extensionWithPreset({ allowed_sites: [fixtures], server_url: serverUrl });
 });
 after(cleanupAll);
