@@ -14,6 +14,9 @@ pub const MAX_NOTE_CHARS: usize = 20_000;
 pub const MAX_QUOTE_CHARS: usize = 10_000;
 pub const MAX_TAGS: usize = 32;
 pub const MAX_TAG_CHARS: usize = 100;
+/// A clip's Markdown, in UTF-8 bytes: one clip always fits in one push request
+/// (the server takes 2 MiB), with room for the rest of the annotation.
+pub const MAX_CLIP_BYTES: usize = 1024 * 1024;
 /// Hypothesis caps `href` at 3,000 characters; long intranet URLs fit under that.
 pub const MAX_URL_CHARS: usize = 3_000;
 /// Selectors per target: a real describe() makes three; more is a sign of abuse.
@@ -162,6 +165,7 @@ pub enum AnnotationError {
     BadSource(String),
     NoQuote,
     QuoteTooLong(usize),
+    ClipTooLarge(usize),
     NoteTooLong(usize),
     TooManyTags(usize),
     TagTooLong(String),
@@ -181,6 +185,10 @@ impl fmt::Display for AnnotationError {
             BadSource(e) => write!(f, "\"target.source\": {e}"),
             NoQuote => write!(f, "\"target.selector\" must include a TextQuoteSelector with a non-empty \"exact\""),
             QuoteTooLong(n) => write!(f, "the quoted text is {n} characters; at most {MAX_QUOTE_CHARS} are accepted"),
+            ClipTooLarge(n) => write!(
+                f,
+                "the clip is {n} bytes of Markdown; at most {MAX_CLIP_BYTES} are accepted (clip a selection or the URL instead)"
+            ),
             NoteTooLong(n) => write!(f, "the note is {n} characters; at most {MAX_NOTE_CHARS} are accepted"),
             TooManyTags(n) => write!(f, "{n} tags; at most {MAX_TAGS} are accepted"),
             TagTooLong(t) => write!(f, "tag {t:?}... is longer than {MAX_TAG_CHARS} characters"),
@@ -220,6 +228,41 @@ impl Annotation {
         }
     }
 
+    /// A clip: a page or a selection kept as Markdown (motivation `bookmarking`,
+    /// the Markdown in a `TextualBody` with purpose `describing`). A selection
+    /// clip also carries the selectors of the passage, so it can be found again.
+    pub fn new_clip(id: AnnotationId, source: &str, selectors: Vec<Selector>, markdown: &str, created_ms: i64) -> Annotation {
+        let now = crate::format_rfc3339_ms(created_ms);
+        Annotation {
+            context: serde_json::Value::String(ANNO_CONTEXT.into()),
+            id: id.to_urn(),
+            kind: serde_json::Value::String("Annotation".into()),
+            motivation: Some(Motivation::Bookmarking),
+            created: Some(now.clone()),
+            modified: Some(now),
+            creator: None,
+            body: vec![Body {
+                kind: "TextualBody".into(),
+                value: markdown.to_string(),
+                format: Some("text/markdown".into()),
+                purpose: Some("describing".into()),
+                language: None,
+            }],
+            target: Target { source: source.to_string(), selector: selectors, style_class: None },
+            audience: Vec::new(),
+        }
+    }
+
+    /// Whether this is a clip rather than a highlight.
+    pub fn is_clip(&self) -> bool {
+        self.motivation == Some(Motivation::Bookmarking)
+    }
+
+    /// A clip's Markdown document.
+    pub fn clip_markdown(&self) -> Option<&str> {
+        self.body.iter().find(|b| b.purpose.as_deref() == Some("describing")).map(|b| b.value.as_str())
+    }
+
     /// The client-made id, when the JSON-LD id is a `urn:uuid:` v7.
     pub fn annotation_id(&self) -> Result<AnnotationId, AnnotationError> {
         self.id.parse().map_err(|e: crate::IdError| AnnotationError::BadId(e.to_string()))
@@ -246,11 +289,14 @@ impl Annotation {
     }
 
     /// Replaces the note; an empty note removes it. The motivation follows:
-    /// a highlight with a note is a comment.
+    /// a highlight with a note is a comment (a clip stays a clip).
     pub fn set_note(&mut self, markdown: &str) {
         self.body.retain(|b| b.purpose.as_deref() != Some("commenting"));
+        let clip = self.is_clip();
         if markdown.trim().is_empty() {
-            self.motivation = Some(Motivation::Highlighting);
+            if !clip {
+                self.motivation = Some(Motivation::Highlighting);
+            }
         } else {
             self.body.insert(
                 0,
@@ -262,7 +308,9 @@ impl Annotation {
                     language: None,
                 },
             );
-            self.motivation = Some(Motivation::Commenting);
+            if !clip {
+                self.motivation = Some(Motivation::Commenting);
+            }
         }
     }
 
@@ -310,13 +358,22 @@ impl Annotation {
         if self.target.selector.len() > MAX_SELECTORS {
             return Err(AnnotationError::TooManySelectors(self.target.selector.len()));
         }
-        let quote = self.quote().ok_or(AnnotationError::NoQuote)?;
-        if quote.is_empty() {
-            return Err(AnnotationError::NoQuote);
+        // Highlights point at text; clips may be of a whole page or just its URL.
+        match self.quote() {
+            None if self.is_clip() => {}
+            None => return Err(AnnotationError::NoQuote),
+            Some("") => return Err(AnnotationError::NoQuote),
+            Some(quote) => {
+                let n = quote.chars().count();
+                if n > MAX_QUOTE_CHARS {
+                    return Err(AnnotationError::QuoteTooLong(n));
+                }
+            }
         }
-        let n = quote.chars().count();
-        if n > MAX_QUOTE_CHARS {
-            return Err(AnnotationError::QuoteTooLong(n));
+        if let Some(md) = self.clip_markdown() {
+            if md.len() > MAX_CLIP_BYTES {
+                return Err(AnnotationError::ClipTooLarge(md.len()));
+            }
         }
         for s in &self.target.selector {
             if let Selector::TextPositionSelector { start, end } = s {
@@ -467,6 +524,24 @@ mod tests {
         let many: Vec<String> = (0..=MAX_TAGS).map(|i| format!("t{i}")).collect();
         a.set_tags(many.iter().map(String::as_str));
         assert_eq!(a.validate(), Err(AnnotationError::TooManyTags(MAX_TAGS + 1)));
+    }
+
+    #[test]
+    fn clips_need_no_quote_but_have_a_size_cap() {
+        let id = AnnotationId::new_v7(1_795_442_966_123, [2; 10]);
+        let mut clip = Annotation::new_clip(id, "https://wiki.example/p", vec![], "---\ntitle: x\n---\n# Hello\n", 1_795_442_966_123);
+        clip.set_note("worth reading");
+        clip.set_tags(["design"]);
+        clip.validate().unwrap();
+        assert!(clip.is_clip());
+        assert_eq!(clip.clip_markdown(), Some("---\ntitle: x\n---\n# Hello\n"));
+        assert_eq!(clip.note(), Some("worth reading"));
+        let json = serde_json::to_value(&clip).unwrap();
+        assert_eq!(json["motivation"], "bookmarking");
+        assert_eq!(json["body"][0]["purpose"], "commenting");
+        let big = Annotation::new_clip(id, "https://wiki.example/p", vec![], &"x".repeat(MAX_CLIP_BYTES + 1), 0);
+        assert_eq!(big.validate(), Err(AnnotationError::ClipTooLarge(MAX_CLIP_BYTES + 1)));
+        assert!(!sample().is_clip());
     }
 
     #[test]
