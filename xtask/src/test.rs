@@ -21,8 +21,8 @@ pub fn test(opts: &Options) -> Result {
     steps.run("wasm target", util::ensure_wasm_target)?;
     let chromium = steps.run("Chromium", ensure_chromium)?;
     steps.run("npm packages (tests/)", ensure_npm_packages)?;
-    steps.run("cargo test --workspace", || {
-        util::run_cmd(util::cargo().args(["test", "--workspace"]))
+    steps.run("cargo test --workspace --no-fail-fast", || {
+        util::run_cmd(util::cargo().args(["test", "--workspace", "--no-fail-fast"]))
     })?;
     let dist = steps.run("dist (release)", || dist::dist(&dist::Options { release: true }))?;
     let server = steps.run("build cairn-server", || build_server(false))?;
