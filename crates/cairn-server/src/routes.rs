@@ -392,7 +392,8 @@ pub async fn remove_member(
         .find(|x| x.user.username == username)
         .ok_or_else(|| ApiError::NotFound(format!("{:?} is not a member of {slug:?}", truncated(&username))))?;
     let leaving = target.user.id == user.id;
-    if !leaving && !(m.role == Role::Owner || (m.role == Role::Moderator && target.role == Role::Member)) {
+    let may_remove = m.role == Role::Owner || (m.role == Role::Moderator && target.role == Role::Member);
+    if !leaving && !may_remove {
         return Err(ApiError::Forbidden("you may not remove this member".into()));
     }
     if target.role == Role::Owner && members.iter().filter(|x| x.role == Role::Owner).count() == 1 {

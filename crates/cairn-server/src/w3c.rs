@@ -195,6 +195,7 @@ fn uuid_of(urn: &str) -> &str {
     urn.strip_prefix("urn:uuid:").unwrap_or(urn)
 }
 
+#[allow(clippy::too_many_arguments)] // one call site each, all plain context
 async fn page_object(
     state: &AppState,
     user: &User,

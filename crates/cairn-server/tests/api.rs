@@ -3,7 +3,6 @@
 mod common;
 
 use cairn_protocol::api::{MeResponse, Role, SignInResponse, MAX_PUSH_MUTATIONS};
-use cairn_server::store::Store;
 use cairn_server::{admin, tokens};
 use common::*;
 use serde_json::{json, Value};

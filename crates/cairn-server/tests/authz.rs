@@ -1,0 +1,191 @@
+//! Authorization as a property: random users, communities, memberships and
+//! annotations; then every way of reading (page listing, search, pull, W3C
+//! containers, the live stream) is checked against a model of who may see what,
+//! and every attempt to write as someone else is refused.
+
+#![allow(clippy::needless_range_loop)] // indices are the model's user and community numbers
+
+mod common;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use cairn_protocol::api::{ChangeEvent, ChangesResponse, PageAnnotationsResponse, Role, SearchResponse};
+use cairn_server::admin;
+use common::*;
+use proptest::prelude::*;
+use serde_json::json;
+
+#[derive(Clone, Debug)]
+struct Scenario {
+    users: usize,
+    communities: usize,
+    /// member[u][c]
+    member: Vec<Vec<bool>>,
+    /// (author, communities asked for)
+    annotations: Vec<(usize, Vec<usize>)>,
+}
+
+fn scenario() -> impl Strategy<Value = Scenario> {
+    (2usize..5, 1usize..4).prop_flat_map(|(users, communities)| {
+        (
+            proptest::collection::vec(proptest::collection::vec(any::<bool>(), communities), users),
+            proptest::collection::vec((0..users, proptest::collection::vec(0..communities, 0..3)), 1..8),
+        )
+            .prop_map(move |(member, annotations)| Scenario { users, communities, member, annotations })
+    })
+}
+
+static CASE: AtomicUsize = AtomicUsize::new(0);
+static EVIL_SEQ: AtomicUsize = AtomicUsize::new(1);
+
+/// Reads server-sent `change` events until `stop` arrives; returns those before it.
+async fn events_until(response: &mut reqwest::Response, stop: &ChangeEvent) -> Vec<ChangeEvent> {
+    let mut buffer = String::new();
+    let mut seen = Vec::new();
+    loop {
+        while let Some(end) = buffer.find("\n\n") {
+            let frame: String = buffer.drain(..end + 2).collect();
+            if let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data: ")).filter(|_| frame.contains("event: change")) {
+                let event: ChangeEvent = serde_json::from_str(data).unwrap();
+                if &event == stop {
+                    return seen;
+                }
+                seen.push(event);
+            }
+        }
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(20), response.chunk()).await;
+        let bytes = chunk.expect("the stop event never came").unwrap().expect("the stream ended");
+        buffer.push_str(&String::from_utf8_lossy(&bytes));
+    }
+}
+
+async fn check(s: &TestServer, sc: Scenario) -> Result<(), TestCaseError> {
+    let case = CASE.fetch_add(1, Ordering::Relaxed);
+    let now = cairn_server::now_ms();
+    let mut tokens = Vec::new();
+    let mut names = Vec::new();
+    for u in 0..sc.users {
+        let name = format!("u{case}x{u}");
+        s.store.create_user(&name, "Someone", None, now).await.unwrap();
+        tokens.push(admin::issue_token(s.store.as_ref(), &name, None).await.unwrap());
+        names.push(name);
+    }
+    let slugs: Vec<String> = (0..sc.communities).map(|c| format!("c{case}x{c}")).collect();
+    for slug in &slugs {
+        admin::create_community(s.store.as_ref(), slug, "Community").await.unwrap();
+    }
+    for u in 0..sc.users {
+        for c in 0..sc.communities {
+            if sc.member[u][c] {
+                admin::add_member(s.store.as_ref(), &slugs[c], &names[u], Role::Member).await.unwrap();
+            }
+        }
+    }
+    let mut streams = Vec::new();
+    for t in &tokens {
+        let r = s.get("/v1/events", t).await;
+        prop_assert_eq!(r.status(), 200);
+        streams.push(r);
+    }
+    let page = format!("https://authz.example/case{case}");
+    // Model: id -> (author, communities it is shared with); None when the push must be rejected.
+    let mut model: HashMap<String, (usize, BTreeSet<usize>)> = HashMap::new();
+    for (i, (author, asked)) in sc.annotations.iter().enumerate() {
+        let id = new_id();
+        let asked: BTreeSet<usize> = asked.iter().copied().collect();
+        let asked_slugs: Vec<&str> = asked.iter().map(|c| slugs[*c].as_str()).collect();
+        let a = annotation(&id, &page, &format!("needle{case} number {i}"), T0);
+        let results = s.push(&tokens[*author], "d", json!([upsert(i as u64 + 1, &a, &asked_slugs)])).await;
+        let allowed = asked.iter().all(|c| sc.member[*author][*c]);
+        prop_assert_eq!(results[0]["status"] == "applied", allowed, "{:?}", results);
+        if allowed {
+            model.insert(id, (*author, asked));
+        }
+    }
+    let visible = |viewer: usize, id: &str| -> bool {
+        model.get(id).is_some_and(|(author, shared)| *author == viewer || shared.iter().any(|c| sc.member[viewer][*c]))
+    };
+    for viewer in 0..sc.users {
+        let token = &tokens[viewer];
+        let listing: PageAnnotationsResponse = s.page(token, &page).await;
+        let got: BTreeSet<String> = listing.annotations.iter().map(|a| a.annotation.id.clone()).collect();
+        let want: BTreeSet<String> = model.keys().filter(|id| visible(viewer, id)).cloned().collect();
+        prop_assert_eq!(&got, &want, "page listing for user {}", viewer);
+        for a in &listing.annotations {
+            for c in &a.communities {
+                let idx = slugs.iter().position(|s| s == c).unwrap();
+                prop_assert!(sc.member[viewer][idx] || model[&a.annotation.id].0 == viewer, "leaked community name");
+            }
+        }
+        let found: SearchResponse = s.http.get(s.url("/v1/search")).query(&[("q", format!("needle{case}")), ("limit", "500".into())])
+            .bearer_auth(token).send().await.unwrap().json().await.unwrap();
+        let got: BTreeSet<String> = found.annotations.iter().map(|a| a.annotation.id.clone()).collect();
+        prop_assert_eq!(&got, &want, "search for user {}", viewer);
+        for (c, slug) in slugs.iter().enumerate() {
+            let r = s.get(&format!("/v1/communities/{slug}/changes?limit=500"), token).await;
+            if !sc.member[viewer][c] {
+                prop_assert_eq!(r.status(), 403);
+                let r = s.get(&format!("/annotations/{slug}/"), token).await;
+                prop_assert_eq!(r.status(), 403);
+                continue;
+            }
+            let feed: ChangesResponse = r.json().await.unwrap();
+            for change in &feed.changes {
+                prop_assert!(model[&change.id].1.contains(&c), "a row of another community in {}'s feed", slug);
+            }
+        }
+        // Writing as someone else: every other user's annotation is refused, both ways.
+        for (id, (author, _)) in &model {
+            if *author == viewer {
+                continue;
+            }
+            let a = annotation(id, &page, "hijacked", T0 + 1_000_000);
+            let seq = EVIL_SEQ.fetch_add(2, Ordering::Relaxed) as u64;
+            let results = s.push(token, "evil", json!([upsert(seq, &a, &[]), delete(seq + 1, id)])).await;
+            prop_assert!(results.iter().all(|r| r["status"] == "rejected" && r["error"]["code"] == "forbidden"), "{:?}", results);
+        }
+    }
+    // Every stream ends with its owner's own sentinel; nothing before it may be about a community they are not in.
+    for (viewer, stream) in streams.iter_mut().enumerate() {
+        let sentinel = annotation(&new_id(), &page, "sentinel", T0);
+        s.push(&tokens[viewer], "sentinel", json!([upsert(1, &sentinel, &[])])).await;
+        let mine: ChangesResponse = s.get("/v1/me/changes?limit=500", &tokens[viewer]).await.json().await.unwrap();
+        let stop = ChangeEvent { community: None, seq: mine.next };
+        for event in events_until(stream, &stop).await {
+            if let Some(slug) = &event.community {
+                if let Some(c) = slugs.iter().position(|s| s == slug) {
+                    prop_assert!(sc.member[viewer][c], "user {} heard about {}", viewer, slug);
+                }
+            }
+        }
+    }
+    // Nothing anyone tried changed the stored notes.
+    let owner_view: HashMap<String, String> = {
+        let mut all = HashMap::new();
+        for t in &tokens {
+            for a in s.page(t, &page).await.annotations {
+                all.insert(a.annotation.id.clone(), a.annotation.note().unwrap_or("").to_string());
+            }
+        }
+        all
+    };
+    prop_assert!(owner_view.values().all(|n| n != "hijacked"));
+    Ok(())
+}
+
+both_backends! {
+    async fn nobody_sees_or_writes_what_they_may_not() {
+        let s = TestServer::start_with(|state| {
+            let store = state.store.clone();
+            cairn_server::AppState::with_config(store, cairn_server::config::ServerConfig { rate_per_second: 0.0, ..Default::default() })
+        }).await;
+        let handle = tokio::runtime::Handle::current();
+        let config = ProptestConfig { cases: 12, failure_persistence: None, ..ProptestConfig::default() };
+        let mut runner = proptest::test_runner::TestRunner::new(config);
+        let result = tokio::task::block_in_place(|| runner.run(&scenario(), |sc| handle.block_on(check(&s, sc))));
+        if let Err(e) = result {
+            panic!("{e}");
+        }
+    }
+}
