@@ -26,9 +26,14 @@ chrome.runtime.onInstalled.addListener(() => safely('install', () => cairn.on_in
 chrome.runtime.onStartup.addListener(() => safely('startup', () => cairn.on_start()));
 chrome.alarms.onAlarm.addListener((alarm) => safely('alarm', () => cairn.on_alarm(alarm.name)));
 chrome.contextMenus.onClicked.addListener((info, tab) => {
-  if (info.menuItemId === 'cairn-highlight') safely('context menu', () => cairn.on_highlight_command(tab?.id ?? -1));
+  const tabId = tab?.id ?? -1;
+  if (info.menuItemId === 'cairn-highlight') safely('context menu', () => cairn.on_highlight_command(tabId));
+  if (info.menuItemId === 'cairn-clip-selection') safely('context menu', () => cairn.on_clip_command(tabId, 'selection'));
+  if (info.menuItemId === 'cairn-clip-article') safely('context menu', () => cairn.on_clip_command(tabId, 'article'));
 });
 chrome.commands.onCommand.addListener((command, tab) => {
-  if (command === 'highlight-selection') safely('command', () => cairn.on_highlight_command(tab?.id ?? -1));
+  const tabId = tab?.id ?? -1;
+  if (command === 'highlight-selection') safely('command', () => cairn.on_highlight_command(tabId));
+  if (command === 'clip-page') safely('command', () => cairn.on_clip_command(tabId, 'article'));
 });
 self.addEventListener('online', () => safely('online', () => cairn.on_online()));

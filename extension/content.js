@@ -414,6 +414,22 @@
     getSelection()?.removeAllRanges();
   }
 
+  // A clip sends what its kind needs and nothing more: a URL-only clip sends
+  // only the title; an article clip the live DOM (what the user sees, logged in);
+  // a selection clip the selected HTML and where it is in the page text.
+  async function clip({ clip, note, tags }) {
+    const base = { kind: 'clip', clip, title: document.title.slice(0, 500), note: note ?? null, tags: tags ?? [] };
+    if (clip === 'url_only') return ask(base);
+    if (clip === 'article') return ask({ ...base, html: document.documentElement.outerHTML });
+    const selection = getSelection();
+    const model = collectText();
+    const at = selectionOffsets(model);
+    if (!at) throw new Error('select the passage to clip first');
+    const holder = document.createElement('div');
+    holder.append(selection.getRangeAt(0).cloneContents());
+    return ask({ ...base, html: holder.innerHTML, quote: selection.toString(), text: model.text, start: at.start, end: at.end });
+  }
+
   // ---- events -------------------------------------------------------------
 
   document.addEventListener('mouseup', (e) => {
@@ -442,8 +458,15 @@
     if (e.key === 'Escape' && overlay.showing) hideOverlay();
   });
 
-  chrome.runtime.onMessage.addListener((message, sender) => {
+  chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
     if (sender.id !== chrome.runtime.id || !message) return;
+    if (message.kind === 'clip') {
+      clip(message).then(
+        () => sendResponse({ ok: true }),
+        (e) => sendResponse({ error: e.message }),
+      );
+      return true; // answered asynchronously
+    }
     if (message.kind === 'highlight_selection') highlightSelection().catch(report);
     if (message.kind === 'refresh') refresh().catch(report);
     if (message.kind === 'reattach' && typeof message.id === 'string') reattach(message.id).catch(report);

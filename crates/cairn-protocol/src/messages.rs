@@ -15,7 +15,7 @@
 //! Replies are `{"ok": true, "value": ...}` or `{"ok": false, "error": {code, message}}`
 //! because exceptions do not cross the message boundary.
 
-use cairn_model::{Color, PageKey};
+use cairn_model::{ClipKind, Color, PageKey};
 use serde::{Deserialize, Serialize};
 
 use crate::api::{CommunityInfo, UserInfo};
@@ -25,6 +25,9 @@ use crate::api::{CommunityInfo, UserInfo};
 pub const MAX_PAGE_TEXT_UNITS: usize = 16 * 1024 * 1024;
 /// Longest page title kept.
 pub const MAX_TITLE_CHARS: usize = 500;
+/// The most HTML a content script may send for an article clip (the serialized
+/// live DOM). Bounds the worker's memory; cairn-clip refuses more anyway.
+pub const MAX_CLIP_HTML_BYTES: usize = 16 * 1024 * 1024;
 
 /// Requests a content script may send about the page it runs in.
 ///
@@ -79,6 +82,31 @@ pub enum PageRequest {
         #[serde(default)]
         canonical: Option<String>,
     },
+    /// Clip this page. What is sent depends on the kind, and nothing more:
+    /// `selection`: the selected HTML (`html`), its text (`quote`) and its place in the
+    /// page text (`text`, `start`, `end`); `article`: the serialized live DOM (`html`);
+    /// `url_only`: nothing from the page but its title.
+    Clip {
+        clip: ClipKind,
+        #[serde(default)]
+        html: Option<String>,
+        #[serde(default)]
+        quote: Option<String>,
+        #[serde(default)]
+        text: Option<String>,
+        #[serde(default)]
+        start: Option<u32>,
+        #[serde(default)]
+        end: Option<u32>,
+        #[serde(default)]
+        title: String,
+        #[serde(default)]
+        note: Option<String>,
+        #[serde(default)]
+        tags: Vec<String>,
+        #[serde(default)]
+        canonical: Option<String>,
+    },
     /// Move an orphaned highlight of the user's to `[start, end)` of `text`.
     ReattachHighlight {
         id: String,
@@ -98,6 +126,7 @@ impl PageRequest {
             | PageRequest::CreateHighlight { canonical, .. }
             | PageRequest::EditHighlight { canonical, .. }
             | PageRequest::DeleteHighlight { canonical, .. }
+            | PageRequest::Clip { canonical, .. }
             | PageRequest::ReattachHighlight { canonical, .. } => canonical.as_deref(),
         }
     }
@@ -128,6 +157,15 @@ pub enum PanelRequest {
         #[serde(default)]
         color: Option<Color>,
     },
+    /// Clip the page shown in the tab at `page_url` (the tab's content script does the reading).
+    ClipPage {
+        page_url: String,
+        clip: ClipKind,
+        #[serde(default)]
+        note: Option<String>,
+        #[serde(default)]
+        tags: Vec<String>,
+    },
     /// Ask the tab showing `page_url` to re-attach an orphan to its current selection.
     ReattachOrphan { id: String, page_url: String },
     /// Let Cairn run on a site (`scheme://host[:port]`).
@@ -146,6 +184,14 @@ pub enum TabCommand {
     Refresh {},
     /// Re-attach this orphan to the current selection.
     Reattach { id: String },
+    /// Clip this page (the content script reads what the kind needs and replies).
+    Clip {
+        clip: ClipKind,
+        #[serde(default)]
+        note: Option<String>,
+        #[serde(default)]
+        tags: Vec<String>,
+    },
 }
 
 /// Where a highlight goes on the page, in UTF-16 code units of the page text.
@@ -180,6 +226,7 @@ pub enum PageReply {
         note_html: Option<String>,
     },
     Reattached { highlight: PlacedHighlight },
+    Clipped { clip: ClipSummary },
     Deleted { id: String },
 }
 
@@ -215,6 +262,24 @@ pub struct HighlightSummary {
     pub orphan: bool,
 }
 
+/// A clip as the popup lists it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ClipSummary {
+    pub id: String,
+    pub clip: ClipKind,
+    pub title: String,
+    pub source: String,
+    /// The whole Markdown document (front matter and body), for copy and download.
+    pub markdown: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    pub tags: Vec<String>,
+    pub created: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teammate: Option<String>,
+    pub sync: SyncState,
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 pub struct StatusReport {
     pub server_url: Option<String>,
@@ -236,7 +301,12 @@ pub struct StatusReport {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PanelReply {
     Status(StatusReport),
-    Page { page_key: String, highlights: Vec<HighlightSummary> },
+    Page {
+        page_key: String,
+        highlights: Vec<HighlightSummary>,
+        #[serde(default)]
+        clips: Vec<ClipSummary>,
+    },
     Done,
 }
 
@@ -346,6 +416,39 @@ fn validate_page_request(r: &PageRequest) -> Result<(), MessageError> {
     match r {
         PageRequest::PageStatus { .. } | PageRequest::DeleteHighlight { .. } => Ok(()),
         PageRequest::AnchorAll { text, .. } => check_text(text).map(|_| ()),
+        PageRequest::Clip { clip, html, quote, text, start, end, title, note, tags, .. } => {
+            if title.chars().count() > MAX_TITLE_CHARS {
+                return Err(MessageError::Invalid(format!("title is longer than {MAX_TITLE_CHARS} characters")));
+            }
+            check_note(note.as_deref())?;
+            if tags.len() > cairn_model::MAX_TAGS {
+                return Err(MessageError::Invalid(format!("{} tags; at most {} are accepted", tags.len(), cairn_model::MAX_TAGS)));
+            }
+            if let Some(h) = html {
+                if h.len() > MAX_CLIP_HTML_BYTES {
+                    return Err(MessageError::Invalid(format!(
+                        "the page is {} bytes of HTML; at most {MAX_CLIP_HTML_BYTES} can be clipped",
+                        h.len()
+                    )));
+                }
+            }
+            match clip {
+                ClipKind::UrlOnly if html.is_some() || text.is_some() || quote.is_some() => Err(MessageError::Invalid(
+                    "a URL-only clip carries nothing from the page's content".into(),
+                )),
+                ClipKind::Article if html.is_none() => Err(MessageError::Invalid("an article clip needs the page's HTML".into())),
+                ClipKind::Selection => {
+                    let (Some(text), Some(start), Some(end), Some(_), Some(_)) = (text, start, end, html, quote) else {
+                        return Err(MessageError::Invalid(
+                            "a selection clip needs the selection's HTML, its text and its place in the page".into(),
+                        ));
+                    };
+                    let units = check_text(text)?;
+                    check_selection(*start, *end, units)
+                }
+                _ => Ok(()),
+            }
+        }
         PageRequest::EditHighlight { note, .. } => check_note(note.as_deref()),
         PageRequest::ReattachHighlight { text, start, end, .. } => {
             let units = check_text(text)?;
@@ -451,6 +554,22 @@ mod tests {
         }
         let ok = json!({"kind": "create_highlight", "text": "héllo", "start": 1, "end": 4, "color": "blue"});
         assert!(authorize(&content("https://a.example/"), ok).is_ok());
+    }
+
+    #[test]
+    fn clips_carry_only_what_their_kind_needs() {
+        let page = content("https://wiki.example/p");
+        let url_only_with_content = json!({"kind": "clip", "clip": "url_only", "html": "<p>secret</p>", "title": "t"});
+        assert!(matches!(authorize(&page, url_only_with_content), Err(MessageError::Invalid(_))));
+        assert!(authorize(&page, json!({"kind": "clip", "clip": "url_only", "title": "t", "tags": ["a"]})).is_ok());
+        assert!(matches!(authorize(&page, json!({"kind": "clip", "clip": "article"})), Err(MessageError::Invalid(_))));
+        assert!(authorize(&page, json!({"kind": "clip", "clip": "article", "html": "<p>x</p>"})).is_ok());
+        let sel = json!({"kind": "clip", "clip": "selection", "html": "<b>x</b>", "quote": "x", "text": "a x b", "start": 2, "end": 3});
+        assert!(authorize(&page, sel).is_ok());
+        let sel_out_of_range = json!({"kind": "clip", "clip": "selection", "html": "<b>x</b>", "quote": "x", "text": "a x b", "start": 2, "end": 30});
+        assert!(matches!(authorize(&page, sel_out_of_range), Err(MessageError::Invalid(_))));
+        let privileged = json!({"kind": "clip_page", "page_url": "https://hr.example/", "clip": "article"});
+        assert!(matches!(authorize(&page, privileged), Err(MessageError::Forbidden(_))));
     }
 
     #[test]

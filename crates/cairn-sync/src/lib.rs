@@ -13,7 +13,7 @@
 
 use cairn_model::{Annotation, Color, PageKey, Selector};
 use cairn_protocol::api::{Mutation, MutationResult, MutationStatus, SharedAnnotation};
-use cairn_protocol::messages::{HighlightSummary, SyncState};
+use cairn_protocol::messages::{ClipSummary, HighlightSummary, SyncState};
 use serde::{Deserialize, Serialize};
 
 /// One annotation as this device keeps it: the user's own or a teammate's.
@@ -113,18 +113,84 @@ pub fn upsert_mutation(record: &LocalRecord, seq: u64) -> Mutation {
     Mutation::Upsert { seq, annotation: record.annotation.clone(), communities: record.communities.clone() }
 }
 
-/// The highlights of one page, newest first (ids are UUIDv7, so ties break by creation).
-pub fn page_summaries(records: &[LocalRecord]) -> Vec<HighlightSummary> {
+fn newest_first(records: &[LocalRecord]) -> Vec<&LocalRecord> {
     let mut sorted: Vec<&LocalRecord> = records.iter().collect();
     sorted.sort_by(|a, b| b.created_ms.cmp(&a.created_ms).then_with(|| b.id.cmp(&a.id)));
-    sorted.into_iter().map(LocalRecord::summary).collect()
+    sorted
 }
 
-/// The next batch to push: the oldest pending mutations, in sequence order.
-pub fn next_batch(outbox: &[Mutation], max: usize) -> Vec<Mutation> {
+/// The highlights of one page, newest first (ids are UUIDv7, so ties break by creation).
+pub fn page_summaries(records: &[LocalRecord]) -> Vec<HighlightSummary> {
+    newest_first(records).into_iter().filter(|r| !r.annotation.is_clip()).map(LocalRecord::summary).collect()
+}
+
+/// The clips of one page, newest first.
+pub fn page_clips(records: &[LocalRecord]) -> Vec<ClipSummary> {
+    newest_first(records)
+        .into_iter()
+        .filter_map(|r| {
+            let kind = r.annotation.clip_kind()?;
+            let markdown = r.annotation.clip_markdown().unwrap_or_default().to_string();
+            Some(ClipSummary {
+                id: r.id.clone(),
+                clip: kind,
+                title: front_matter_title(&markdown).unwrap_or_else(|| r.annotation.target.source.clone()),
+                source: r.annotation.target.source.clone(),
+                markdown,
+                note: r.annotation.note().map(str::to_string),
+                tags: r.annotation.tags().into_iter().map(str::to_string).collect(),
+                created: cairn_model::format_rfc3339_ms(r.created_ms),
+                teammate: r.teammate.clone(),
+                sync: r.sync.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The `title` of a clip's YAML front matter (a double-quoted scalar, as
+/// cairn-clip writes it).
+pub fn front_matter_title(markdown: &str) -> Option<String> {
+    let rest = markdown.strip_prefix("---\n")?;
+    let block = &rest[..rest.find("\n---")?];
+    let raw = block.lines().find_map(|l| l.strip_prefix("title: "))?.trim();
+    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next()? {
+            'n' => out.push('\n'),
+            't' => out.push('\t'),
+            'r' => out.push('\r'),
+            'x' => out.push(char::from_u32(u32::from_str_radix(&chars.by_ref().take(2).collect::<String>(), 16).ok()?)?),
+            'u' => out.push(char::from_u32(u32::from_str_radix(&chars.by_ref().take(4).collect::<String>(), 16).ok()?)?),
+            'U' => out.push(char::from_u32(u32::from_str_radix(&chars.by_ref().take(8).collect::<String>(), 16).ok()?)?),
+            other => out.push(other),
+        }
+    }
+    Some(out)
+}
+
+/// The next batch to push: the oldest pending mutations, in sequence order, at
+/// most `max` of them and at most `max_bytes` of JSON (but always at least one,
+/// which [`cairn_model::MAX_CLIP_BYTES`] keeps under the server's body limit).
+pub fn next_batch(outbox: &[Mutation], max: usize, max_bytes: usize) -> Vec<Mutation> {
     let mut sorted: Vec<&Mutation> = outbox.iter().collect();
     sorted.sort_by_key(|m| m.seq());
-    sorted.into_iter().take(max).cloned().collect()
+    let mut batch = Vec::new();
+    let mut bytes = 0;
+    for m in sorted.into_iter().take(max) {
+        let size = serde_json::to_vec(m).map(|v| v.len()).unwrap_or(usize::MAX / 2);
+        if !batch.is_empty() && bytes + size > max_bytes {
+            break;
+        }
+        bytes += size;
+        batch.push(m.clone());
+    }
+    batch
 }
 
 /// What a push answer means for the local store.

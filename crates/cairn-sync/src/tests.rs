@@ -42,7 +42,7 @@ fn new_records_are_local_until_signed_in() {
 #[test]
 fn batches_take_oldest_first() {
     let outbox: Vec<Mutation> = [5u64, 1, 3, 2, 4].iter().map(|&s| upsert_mutation(&record(s, "q"), s)).collect();
-    let seqs: Vec<u64> = next_batch(&outbox, 3).iter().map(Mutation::seq).collect();
+    let seqs: Vec<u64> = next_batch(&outbox, 3, usize::MAX).iter().map(Mutation::seq).collect();
     assert_eq!(seqs, [1, 2, 3]);
 }
 
@@ -163,4 +163,39 @@ fn pages_may_edit_only_their_own_records() {
     let mut teammate = r.clone();
     teammate.teammate = Some("Bob".into());
     assert!(!editable_from_page(&teammate, &here));
+}
+
+#[test]
+fn batches_stay_under_the_byte_budget_but_always_move() {
+    let big = |seq: u64| {
+        let a = Annotation::new_clip(
+            AnnotationId::new_v7(seq, [seq as u8; 10]),
+            cairn_model::ClipKind::Article,
+            "https://wiki.example/page",
+            vec![],
+            &"x".repeat(600_000),
+            seq as i64,
+        );
+        let key = a.page_key().unwrap();
+        upsert_mutation(&LocalRecord::own(a, &key, seq as i64, None, true), seq)
+    };
+    let outbox = vec![big(1), big(2), big(3)];
+    assert_eq!(next_batch(&outbox, 100, 1_500_000).len(), 2);
+    assert_eq!(next_batch(&outbox, 100, 10).len(), 1, "one oversized mutation still goes alone");
+}
+
+#[test]
+fn clips_are_listed_apart_from_highlights() {
+    let md = "---\ntitle: \"Runbook: \\\"deploys\\\" \\u00e9t\\u00e9\"\nsource: \"https://wiki.example/page\"\n---\n\n# Body\n";
+    let mut clip = Annotation::new_clip(AnnotationId::new_v7(9, [9; 10]), cairn_model::ClipKind::Article, "https://wiki.example/page", vec![], md, 9);
+    clip.set_tags(["ops"]);
+    let key = clip.page_key().unwrap();
+    let records = vec![record(1, "a highlight"), LocalRecord::own(clip, &key, 9, None, false)];
+    assert_eq!(page_summaries(&records).len(), 1);
+    let clips = page_clips(&records);
+    assert_eq!(clips.len(), 1);
+    assert_eq!(clips[0].title, "Runbook: \"deploys\" été");
+    assert_eq!(clips[0].clip, cairn_model::ClipKind::Article);
+    assert_eq!(clips[0].tags, vec!["ops".to_string()]);
+    assert_eq!(front_matter_title("no front matter"), None);
 }

@@ -9,6 +9,7 @@
 //! asks the background (panel channel) for everything.
 
 pub mod state;
+pub mod zip;
 
 #[cfg(target_arch = "wasm32")]
 mod options;

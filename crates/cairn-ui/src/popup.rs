@@ -5,7 +5,160 @@ use cairn_web::{chrome, client};
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
-use crate::state::{connection_label, page_origin, sync_key, sync_label, PopupAction, PopupState, Tone};
+use cairn_model::ClipKind;
+use cairn_protocol::messages::ClipSummary;
+
+use crate::state::{
+    clip_preview, connection_label, page_origin, parse_tags, sync_key, sync_label, PopupAction, PopupState, Tone,
+};
+use crate::zip::{clip_file_name, zip_stored};
+
+/// Saves bytes as a file through the browser's download (a temporary object URL).
+fn download(name: &str, bytes: &[u8], mime: &str) -> Result<(), String> {
+    let err = |e: wasm_bindgen::JsValue| format!("download failed: {e:?}");
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(mime);
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options).map_err(err)?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(err)?;
+    let document = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
+    let a: web_sys::HtmlAnchorElement = document.create_element("a").map_err(err)?.dyn_into().map_err(|_| "no anchor")?;
+    a.set_href(&url);
+    a.set_download(name);
+    a.click();
+    web_sys::Url::revoke_object_url(&url).map_err(err)?;
+    Ok(())
+}
+
+fn kind_label(kind: ClipKind) -> &'static str {
+    match kind {
+        ClipKind::Selection => "selection",
+        ClipKind::Article => "article",
+        ClipKind::UrlOnly => "URL only",
+    }
+}
+
+fn input_value(id: &str) -> String {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id(id))
+        .and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok())
+        .map(|i| i.value())
+        .unwrap_or_default()
+}
+
+fn clips_section(state: &UseReducerHandle<PopupState>) -> Html {
+    let clip = |kind: ClipKind| {
+        let state = state.clone();
+        Callback::from(move |_| {
+            let Some(page_url) = state.page_url.clone() else { return };
+            let note = Some(input_value("clip-note")).filter(|n| !n.trim().is_empty());
+            let tags = parse_tags(&input_value("clip-tags"));
+            let state = state.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                match client::ask(&PanelRequest::ClipPage { page_url: page_url.clone(), clip: kind, note, tags }).await {
+                    Ok(_) => {
+                        state.dispatch(PopupAction::Info("Clipped.".into()));
+                        load(state, Some(page_url));
+                    }
+                    Err(e) => state.dispatch(PopupAction::Failed(e)),
+                }
+            });
+        })
+    };
+    let download_all = {
+        let clips = state.clips.clone();
+        let state = state.clone();
+        Callback::from(move |_| {
+            let mut taken = Vec::new();
+            let entries: Vec<(String, Vec<u8>)> =
+                clips.iter().map(|c| (clip_file_name(&c.title, &mut taken), c.markdown.clone().into_bytes())).collect();
+            if let Err(e) = download("cairn-clips.zip", &zip_stored(&entries), "application/zip") {
+                state.dispatch(PopupAction::Failed(e));
+            }
+        })
+    };
+    html! {
+        <section class="clips">
+            <h2>{ "Clips" }</h2>
+            <div class="clip-form">
+                <input id="clip-note" data-testid="clip-note" placeholder="Note (optional)" />
+                <input id="clip-tags" data-testid="clip-tags" placeholder="Tags, comma separated" />
+                <div>
+                    <button onclick={clip(ClipKind::Article)} data-testid="clip-article">{ "Clip article" }</button>
+                    <button onclick={clip(ClipKind::Selection)} data-testid="clip-selection">{ "Clip selection" }</button>
+                    <button onclick={clip(ClipKind::UrlOnly)} data-testid="clip-url">{ "Clip URL only" }</button>
+                </div>
+            </div>
+            if !state.clips.is_empty() {
+                <ul class="clip-list">
+                    { for state.clips.iter().map(|c| clip_item(state, c)) }
+                </ul>
+                if state.clips.len() > 1 {
+                    <button onclick={download_all} data-testid="download-all">{ "Download all (.zip)" }</button>
+                }
+            }
+        </section>
+    }
+}
+
+fn clip_item(state: &UseReducerHandle<PopupState>, c: &ClipSummary) -> Html {
+    let copy = {
+        let markdown = c.markdown.clone();
+        let state = state.clone();
+        Callback::from(move |_| {
+            let markdown = markdown.clone();
+            let state = state.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let Some(clipboard) = web_sys::window().map(|w| w.navigator().clipboard()) else { return };
+                match wasm_bindgen_futures::JsFuture::from(clipboard.write_text(&markdown)).await {
+                    Ok(_) => state.dispatch(PopupAction::Info("Markdown copied.".into())),
+                    Err(e) => state.dispatch(PopupAction::Failed(format!("could not copy: {e:?}"))),
+                }
+            });
+        })
+    };
+    let save = {
+        let (title, markdown) = (c.title.clone(), c.markdown.clone());
+        let state = state.clone();
+        Callback::from(move |_| {
+            let name = clip_file_name(&title, &mut Vec::new());
+            if let Err(e) = download(&name, markdown.as_bytes(), "text/markdown") {
+                state.dispatch(PopupAction::Failed(e));
+            }
+        })
+    };
+    let delete = {
+        let state = state.clone();
+        let id = c.id.clone();
+        Callback::from(move |_| {
+            let state = state.clone();
+            let id = id.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                match client::ask(&PanelRequest::DeleteHighlight { id: id.clone() }).await {
+                    Ok(_) => state.dispatch(PopupAction::Deleted(id)),
+                    Err(e) => state.dispatch(PopupAction::Failed(e)),
+                }
+            });
+        })
+    };
+    html! {
+        <li class="clip" data-testid="clip" data-kind={kind_label(c.clip)} data-sync={sync_key(&c.sync)}>
+            <p class="clip-title"><strong data-testid="clip-title">{ &c.title }</strong>{ format!(" · {}", kind_label(c.clip)) }</p>
+            // A preview as text: nothing from a clipped page is ever interpreted here.
+            <pre class="preview" data-testid="clip-preview">{ clip_preview(&c.markdown, 300) }</pre>
+            <p class="meta">
+                if let Some(t) = &c.teammate { <span>{ format!("by {t} · ") }</span> }
+                <span>{ sync_label(&c.sync) }</span>{ " · " }
+                <button class="link" onclick={copy} data-testid="copy-markdown">{ "Copy Markdown" }</button>{ " · " }
+                <button class="link" onclick={save} data-testid="download">{ "Download .md" }</button>
+                if c.teammate.is_none() {
+                    { " · " }<button class="link" onclick={delete} data-testid="delete-clip">{ "Delete" }</button>
+                }
+            </p>
+        </li>
+    }
+}
 
 /// The page the popup is about: `?url=` when opened for a given page (e.g. in a
 /// tab), else the active tab.
@@ -33,8 +186,8 @@ fn load(state: UseReducerHandle<PopupState>, url: Option<String>) {
         }
         if let Some(url) = url {
             match client::ask(&PanelRequest::ListPage { url }).await {
-                Ok(PanelReply::Page { page_key, highlights }) => {
-                    state.dispatch(PopupAction::PageLoaded { page_key, highlights })
+                Ok(PanelReply::Page { page_key, highlights, clips }) => {
+                    state.dispatch(PopupAction::PageLoaded { page_key, highlights, clips })
                 }
                 Ok(_) => {}
                 Err(e) => state.dispatch(PopupAction::Failed(e)),
@@ -221,6 +374,7 @@ pub fn popup() -> Html {
             if let Some(i) = &state.info { <p class="ok" role="status" data-testid="info">{ i }</p> }
             { allow }
             { body }
+            if state.page_url.is_some() && state.site_allowed() { { clips_section(&state) } }
             <footer><button onclick={sync_now} data-testid="sync-now">{ "Sync now" }</button></footer>
         </main>
     }

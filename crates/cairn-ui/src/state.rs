@@ -2,7 +2,7 @@
 
 use std::rc::Rc;
 
-use cairn_protocol::messages::{HighlightSummary, StatusReport, SyncState};
+use cairn_protocol::messages::{ClipSummary, HighlightSummary, StatusReport, SyncState};
 use yew::Reducible;
 
 /// How the connection looks to the user.
@@ -49,6 +49,31 @@ pub fn sync_key(state: &SyncState) -> &'static str {
     }
 }
 
+/// The start of a clip's body (front matter left out), for the preview.
+pub fn clip_preview(markdown: &str, max_chars: usize) -> String {
+    let body = markdown
+        .strip_prefix("---\n")
+        .and_then(|rest| rest.find("\n---\n").map(|i| &rest[i + 5..]))
+        .unwrap_or(markdown)
+        .trim_start();
+    let mut preview: String = body.chars().take(max_chars).collect();
+    if body.chars().count() > max_chars {
+        preview.push('…');
+    }
+    preview
+}
+
+/// Tags typed as `a, b c, d` (commas or spaces separate).
+pub fn parse_tags(input: &str) -> Vec<String> {
+    let mut tags: Vec<String> = Vec::new();
+    for t in input.split([',', ' ']).map(str::trim).filter(|t| !t.is_empty()) {
+        if !tags.iter().any(|x| x == t) {
+            tags.push(t.to_string());
+        }
+    }
+    tags
+}
+
 /// The origin (`scheme://host[:port]`) of a page URL, if it is a web page.
 pub fn page_origin(url: &str) -> Option<String> {
     cairn_model::PageKey::from_url(url).ok().map(|k| k.origin())
@@ -60,6 +85,7 @@ pub struct PopupState {
     pub page_url: Option<String>,
     pub page_key: Option<String>,
     pub highlights: Vec<HighlightSummary>,
+    pub clips: Vec<ClipSummary>,
     pub status: Option<StatusReport>,
     pub loading: bool,
     pub error: Option<String>,
@@ -71,7 +97,7 @@ pub struct PopupState {
 
 pub enum PopupAction {
     Opened { page_url: Option<String> },
-    PageLoaded { page_key: String, highlights: Vec<HighlightSummary> },
+    PageLoaded { page_key: String, highlights: Vec<HighlightSummary>, clips: Vec<ClipSummary> },
     StatusLoaded(StatusReport),
     Deleted(String),
     StartEditing(String),
@@ -102,13 +128,17 @@ impl Reducible for PopupState {
                 s.loading = page_url.is_some();
                 s.page_url = page_url;
             }
-            PopupAction::PageLoaded { page_key, highlights } => {
+            PopupAction::PageLoaded { page_key, highlights, clips } => {
                 s.page_key = Some(page_key);
                 s.highlights = highlights;
+                s.clips = clips;
                 s.loading = false;
             }
             PopupAction::StatusLoaded(status) => s.status = Some(status),
-            PopupAction::Deleted(id) => s.highlights.retain(|h| h.id != id),
+            PopupAction::Deleted(id) => {
+                s.highlights.retain(|h| h.id != id);
+                s.clips.retain(|c| c.id != id);
+            }
             PopupAction::StartEditing(id) => s.editing = Some(id),
             PopupAction::StopEditing => s.editing = None,
             PopupAction::NoteSaved { id, note } => {
@@ -214,7 +244,7 @@ mod tests {
         assert!(!s.site_allowed());
         let s = s.reduce(PopupAction::StatusLoaded(status()));
         assert!(s.site_allowed());
-        let s = s.reduce(PopupAction::PageLoaded { page_key: "k".into(), highlights: vec![summary("a"), summary("b")] });
+        let s = s.reduce(PopupAction::PageLoaded { page_key: "k".into(), highlights: vec![summary("a"), summary("b")], clips: vec![] });
         assert!(!s.loading);
         let s = s.reduce(PopupAction::Deleted("a".into()));
         assert_eq!(s.highlights.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), ["b"]);
@@ -246,6 +276,15 @@ mod tests {
         assert_eq!(s.notice, None);
         let s = s.reduce(OptionsAction::Succeeded(status(), "Signed in".into()));
         assert_eq!(s.status.as_ref().unwrap().user.as_ref().unwrap().username, "alice");
+    }
+
+    #[test]
+    fn clip_helpers() {
+        let md = "---\ntitle: \"x\"\n---\n\n# Heading\n\nBody text";
+        assert_eq!(clip_preview(md, 100), "# Heading\n\nBody text");
+        assert_eq!(clip_preview(md, 5), "# Hea…");
+        assert_eq!(clip_preview("no front matter", 100), "no front matter");
+        assert_eq!(parse_tags("ops, runbook  ops,,deploy"), vec!["ops", "runbook", "deploy"]);
     }
 
     #[test]

@@ -119,13 +119,20 @@ pub async fn install_context_menu(allowed_origins: &[String]) -> Result<(), Chro
         return Ok(());
     }
     let patterns: Vec<String> = allowed_origins.iter().map(|o| origin_pattern(o)).collect();
-    context_menus_create(&obj(&[
-        ("id", "cairn-highlight".into()),
-        ("title", "Highlight with Cairn".into()),
-        ("contexts", str_array(&vec!["selection".to_string()])),
-        ("documentUrlPatterns", str_array(&patterns)),
-    ]))
-    .map_err(err)?;
+    let entries = [
+        ("cairn-highlight", "Highlight with Cairn", "selection"),
+        ("cairn-clip-selection", "Clip selection with Cairn", "selection"),
+        ("cairn-clip-article", "Clip this page with Cairn", "page"),
+    ];
+    for (id, title, context) in entries {
+        context_menus_create(&obj(&[
+            ("id", id.into()),
+            ("title", title.into()),
+            ("contexts", str_array(&vec![context.to_string()])),
+            ("documentUrlPatterns", str_array(&patterns)),
+        ]))
+        .map_err(err)?;
+    }
     Ok(())
 }
 

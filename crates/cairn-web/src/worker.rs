@@ -9,11 +9,14 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use cairn_anchor::TextIndex;
-use cairn_model::{Annotation, AnnotationId, PageKey};
+use cairn_model::{Annotation, AnnotationId, ClipKind, PageKey};
 use cairn_protocol::api::{
     MeResponse, Mutation, PageAnnotationsResponse, PushRequest, PushResponse, SignInRequest, SignInResponse,
     MAX_PUSH_MUTATIONS,
 };
+
+/// Bytes of JSON per push: under the server's 2 MiB body limit with room to spare.
+const MAX_PUSH_BYTES: usize = 1_500_000;
 use cairn_protocol::messages::{
     self, PageReply, PageRequest, PanelReply, PanelRequest, PlacedHighlight, Request, Sender, StatusReport, SyncState,
     TabCommand,
@@ -157,7 +160,8 @@ async fn page_request(page_url: &str, request: PageRequest) -> Outcome<PageReply
     match request {
         PageRequest::PageStatus { .. } => {
             refresh_shared(&store, &settings, &key, page_url).await;
-            let count = store.page_records(key.as_str()).await?.len() as u32;
+            // Clips are listed in the popup, not painted: only highlights count here.
+            let count = store.page_records(key.as_str()).await?.iter().filter(|r| !r.annotation.is_clip()).count() as u32;
             Ok(PageReply::Status { count })
         }
         PageRequest::AnchorAll { text, .. } => {
@@ -166,7 +170,7 @@ async fn page_request(page_url: &str, request: PageRequest) -> Outcome<PageReply
             let mut highlights = Vec::new();
             let mut orphans = 0;
             let mut changed = Vec::new();
-            for r in &records {
+            for r in records.iter().filter(|r| !r.annotation.is_clip()) {
                 let anchor = cairn_anchor::resolve(&index, &r.annotation.target.selector);
                 if let Some(a) = anchor {
                     highlights.push(placed(&index, r, a.start, a.end));
@@ -219,6 +223,45 @@ async fn page_request(page_url: &str, request: PageRequest) -> Outcome<PageReply
             let record = own_record_on_page(&store, &id, &key).await?;
             delete_own(&store, settings, record).await?;
             Ok(PageReply::Deleted { id })
+        }
+        PageRequest::Clip { clip, html, quote, text, start, end, title, note, tags, .. } => {
+            let now = now_ms();
+            let context = cairn_clip::ClipContext {
+                clipped_at: cairn_model::format_rfc3339_ms(now),
+                note: note.clone(),
+                tags: tags.clone(),
+                communities: settings.community.iter().cloned().collect(),
+            };
+            let page = cairn_clip::PageRef { url: page_url.to_string(), title };
+            let fail = |e: cairn_clip::ClipError| Failure::new("clip_failed", e.to_string());
+            let (made, selectors) = match clip {
+                ClipKind::UrlOnly => (cairn_clip::clip_url_only(&page, &context).map_err(fail)?, Vec::new()),
+                ClipKind::Article => {
+                    let html = html.unwrap_or_default();
+                    (cairn_clip::clip_article(&html, page_url, &context).map_err(fail)?, Vec::new())
+                }
+                ClipKind::Selection => {
+                    let (text, start, end) = (text.unwrap_or_default(), start.unwrap_or(0), end.unwrap_or(0));
+                    let index = TextIndex::new(&text);
+                    let (start, end) = (index.utf16_to_char(start as usize), index.utf16_to_char(end as usize));
+                    let selectors = cairn_anchor::describe(&index, start, end)
+                        .ok_or_else(|| Failure::new("empty_selection", "the selection holds no text of the page"))?;
+                    let made = cairn_clip::clip_selection(&html.unwrap_or_default(), &quote.unwrap_or_default(), &page, &context)
+                        .map_err(fail)?;
+                    (made, selectors)
+                }
+            };
+            let mut annotation =
+                Annotation::new_clip(AnnotationId::new_v7(now as u64, random_bytes()), clip, page_url, selectors, &made.markdown, now);
+            if let Some(note) = &note {
+                annotation.set_note(note);
+            }
+            annotation.set_tags(tags.iter().map(String::as_str));
+            annotation.validate().map_err(|e| Failure::new("invalid_clip", e.to_string()))?;
+            let record = LocalRecord::own(annotation, &key, now, settings.community.as_deref(), signed_in);
+            let summary = cairn_sync::page_clips(std::slice::from_ref(&record)).pop();
+            save_own(&store, settings, record).await?;
+            Ok(PageReply::Clipped { clip: summary.ok_or_else(|| Failure::new("internal", "the clip was not listed"))? })
         }
         PageRequest::ReattachHighlight { id, text, start, end, .. } => {
             let mut record = own_record_on_page(&store, &id, &key).await?;
@@ -345,7 +388,7 @@ async fn push_loop(force: bool) -> Outcome<()> {
         if !force && now_ms() < settings.next_attempt_ms {
             return Ok(());
         }
-        let batch = cairn_sync::next_batch(&store.outbox().await?, MAX_PUSH_MUTATIONS);
+        let batch = cairn_sync::next_batch(&store.outbox().await?, MAX_PUSH_MUTATIONS, MAX_PUSH_BYTES);
         if batch.is_empty() {
             return Ok(());
         }
@@ -399,7 +442,11 @@ async fn panel_request(request: PanelRequest) -> Outcome<PanelReply> {
                 refresh_shared(&store, &settings, &key, &url).await;
             }
             let records = store.page_records(key.as_str()).await?;
-            Ok(PanelReply::Page { page_key: key.to_string(), highlights: cairn_sync::page_summaries(&records) })
+            Ok(PanelReply::Page {
+                page_key: key.to_string(),
+                highlights: cairn_sync::page_summaries(&records),
+                clips: cairn_sync::page_clips(&records),
+            })
         }
         PanelRequest::SignIn { server_url, username, password } => {
             let base = server_base(&server_url)?;
@@ -461,6 +508,27 @@ async fn panel_request(request: PanelRequest) -> Outcome<PanelReply> {
                 tell_tabs(&key, TabCommand::Refresh {}).await;
             }
             Ok(PanelReply::Done)
+        }
+        PanelRequest::ClipPage { page_url, clip, note, tags } => {
+            let key = PageKey::from_url(&page_url).map_err(|e| Failure::new("bad_url", e.to_string()))?;
+            if !settings.allowed_sites.contains(&key.origin()) {
+                return Err(Failure::new("site_not_allowed", format!("Cairn is off on {}; allow the site first", key.origin())));
+            }
+            // The page's content script reads what this kind of clip needs and
+            // answers with the outcome; the first tab showing the page does it.
+            let message = crate::to_js(&TabCommand::Clip { clip, note, tags });
+            for (tab, url) in chrome::visible_tabs().await {
+                if PageKey::from_url(&url).is_ok_and(|k| k == key) {
+                    let answer = chrome::send_to_tab(tab, &message)
+                        .await
+                        .map_err(|e| Failure::new("no_tab", format!("the page did not answer ({e}); reload it and try again")))?;
+                    return match js_string(&answer, "error") {
+                        Some(e) => Err(Failure::new("clip_failed", e)),
+                        None => Ok(PanelReply::Done),
+                    };
+                }
+            }
+            Err(Failure::new("no_tab", "open the page in a tab to clip it"))
         }
         PanelRequest::ReattachOrphan { id, page_url } => {
             let key = PageKey::from_url(&page_url).map_err(|e| Failure::new("bad_url", e.to_string()))?;
@@ -642,4 +710,17 @@ pub async fn on_highlight_command(tab_id: i32) {
         return;
     }
     let _ = chrome::send_to_tab(tab_id, &crate::to_js(&TabCommand::HighlightSelection {})).await;
+}
+
+/// Context menu "Clip selection / this page with Cairn" and the clip command.
+#[wasm_bindgen]
+pub async fn on_clip_command(tab_id: i32, kind: String) {
+    let clip = match kind.as_str() {
+        "selection" => ClipKind::Selection,
+        "url_only" => ClipKind::UrlOnly,
+        _ => ClipKind::Article,
+    };
+    if tab_id >= 0 {
+        let _ = chrome::send_to_tab(tab_id, &crate::to_js(&TabCommand::Clip { clip, note: None, tags: Vec::new() })).await;
+    }
 }
