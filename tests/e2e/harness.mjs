@@ -25,6 +25,7 @@ export const EXTENSION_DIR = required('CAIRN_EXTENSION_DIR');
 export const SERVER_BIN = required('CAIRN_SERVER_BIN');
 export const FIXTURES = required('CAIRN_FIXTURES');
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+export const CLI_BIN = process.env.CAIRN_CLI_BIN;
 
 const cleanups = [];
 export async function cleanupAll() {
@@ -87,6 +88,11 @@ export async function startFixtures() {
   const made = new Map();
   const server = createServer(async (req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
+    // Pages under /private/ need a session cookie, like an intranet behind a login.
+    if (path.startsWith('/private/') && !(req.headers.cookie || '').includes('session=demo')) {
+      res.writeHead(401, { 'content-type': 'text/html' }).end('<h1>Please sign in</h1>');
+      return;
+    }
     if (made.has(path)) {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(made.get(path));
       return;
@@ -120,9 +126,9 @@ export async function extensionWithPreset(preset) {
   return dir;
 }
 
-/** A fresh browser profile with the extension loaded. */
-export async function launchBrowser(extensionDir) {
-  const profile = await tempDir('profile');
+/** A browser with the extension loaded: a fresh profile, or `profile` to reopen one. */
+export async function launchBrowser(extensionDir, { profile } = {}) {
+  profile ??= await tempDir('profile');
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
@@ -154,7 +160,7 @@ export async function launchBrowser(extensionDir) {
     () => worker.evaluate(async () => (await chrome.scripting.getRegisteredContentScripts()).length > 0),
     'the content script registration',
   );
-  return { context, worker, extensionId };
+  return { context, worker, extensionId, profile };
 }
 
 /** Waits until `probe()` returns a truthy value; returns it. Polls, no fixed sleeps. */

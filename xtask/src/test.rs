@@ -26,6 +26,13 @@ pub fn test(opts: &Options) -> Result {
     })?;
     let dist = steps.run("dist (release)", || dist::dist(&dist::Options { release: true }))?;
     let server = steps.run("build cairn-server", || build_server(false))?;
+    // The e2e suite checks that the extension's clips are what the `cairn` command
+    // (the same core) makes of the same page.
+    let cli = steps.run("build cairn (CLI)", || {
+        util::run_cmd(util::cargo().args(["build", "-p", "cairn-cli"]))?;
+        let bin = util::target_dir().join("debug").join(format!("cairn{}", std::env::consts::EXE_SUFFIX));
+        if bin.is_file() { Ok(bin) } else { Err(format!("cargo built cairn-cli but {} is missing", bin.display())) }
+    })?;
 
     let e2e_dir = root.join("tests/e2e");
     let e2e_files = test_files(&e2e_dir);
@@ -43,6 +50,7 @@ pub fn test(opts: &Options) -> Result {
                 .args(e2e_files.iter().map(|f| f.strip_prefix(&root).unwrap_or(f)))
                 .env("CAIRN_EXTENSION_DIR", &dist)
                 .env("CAIRN_SERVER_BIN", &server)
+                .env("CAIRN_CLI_BIN", &cli)
                 .env("CAIRN_FIXTURES", root.join("tests/fixtures"))
                 .env("CHROMIUM", &chromium);
             util::run_cmd(&mut cmd)
