@@ -5,7 +5,7 @@
 use dom_query::Document;
 use dom_smoothie::{Config, Readability};
 
-use crate::limits::{check_depth, check_size};
+use crate::limits::{check_depth, check_markup_depth, check_size};
 use crate::markdown::{node_to_markdown, node_to_text};
 use crate::{rules, Article, ClipError, ClipOptions};
 
@@ -15,6 +15,9 @@ use crate::{rules, Article, ClipError, ClipOptions};
 /// Pages that fail it (link lists, app shells, search results) give navigation rather
 /// than content under generic extraction.
 pub fn is_probably_readerable(html: &str) -> bool {
+    if check_markup_depth(html).is_err() {
+        return false;
+    }
     let doc = Document::from(html);
     if check_depth(&doc.root()).is_err() {
         return false;
@@ -29,6 +32,7 @@ pub fn is_probably_readerable(html: &str) -> bool {
 pub fn article(html: &str, url: &str, options: &ClipOptions) -> Result<Article, ClipError> {
     check_size(html, options.max_html_bytes)?;
     let base = url::Url::parse(url.trim()).map_err(|_| ClipError::BadUrl { url: url.to_string() })?;
+    check_markup_depth(html)?;
     let doc = Document::from(html);
     check_depth(&doc.root())?;
     let canonical = canonical_url(&doc, &base);
@@ -94,6 +98,9 @@ fn config() -> Config {
         // Bounds the scoring work on giant pages; the byte limit already bounds this,
         // this is the same bound in elements.
         max_elements_to_parse: 2_000_000,
+        // Classes carry code block languages (`language-rust`); the writer reads nothing
+        // else from them, so keeping them changes no other output.
+        keep_classes: true,
         ..Config::default()
     }
 }

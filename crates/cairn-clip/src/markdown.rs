@@ -25,6 +25,7 @@ const BR: &str = "\\";
 ///
 /// `base_url` makes relative links and images absolute; pass the page URL.
 pub fn html_to_markdown(html: &str, base_url: Option<&str>) -> Result<String, ClipError> {
+    limits::check_markup_depth(html)?;
     let doc = Document::fragment(html);
     let root = doc.root();
     limits::check_depth(&root)?;
@@ -78,6 +79,7 @@ struct Tree {
 const KEPT_ATTRS: &[&str] = &[
     "href", "src", "alt", "title", "class", "start", "data-lang", "data-language", "lang",
     "width", "height", "srcset", "data-src", "colspan", "alttext", "display", "encoding",
+    "data-syntaxhighlighter-params", "data-canonical-lang",
 ];
 
 /// Elements whose content is never article text: code, styling, embedded objects and
@@ -788,14 +790,25 @@ impl Writer<'_> {
         }
         for &c in &candidates {
             let n = &self.tree.nodes[c];
-            for attr in ["data-lang", "data-language"] {
+            for attr in ["data-lang", "data-language", "data-canonical-lang", "lang"] {
                 if let Some(l) = n.attr(attr).map(str::trim).filter(|l| is_language_name(l)) {
                     return Some(l.to_ascii_lowercase());
                 }
             }
+            // Confluence: data-syntaxhighlighter-params="brush: bash; gutter: false".
+            if let Some(params) = n.attr("data-syntaxhighlighter-params") {
+                let brush = params.split(';').find_map(|p| p.trim().strip_prefix("brush:"));
+                if let Some(l) = brush.map(str::trim).filter(|l| is_language_name(l)) {
+                    return Some(l.to_ascii_lowercase());
+                }
+            }
             for class in n.attr("class").unwrap_or_default().split_whitespace() {
-                for prefix in ["language-", "lang-", "highlight-source-", "highlight-text-", "brush:"] {
-                    if let Some(l) = class.strip_prefix(prefix).filter(|l| is_language_name(l)) {
+                // Jira writes `code-java` on the pre itself; elsewhere `code-` prefixes
+                // layout classes, so it only counts on `pre`.
+                let code_prefix: &[&str] = if c == pre { &["code-"] } else { &[] };
+                let prefixes = ["language-", "lang-", "highlight-source-", "highlight-text-", "mw-highlight-lang-", "brush:"];
+                for prefix in prefixes.iter().chain(code_prefix) {
+                    if let Some(l) = class.strip_prefix(prefix).filter(|l| is_language_name(l) && !NOT_LANGUAGES.contains(l)) {
                         return Some(l.to_ascii_lowercase());
                     }
                 }
@@ -821,6 +834,9 @@ fn trim_trailing_breaks(mut s: &str) -> &str {
 fn is_blank_markdown(content: &str) -> bool {
     content.replace(&format!("{BR}\n"), "").trim().is_empty()
 }
+
+/// Class suffixes that look like languages but name layout.
+const NOT_LANGUAGES: &[&str] = &["block", "panel", "content", "wrapper", "container", "snippet", "highlight", "text"];
 
 fn is_language_name(l: &str) -> bool {
     !l.is_empty() && l.len() <= 32 && l.chars().all(|c| c.is_ascii_alphanumeric() || "+-#._".contains(c))

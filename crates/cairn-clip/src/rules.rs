@@ -81,7 +81,7 @@ pub const SITE_RULES: &[SiteRule] = &[
             Field { label: "Resolution", selectors: &["#resolution-val"] },
             Field { label: "Assignee", selectors: &["#assignee-val", "[data-testid='issue.views.field.user.assignee']"] },
             Field { label: "Reporter", selectors: &["#reporter-val", "[data-testid='issue.views.field.user.reporter']"] },
-            Field { label: "Labels", selectors: &["#wrap-labels .labels", "[data-testid='issue.views.field.labels']"] },
+            Field { label: "Labels", selectors: &["#wrap-labels .labels li", "[data-testid='issue.views.field.labels'] a"] },
             Field { label: "Fix versions", selectors: &["#fixfor-val"] },
             Field { label: "Created", selectors: &["#created-val time", "#created-val"] },
             Field { label: "Updated", selectors: &["#updated-val time", "#updated-val"] },
@@ -214,7 +214,7 @@ pub const SITE_RULES: &[SiteRule] = &[
         ],
         body: &[
             "[data-testid='issue-body'] .markdown-body",
-            ".js-discussion .timeline-comment-group:first-of-type .comment-body",
+            ".js-discussion > .js-comment-container:first-child .comment-body",
             ".js-command-palette-pull-body .comment-body",
         ],
         sections: &[
