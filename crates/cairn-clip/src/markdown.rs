@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use dom_query::{Document, NodeRef};
 
-use crate::limits::{self, MAX_DEPTH};
+use crate::limits;
 use crate::ClipError;
 
 const BULLET: &str = "-";
@@ -209,7 +209,6 @@ impl Tree {
         let mut prev_text: Option<usize> = None;
         let mut keep_leading_ws = false;
         let mut stack: Vec<Ev> = self.nodes[0].children.iter().rev().map(|&c| Ev::Enter(c)).collect();
-        let mut emptied: Vec<usize> = Vec::new();
         while let Some(ev) = stack.pop() {
             let (i, leaving) = match ev {
                 Ev::Enter(i) => (i, false),
@@ -218,13 +217,11 @@ impl Tree {
             if self.nodes[i].is_text() {
                 let mut text = collapse_ascii_ws(&self.nodes[i].text);
                 let prev_ends_with_space =
-                    prev_text.map_or(true, |p| self.nodes[p].text.ends_with(' '));
+                    prev_text.is_none_or(|p| self.nodes[p].text.ends_with(' '));
                 if prev_ends_with_space && !keep_leading_ws && text.starts_with(' ') {
                     text.remove(0);
                 }
-                if text.is_empty() {
-                    emptied.push(i);
-                } else {
+                if !text.is_empty() {
                     prev_text = Some(i);
                 }
                 self.nodes[i].text = text;
@@ -255,7 +252,6 @@ impl Tree {
             }
         }
         // Empty text nodes are detached so that sibling checks see what turndown sees.
-        let _ = emptied;
         for i in 0..self.nodes.len() {
             if self.nodes[i].is_text() {
                 continue;
@@ -1046,6 +1042,5 @@ fn render_table(t: Table, leftover: &str) -> String {
         out.push_str(&line(r));
     }
     out.push_str("\n\n");
-    let _ = MAX_DEPTH;
     out
 }
