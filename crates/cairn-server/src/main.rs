@@ -272,6 +272,10 @@ async fn serve(data: &DataDir, options: ServeOptions) -> anyhow::Result<()> {
     stdout.flush()?;
     drop(stdout);
     let app = router(AppState::with_config(store.clone(), config));
+    // Without TCP_NODELAY a response written in two parts waits for the client's delayed ACK (~40 ms).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     store.close().await;
     Ok(())
