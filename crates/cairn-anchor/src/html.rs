@@ -7,7 +7,7 @@
 //! browser does for the same bytes; scripts do not run, so pages that build their
 //! content in JavaScript have less text here than in the browser.
 
-use dom_query::{Document, NodeRef};
+use dom_query::{Document, Matcher, NodeRef};
 
 /// Elements whose text is not part of the document's text (keep in sync with
 /// `SKIPPED` in `extension/content.js`).
@@ -39,6 +39,34 @@ fn walk(root: &NodeRef<'_>, out: &mut String) {
     }
 }
 
+/// A CssSelector whose value is not a CSS selector the parser understands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidCss(pub String);
+
+impl std::fmt::Display for InvalidCss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid CSS selector: {:?}", self.0)
+    }
+}
+
+impl std::error::Error for InvalidCss {}
+
+/// The elements a W3C CssSelector (`value`) selects, in document order, as Apache
+/// Annotator's `createCssSelectorMatcher` gives them: the selector is evaluated against
+/// the whole document (as `querySelectorAll` on the document), then only elements inside
+/// `scope` (strict descendants; the whole document when `None`) are kept. So `"u i"`
+/// with a `<u>` scope means "an `i` in a `u` anywhere", not relative to the scope.
+pub fn css_select<'a>(doc: &'a Document, value: &str, scope: Option<&NodeRef<'a>>) -> Result<Vec<NodeRef<'a>>, InvalidCss> {
+    let matcher = Matcher::new(value).map_err(|_| InvalidCss(value.to_string()))?;
+    let found = doc.select_matcher(&matcher);
+    Ok(found
+        .nodes()
+        .iter()
+        .filter(|n| scope.is_none_or(|s| n.ancestors_it(None).any(|a| a.id == s.id)))
+        .cloned()
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +84,17 @@ mod tests {
         assert_eq!(document_text(""), "");
         let deep = format!("{}x{}", "<div>".repeat(3_000), "</div>".repeat(3_000));
         assert_eq!(document_text(&deep), "x");
+    }
+
+    #[test]
+    fn css_selectors_match_in_document_order_within_scope() {
+        let doc = Document::from("<p id=a><i>1</i><u><i>2</i></u></p><i>3</i>");
+        let texts = |v: Vec<NodeRef<'_>>| v.iter().map(|n| n.text().to_string()).collect::<Vec<_>>();
+        assert_eq!(texts(css_select(&doc, "i", None).unwrap()), ["1", "2", "3"]);
+        let p = doc.select("#a").nodes()[0].clone();
+        assert_eq!(texts(css_select(&doc, "i", Some(&p)).unwrap()), ["1", "2"]);
+        // The scope itself is not inside itself.
+        assert!(css_select(&doc, "p", Some(&p)).unwrap().is_empty());
+        assert_eq!(css_select(&doc, "p[", None).unwrap_err(), InvalidCss("p[".into()));
     }
 }

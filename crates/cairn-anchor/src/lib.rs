@@ -32,7 +32,9 @@ pub mod corpus;
 #[cfg(feature = "html")]
 pub mod html;
 mod index;
+mod minimal;
 mod quote;
 
 pub use index::TextIndex;
+pub use minimal::{describe_minimal, MinimalOptions};
 pub use quote::{describe, match_quote, occurrences, resolve, Anchor, Method, CONTEXT_CHARS};

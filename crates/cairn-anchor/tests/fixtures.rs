@@ -4,7 +4,8 @@
 mod common;
 
 use cairn_anchor::approx::{self, Match};
-use cairn_anchor::{match_quote, occurrences, resolve, Method, TextIndex};
+use cairn_anchor::html::css_select;
+use cairn_anchor::{describe_minimal, match_quote, occurrences, resolve, Method, MinimalOptions, TextIndex};
 use cairn_model::Selector;
 use common::json;
 use dom_query::{Document, NodeId, NodeRef};
@@ -212,5 +213,59 @@ fn apache_text_position_match_cases() {
         let a = resolve(&index, &[selector]).unwrap_or_else(|| panic!("{name}: nothing"));
         assert_eq!(a.method, Method::PositionOnly);
         assert_eq!(vec![(a.start, a.end)], want, "{name}");
+    }
+}
+
+fn opt_str(v: &Value) -> &str {
+    v.as_str().unwrap_or("")
+}
+
+#[test]
+fn apache_text_quote_describe_cases() {
+    let cases = json("apache-annotator-selector-cases/text-quote-describe-cases.json");
+    let mut n = 0;
+    for (group, list) in cases.as_object().unwrap() {
+        for (name, case) in list.as_object().unwrap() {
+            let dom = Dom::new(case["html"].as_str().unwrap());
+            let index = TextIndex::new(&dom.text);
+            let (start, end) = dom.range(&index, &case["range"]);
+            let o = &case["options"];
+            let defaults = MinimalOptions::default();
+            let opts = MinimalOptions {
+                minimal_context: o["minimalContext"].as_bool().unwrap_or(defaults.minimal_context),
+                minimum_quote_length: o["minimumQuoteLength"].as_u64().map_or(defaults.minimum_quote_length, |v| v as usize),
+                max_word_length: o["maxWordLength"].as_u64().map_or(defaults.max_word_length, |v| v as usize),
+            };
+            let got = describe_minimal(&index, start, end, &opts).unwrap_or_else(|| panic!("{group}/{name}: no selector"));
+            let Selector::TextQuoteSelector { exact, prefix, suffix } = &got else { panic!("{group}/{name}: {got:?}") };
+            let want = &case["expected"];
+            assert_eq!(
+                (prefix.as_deref().unwrap_or(""), exact.as_str(), suffix.as_deref().unwrap_or("")),
+                (opt_str(&want["prefix"]), opt_str(&want["exact"]), opt_str(&want["suffix"])),
+                "{group}/{name}"
+            );
+            // And the selector is unambiguous: it matches the target only.
+            let prefix = prefix.as_deref().unwrap_or("");
+            let suffix = suffix.as_deref().unwrap_or("");
+            assert_eq!(occurrences(&index, exact, prefix, suffix), vec![(start, end)], "{group}/{name}: not unique");
+            n += 1;
+        }
+    }
+    assert!(n >= 20, "only {n} describe cases read");
+}
+
+#[test]
+fn apache_css_match_cases() {
+    let cases = json("apache-annotator-selector-cases/css-match-cases.json");
+    let list = cases["testCases"].as_object().unwrap();
+    assert!(list.len() >= 3);
+    for (name, case) in list {
+        let dom = Dom::new(case["html"].as_str().unwrap());
+        let selector: Selector = serde_json::from_value(case["selector"].clone()).unwrap();
+        let Selector::CssSelector { value } = selector else { panic!("{name}: not a CssSelector") };
+        let scope = case.get("scopeXPath").map(|x| NodeRef::new(dom.xpath(x.as_str().unwrap()), &dom.doc.tree));
+        let got: Vec<NodeId> = css_select(&dom.doc, &value, scope.as_ref()).unwrap().iter().map(|n| n.id).collect();
+        let want: Vec<NodeId> = case["expected"].as_array().unwrap().iter().map(|x| dom.xpath(x.as_str().unwrap())).collect();
+        assert_eq!(got, want, "{name}");
     }
 }
