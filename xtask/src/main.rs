@@ -12,12 +12,18 @@
 //! * `test [--no-e2e]`: the one command that runs every test on a fresh machine (what CI runs
 //!   through `.ci/run`): toolchain, Chromium, npm packages, `cargo test --workspace`, `dist`,
 //!   the server build and the `node --test` end-to-end suite in `tests/e2e/`.
+//! * `bench anchor|clip|server [--corpus PATH] [--quick]`: benchmarks that print figures and
+//!   ratios against the reference each must beat (`bench.rs`); not tests.
 //!
 //! Tidy checks (forbidden dependencies of the pure crates, no `dbg!`, crate docs, no tracked build
 //! output) live in `tidy.rs` and run inside `cargo test`.
 //!
 //! Dependencies are kept few so that this crate compiles fast: no clap, arguments are hand-parsed.
 
+mod bench;
+mod bench_anchor;
+mod bench_clip;
+mod bench_server;
 mod dist;
 mod manifest;
 mod run;
@@ -29,7 +35,7 @@ mod util;
 
 use std::process::ExitCode;
 
-const HELP: &str = "\
+const HELP_TEMPLATE: &str = "\
 cargo xtask <task> [flags]
 
 Tasks:
@@ -42,15 +48,19 @@ Tasks:
                          --dev       build the extension with the dev profile
   test [--no-e2e]      Run every test, as CI does (installs Chromium and npm packages if
                        missing). --no-e2e skips the browser end-to-end suite.
-  help                 This text.
+{BENCH}  help                 This text.
 
 Environment: CHROMIUM=/path/to/chromium overrides /usr/bin/chromium.
 ";
 
+fn help() -> String {
+    HELP_TEMPLATE.replace("{BENCH}", bench::HELP)
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((task, flags)) = args.split_first() else {
-        print!("{HELP}");
+        print!("{}", help());
         return ExitCode::SUCCESS;
     };
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
@@ -73,8 +83,9 @@ fn main() -> ExitCode {
                 e2e: !f.contains(&"--no-e2e"),
             })
         }),
+        "bench" => bench::main(&flags),
         "help" | "-h" | "--help" => {
-            print!("{HELP}");
+            print!("{}", help());
             Ok(())
         }
         other => Err(format!(

@@ -134,7 +134,7 @@ fn ensure_chromium() -> Result<PathBuf> {
 }
 
 /// node and npm present; `npm ci` in tests/ when node_modules is missing or older than the lock.
-fn ensure_npm_packages() -> Result {
+pub(crate) fn ensure_npm_packages() -> Result {
     let node = util::output_of(Command::new("node").arg("--version")).map_err(|_| {
         "node is missing: install Node.js 20 or newer (Debian/Ubuntu: `apt-get install -y nodejs npm`)"
             .to_string()
