@@ -156,6 +156,32 @@ impl Color {
     }
 }
 
+/// The three kinds of clip. Stored as the target's `styleClass`
+/// (`cairn-clip-<kind>`): it tells a renderer how to show the target, and keeps
+/// the annotation plain W3C JSON-LD.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ClipKind {
+    /// The selected passage, as Markdown, with selectors to find it again.
+    Selection,
+    /// The page's main content, as Markdown.
+    Article,
+    /// Title, URL, note and tags: nothing from the page's content.
+    UrlOnly,
+}
+
+impl ClipKind {
+    pub const ALL: [ClipKind; 3] = [ClipKind::Selection, ClipKind::Article, ClipKind::UrlOnly];
+
+    pub fn style_class(self) -> &'static str {
+        match self {
+            ClipKind::Selection => "cairn-clip-selection",
+            ClipKind::Article => "cairn-clip-article",
+            ClipKind::UrlOnly => "cairn-clip-url",
+        }
+    }
+}
+
 /// Why an annotation is not acceptable. Each names the field and the limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AnnotationError {
@@ -231,7 +257,14 @@ impl Annotation {
     /// A clip: a page or a selection kept as Markdown (motivation `bookmarking`,
     /// the Markdown in a `TextualBody` with purpose `describing`). A selection
     /// clip also carries the selectors of the passage, so it can be found again.
-    pub fn new_clip(id: AnnotationId, source: &str, selectors: Vec<Selector>, markdown: &str, created_ms: i64) -> Annotation {
+    pub fn new_clip(
+        id: AnnotationId,
+        kind: ClipKind,
+        source: &str,
+        selectors: Vec<Selector>,
+        markdown: &str,
+        created_ms: i64,
+    ) -> Annotation {
         let now = crate::format_rfc3339_ms(created_ms);
         Annotation {
             context: serde_json::Value::String(ANNO_CONTEXT.into()),
@@ -248,9 +281,18 @@ impl Annotation {
                 purpose: Some("describing".into()),
                 language: None,
             }],
-            target: Target { source: source.to_string(), selector: selectors, style_class: None },
+            target: Target { source: source.to_string(), selector: selectors, style_class: Some(kind.style_class().into()) },
             audience: Vec::new(),
         }
+    }
+
+    /// The kind of clip, for clips.
+    pub fn clip_kind(&self) -> Option<ClipKind> {
+        if !self.is_clip() {
+            return None;
+        }
+        let class = self.target.style_class.as_deref();
+        Some(ClipKind::ALL.into_iter().find(|k| Some(k.style_class()) == class).unwrap_or(ClipKind::Article))
     }
 
     /// Whether this is a clip rather than a highlight.
@@ -529,17 +571,19 @@ mod tests {
     #[test]
     fn clips_need_no_quote_but_have_a_size_cap() {
         let id = AnnotationId::new_v7(1_795_442_966_123, [2; 10]);
-        let mut clip = Annotation::new_clip(id, "https://wiki.example/p", vec![], "---\ntitle: x\n---\n# Hello\n", 1_795_442_966_123);
+        let mut clip = Annotation::new_clip(id, ClipKind::UrlOnly, "https://wiki.example/p", vec![], "---\ntitle: x\n---\n# Hello\n", 1_795_442_966_123);
         clip.set_note("worth reading");
         clip.set_tags(["design"]);
         clip.validate().unwrap();
         assert!(clip.is_clip());
+        assert_eq!(clip.clip_kind(), Some(ClipKind::UrlOnly));
+        assert_eq!(sample().clip_kind(), None);
         assert_eq!(clip.clip_markdown(), Some("---\ntitle: x\n---\n# Hello\n"));
         assert_eq!(clip.note(), Some("worth reading"));
         let json = serde_json::to_value(&clip).unwrap();
         assert_eq!(json["motivation"], "bookmarking");
         assert_eq!(json["body"][0]["purpose"], "commenting");
-        let big = Annotation::new_clip(id, "https://wiki.example/p", vec![], &"x".repeat(MAX_CLIP_BYTES + 1), 0);
+        let big = Annotation::new_clip(id, ClipKind::Article, "https://wiki.example/p", vec![], &"x".repeat(MAX_CLIP_BYTES + 1), 0);
         assert_eq!(big.validate(), Err(AnnotationError::ClipTooLarge(MAX_CLIP_BYTES + 1)));
         assert!(!sample().is_clip());
     }

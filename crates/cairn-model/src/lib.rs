@@ -20,7 +20,7 @@ mod page;
 mod time;
 
 pub use annotation::{
-    Agent, Annotation, AnnotationError, Audience, Body, Color, Motivation, Selector, Target,
+    Agent, Annotation, AnnotationError, Audience, Body, ClipKind, Color, Motivation, Selector, Target,
     ANNO_CONTEXT, MAX_CLIP_BYTES, MAX_NOTE_CHARS, MAX_QUOTE_CHARS, MAX_TAGS, MAX_TAG_CHARS, MAX_URL_CHARS,
 };
 pub use id::{AnnotationId, IdError};
