@@ -26,7 +26,7 @@ pub enum EditKind {
     Untouched,
     /// One or two characters of the quote substituted, inserted or deleted.
     Typo,
-    /// A word inserted inside the quote.
+    /// A word inserted inside the quote (after it, for a one-word quote).
     InsertWord,
     /// A word deleted from the quote (quotes of three words or more).
     DeleteWord,
@@ -310,7 +310,10 @@ pub fn edit_page(name: &str, text: &str, quotes: usize, edited: f64, seed: u64) 
                 let word: Vec<char> = [" really", " newly", " often", " indeed"][rng.below(4)].chars().collect();
                 q.splice(at..at, word);
                 let len = q.len();
-                ((s, e), q, Some((s, s + len)))
+                // A one-word quote has no inside: the word lands after it, and the
+                // highlighted word itself is what should be found, unchanged.
+                let expected = if spaces.is_empty() { (s, e) } else { (s, s + len) };
+                ((s, e), q, Some(expected))
             }
             EditKind::DeleteWord => {
                 let qw = words(&quote);

@@ -14,7 +14,9 @@
 //! ([`accept_fuzzy`]): a quote whose words are gone must become an orphan, not land on
 //! other words that happen to share letters (h#2634: "Linus" matched "chines").
 //! The gate asks for most of the quote's characters *and* for supporting context;
-//! both thresholds were tuned on the edit corpus (`tests/edit_corpus.rs`).
+//! both thresholds were tuned on the edit corpus (`tests/edit_corpus.rs`). Context is
+//! weighed by its non-whitespace characters only (a side of indentation agrees with
+//! every block boundary), and no side with words in it may contradict the place.
 
 use cairn_model::Selector;
 use memchr::memmem;
@@ -156,6 +158,10 @@ struct Candidate {
     /// (similarity, characters compared) for the prefix and the suffix.
     prefix: (f32, usize),
     suffix: (f32, usize),
+    /// Non-whitespace characters among the stored context compared on each side: a
+    /// context of indentation agrees with every indented place and says nothing.
+    prefix_info: usize,
+    suffix_info: usize,
     score: f32,
 }
 
@@ -335,29 +341,53 @@ fn strongly_placed(c: &Candidate) -> bool {
 fn accept_fuzzy(q: &Quote, c: &Candidate, near: bool) -> bool {
     let m = q.exact.len();
     let quote_sim = 1.0 - c.errors as f32 / m as f32;
-    let ctx = c.context();
+    let stored_context = c.prefix.1 + c.suffix.1 > 0;
+    // Only sides with some words in them count: a side of whitespace (the quote began or
+    // ended a block) agrees with every block boundary on the page.
+    let (pi, si) = (c.prefix_info, c.suffix_info);
+    let (p_says, s_says) = (pi >= INFORMATIVE, si >= INFORMATIVE);
+    let info = if p_says { pi } else { 0 } + if s_says { si } else { 0 };
+    let ctx = (info > 0).then(|| {
+        let (p, s) = (if p_says { pi as f32 } else { 0.0 }, if s_says { si as f32 } else { 0.0 });
+        (c.prefix.0 * p + c.suffix.0 * s) / (p + s)
+    });
     // Short quotes share letters with too many words: one typo at most, and context
-    // behind it when context was stored (without any, the quote is all there is to go on).
+    // with words in it behind it when context was stored (without any, the quote is
+    // all there is to go on).
     if m < 12 {
-        return m >= 6 && c.errors <= 1 && ctx.is_none_or(|x| x >= 0.8);
+        return m >= 6
+            && c.errors <= 1
+            && match ctx {
+                None => !stored_context,
+                Some(x) => info >= 2 * INFORMATIVE && x >= 0.8,
+            };
     }
     // Right between its old neighbours, a quote may have lost more: a deleted quote
     // cannot pass this, since nothing quote-like is left between prefix and suffix.
-    let hemmed_in = q.prefix.len() >= 8 && q.suffix.len() >= 8 && c.prefix.0 >= 0.9 && c.suffix.0 >= 0.9;
+    let hemmed_in = p_says && s_says && c.prefix.0 >= 0.9 && c.suffix.0 >= 0.9;
     if near && hemmed_in && quote_sim >= 0.6 {
         return true;
     }
-    // Otherwise an edited quote must still sit in most of its context: a similar
-    // sentence elsewhere (a repeated menu, a summary, a code comment) does not.
-    // Context of a few characters says little: then the quote itself must be nearly intact.
-    let informative = c.prefix.1 + c.suffix.1 >= 8;
+    // Otherwise an edited quote must still sit in most of its context, and no side with
+    // words in it may contradict the place: a similar sentence elsewhere (a repeated
+    // menu, a summary, lorem ipsum) shares one side at most.
+    let no_side_contradicts = (!p_says || c.prefix.0 >= 0.5) && (!s_says || c.suffix.0 >= 0.5);
     match ctx {
-        Some(x) if informative => quote_sim >= 0.75 && x >= 0.8,
+        // Both sides speak: the quote may have lost a word.
+        Some(x) if p_says && s_says => quote_sim >= 0.75 && x >= 0.8 && no_side_contradicts,
+        // One side only (the quote began or ended a block): near its old place with that
+        // side intact it may have lost a word; elsewhere it must be nearly intact.
+        Some(x) if info >= 2 * INFORMATIVE => (near && quote_sim >= 0.75 && x >= 0.9) || (quote_sim >= 0.9 && x >= 0.8),
         Some(_) => quote_sim >= 0.9,
+        // Context of whitespace only: the quote must be nearly intact.
+        None if stored_context => quote_sim >= 0.9,
         // No context stored at all (another tool's selector): the quote is all there is.
         None => quote_sim >= 0.75,
     }
 }
+
+/// Non-whitespace characters a side of context needs before it counts as evidence.
+const INFORMATIVE: usize = 4;
 
 /// Scores `[start, end)` as Hypothesis does: similarity of quote, prefix and suffix,
 /// and closeness to the hint, weighted 50/20/20/2 and normalised to `[0, 1]`.
@@ -373,14 +403,26 @@ fn score(index: &TextIndex<'_>, q: &Quote, start: usize, end: usize, errors: usi
     let after: Vec<char> = collapse_whitespace(&text[eb..xb]).chars().take(q.suffix.len()).collect();
     // At the start or end of the text there is less around the quote than was stored:
     // compare the stored context's nearest characters with what there is.
-    let prefix = similarity(&q.prefix[q.prefix.len() - before.len().min(q.prefix.len())..], &before);
-    let suffix = similarity(&q.suffix[..after.len().min(q.suffix.len())], &after);
+    let stored_prefix = &q.prefix[q.prefix.len() - before.len().min(q.prefix.len())..];
+    let stored_suffix = &q.suffix[..after.len().min(q.suffix.len())];
+    let prefix = similarity(stored_prefix, &before);
+    let suffix = similarity(stored_suffix, &after);
+    let info = |s: &[char]| s.iter().filter(|c| !c.is_whitespace()).count();
     let quote_sim = 1.0 - errors as f32 / q.exact.len() as f32;
     let n = index.char_len().max(1) as f32;
     let pos = hint.map_or(1.0, |h| 1.0 - h.abs_diff(start) as f32 / n);
     let sim_or_1 = |x: (f32, usize)| if x.1 == 0 { 1.0 } else { x.0 };
     let raw = 50.0 * quote_sim + 20.0 * sim_or_1(prefix) + 20.0 * sim_or_1(suffix) + 2.0 * pos;
-    Candidate { start, end, errors, prefix, suffix, score: raw / 92.0 }
+    Candidate {
+        start,
+        end,
+        errors,
+        prefix,
+        suffix,
+        prefix_info: info(stored_prefix),
+        suffix_info: info(stored_suffix),
+        score: raw / 92.0,
+    }
 }
 
 /// `(1 - errors / len, len)`: how much of the stored context is still there.
