@@ -153,7 +153,9 @@ pub fn run_node(script: &str, args: &[&str]) -> Result<serde_json::Value> {
         return Err(format!("{} is missing", path.display()));
     }
     let mut cmd = Command::new("node");
-    cmd.current_dir(root.join("tests")).arg(&path).args(args);
+    // --expose-gc: drivers collect between pages, so one side's garbage is not charged to
+    // the next page (jsdom documents otherwise pile up until the heap limit).
+    cmd.current_dir(root.join("tests")).args(["--expose-gc", "--max-old-space-size=8192"]).arg(&path).args(args);
     let out = util::output_of(&mut cmd)?;
     let last = out.lines().rev().find(|l| l.trim_start().starts_with('{')).unwrap_or("");
     serde_json::from_str(last).map_err(|e| format!("{script} printed no JSON result ({e}): {out}"))

@@ -21,7 +21,7 @@ pub fn run(opts: &Options) -> Result {
     let glue = bench::build_wasm()?;
     let data = bench::build_bench_data()?;
     let dir = bench::bench_dir();
-    let runs = if opts.quick { "2" } else { "5" };
+    let runs = if opts.quick { "1" } else { "3" };
 
     let mut sides = Vec::new();
     for (side, label) in [("cairn", "Cairn (wasm)"), ("readability", "Readability.js")] {
