@@ -56,6 +56,14 @@ pub fn main(args: &[&str]) -> Result {
     }
     let corpus = corpus.unwrap_or_else(default_corpus);
     let opts = Options { corpus, quick };
+    // Figures from a busy machine mislead: say how busy it is.
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        let one: f64 = load.split_whitespace().next().and_then(|l| l.parse().ok()).unwrap_or(0.0);
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        println!("    load average {one:.1} on {cores} cores{}", if one > cores as f64 * 0.5 {
+            ": the machine is busy, figures will be low and noisy"
+        } else { "" });
+    }
     let started = Instant::now();
     match *which {
         "anchor" => crate::bench_anchor::run(&opts),
