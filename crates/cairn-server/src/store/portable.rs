@@ -63,62 +63,68 @@ pub(crate) const VISIBLE: &str = "(a.author_id = $1 OR EXISTS (
     SELECT 1 FROM annotation_shares vs JOIN memberships vm ON vm.community_id = vs.community_id
     WHERE vs.annotation_id = a.id AND vs.removed_at IS NULL AND vm.user_id = $1))";
 
-pub(crate) type AnnotationRow = (String, String, Option<String>, Option<String>, i64, i64, String, String, String);
-
-/// Turns hydrated rows into annotations as the viewer sees them, in `order`.
-pub(crate) fn assemble(
-    order: &[String],
-    rows: Vec<AnnotationRow>,
-    shares: Vec<(String, String)>,
-) -> Result<Vec<super::StoredAnnotation>, StoreError> {
-    let mut visible_shares: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
-    for (annotation_id, slug) in shares {
-        visible_shares.entry(annotation_id).or_default().push(slug);
-    }
-    let mut by_id: std::collections::HashMap<String, super::StoredAnnotation> = std::collections::HashMap::new();
-    for (id, body_json, note_html, extra_json, created_ms, modified_ms, author_id, username, display_name) in rows {
-        let mut annotation: cairn_model::Annotation = serde_json::from_str(&body_json)
-            .map_err(|e| StoreError::Backend(format!("stored annotation {id} is unreadable: {e}")))?;
-        let communities = visible_shares.remove(&id).unwrap_or_default();
-        // The viewer learns nothing about communities they are not in.
-        annotation.audience.retain(|a| {
-            a.id.strip_prefix("urn:cairn:community:").is_some_and(|slug| communities.iter().any(|c| c == slug))
-        });
-        let shared = SharedAnnotation {
-            annotation,
-            author: UserInfo { id: author_id, username, display_name },
-            communities,
-            note_html,
-        };
-        by_id.insert(id, super::StoredAnnotation { shared, created_ms, modified_ms, extra_json });
-    }
-    Ok(order.iter().filter_map(|id| by_id.remove(id)).collect())
+/// The columns of a hydrated annotation: `a` joined to its author `u`, then the
+/// slugs of its live shares the viewer (`$1`) may know about (all of them for the
+/// author, else those of the viewer's communities), aggregated by `slug_list`
+/// (the backend's `group_concat`/`string_agg` of `c.slug` with a space). One
+/// query loads everything a response needs.
+pub(crate) fn hydrated_columns(slug_list: &str) -> String {
+    format!(
+        "a.id, a.body_json, a.note_html, a.extra_json, a.created_at, a.modified_at, u.id, u.username, u.display_name,
+         (SELECT {slug_list} FROM annotation_shares vs2 JOIN communities c ON c.id = vs2.community_id
+          WHERE vs2.annotation_id = a.id AND vs2.removed_at IS NULL
+            AND (a.author_id = $1 OR vs2.community_id IN (SELECT community_id FROM memberships WHERE user_id = $1)))"
+    )
 }
 
-/// Feed rows from (seq, id, removed, deleted) and the hydrated live ones.
-pub(crate) fn feed_rows(
-    raw: Vec<(i64, String, bool, bool)>,
-    mut live: Vec<super::StoredAnnotation>,
-) -> Vec<FeedRow> {
-    raw.into_iter()
-        .map(|(seq, id, removed, deleted)| {
-            let kind = if deleted {
-                ChangeKind::Deleted
-            } else if removed {
-                ChangeKind::Unshared
-            } else {
-                ChangeKind::Upsert
-            };
-            let annotation = if kind == ChangeKind::Upsert {
-                live.iter().position(|a| a.shared.annotation.id == id).map(|i| live.swap_remove(i).shared)
-            } else {
-                None
-            };
-            // A live row the viewer cannot hydrate (a race with an unshare) reads as unshared.
-            let kind = if kind == ChangeKind::Upsert && annotation.is_none() { ChangeKind::Unshared } else { kind };
-            FeedRow { seq, id, kind, annotation }
-        })
-        .collect()
+/// A row of [`hydrated_columns`]; `body_json` is NULL for a tombstone.
+pub(crate) type AnnotationRow =
+    (String, Option<String>, Option<String>, Option<String>, i64, i64, String, String, String, Option<String>);
+
+/// Turns one hydrated row into the annotation as the viewer sees it (`None` for a tombstone).
+pub(crate) fn assemble_row(row: AnnotationRow) -> Result<Option<super::StoredAnnotation>, StoreError> {
+    let (id, body_json, note_html, extra_json, created_ms, modified_ms, author_id, username, display_name, slugs) = row;
+    let Some(body_json) = body_json else { return Ok(None) };
+    let mut annotation: cairn_model::Annotation = serde_json::from_str(&body_json)
+        .map_err(|e| StoreError::Backend(format!("stored annotation {id} is unreadable: {e}")))?;
+    let mut communities: Vec<String> = slugs.as_deref().unwrap_or("").split(' ').filter(|s| !s.is_empty()).map(String::from).collect();
+    communities.sort_unstable();
+    // The viewer learns nothing about communities they are not in.
+    annotation.audience.retain(|a| {
+        a.id.strip_prefix("urn:cairn:community:").is_some_and(|slug| communities.iter().any(|c| c == slug))
+    });
+    let shared = SharedAnnotation {
+        annotation,
+        author: UserInfo { id: author_id, username, display_name },
+        communities,
+        note_html,
+    };
+    Ok(Some(super::StoredAnnotation { shared, created_ms, modified_ms, extra_json }))
+}
+
+/// Hydrated rows in the order the query returned them.
+pub(crate) fn assemble(rows: Vec<AnnotationRow>) -> Result<Vec<super::StoredAnnotation>, StoreError> {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        out.extend(assemble_row(row)?);
+    }
+    Ok(out)
+}
+
+/// A feed row: (seq, id, removed, deleted) and the hydrated annotation row.
+pub(crate) fn feed_row(seq: i64, id: String, removed: bool, deleted: bool, row: AnnotationRow) -> Result<FeedRow, StoreError> {
+    let (kind, annotation) = if deleted {
+        (ChangeKind::Deleted, None)
+    } else if removed {
+        (ChangeKind::Unshared, None)
+    } else {
+        match assemble_row(row)? {
+            Some(a) => (ChangeKind::Upsert, Some(a.shared)),
+            // A live share of a row without content cannot be shown: it reads as unshared.
+            None => (ChangeKind::Unshared, None),
+        }
+    };
+    Ok(FeedRow { seq, id, kind, annotation })
 }
 
 /// Implements [`super::Store`] for `$store` on connections of type `$conn`.
@@ -134,8 +140,8 @@ macro_rules! portable_store {
             StoredState, UpsertDecision,
         };
         use crate::store::portable::{
-            assemble, backend, feed_rows, is_unique_violation, like_escape, new_id, placeholders, AnnotationRow, Arg,
-            VISIBLE,
+            assemble, backend, feed_row, hydrated_columns, is_unique_violation, like_escape, new_id, placeholders,
+            AnnotationRow, Arg, VISIBLE,
         };
         use crate::store::{
             parse_role, role_name, ChangeNotice, Community, ContainerScope, FeedRow, JoinOutcome, Member, Membership,
@@ -352,29 +358,18 @@ macro_rules! portable_store {
             }
             let list = placeholders(2, ids.len());
             let sql = format!(
-                "SELECT a.id, a.body_json, a.note_html, a.extra_json, a.created_at, a.modified_at,
-                        u.id, u.username, u.display_name
-                 FROM annotations a JOIN users u ON u.id = a.author_id
-                 WHERE a.id IN ({list}) AND a.deleted_at IS NULL AND a.body_json IS NOT NULL AND {VISIBLE}"
+                "SELECT {} FROM annotations a JOIN users u ON u.id = a.author_id
+                 WHERE a.id IN ({list}) AND a.deleted_at IS NULL AND a.body_json IS NOT NULL AND {VISIBLE}",
+                hydrated_columns(SLUG_LIST)
             );
             let mut query = sqlx::query_as::<_, AnnotationRow>(&sql).bind(viewer_id);
             for id in ids {
                 query = query.bind(id);
             }
             let rows = query.fetch_all(&mut *conn).await.map_err(backend)?;
-            let sql = format!(
-                "SELECT s.annotation_id, c.slug FROM annotation_shares s
-                 JOIN annotations a ON a.id = s.annotation_id JOIN communities c ON c.id = s.community_id
-                 WHERE s.annotation_id IN ({list}) AND s.removed_at IS NULL
-                   AND (a.author_id = $1 OR s.community_id IN (SELECT community_id FROM memberships WHERE user_id = $1))
-                 ORDER BY c.slug"
-            );
-            let mut query = sqlx::query_as::<_, (String, String)>(&sql).bind(viewer_id);
-            for id in ids {
-                query = query.bind(id);
-            }
-            let shares = query.fetch_all(&mut *conn).await.map_err(backend)?;
-            assemble(ids, rows, shares)
+            let mut by_id: std::collections::HashMap<String, StoredAnnotation> =
+                assemble(rows)?.into_iter().map(|a| (a.shared.annotation.id.clone(), a)).collect();
+            Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
         }
 
         /// `(where clause, args)` selecting a container's live annotations; `$1` is the viewer.
@@ -405,6 +400,36 @@ macro_rules! portable_store {
                 }
                 q
             }};
+        }
+
+        type FeedSqlRow = (
+            i64, String, Option<i64>, Option<i64>,
+            String, Option<String>, Option<String>, Option<String>, i64, i64, String, String, String, Option<String>,
+        );
+
+        /// Runs a feed query whose columns are (seq, id, removed_at, deleted_at, hydrated columns...)
+        /// and whose parameters are the viewer, the community (if any), `since` and `limit`.
+        async fn feed_query<'e, E>(
+            executor: E,
+            sql: &str,
+            viewer_id: &str,
+            community_id: Option<&str>,
+            since: i64,
+            limit: i64,
+        ) -> Result<Vec<FeedRow>, StoreError>
+        where
+            E: sqlx::Executor<'e, Database = <$conn as sqlx::Connection>::Database>,
+        {
+            let mut query = sqlx::query_as::<_, FeedSqlRow>(sql).bind(viewer_id);
+            if let Some(c) = community_id {
+                query = query.bind(c);
+            }
+            let raw = query.bind(since).bind(limit).fetch_all(executor).await.map_err(backend)?;
+            raw.into_iter()
+                .map(|(seq, id, removed_at, deleted_at, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9)| {
+                    feed_row(seq, id, removed_at.is_some(), deleted_at.is_some(), (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9))
+                })
+                .collect()
         }
 
         impl $store {
@@ -472,12 +497,12 @@ macro_rules! portable_store {
         #[async_trait]
         impl Store for $store {
             async fn ping(&self) -> Result<(), StoreError> {
-                sqlx::query_scalar::<_, i64>("SELECT CAST(1 AS BIGINT)").fetch_one(&self.pool).await.map_err(backend)?;
+                sqlx::query_scalar::<_, i64>("SELECT CAST(1 AS BIGINT)").fetch_one(&self.read).await.map_err(backend)?;
                 Ok(())
             }
 
             async fn close(&self) {
-                self.pool.close().await;
+                self.close_pools().await;
             }
 
             async fn create_user(
@@ -512,7 +537,7 @@ macro_rules! portable_store {
                 let row: Option<(String, String, String, Option<String>)> =
                     sqlx::query_as("SELECT id, username, display_name, password_hash FROM users WHERE username = $1")
                         .bind(username)
-                        .fetch_optional(&self.pool)
+                        .fetch_optional(&self.read)
                         .await
                         .map_err(backend)?;
                 Ok(row.map(|(id, username, display_name, hash)| (User { id, username, display_name }, hash)))
@@ -541,7 +566,7 @@ macro_rules! portable_store {
                 let row: Option<CommunityRow> =
                     sqlx::query_as("SELECT id, slug, name, archived_at FROM communities WHERE slug = $1")
                         .bind(slug)
-                        .fetch_optional(&self.pool)
+                        .fetch_optional(&self.read)
                         .await
                         .map_err(backend)?;
                 Ok(row.map(community_of))
@@ -599,7 +624,7 @@ macro_rules! portable_store {
             }
 
             async fn memberships(&self, user_id: &str) -> Result<Vec<Membership>, StoreError> {
-                let mut conn = self.pool.acquire().await.map_err(backend)?;
+                let mut conn = self.read.acquire().await.map_err(backend)?;
                 memberships_on(&mut conn, user_id).await
             }
 
@@ -609,7 +634,7 @@ macro_rules! portable_store {
                      WHERE m.community_id = $1 ORDER BY u.username",
                 )
                 .bind(community_id)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.read)
                 .await
                 .map_err(backend)?;
                 rows.into_iter()
@@ -721,7 +746,7 @@ macro_rules! portable_store {
                 )
                 .bind(token_hash)
                 .bind(now_ms)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.read)
                 .await
                 .map_err(backend)?;
                 Ok(row.map(|(id, username, display_name)| User { id, username, display_name }))
@@ -760,19 +785,19 @@ macro_rules! portable_store {
             }
 
             async fn page_annotations(&self, viewer: &User, page_key: &str) -> Result<Vec<SharedAnnotation>, StoreError> {
-                let mut conn = self.pool.acquire().await.map_err(backend)?;
                 let sql = format!(
-                    "SELECT a.id FROM annotations a
+                    "SELECT {} FROM annotations a JOIN users u ON u.id = a.author_id
                      WHERE a.page_key = $2 AND a.deleted_at IS NULL AND a.body_json IS NOT NULL AND {VISIBLE}
-                     ORDER BY a.created_at DESC, a.id DESC"
+                     ORDER BY a.created_at DESC, a.id DESC",
+                    hydrated_columns(SLUG_LIST)
                 );
-                let ids: Vec<String> = sqlx::query_scalar(&sql)
+                let rows: Vec<AnnotationRow> = sqlx::query_as(&sql)
                     .bind(&viewer.id)
                     .bind(page_key)
-                    .fetch_all(&mut *conn)
+                    .fetch_all(&self.read)
                     .await
                     .map_err(backend)?;
-                Ok(hydrate(&mut conn, &viewer.id, &ids).await?.into_iter().map(|a| a.shared).collect())
+                Ok(assemble(rows)?.into_iter().map(|a| a.shared).collect())
             }
 
             async fn community_changes(
@@ -782,46 +807,33 @@ macro_rules! portable_store {
                 since: i64,
                 limit: i64,
             ) -> Result<Vec<FeedRow>, StoreError> {
-                let mut conn = self.pool.acquire().await.map_err(backend)?;
-                let raw: Vec<(i64, String, Option<i64>, Option<i64>)> = sqlx::query_as(
-                    "SELECT s.seq, s.annotation_id, s.removed_at, a.deleted_at
+                // A live share of this community is visible to its members; the membership
+                // is checked in the same statement, so the feed is read in one snapshot.
+                let sql = format!(
+                    "SELECT s.seq, s.annotation_id, s.removed_at, a.deleted_at, {}
                      FROM annotation_shares s JOIN annotations a ON a.id = s.annotation_id
-                     WHERE s.community_id = $1 AND s.seq > $2 ORDER BY s.seq LIMIT $3",
-                )
-                .bind(community_id)
-                .bind(since)
-                .bind(limit)
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(backend)?;
-                let raw: Vec<(i64, String, bool, bool)> =
-                    raw.into_iter().map(|(s, id, r, d)| (s, id, r.is_some(), d.is_some())).collect();
-                let live: Vec<String> = raw.iter().filter(|r| !r.2 && !r.3).map(|r| r.1.clone()).collect();
-                let live = hydrate(&mut conn, &viewer.id, &live).await?;
-                Ok(feed_rows(raw, live))
+                     JOIN users u ON u.id = a.author_id
+                     WHERE s.community_id = $2 AND s.seq > $3
+                       AND EXISTS (SELECT 1 FROM memberships m WHERE m.community_id = $2 AND m.user_id = $1)
+                     ORDER BY s.seq LIMIT $4",
+                    hydrated_columns(SLUG_LIST)
+                );
+                let rows = feed_query(&self.read, &sql, &viewer.id, Some(community_id), since, limit).await?;
+                Ok(rows)
             }
 
             async fn own_changes(&self, viewer: &User, since: i64, limit: i64) -> Result<Vec<FeedRow>, StoreError> {
-                let mut conn = self.pool.acquire().await.map_err(backend)?;
-                let raw: Vec<(i64, String, Option<i64>)> = sqlx::query_as(
-                    "SELECT author_seq, id, deleted_at FROM annotations
-                     WHERE author_id = $1 AND author_seq > $2 ORDER BY author_seq LIMIT $3",
-                )
-                .bind(&viewer.id)
-                .bind(since)
-                .bind(limit)
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(backend)?;
-                let raw: Vec<(i64, String, bool, bool)> =
-                    raw.into_iter().map(|(s, id, d)| (s, id, false, d.is_some())).collect();
-                let live: Vec<String> = raw.iter().filter(|r| !r.3).map(|r| r.1.clone()).collect();
-                let live = hydrate(&mut conn, &viewer.id, &live).await?;
-                Ok(feed_rows(raw, live))
+                let sql = format!(
+                    "SELECT a.author_seq, a.id, CAST(NULL AS BIGINT), a.deleted_at, {}
+                     FROM annotations a JOIN users u ON u.id = a.author_id
+                     WHERE a.author_id = $1 AND a.author_seq > $2 ORDER BY a.author_seq LIMIT $3",
+                    hydrated_columns(SLUG_LIST)
+                );
+                feed_query(&self.read, &sql, &viewer.id, None, since, limit).await
             }
 
             async fn search(&self, viewer: &User, f: &SearchFilter) -> Result<Vec<StoredAnnotation>, StoreError> {
-                let mut conn = self.pool.acquire().await.map_err(backend)?;
+                let mut conn = self.read.acquire().await.map_err(backend)?;
                 let mut args = vec![Arg::Text(viewer.id.clone())];
                 let mut sql = format!(
                     "SELECT a.id FROM annotations a WHERE a.deleted_at IS NULL AND a.body_json IS NOT NULL AND {VISIBLE}"
@@ -880,7 +892,7 @@ macro_rules! portable_store {
                 let (clause, args) = container_clause(viewer, scope);
                 let sql = format!("SELECT COUNT(*), MAX(a.modified_at) FROM annotations a WHERE {clause}");
                 let row: (i64, Option<i64>) =
-                    bind_all!(sqlx::query_as(&sql), &args).fetch_one(&self.pool).await.map_err(backend)?;
+                    bind_all!(sqlx::query_as(&sql), &args).fetch_one(&self.read).await.map_err(backend)?;
                 Ok(row)
             }
 
@@ -891,7 +903,7 @@ macro_rules! portable_store {
                 offset: i64,
                 limit: i64,
             ) -> Result<Vec<StoredAnnotation>, StoreError> {
-                let mut conn = self.pool.acquire().await.map_err(backend)?;
+                let mut conn = self.read.acquire().await.map_err(backend)?;
                 let (clause, mut args) = container_clause(viewer, scope);
                 let n = args.len();
                 let sql = format!(
@@ -912,7 +924,7 @@ macro_rules! portable_store {
                 scope: &ContainerScope,
                 id: &str,
             ) -> Result<Option<StoredAnnotation>, StoreError> {
-                let mut conn = self.pool.acquire().await.map_err(backend)?;
+                let mut conn = self.read.acquire().await.map_err(backend)?;
                 let (clause, mut args) = container_clause(viewer, scope);
                 let sql = format!("SELECT a.id FROM annotations a WHERE {clause} AND a.id = ${}", args.len() + 1);
                 args.push(Arg::Text(id.to_string()));

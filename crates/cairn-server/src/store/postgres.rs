@@ -16,8 +16,13 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres, Transaction};
 
+/// Aggregates `c.slug` over a subquery's rows into one space-separated string.
+const SLUG_LIST: &str = "string_agg(c.slug, ' ')";
+
 pub struct PostgresStore {
     pool: PgPool,
+    /// The same pool: PostgreSQL readers never wait for writers.
+    read: PgPool,
 }
 
 impl PostgresStore {
@@ -35,7 +40,11 @@ impl PostgresStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Backend(format!("cannot migrate the PostgreSQL database: {e}")))?;
-        Ok(PostgresStore { pool })
+        Ok(PostgresStore { read: pool.clone(), pool })
+    }
+
+    async fn close_pools(&self) {
+        self.pool.close().await;
     }
 
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {

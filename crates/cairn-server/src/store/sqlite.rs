@@ -14,8 +14,19 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqliteConnection, Transaction};
 
+/// Read connections. Each SQLite connection runs on its own thread; on a small
+/// machine a few are enough to keep the cores busy, and more only contend.
+const READERS: u32 = 4;
+
+/// Aggregates `c.slug` over a subquery's rows into one space-separated string.
+const SLUG_LIST: &str = "group_concat(c.slug, ' ')";
+
 pub struct SqliteStore {
+    /// The writer: one connection, so writers queue in the pool (asynchronously)
+    /// instead of sleeping in SQLite's busy handler; migrations and every write use it.
     pool: SqlitePool,
+    /// Readers: read-only connections that never wait for the writer (WAL).
+    read: SqlitePool,
 }
 
 impl SqliteStore {
@@ -28,14 +39,19 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await.map_err(|e| {
+        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.map_err(|e| {
             StoreError::Backend(format!("cannot open database {}: {e}", path.display()))
         })?;
         sqlx::migrate!("./migrations/sqlite")
             .run(&pool)
             .await
             .map_err(|e| StoreError::Backend(format!("cannot migrate database {}: {e}", path.display())))?;
-        let store = SqliteStore { pool };
+        let read = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .connect_with(options.create_if_missing(false).read_only(true))
+            .await
+            .map_err(|e| StoreError::Backend(format!("cannot open database {}: {e}", path.display())))?;
+        let store = SqliteStore { pool, read };
         store.backfill_search_columns().await?;
         Ok(store)
     }
@@ -70,6 +86,11 @@ impl SqliteStore {
         let target = target.to_str().ok_or_else(|| StoreError::Backend("the backup path is not UTF-8".into()))?;
         sqlx::query("VACUUM INTO $1").bind(target).execute(&self.pool).await.map_err(backend)?;
         Ok(())
+    }
+
+    async fn close_pools(&self) {
+        self.read.close().await;
+        self.pool.close().await;
     }
 
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
