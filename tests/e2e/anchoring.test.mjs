@@ -7,7 +7,6 @@ import {
   cleanupAll,
   clickOverlayButton,
   eventually,
-  extensionWithPreset,
   highlighted,
   highlightSelection,
   launchBrowser,
@@ -16,17 +15,14 @@ import {
   pointOf,
   pageText,
   select,
-  startFixtures,
-  startServer,
+  startStack,
 } from './harness.mjs';
 
 let fixtures;
 let extensionDir;
 
 before(async () => {
-  const server = await startServer();
-  fixtures = await startFixtures();
-  extensionDir = await extensionWithPreset({ allowed_sites: [fixtures.origin], server_url: server.url });
+  ({ fixtures, extensionDir } = await startStack());
 });
 after(cleanupAll);
 

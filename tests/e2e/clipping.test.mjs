@@ -10,12 +10,10 @@ import {
   CLI_BIN,
   cleanupAll,
   eventually,
-  extensionWithPreset,
   launchBrowser,
   openPopup,
   select,
-  startFixtures,
-  startServer,
+  startStack,
   tempDir,
 } from './harness.mjs';
 
@@ -23,9 +21,7 @@ let fixtures;
 let extensionDir;
 
 before(async () => {
-  const server = await startServer();
-  fixtures = await startFixtures();
-  extensionDir = await extensionWithPreset({ allowed_sites: [fixtures.origin], server_url: server.url });
+  ({ fixtures, extensionDir } = await startStack());
 });
 after(cleanupAll);
 

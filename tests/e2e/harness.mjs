@@ -126,6 +126,17 @@ export async function extensionWithPreset(preset) {
   return dir;
 }
 
+/**
+ * What every suite starts with: the demo server, the fixture pages and a copy of
+ * the extension whose preset allows the fixtures' site and names the server.
+ */
+export async function startStack() {
+  const server = await startServer();
+  const fixtures = await startFixtures();
+  const extensionDir = await extensionWithPreset({ allowed_sites: [fixtures.origin], server_url: server.url });
+  return { server, fixtures, extensionDir };
+}
+
 /** A browser with the extension loaded: a fresh profile, or `profile` to reopen one. */
 export async function launchBrowser(extensionDir, { profile } = {}) {
   profile ??= await tempDir('profile');

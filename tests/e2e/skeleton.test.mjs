@@ -6,14 +6,13 @@ import {
   allHighlighted,
   cleanupAll,
   eventually,
-  extensionWithPreset,
   highlighted,
   highlightSelection,
   launchBrowser,
   openPopup,
   select,
   signIn,
-  startFixtures,
+  startStack,
   startServer,
 } from './harness.mjs';
 
@@ -22,9 +21,10 @@ let fixtures;
 let extensionDir;
 
 before(async () => {
-  serverUrl = (await startServer()).url;
-  fixtures = (await startFixtures()).origin;
-  extensionDir = await extensionWithPreset({ allowed_sites: [fixtures], server_url: serverUrl });
+  const stack = await startStack();
+  serverUrl = stack.server.url;
+  fixtures = stack.fixtures.origin;
+  extensionDir = stack.extensionDir;
 });
 after(cleanupAll);
 

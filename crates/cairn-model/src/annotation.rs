@@ -239,19 +239,8 @@ impl Annotation {
         color: Color,
         created_ms: i64,
     ) -> Annotation {
-        let now = crate::format_rfc3339_ms(created_ms);
-        Annotation {
-            context: serde_json::Value::String(ANNO_CONTEXT.into()),
-            id: id.to_urn(),
-            kind: serde_json::Value::String("Annotation".into()),
-            motivation: Some(Motivation::Highlighting),
-            created: Some(now.clone()),
-            modified: Some(now),
-            creator: None,
-            body: Vec::new(),
-            target: Target { source: source.to_string(), selector: selectors, style_class: Some(color.style_class()) },
-            audience: Vec::new(),
-        }
+        let target = Target { source: source.to_string(), selector: selectors, style_class: Some(color.style_class()) };
+        Annotation::made_here(id, Motivation::Highlighting, Vec::new(), target, created_ms)
     }
 
     /// A clip: a page or a selection kept as Markdown (motivation `bookmarking`,
@@ -265,23 +254,32 @@ impl Annotation {
         markdown: &str,
         created_ms: i64,
     ) -> Annotation {
+        let body = vec![Body {
+            kind: "TextualBody".into(),
+            value: markdown.to_string(),
+            format: Some("text/markdown".into()),
+            purpose: Some("describing".into()),
+            language: None,
+        }];
+        let target =
+            Target { source: source.to_string(), selector: selectors, style_class: Some(kind.style_class().into()) };
+        Annotation::made_here(id, Motivation::Bookmarking, body, target, created_ms)
+    }
+
+    /// An annotation made on this device: created and modified now, no creator
+    /// (the server sets it from the token) and no audience yet.
+    fn made_here(id: AnnotationId, motivation: Motivation, body: Vec<Body>, target: Target, created_ms: i64) -> Annotation {
         let now = crate::format_rfc3339_ms(created_ms);
         Annotation {
             context: serde_json::Value::String(ANNO_CONTEXT.into()),
             id: id.to_urn(),
             kind: serde_json::Value::String("Annotation".into()),
-            motivation: Some(Motivation::Bookmarking),
+            motivation: Some(motivation),
             created: Some(now.clone()),
             modified: Some(now),
             creator: None,
-            body: vec![Body {
-                kind: "TextualBody".into(),
-                value: markdown.to_string(),
-                format: Some("text/markdown".into()),
-                purpose: Some("describing".into()),
-                language: None,
-            }],
-            target: Target { source: source.to_string(), selector: selectors, style_class: Some(kind.style_class().into()) },
+            body,
+            target,
             audience: Vec::new(),
         }
     }

@@ -30,6 +30,22 @@ fn download(name: &str, bytes: &[u8], mime: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Deletes one of the user's highlights or clips (the background queues the delete).
+fn delete_callback<E>(state: &UseReducerHandle<PopupState>, id: &str) -> Callback<E> {
+    let state = state.clone();
+    let id = id.to_string();
+    Callback::from(move |_| {
+        let state = state.clone();
+        let id = id.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            match client::ask(&PanelRequest::DeleteHighlight { id: id.clone() }).await {
+                Ok(_) => state.dispatch(PopupAction::Deleted(id)),
+                Err(e) => state.dispatch(PopupAction::Failed(e)),
+            }
+        });
+    })
+}
+
 fn kind_label(kind: ClipKind) -> &'static str {
     match kind {
         ClipKind::Selection => "selection",
@@ -128,20 +144,7 @@ fn clip_item(state: &UseReducerHandle<PopupState>, c: &ClipSummary) -> Html {
             }
         })
     };
-    let delete = {
-        let state = state.clone();
-        let id = c.id.clone();
-        Callback::from(move |_| {
-            let state = state.clone();
-            let id = id.clone();
-            wasm_bindgen_futures::spawn_local(async move {
-                match client::ask(&PanelRequest::DeleteHighlight { id: id.clone() }).await {
-                    Ok(_) => state.dispatch(PopupAction::Deleted(id)),
-                    Err(e) => state.dispatch(PopupAction::Failed(e)),
-                }
-            });
-        })
-    };
+    let delete = delete_callback(state, &c.id);
     html! {
         <li class="clip" data-testid="clip" data-kind={kind_label(c.clip)} data-sync={sync_key(&c.sync)}>
             <p class="clip-title"><strong data-testid="clip-title">{ &c.title }</strong>{ format!(" · {}", kind_label(c.clip)) }</p>
@@ -266,20 +269,7 @@ pub fn popup() -> Html {
         html! {
             <ul class="highlights" data-testid="highlights">
                 { for state.highlights.iter().map(|h| {
-                    let delete = {
-                        let state = state.clone();
-                        let id = h.id.clone();
-                        Callback::from(move |_| {
-                            let state = state.clone();
-                            let id = id.clone();
-                            wasm_bindgen_futures::spawn_local(async move {
-                                match client::ask(&PanelRequest::DeleteHighlight { id: id.clone() }).await {
-                                    Ok(_) => state.dispatch(PopupAction::Deleted(id)),
-                                    Err(e) => state.dispatch(PopupAction::Failed(e)),
-                                }
-                            });
-                        })
-                    };
+                    let delete = delete_callback(&state, &h.id);
                     let editing = state.editing.as_deref() == Some(h.id.as_str());
                     let start_edit = {
                         let state = state.clone();
