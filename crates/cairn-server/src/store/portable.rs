@@ -173,62 +173,152 @@ macro_rules! portable_store {
                 .collect()
         }
 
-        async fn stored_state(conn: &mut $conn, id: &str) -> Result<Option<StoredState>, StoreError> {
-            let row: Option<(String, Option<i64>, i64)> =
-                sqlx::query_as("SELECT author_id, deleted_at, modified_at FROM annotations WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .map_err(backend)?;
-            Ok(row.map(|(author_id, deleted_at, modified_ms)| StoredState {
-                author_id,
-                deleted: deleted_at.is_some(),
-                modified_ms,
-            }))
+        /// What one push transaction knows about the rows it touches: loaded in a
+        /// few queries up front and kept current as the batch is applied, so that
+        /// each mutation costs only its own writes. Sequence counters are read
+        /// once (their rows locked by the read: `UPDATE ... RETURNING`), handed
+        /// out here, and written back before commit; sequence numbers thus still
+        /// follow commit order.
+        #[derive(Default)]
+        struct PushState {
+            /// What the database holds for each id of the batch (`None`: never seen).
+            stored: std::collections::HashMap<String, Option<StoredState>>,
+            /// (community id, slug) of each id's live shares, in community id order.
+            shares: std::collections::HashMap<String, Vec<(String, String)>>,
+            /// The next author sequence number, once read.
+            author_next: Option<i64>,
+            author_start: i64,
+            /// community id -> (first number read, next number to hand out).
+            community_next: std::collections::HashMap<String, (i64, i64)>,
         }
 
-        /// Takes the community's next sequence number. Called only inside a write
-        /// transaction; the counter row stays locked until commit, so numbers are
-        /// handed out in commit order.
-        async fn next_seq(conn: &mut $conn, community_id: &str) -> Result<i64, StoreError> {
-            sqlx::query_scalar("UPDATE communities SET next_seq = next_seq + 1 WHERE id = $1 RETURNING next_seq - 1")
+        impl PushState {
+            async fn load(conn: &mut $conn, ids: &[&str]) -> Result<PushState, StoreError> {
+                let mut state = PushState::default();
+                if ids.is_empty() {
+                    return Ok(state);
+                }
+                let list = placeholders(1, ids.len());
+                let sql = format!("SELECT id, author_id, deleted_at, modified_at FROM annotations WHERE id IN ({list})");
+                let mut query = sqlx::query_as::<_, (String, String, Option<i64>, i64)>(&sql);
+                for id in ids {
+                    query = query.bind(*id);
+                }
+                for id in ids {
+                    state.stored.insert(id.to_string(), None);
+                    state.shares.insert(id.to_string(), Vec::new());
+                }
+                for (id, author_id, deleted_at, modified_ms) in query.fetch_all(&mut *conn).await.map_err(backend)? {
+                    state.stored.insert(id, Some(StoredState { author_id, deleted: deleted_at.is_some(), modified_ms }));
+                }
+                let sql = format!(
+                    "SELECT s.annotation_id, s.community_id, c.slug FROM annotation_shares s JOIN communities c ON c.id = s.community_id
+                     WHERE s.annotation_id IN ({list}) AND s.removed_at IS NULL ORDER BY s.annotation_id, s.community_id"
+                );
+                let mut query = sqlx::query_as::<_, (String, String, String)>(&sql);
+                for id in ids {
+                    query = query.bind(*id);
+                }
+                for (id, community_id, slug) in query.fetch_all(&mut *conn).await.map_err(backend)? {
+                    state.shares.entry(id).or_default().push((community_id, slug));
+                }
+                Ok(state)
+            }
+
+            /// Takes the community's next sequence number.
+            async fn next_seq(&mut self, conn: &mut $conn, community_id: &str) -> Result<i64, StoreError> {
+                if let Some((_, next)) = self.community_next.get_mut(community_id) {
+                    *next += 1;
+                    return Ok(*next - 1);
+                }
+                let first: i64 = sqlx::query_scalar(
+                    "UPDATE communities SET next_seq = next_seq WHERE id = $1 RETURNING next_seq",
+                )
                 .bind(community_id)
                 .fetch_one(&mut *conn)
                 .await
-                .map_err(backend)
+                .map_err(backend)?;
+                self.community_next.insert(community_id.to_string(), (first, first + 1));
+                Ok(first)
+            }
+
+            /// Takes the author's next personal-feed number.
+            async fn next_author_seq(&mut self, conn: &mut $conn, user_id: &str) -> Result<i64, StoreError> {
+                if let Some(next) = self.author_next.as_mut() {
+                    *next += 1;
+                    return Ok(*next - 1);
+                }
+                let first: i64 = sqlx::query_scalar("UPDATE users SET next_seq = next_seq WHERE id = $1 RETURNING next_seq")
+                    .bind(user_id)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(backend)?;
+                self.author_start = first;
+                self.author_next = Some(first + 1);
+                Ok(first)
+            }
+
+            /// Writes the counters back (inside the same transaction).
+            async fn save_counters(&self, conn: &mut $conn, user_id: &str) -> Result<(), StoreError> {
+                if let Some(next) = self.author_next {
+                    sqlx::query("UPDATE users SET next_seq = $1 WHERE id = $2")
+                        .bind(next)
+                        .bind(user_id)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(backend)?;
+                }
+                let mut touched: Vec<_> = self.community_next.iter().collect();
+                touched.sort();
+                for (community_id, (_, next)) in touched {
+                    sqlx::query("UPDATE communities SET next_seq = $1 WHERE id = $2")
+                        .bind(next)
+                        .bind(community_id)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(backend)?;
+                }
+                Ok(())
+            }
         }
 
-        /// The same for the author's personal feed.
-        async fn next_author_seq(conn: &mut $conn, user_id: &str) -> Result<i64, StoreError> {
-            sqlx::query_scalar("UPDATE users SET next_seq = next_seq + 1 WHERE id = $1 RETURNING next_seq - 1")
-                .bind(user_id)
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(backend)
-        }
-
-        /// (community id, slug) of the live shares of an annotation.
-        async fn live_shares(conn: &mut $conn, id: &str) -> Result<Vec<(String, String)>, StoreError> {
-            sqlx::query_as(
-                "SELECT s.community_id, c.slug FROM annotation_shares s JOIN communities c ON c.id = s.community_id
-                 WHERE s.annotation_id = $1 AND s.removed_at IS NULL",
-            )
-            .bind(id)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(backend)
+        /// Records (author, device, seq) for every mutation in one statement; answers
+        /// which of them are new. A seq repeated within the batch is new only once.
+        async fn record_applied(
+            conn: &mut $conn,
+            author_id: &str,
+            device_id: &str,
+            seqs: &[i64],
+            now_ms: i64,
+        ) -> Result<Vec<bool>, StoreError> {
+            if seqs.is_empty() {
+                return Ok(Vec::new());
+            }
+            let values: Vec<String> = (0..seqs.len()).map(|i| format!("($1, $2, ${}, $3)", i + 4)).collect();
+            let sql = format!(
+                "INSERT INTO applied_mutations (user_id, device_id, seq, applied_at) VALUES {}
+                 ON CONFLICT DO NOTHING RETURNING seq",
+                values.join(", ")
+            );
+            let mut query = sqlx::query_scalar::<_, i64>(&sql).bind(author_id).bind(device_id).bind(now_ms);
+            for seq in seqs {
+                query = query.bind(*seq);
+            }
+            let mut new: HashSet<i64> = query.fetch_all(&mut *conn).await.map_err(backend)?.into_iter().collect();
+            Ok(seqs.iter().map(|seq| new.remove(seq)).collect())
         }
 
         async fn write_upsert(
             conn: &mut $conn,
+            state: &mut PushState,
             author: &User,
             memberships: &[Membership],
             upsert: PreparedUpsert,
             now_ms: i64,
             notices: &mut Vec<ChangeNotice>,
         ) -> Result<Result<(), Rejection>, StoreError> {
-            let stored = stored_state(conn, &upsert.id).await?;
-            let shared_before = live_shares(conn, &upsert.id).await?;
+            let stored = state.stored.get(&upsert.id).cloned().flatten();
+            let shared_before = state.shares.get(&upsert.id).cloned().unwrap_or_default();
             let before_ids: Vec<String> = shared_before.iter().map(|(id, _)| id.clone()).collect();
             let (decision, audience) = match decide_upsert(author, stored.as_ref(), &upsert, memberships, &before_ids) {
                 Ok(d) => d,
@@ -240,7 +330,7 @@ macro_rules! portable_store {
             let mut annotation = upsert.annotation;
             stamp(&mut annotation, author, &audience);
             let body_json = serde_json::to_string(&annotation).map_err(|e| StoreError::Backend(e.to_string()))?;
-            let author_seq = next_author_seq(conn, &author.id).await?;
+            let author_seq = state.next_author_seq(conn, &author.id).await?;
             sqlx::query(
                 "INSERT INTO annotations (id, author_id, page_key, source_url, body_json, note_html, created_at,
                      modified_at, author_seq, search_text, tags_text, extra_json)
@@ -269,7 +359,7 @@ macro_rules! portable_store {
             notices.push(ChangeNotice { community: None, author_id: author.id.clone(), seq: author_seq });
 
             for community in &audience {
-                let seq = next_seq(conn, &community.id).await?;
+                let seq = state.next_seq(conn, &community.id).await?;
                 sqlx::query(
                     "INSERT INTO annotation_shares (annotation_id, community_id, seq, removed_at) VALUES ($1, $2, $3, NULL)
                      ON CONFLICT (annotation_id, community_id) DO UPDATE SET seq = excluded.seq, removed_at = NULL",
@@ -283,7 +373,7 @@ macro_rules! portable_store {
                 notices.push(ChangeNotice { community: Some(community.slug.clone()), author_id: author.id.clone(), seq });
             }
             for (community_id, slug) in shared_before.iter().filter(|(id, _)| !audience.iter().any(|c| &c.id == id)) {
-                let seq = next_seq(conn, community_id).await?;
+                let seq = state.next_seq(conn, community_id).await?;
                 sqlx::query(
                     "UPDATE annotation_shares SET seq = $1, removed_at = $2 WHERE annotation_id = $3 AND community_id = $4",
                 )
@@ -296,23 +386,30 @@ macro_rules! portable_store {
                 .map_err(backend)?;
                 notices.push(ChangeNotice { community: Some(slug.clone()), author_id: author.id.clone(), seq });
             }
+            let author_id = stored.map(|s| s.author_id).unwrap_or_else(|| author.id.clone());
+            state.stored.insert(
+                upsert.id.clone(),
+                Some(StoredState { author_id, deleted: false, modified_ms: upsert.modified_ms }),
+            );
+            state.shares.insert(upsert.id, audience.iter().map(|c| (c.id.clone(), c.slug.clone())).collect());
             Ok(Ok(()))
         }
 
         async fn write_delete(
             conn: &mut $conn,
+            state: &mut PushState,
             author: &User,
             id: &str,
             now_ms: i64,
             notices: &mut Vec<ChangeNotice>,
         ) -> Result<Result<(), Rejection>, StoreError> {
-            let stored = stored_state(conn, id).await?;
+            let stored = state.stored.get(id).cloned().flatten();
             match decide_delete(author, id, stored.as_ref()) {
                 Err(rejection) => return Ok(Err(rejection)),
                 Ok(DeleteDecision::AlreadyDeleted) => return Ok(Ok(())),
                 Ok(DeleteDecision::Tombstone) => {}
             }
-            let author_seq = next_author_seq(conn, &author.id).await?;
+            let author_seq = state.next_author_seq(conn, &author.id).await?;
             // A tombstone keeps who and when, never the content: deleted means gone.
             sqlx::query(
                 "INSERT INTO annotations (id, author_id, created_at, modified_at, deleted_at, author_seq)
@@ -333,8 +430,12 @@ macro_rules! portable_store {
             .map_err(backend)?;
             notices.push(ChangeNotice { community: None, author_id: author.id.clone(), seq: author_seq });
             // Communities that had it hear about the deletion through a new sequence number.
-            for (community_id, slug) in live_shares(conn, id).await? {
-                let seq = next_seq(conn, &community_id).await?;
+            let author_id = stored.map(|s| s.author_id).unwrap_or_else(|| author.id.clone());
+            state.stored.insert(id.to_string(), Some(StoredState { author_id, deleted: true, modified_ms: now_ms }));
+            // The share rows stay live (only their seq moves): a later mutation of this id sees them.
+            let live = state.shares.get(id).cloned().unwrap_or_default();
+            for (community_id, slug) in live {
+                let seq = state.next_seq(conn, &community_id).await?;
                 sqlx::query("UPDATE annotation_shares SET seq = $1 WHERE annotation_id = $2 AND community_id = $3")
                     .bind(seq)
                     .bind(id)
@@ -445,26 +546,25 @@ macro_rules! portable_store {
                 // Read inside the transaction: a membership removed a moment ago no longer counts.
                 let memberships = memberships_on(&mut tx, &author.id).await?;
                 let mut outcome = PushOutcome { results: Vec::with_capacity(mutations.len()), notices: Vec::new() };
-                for mutation in mutations {
-                    let seq = mutation.seq();
-                    let first_time = match device_id {
-                        None => true,
-                        Some(device_id) => {
-                            sqlx::query(
-                                "INSERT INTO applied_mutations (user_id, device_id, seq, applied_at) VALUES ($1, $2, $3, $4)
-                                 ON CONFLICT DO NOTHING",
-                            )
-                            .bind(&author.id)
-                            .bind(device_id)
-                            .bind(seq)
-                            .bind(now_ms)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(backend)?
-                            .rows_affected()
-                                == 1
-                        }
+                let seqs: Vec<i64> = mutations.iter().map(|m| m.seq()).collect();
+                let first_times = match device_id {
+                    None => vec![true; mutations.len()],
+                    Some(device_id) => record_applied(&mut tx, &author.id, device_id, &seqs, now_ms).await?,
+                };
+                let mut ids: Vec<&str> = Vec::new();
+                for (mutation, first_time) in mutations.iter().zip(&first_times) {
+                    let id = match mutation {
+                        PreparedMutation::Upsert(u) => u.id.as_str(),
+                        PreparedMutation::Delete { id, .. } => id.as_str(),
+                        PreparedMutation::Invalid { .. } => continue,
                     };
+                    if *first_time && !ids.contains(&id) {
+                        ids.push(id);
+                    }
+                }
+                let mut state = PushState::load(&mut tx, &ids).await?;
+                for (mutation, first_time) in mutations.into_iter().zip(first_times) {
+                    let seq = mutation.seq();
                     let seq = seq as u64; // prepare() only lets non-negative values through.
                     if !first_time {
                         outcome.results.push(MutationResult { seq, status: MutationStatus::Duplicate, error: None });
@@ -473,10 +573,11 @@ macro_rules! portable_store {
                     let result = match mutation {
                         PreparedMutation::Invalid { rejection, .. } => Err(rejection),
                         PreparedMutation::Upsert(upsert) => {
-                            write_upsert(&mut tx, author, &memberships, *upsert, now_ms, &mut outcome.notices).await?
+                            write_upsert(&mut tx, &mut state, author, &memberships, *upsert, now_ms, &mut outcome.notices)
+                                .await?
                         }
                         PreparedMutation::Delete { id, .. } => {
-                            write_delete(&mut tx, author, &id, now_ms, &mut outcome.notices).await?
+                            write_delete(&mut tx, &mut state, author, &id, now_ms, &mut outcome.notices).await?
                         }
                     };
                     outcome.results.push(match result {
@@ -484,6 +585,7 @@ macro_rules! portable_store {
                         Err(r) => MutationResult { seq, status: MutationStatus::Rejected, error: Some(r.to_wire()) },
                     });
                 }
+                state.save_counters(&mut tx, &author.id).await?;
                 tx.commit().await.map_err(backend)?;
                 // Only the last position of each feed matters to listeners.
                 let mut seen = HashSet::new();
