@@ -27,6 +27,27 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// Readers: read-only connections that never wait for the writer (WAL).
     read: SqlitePool,
+    /// Copies the write-ahead log into the database file in the background.
+    checkpointer: SqlitePool,
+}
+
+/// Checkpoints the WAL every 200 ms with `PASSIVE` (which waits for nobody and
+/// blocks nobody), off the writer's path; stops when the store is closed.
+async fn checkpoints(pool: SqlitePool) {
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+            if pool.is_closed() {
+                return;
+            }
+            tracing::debug!(error = %e, "WAL checkpoint failed; retrying");
+        }
+    }
 }
 
 impl SqliteStore {
@@ -39,7 +60,10 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.map_err(|e| {
+        // The writer never checkpoints (that fsyncs, and every queued writer would wait):
+        // a background connection does, see `checkpoints`.
+        let writer = options.clone().pragma("wal_autocheckpoint", "0");
+        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(writer).await.map_err(|e| {
             StoreError::Backend(format!("cannot open database {}: {e}", path.display()))
         })?;
         sqlx::migrate!("./migrations/sqlite")
@@ -48,10 +72,16 @@ impl SqliteStore {
             .map_err(|e| StoreError::Backend(format!("cannot migrate database {}: {e}", path.display())))?;
         let read = SqlitePoolOptions::new()
             .max_connections(READERS)
-            .connect_with(options.create_if_missing(false).read_only(true))
+            .connect_with(options.clone().create_if_missing(false).read_only(true))
             .await
             .map_err(|e| StoreError::Backend(format!("cannot open database {}: {e}", path.display())))?;
-        let store = SqliteStore { pool, read };
+        let checkpointer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(|e| StoreError::Backend(format!("cannot open database {}: {e}", path.display())))?;
+        tokio::spawn(checkpoints(checkpointer.clone()));
+        let store = SqliteStore { pool, read, checkpointer };
         store.backfill_search_columns().await?;
         Ok(store)
     }
@@ -89,6 +119,7 @@ impl SqliteStore {
     }
 
     async fn close_pools(&self) {
+        self.checkpointer.close().await;
         self.read.close().await;
         self.pool.close().await;
     }
