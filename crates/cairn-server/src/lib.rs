@@ -142,6 +142,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/annotations", w3c)
         .fallback(|| async { ApiError::NotFound("no such endpoint; the API lives under /v1".into()) })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(refuse_announced_oversize))
         .layer(middleware::from_fn_with_state(state.clone(), ops::rate_limit))
         .layer(middleware::from_fn_with_state(state.clone(), ops::timeout))
         .layer(middleware::from_fn(protocol_version))
@@ -153,6 +154,21 @@ pub fn router(state: AppState) -> Router {
 
 async fn openapi() -> Response {
     ([(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], OPENAPI_JSON).into_response()
+}
+
+/// A request that announces a body over the limit is refused at once, before a
+/// byte of it is read: the client learns why without uploading megabytes first.
+/// (Bodies without a length are still cut off by `DefaultBodyLimit`.)
+async fn refuse_announced_oversize(request: Request, next: Next) -> Response {
+    let announced = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if announced.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return extract::too_large().into_response();
+    }
+    next.run(request).await
 }
 
 /// Clients send `Cairn-Protocol: <version>`; the server accepts this version and
