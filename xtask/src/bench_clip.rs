@@ -102,6 +102,18 @@ pub fn run(opts: &Options) -> Result {
     }
     util::run_cmd(&mut cmd)?;
     println!("  (Cairn runs clip_article as the extension does: default options, site rules on.)");
+
+    // The whole path as a user runs it: headless Chromium, the release extension,
+    // the content script serializing a 5 MB page, extraction in the service worker.
+    let dist = crate::dist::dist(&crate::dist::Options { release: true })?;
+    println!("\n    node tests/bench/clip-chromium.mjs (5 MB page, release extension, headless Chromium)");
+    let r = bench::run_node("clip-chromium.mjs", &["--extension", path_str(&dist), "--runs", runs])?;
+    println!(
+        "  whole clip path in Chromium: median {} for {:.1} MB of HTML (runs: {})",
+        fmt_ms(r["median_ms"].as_f64().unwrap_or(f64::NAN)),
+        r["html_bytes"].as_f64().unwrap_or(0.0) / 1e6,
+        r["runs"].as_array().map(|a| a.iter().filter_map(|v| v.as_f64()).map(fmt_ms).collect::<Vec<_>>().join(", ")).unwrap_or_default()
+    );
     Ok(())
 }
 
