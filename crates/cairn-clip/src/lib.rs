@@ -227,16 +227,7 @@ pub fn clip_selection(
     let body = html_to_markdown(fragment_html, Some(base.as_str()))?;
     let source = text_fragment_url(base.as_str(), quote);
     let title = fallback_title(&page.title, &base);
-    let fm = FrontMatter {
-        title: title.clone(),
-        source: source.clone(),
-        author: None,
-        published: None,
-        clipped: context.clipped_at.clone(),
-        tags: context.tags.clone(),
-        communities: context.communities.clone(),
-    };
-    let mut markdown = front_matter(&fm);
+    let mut markdown = front_matter(&page_front_matter(&title, &source, context));
     if let Some(note) = context.note.as_deref().filter(|n| !n.trim().is_empty()) {
         markdown.push_str(&quote_note(note));
     }
@@ -250,21 +241,25 @@ pub fn clip_selection(
     Ok(Clip { kind: ClipKind::Selection, title, source, markdown, article: None })
 }
 
-/// A URL-only clip: front matter, a link and the user's note. Nothing from the page body
-/// is read, so nothing confidential is stored.
-pub fn clip_url_only(page: &PageRef, context: &ClipContext) -> Result<Clip, ClipError> {
-    let base = parse_page_url(&page.url)?;
-    let title = fallback_title(&page.title, &base);
-    let fm = FrontMatter {
-        title: title.clone(),
-        source: base.to_string(),
+/// Front matter for clips that know only the page (no author or date from its content).
+fn page_front_matter(title: &str, source: &str, context: &ClipContext) -> FrontMatter {
+    FrontMatter {
+        title: title.to_string(),
+        source: source.to_string(),
         author: None,
         published: None,
         clipped: context.clipped_at.clone(),
         tags: context.tags.clone(),
         communities: context.communities.clone(),
-    };
-    let mut markdown = front_matter(&fm);
+    }
+}
+
+/// A URL-only clip: front matter, a link and the user's note. Nothing from the page body
+/// is read, so nothing confidential is stored.
+pub fn clip_url_only(page: &PageRef, context: &ClipContext) -> Result<Clip, ClipError> {
+    let base = parse_page_url(&page.url)?;
+    let title = fallback_title(&page.title, &base);
+    let mut markdown = front_matter(&page_front_matter(&title, base.as_str(), context));
     markdown.push_str(&format!(
         "[{}]({})\n",
         markdown::escape_text(&title),
