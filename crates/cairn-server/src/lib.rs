@@ -25,10 +25,10 @@ pub mod tokens;
 pub mod w3c;
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::{HeaderValue, StatusCode};
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -148,7 +148,6 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(protocol_version))
         .layer(middleware::from_fn_with_state(state.clone(), ops::cors))
         .layer(middleware::from_fn_with_state(state.clone(), ops::measure))
-        .layer(middleware::from_fn(log_request))
         .with_state(state)
 }
 
@@ -189,29 +188,6 @@ async fn protocol_version(request: Request, next: Next) -> Response {
     }
     let mut response = next.run(request).await;
     response.headers_mut().insert(PROTOCOL_HEADER, HeaderValue::from(PROTOCOL_VERSION));
-    response
-}
-
-/// One line per request: method, route pattern (never the query string, which
-/// holds page URLs), status and time. Bodies and headers are never logged.
-async fn log_request(request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "(unmatched)".into());
-    let started = Instant::now();
-    let response = next.run(request).await;
-    let status = response.status();
-    let ms = started.elapsed().as_millis();
-    if status.is_server_error() {
-        tracing::warn!(%method, %route, status = status.as_u16(), ms, "request");
-    } else if status != StatusCode::OK {
-        tracing::info!(%method, %route, status = status.as_u16(), ms, "request");
-    } else {
-        tracing::debug!(%method, %route, status = status.as_u16(), ms, "request");
-    }
     response
 }
 

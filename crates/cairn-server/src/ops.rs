@@ -181,7 +181,9 @@ impl Metrics {
     }
 }
 
-/// Records every request in [`Metrics`], by route pattern (never the path itself).
+/// Records every request in [`Metrics`] and logs one line for it, both by route
+/// pattern: never the path or query string (which hold page URLs), never bodies
+/// or headers. One middleware, so the route and the time are taken once.
 pub async fn measure(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let method = request.method().to_string();
     let route = request
@@ -191,7 +193,17 @@ pub async fn measure(State(state): State<AppState>, request: Request, next: Next
         .unwrap_or_else(|| "(unmatched)".into());
     let started = Instant::now();
     let response = next.run(request).await;
-    state.metrics.record(&method, &route, response.status().as_u16(), started.elapsed());
+    let status = response.status();
+    let elapsed = started.elapsed();
+    state.metrics.record(&method, &route, status.as_u16(), elapsed);
+    let ms = elapsed.as_millis();
+    if status.is_server_error() {
+        tracing::warn!(%method, %route, status = status.as_u16(), ms, "request");
+    } else if status != axum::http::StatusCode::OK {
+        tracing::info!(%method, %route, status = status.as_u16(), ms, "request");
+    } else {
+        tracing::debug!(%method, %route, status = status.as_u16(), ms, "request");
+    }
     response
 }
 
