@@ -28,6 +28,12 @@ pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     e.as_database_error().is_some_and(|d| d.is_unique_violation())
 }
 
+/// A unique-constraint violation becomes `AlreadyExists(message)` (the user's
+/// mistake, said in their words); anything else is a backend error.
+pub(crate) fn unique_or_backend(message: impl FnOnce() -> String) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| if is_unique_violation(&e) { StoreError::AlreadyExists(message()) } else { backend(e) }
+}
+
 pub(crate) fn new_id() -> String {
     let mut bytes = [0u8; 16];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
@@ -140,7 +146,7 @@ macro_rules! portable_store {
             StoredState, UpsertDecision,
         };
         use crate::store::portable::{
-            assemble, backend, feed_row, hydrated_columns, is_unique_violation, like_escape, new_id, placeholders,
+            assemble, backend, feed_row, hydrated_columns, like_escape, new_id, placeholders, unique_or_backend,
             AnnotationRow, Arg, VISIBLE,
         };
         use crate::store::{
@@ -625,13 +631,7 @@ macro_rules! portable_store {
                 .bind(now_ms)
                 .execute(&self.pool)
                 .await
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        StoreError::AlreadyExists(format!("a user named {username:?} exists already"))
-                    } else {
-                        backend(e)
-                    }
-                })?;
+                .map_err(unique_or_backend(|| format!("a user named {username:?} exists already")))?;
                 Ok(user)
             }
 
@@ -654,13 +654,7 @@ macro_rules! portable_store {
                     .bind(now_ms)
                     .execute(&self.pool)
                     .await
-                    .map_err(|e| {
-                        if is_unique_violation(&e) {
-                            StoreError::AlreadyExists(format!("a community with slug {slug:?} exists already"))
-                        } else {
-                            backend(e)
-                        }
-                    })?;
+                    .map_err(unique_or_backend(|| format!("a community with slug {slug:?} exists already")))?;
                 Ok(community)
             }
 
