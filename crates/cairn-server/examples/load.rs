@@ -222,8 +222,8 @@ async fn open(backend: &str, dir: &std::path::Path) -> Arc<dyn Store> {
 
 fn main() {
     let o = options();
-    let server_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let client_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let server_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("server").enable_all().build().unwrap();
+    let client_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("load-client").enable_all().build().unwrap();
     for backend in o.backends.clone() {
         let dir = tempfile::tempdir().unwrap();
         let store = server_rt.block_on(open(backend, dir.path()));

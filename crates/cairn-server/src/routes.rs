@@ -19,7 +19,7 @@ use tokio::sync::broadcast;
 use crate::error::ApiError;
 use crate::extract::{Caller, Json, Query};
 use crate::push::{check_device_id, prepare};
-use crate::store::{ChangeNotice, FeedRow, JoinOutcome, Membership, SearchFilter, User};
+use crate::store::{ChangeNotice, FeedRow, JoinOutcome, Membership, SearchFilter, ServedAnnotation, User};
 use crate::{admin, now_ms, passwords, tokens, AppState};
 
 /// How long a token from sign-in lasts. Long enough that a browser extension
@@ -98,7 +98,7 @@ pub async fn page_annotations(
     State(state): State<AppState>,
     Caller(user): Caller,
     Query(query): Query<PageQuery>,
-) -> Result<JsonResponse<PageAnnotationsResponse>, ApiError> {
+) -> Result<JsonResponse<PageAnnotationsResponse<ServedAnnotation>>, ApiError> {
     let key = PageKey::from_url(&query.url).map_err(|e| ApiError::BadRequest(format!("\"url\": {e}")))?;
     let annotations = state.store.page_annotations(&user, key.as_str()).await?;
     Ok(JsonResponse(PageAnnotationsResponse { page_key: key.to_string(), annotations }))
@@ -138,9 +138,9 @@ pub struct ChangesQuery {
     limit: Option<u32>,
 }
 
-fn changes_response(rows: Vec<FeedRow>, since: u64, limit: i64) -> ChangesResponse {
+fn changes_response(rows: Vec<FeedRow>, since: u64, limit: i64) -> ChangesResponse<ServedAnnotation> {
     let more = rows.len() as i64 > limit;
-    let changes: Vec<Change> = rows
+    let changes: Vec<Change<ServedAnnotation>> = rows
         .into_iter()
         .take(limit as usize)
         .map(|r| Change { seq: r.seq as u64, id: r.id, kind: r.kind, annotation: r.annotation })
@@ -158,7 +158,7 @@ pub async fn community_changes(
     Caller(user): Caller,
     Path(slug): Path<String>,
     Query(query): Query<ChangesQuery>,
-) -> Result<JsonResponse<ChangesResponse>, ApiError> {
+) -> Result<JsonResponse<ChangesResponse<ServedAnnotation>>, ApiError> {
     let limit = page_limit(query.limit)?;
     let membership = membership_of(&state, &user, &slug).await?;
     // One row more than asked tells whether there is more.
@@ -170,7 +170,7 @@ pub async fn own_changes(
     State(state): State<AppState>,
     Caller(user): Caller,
     Query(query): Query<ChangesQuery>,
-) -> Result<JsonResponse<ChangesResponse>, ApiError> {
+) -> Result<JsonResponse<ChangesResponse<ServedAnnotation>>, ApiError> {
     let limit = page_limit(query.limit)?;
     let rows = state.store.own_changes(&user, since_of(query.since)?, limit + 1).await?;
     Ok(JsonResponse(changes_response(rows, query.since, limit)))

@@ -472,6 +472,14 @@ async fn viewers_learn_only_about_their_own_communities() {
     let carols = s.page(&carol, PAGE).await;
     assert_eq!(carols.annotations[0].communities, ["other-team"]);
     assert_eq!(audience_of(&carols.annotations[0]), ["urn:cairn:community:other-team"]);
+    // The change feed says no more than the page lookup does.
+    let feed: cairn_protocol::api::ChangesResponse =
+        s.get("/v1/communities/demo-team/changes", &bob).await.json().await.unwrap();
+    let shared = feed.changes[0].annotation.as_ref().expect("an upsert");
+    assert_eq!((shared.communities.as_slice(), audience_of(shared)), (&["demo-team".to_string()][..], vec!["urn:cairn:community:demo-team".to_string()]));
+    let feed: cairn_protocol::api::ChangesResponse =
+        s.get("/v1/communities/other-team/changes", &alice).await.json().await.unwrap();
+    assert_eq!(audience_of(feed.changes[0].annotation.as_ref().expect("an upsert")).len(), 2);
 
     // Unsharing from one community hides it there and nowhere else.
     let mut edited = a.clone();

@@ -72,33 +72,46 @@ pub(crate) const VISIBLE: &str = "(a.author_id = $1 OR EXISTS (
 /// The columns of a hydrated annotation: `a` joined to its author `u`, then the
 /// slugs of its live shares the viewer (`$1`) may know about (all of them for the
 /// author, else those of the viewer's communities), aggregated by `slug_list`
-/// (the backend's `group_concat`/`string_agg` of `c.slug` with a space). One
-/// query loads everything a response needs.
+/// (the backend's `group_concat`/`string_agg` of `c.slug` with a space), and how
+/// many live shares it has in all (when the viewer may know of every one, the
+/// stored JSON can be served as it is). One query loads everything a response needs.
 pub(crate) fn hydrated_columns(slug_list: &str) -> String {
     format!(
         "a.id, a.body_json, a.note_html, a.extra_json, a.created_at, a.modified_at, u.id, u.username, u.display_name,
          (SELECT {slug_list} FROM annotation_shares vs2 JOIN communities c ON c.id = vs2.community_id
           WHERE vs2.annotation_id = a.id AND vs2.removed_at IS NULL
-            AND (a.author_id = $1 OR vs2.community_id IN (SELECT community_id FROM memberships WHERE user_id = $1)))"
+            AND (a.author_id = $1 OR vs2.community_id IN (SELECT community_id FROM memberships WHERE user_id = $1))),
+         (SELECT COUNT(*) FROM annotation_shares vs3 WHERE vs3.annotation_id = a.id AND vs3.removed_at IS NULL)"
     )
 }
 
 /// A row of [`hydrated_columns`]; `body_json` is NULL for a tombstone.
 pub(crate) type AnnotationRow =
-    (String, Option<String>, Option<String>, Option<String>, i64, i64, String, String, String, Option<String>);
+    (String, Option<String>, Option<String>, Option<String>, i64, i64, String, String, String, Option<String>, i64);
 
-/// Turns one hydrated row into the annotation as the viewer sees it (`None` for a tombstone).
-pub(crate) fn assemble_row(row: AnnotationRow) -> Result<Option<super::StoredAnnotation>, StoreError> {
-    let (id, body_json, note_html, extra_json, created_ms, modified_ms, author_id, username, display_name, slugs) = row;
-    let Some(body_json) = body_json else { return Ok(None) };
-    let mut annotation: cairn_model::Annotation = serde_json::from_str(&body_json)
-        .map_err(|e| StoreError::Backend(format!("stored annotation {id} is unreadable: {e}")))?;
-    let mut communities: Vec<String> = slugs.as_deref().unwrap_or("").split(' ').filter(|s| !s.is_empty()).map(String::from).collect();
+/// The slugs of a `slug_list` column, sorted.
+fn slugs_of(list: Option<&str>) -> Vec<String> {
+    let mut communities: Vec<String> = list.unwrap_or("").split(' ').filter(|s| !s.is_empty()).map(String::from).collect();
     communities.sort_unstable();
+    communities
+}
+
+fn parse_stored(id: &str, body_json: &str, communities: &[String]) -> Result<cairn_model::Annotation, StoreError> {
+    let mut annotation: cairn_model::Annotation = serde_json::from_str(body_json)
+        .map_err(|e| StoreError::Backend(format!("stored annotation {id} is unreadable: {e}")))?;
     // The viewer learns nothing about communities they are not in.
     annotation.audience.retain(|a| {
         a.id.strip_prefix("urn:cairn:community:").is_some_and(|slug| communities.iter().any(|c| c == slug))
     });
+    Ok(annotation)
+}
+
+/// Turns one hydrated row into the annotation as the viewer sees it (`None` for a tombstone).
+pub(crate) fn assemble_row(row: AnnotationRow) -> Result<Option<super::StoredAnnotation>, StoreError> {
+    let (id, body_json, note_html, extra_json, created_ms, modified_ms, author_id, username, display_name, slugs, _) = row;
+    let Some(body_json) = body_json else { return Ok(None) };
+    let communities = slugs_of(slugs.as_deref());
+    let annotation = parse_stored(&id, &body_json, &communities)?;
     let shared = SharedAnnotation {
         annotation,
         author: UserInfo { id: author_id, username, display_name },
@@ -106,6 +119,32 @@ pub(crate) fn assemble_row(row: AnnotationRow) -> Result<Option<super::StoredAnn
         note_html,
     };
     Ok(Some(super::StoredAnnotation { shared, created_ms, modified_ms, extra_json }))
+}
+
+/// Turns one hydrated row into the annotation as sent to the viewer (`None` for a tombstone).
+///
+/// A push stamps the stored JSON's `audience` with exactly the communities it is
+/// shared with (`push::stamp`), so when the viewer may know of every live share
+/// the stored JSON is what they may see, byte for byte, and is sent unparsed.
+/// Otherwise the audience is filtered as in [`assemble_row`].
+pub(crate) fn serve_row(row: AnnotationRow) -> Result<Option<super::ServedAnnotation>, StoreError> {
+    let (id, body_json, note_html, _, _, _, author_id, username, display_name, slugs, all_shares) = row;
+    let Some(body_json) = body_json else { return Ok(None) };
+    let communities = slugs_of(slugs.as_deref());
+    let body_json = if communities.len() as i64 == all_shares {
+        body_json
+    } else {
+        let annotation = parse_stored(&id, &body_json, &communities)?;
+        serde_json::to_string(&annotation).map_err(|e| StoreError::Backend(e.to_string()))?
+    };
+    let annotation = serde_json::value::RawValue::from_string(body_json)
+        .map_err(|e| StoreError::Backend(format!("stored annotation {id} is unreadable: {e}")))?;
+    Ok(Some(super::ServedAnnotation {
+        annotation,
+        author: UserInfo { id: author_id, username, display_name },
+        communities,
+        note_html,
+    }))
 }
 
 /// Hydrated rows in the order the query returned them.
@@ -124,8 +163,8 @@ pub(crate) fn feed_row(seq: i64, id: String, removed: bool, deleted: bool, row: 
     } else if removed {
         (ChangeKind::Unshared, None)
     } else {
-        match assemble_row(row)? {
-            Some(a) => (ChangeKind::Upsert, Some(a.shared)),
+        match serve_row(row)? {
+            Some(a) => (ChangeKind::Upsert, Some(a)),
             // A live share of a row without content cannot be shown: it reads as unshared.
             None => (ChangeKind::Unshared, None),
         }
@@ -139,19 +178,19 @@ macro_rules! portable_store {
         use std::collections::HashSet;
 
         use async_trait::async_trait;
-        use cairn_protocol::api::{MutationResult, MutationStatus, Role, SharedAnnotation, UserInfo};
+        use cairn_protocol::api::{MutationResult, MutationStatus, Role, UserInfo};
 
         use crate::push::{
             decide_delete, decide_upsert, stamp, DeleteDecision, PreparedMutation, PreparedUpsert, Rejection,
             StoredState, UpsertDecision,
         };
         use crate::store::portable::{
-            assemble, backend, feed_row, hydrated_columns, like_escape, new_id, placeholders, unique_or_backend,
+            assemble, backend, feed_row, hydrated_columns, like_escape, new_id, placeholders, serve_row, unique_or_backend,
             AnnotationRow, Arg, VISIBLE,
         };
         use crate::store::{
             parse_role, role_name, ChangeNotice, Community, ContainerScope, FeedRow, JoinOutcome, Member, Membership,
-            PushOutcome, SearchFilter, Store, StoreError, StoredAnnotation, User,
+            PushOutcome, SearchFilter, ServedAnnotation, Store, StoreError, StoredAnnotation, User,
         };
         use crate::tokens::NewToken;
 
@@ -511,7 +550,7 @@ macro_rules! portable_store {
 
         type FeedSqlRow = (
             i64, String, Option<i64>, Option<i64>,
-            String, Option<String>, Option<String>, Option<String>, i64, i64, String, String, String, Option<String>,
+            String, Option<String>, Option<String>, Option<String>, i64, i64, String, String, String, Option<String>, i64,
         );
 
         /// Runs a feed query whose columns are (seq, id, removed_at, deleted_at, hydrated columns...)
@@ -533,8 +572,8 @@ macro_rules! portable_store {
             }
             let raw = query.bind(since).bind(limit).fetch_all(executor).await.map_err(backend)?;
             raw.into_iter()
-                .map(|(seq, id, removed_at, deleted_at, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9)| {
-                    feed_row(seq, id, removed_at.is_some(), deleted_at.is_some(), (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9))
+                .map(|(seq, id, removed_at, deleted_at, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10)| {
+                    feed_row(seq, id, removed_at.is_some(), deleted_at.is_some(), (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10))
                 })
                 .collect()
         }
@@ -880,7 +919,7 @@ macro_rules! portable_store {
                 }
             }
 
-            async fn page_annotations(&self, viewer: &User, page_key: &str) -> Result<Vec<SharedAnnotation>, StoreError> {
+            async fn page_annotations(&self, viewer: &User, page_key: &str) -> Result<Vec<ServedAnnotation>, StoreError> {
                 let sql = format!(
                     "SELECT {} FROM annotations a JOIN users u ON u.id = a.author_id
                      WHERE a.page_key = $2 AND a.deleted_at IS NULL AND a.body_json IS NOT NULL AND {VISIBLE}
@@ -893,7 +932,11 @@ macro_rules! portable_store {
                     .fetch_all(&self.read)
                     .await
                     .map_err(backend)?;
-                Ok(assemble(rows)?.into_iter().map(|a| a.shared).collect())
+                let mut out = Vec::with_capacity(rows.len());
+                for row in rows {
+                    out.extend(serve_row(row)?);
+                }
+                Ok(out)
             }
 
             async fn community_changes(
