@@ -174,25 +174,38 @@ async fn run_at(bench: Arc<Bench>, mix: Mix, rate: f64, duration: Duration, clie
     (pct(0.50), pct(0.99), l.last().copied().unwrap_or(0) as f64 / 1000.0, errors.load(Ordering::Relaxed))
 }
 
-/// Steps the rate up until p99 reaches 100 ms or an error happens; returns the highest rate held.
+/// Doubles the rate until p99 reaches 100 ms or an error happens, then narrows the
+/// step between the last rate held and the first missed (three halvings, so the
+/// figure is within 1/16 of the step); returns the highest rate held.
 async fn highest_rate(bench: Arc<Bench>, mix: Mix, name: &str, o: &Options) -> f64 {
     // Warm up (connections, caches) at a low rate; not reported.
     run_at(bench.clone(), mix, 50.0, Duration::from_secs(2), o.clients).await;
-    let mut best = 0.0;
-    let mut rate = 100.0;
-    loop {
-        let (p50, p99, max, errors) = run_at(bench.clone(), mix, rate, o.step, o.clients).await;
-        let held = p99 < 100.0 && errors == 0;
-        println!("  {name:<6} {rate:>6.0} req/s: p50 {p50:>7.1} ms  p99 {p99:>7.1} ms  max {max:>7.1} ms  errors {errors}{}", if held { "" } else { "  <- not held" });
-        if !held {
-            return best;
+    let try_rate = |rate: f64| {
+        let bench = bench.clone();
+        async move {
+            let (p50, p99, max, errors) = run_at(bench, mix, rate, o.step, o.clients).await;
+            let held = p99 < 100.0 && errors == 0;
+            println!("  {name:<6} {rate:>6.0} req/s: p50 {p50:>7.1} ms  p99 {p99:>7.1} ms  max {max:>7.1} ms  errors {errors}{}", if held { "" } else { "  <- not held" });
+            held
         }
-        best = rate;
-        rate *= if rate < 2000.0 { 2.0 } else { 1.25 };
-        if rate > 50_000.0 {
+    };
+    let (mut best, mut missed) = (0.0, 100.0);
+    while try_rate(missed).await {
+        best = missed;
+        missed *= 2.0;
+        if missed > 50_000.0 {
             return best;
         }
     }
+    for _ in 0..3 {
+        let rate = ((best + missed) / 2.0_f64).round();
+        if try_rate(rate).await {
+            best = rate;
+        } else {
+            missed = rate;
+        }
+    }
+    best
 }
 
 async fn seed(bench: Arc<Bench>, n: usize) {
@@ -225,8 +238,10 @@ fn main() {
     let server_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("server").enable_all().build().unwrap();
     let client_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("load-client").enable_all().build().unwrap();
     for backend in o.backends.clone() {
+        // CAIRN_BENCH_KEEP=DIR keeps the SQLite file there, to look at afterwards.
         let dir = tempfile::tempdir().unwrap();
-        let store = server_rt.block_on(open(backend, dir.path()));
+        let kept = std::env::var_os("CAIRN_BENCH_KEEP").map(std::path::PathBuf::from);
+        let store = server_rt.block_on(open(backend, kept.as_deref().unwrap_or(dir.path())));
         let config = ServerConfig { rate_per_second: 0.0, ..ServerConfig::default() };
         let listener = server_rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

@@ -72,22 +72,20 @@ pub(crate) const VISIBLE: &str = "(a.author_id = $1 OR EXISTS (
 /// The columns of a hydrated annotation: `a` joined to its author `u`, then the
 /// slugs of its live shares the viewer (`$1`) may know about (all of them for the
 /// author, else those of the viewer's communities), aggregated by `slug_list`
-/// (the backend's `group_concat`/`string_agg` of `c.slug` with a space), and how
-/// many live shares it has in all (when the viewer may know of every one, the
-/// stored JSON can be served as it is). One query loads everything a response needs.
+/// (the backend's `group_concat`/`string_agg` of `c.slug` with a space). One
+/// query loads everything a response needs.
 pub(crate) fn hydrated_columns(slug_list: &str) -> String {
     format!(
         "a.id, a.body_json, a.note_html, a.extra_json, a.created_at, a.modified_at, u.id, u.username, u.display_name,
          (SELECT {slug_list} FROM annotation_shares vs2 JOIN communities c ON c.id = vs2.community_id
           WHERE vs2.annotation_id = a.id AND vs2.removed_at IS NULL
-            AND (a.author_id = $1 OR vs2.community_id IN (SELECT community_id FROM memberships WHERE user_id = $1))),
-         (SELECT COUNT(*) FROM annotation_shares vs3 WHERE vs3.annotation_id = a.id AND vs3.removed_at IS NULL)"
+            AND (a.author_id = $1 OR vs2.community_id IN (SELECT community_id FROM memberships WHERE user_id = $1)))"
     )
 }
 
 /// A row of [`hydrated_columns`]; `body_json` is NULL for a tombstone.
 pub(crate) type AnnotationRow =
-    (String, Option<String>, Option<String>, Option<String>, i64, i64, String, String, String, Option<String>, i64);
+    (String, Option<String>, Option<String>, Option<String>, i64, i64, String, String, String, Option<String>);
 
 /// The slugs of a `slug_list` column, sorted.
 fn slugs_of(list: Option<&str>) -> Vec<String> {
@@ -108,7 +106,7 @@ fn parse_stored(id: &str, body_json: &str, communities: &[String]) -> Result<cai
 
 /// Turns one hydrated row into the annotation as the viewer sees it (`None` for a tombstone).
 pub(crate) fn assemble_row(row: AnnotationRow) -> Result<Option<super::StoredAnnotation>, StoreError> {
-    let (id, body_json, note_html, extra_json, created_ms, modified_ms, author_id, username, display_name, slugs, _) = row;
+    let (id, body_json, note_html, extra_json, created_ms, modified_ms, author_id, username, display_name, slugs) = row;
     let Some(body_json) = body_json else { return Ok(None) };
     let communities = slugs_of(slugs.as_deref());
     let annotation = parse_stored(&id, &body_json, &communities)?;
@@ -121,21 +119,99 @@ pub(crate) fn assemble_row(row: AnnotationRow) -> Result<Option<super::StoredAnn
     Ok(Some(super::StoredAnnotation { shared, created_ms, modified_ms, extra_json }))
 }
 
-/// Turns one hydrated row into the annotation as sent to the viewer (`None` for a tombstone).
+/// The hot reads (token checks, memberships, page lookups, change feeds): the
+/// SQL is shared; each backend runs it its own way (`sqlx` for PostgreSQL,
+/// `rusqlite` for SQLite, see `sqlite.rs`) and turns rows into results with the
+/// functions below. `$1` is the viewer's id (or the token hash) throughout.
+pub(crate) mod hot {
+    pub const USER_FOR_TOKEN: &str = "SELECT u.id, u.username, u.display_name FROM tokens t JOIN users u ON u.id = t.user_id
+         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)";
+
+    /// (id, slug, name, archived_at, role) of the viewer's communities.
+    pub const MEMBERSHIPS: &str = "SELECT c.id, c.slug, c.name, c.archived_at, m.role FROM memberships m
+         JOIN communities c ON c.id = m.community_id WHERE m.user_id = $1 ORDER BY c.slug";
+
+    /// The slugs of the viewer's communities.
+    pub const VIEWER_SLUGS: &str =
+        "SELECT c.slug FROM memberships m JOIN communities c ON c.id = m.community_id WHERE m.user_id = $1";
+
+    /// [`super::ServedRow`] columns of the live annotations on page `$2` the viewer may see, newest first.
+    pub const PAGE: &str = "SELECT a.id, a.body_json, a.note_html, a.author_id, u.username, u.display_name, a.share_slugs
+         FROM annotations a JOIN users u ON u.id = a.author_id
+         WHERE a.page_key = $2 AND a.deleted_at IS NULL AND a.body_json IS NOT NULL
+           AND (a.author_id = $1 OR EXISTS (
+               SELECT 1 FROM annotation_shares vs JOIN memberships vm ON vm.community_id = vs.community_id
+               WHERE vs.annotation_id = a.id AND vs.removed_at IS NULL AND vm.user_id = $1))
+         ORDER BY a.created_at DESC, a.id DESC";
+
+    /// (seq, id, removed_at, deleted_at, [`super::ServedRow`] columns) of community `$2`'s
+    /// feed after `$3`, at most `$4` rows. A live share of this community is visible to
+    /// its members; the membership is checked in the same statement, so the feed is
+    /// read in one snapshot.
+    pub const COMMUNITY_FEED: &str = "SELECT s.seq, s.annotation_id, s.removed_at, a.deleted_at,
+             a.id, a.body_json, a.note_html, a.author_id, u.username, u.display_name, a.share_slugs
+         FROM annotation_shares s JOIN annotations a ON a.id = s.annotation_id
+         JOIN users u ON u.id = a.author_id
+         WHERE s.community_id = $2 AND s.seq > $3
+           AND EXISTS (SELECT 1 FROM memberships m WHERE m.community_id = $2 AND m.user_id = $1)
+         ORDER BY s.seq LIMIT $4";
+
+    /// As [`COMMUNITY_FEED`] for the viewer's own feed after `$2`, at most `$3` rows.
+    pub const OWN_FEED: &str = "SELECT a.author_seq, a.id, CAST(NULL AS BIGINT), a.deleted_at,
+             a.id, a.body_json, a.note_html, a.author_id, u.username, u.display_name, a.share_slugs
+         FROM annotations a JOIN users u ON u.id = a.author_id
+         WHERE a.author_id = $1 AND a.author_seq > $2 ORDER BY a.author_seq LIMIT $3";
+}
+
+/// An annotation row as the hot reads load it: (id, body_json, note_html,
+/// author id, username, display name, share_slugs); `body_json` is NULL for a tombstone.
+pub(crate) type ServedRow = (String, Option<String>, Option<String>, String, String, String, Option<String>);
+
+/// A change-feed row: (seq, id, removed_at, deleted_at) and the annotation.
+pub(crate) type FeedSqlRow = (i64, String, Option<i64>, Option<i64>, ServedRow);
+
+/// Who is reading: the communities they belong to decide which shares they may know of.
+pub(crate) struct Viewer<'a> {
+    pub id: &'a str,
+    pub slugs: &'a [String],
+}
+
+/// Turns one row into the annotation as sent to the viewer (`None` for a tombstone).
 ///
-/// A push stamps the stored JSON's `audience` with exactly the communities it is
-/// shared with (`push::stamp`), so when the viewer may know of every live share
-/// the stored JSON is what they may see, byte for byte, and is sent unparsed.
-/// Otherwise the audience is filtered as in [`assemble_row`].
-pub(crate) fn serve_row(row: AnnotationRow) -> Result<Option<super::ServedAnnotation>, StoreError> {
-    let (id, body_json, note_html, _, _, _, author_id, username, display_name, slugs, all_shares) = row;
+/// The communities shown are its live shares the viewer may know of: all of them
+/// for its author, else those of the viewer's communities. A push stamps the
+/// stored JSON's `audience` with exactly the live shares (`push::stamp`) and
+/// `share_slugs` in the same statement, so when the viewer may know of all of them
+/// the stored JSON is what they may see, byte for byte, and is sent unparsed;
+/// otherwise the audience is filtered as in [`assemble_row`].
+pub(crate) fn serve_row(row: ServedRow, viewer: &Viewer) -> Result<Option<super::ServedAnnotation>, StoreError> {
+    let (id, body_json, note_html, author_id, username, display_name, share_slugs) = row;
     let Some(body_json) = body_json else { return Ok(None) };
-    let communities = slugs_of(slugs.as_deref());
-    let body_json = if communities.len() as i64 == all_shares {
-        body_json
-    } else {
-        let annotation = parse_stored(&id, &body_json, &communities)?;
-        serde_json::to_string(&annotation).map_err(|e| StoreError::Backend(e.to_string()))?
+    let may_know = |slug: &String| author_id == viewer.id || viewer.slugs.contains(slug);
+    let (communities, body_json) = match share_slugs {
+        Some(list) => {
+            let all = slugs_of(Some(&list));
+            let communities: Vec<String> = all.iter().filter(|s| may_know(s)).cloned().collect();
+            if communities.len() == all.len() {
+                (communities, body_json)
+            } else {
+                let annotation = parse_stored(&id, &body_json, &communities)?;
+                (communities, serde_json::to_string(&annotation).map_err(|e| StoreError::Backend(e.to_string()))?)
+            }
+        }
+        // Not written by this version (NULL): the stamped audience says where it is shared.
+        None => {
+            let mut annotation: cairn_model::Annotation = serde_json::from_str(&body_json)
+                .map_err(|e| StoreError::Backend(format!("stored annotation {id} is unreadable: {e}")))?;
+            annotation.audience.retain(|a| a.id.strip_prefix("urn:cairn:community:").is_some_and(|s| may_know(&s.to_string())));
+            let mut communities: Vec<String> = annotation
+                .audience
+                .iter()
+                .filter_map(|a| a.id.strip_prefix("urn:cairn:community:").map(String::from))
+                .collect();
+            communities.sort_unstable();
+            (communities, serde_json::to_string(&annotation).map_err(|e| StoreError::Backend(e.to_string()))?)
+        }
     };
     let annotation = serde_json::value::RawValue::from_string(body_json)
         .map_err(|e| StoreError::Backend(format!("stored annotation {id} is unreadable: {e}")))?;
@@ -147,6 +223,23 @@ pub(crate) fn serve_row(row: AnnotationRow) -> Result<Option<super::ServedAnnota
     }))
 }
 
+/// The annotations of page rows, in order.
+pub(crate) fn serve_rows(rows: Vec<ServedRow>, viewer: &Viewer) -> Result<Vec<super::ServedAnnotation>, StoreError> {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        out.extend(serve_row(row, viewer)?);
+    }
+    Ok(out)
+}
+
+/// A membership row of [`hot::MEMBERSHIPS`].
+pub(crate) fn membership_of(
+    (id, slug, name, archived_at, role): (String, String, String, Option<i64>, String),
+) -> Result<super::Membership, StoreError> {
+    let role = super::parse_role(&role).ok_or_else(|| StoreError::Backend(format!("unknown role {role:?}")))?;
+    Ok(super::Membership { community: super::Community { id, slug, name, archived: archived_at.is_some() }, role })
+}
+
 /// Hydrated rows in the order the query returned them.
 pub(crate) fn assemble(rows: Vec<AnnotationRow>) -> Result<Vec<super::StoredAnnotation>, StoreError> {
     let mut out = Vec::with_capacity(rows.len());
@@ -156,20 +249,25 @@ pub(crate) fn assemble(rows: Vec<AnnotationRow>) -> Result<Vec<super::StoredAnno
     Ok(out)
 }
 
-/// A feed row: (seq, id, removed, deleted) and the hydrated annotation row.
-pub(crate) fn feed_row(seq: i64, id: String, removed: bool, deleted: bool, row: AnnotationRow) -> Result<FeedRow, StoreError> {
-    let (kind, annotation) = if deleted {
+/// A change-feed row as the feed shows it to `viewer`.
+pub(crate) fn feed_row((seq, id, removed_at, deleted_at, row): FeedSqlRow, viewer: &Viewer) -> Result<FeedRow, StoreError> {
+    let (kind, annotation) = if deleted_at.is_some() {
         (ChangeKind::Deleted, None)
-    } else if removed {
+    } else if removed_at.is_some() {
         (ChangeKind::Unshared, None)
     } else {
-        match serve_row(row)? {
+        match serve_row(row, viewer)? {
             Some(a) => (ChangeKind::Upsert, Some(a)),
             // A live share of a row without content cannot be shown: it reads as unshared.
             None => (ChangeKind::Unshared, None),
         }
     };
     Ok(FeedRow { seq, id, kind, annotation })
+}
+
+/// The feed rows, in order.
+pub(crate) fn feed_rows(rows: Vec<FeedSqlRow>, viewer: &Viewer) -> Result<Vec<FeedRow>, StoreError> {
+    rows.into_iter().map(|row| feed_row(row, viewer)).collect()
 }
 
 /// Implements [`super::Store`] for `$store` on connections of type `$conn`.
@@ -185,8 +283,8 @@ macro_rules! portable_store {
             StoredState, UpsertDecision,
         };
         use crate::store::portable::{
-            assemble, backend, feed_row, hydrated_columns, like_escape, new_id, placeholders, serve_row, unique_or_backend,
-            AnnotationRow, Arg, VISIBLE,
+            assemble, backend, hot, hydrated_columns, like_escape, membership_of, new_id, placeholders,
+            unique_or_backend, AnnotationRow, Arg, VISIBLE,
         };
         use crate::store::{
             parse_role, role_name, ChangeNotice, Community, ContainerScope, FeedRow, JoinOutcome, Member, Membership,
@@ -201,21 +299,9 @@ macro_rules! portable_store {
         }
 
         async fn memberships_on(conn: &mut $conn, user_id: &str) -> Result<Vec<Membership>, StoreError> {
-            let rows: Vec<(String, String, String, Option<i64>, String)> = sqlx::query_as(
-                "SELECT c.id, c.slug, c.name, c.archived_at, m.role FROM memberships m
-                 JOIN communities c ON c.id = m.community_id WHERE m.user_id = $1 ORDER BY c.slug",
-            )
-            .bind(user_id)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(backend)?;
-            rows.into_iter()
-                .map(|(id, slug, name, archived_at, role)| {
-                    let role =
-                        parse_role(&role).ok_or_else(|| StoreError::Backend(format!("unknown role {role:?}")))?;
-                    Ok(Membership { community: community_of((id, slug, name, archived_at)), role })
-                })
-                .collect()
+            let rows: Vec<(String, String, String, Option<i64>, String)> =
+                sqlx::query_as(hot::MEMBERSHIPS).bind(user_id).fetch_all(&mut *conn).await.map_err(backend)?;
+            rows.into_iter().map(membership_of).collect()
         }
 
         /// What one push transaction knows about the rows it touches: loaded in a
@@ -375,13 +461,16 @@ macro_rules! portable_store {
             let mut annotation = upsert.annotation;
             stamp(&mut annotation, author, &audience);
             let body_json = serde_json::to_string(&annotation).map_err(|e| StoreError::Backend(e.to_string()))?;
+            // The same communities as the stamped `audience`: `serve_row` relies on it
+            // ("" when shared with none; NULL only for rows written before the column).
+            let share_slugs = audience.iter().map(|c| c.slug.as_str()).collect::<Vec<_>>().join(" ");
             let author_seq = state.next_author_seq(conn, &author.id).await?;
             sqlx::query(
                 "INSERT INTO annotations (id, author_id, page_key, source_url, body_json, note_html, created_at,
-                     modified_at, author_seq, search_text, tags_text, extra_json)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                     modified_at, author_seq, search_text, tags_text, extra_json, share_slugs)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
                  ON CONFLICT (id) DO UPDATE SET page_key = excluded.page_key, source_url = excluded.source_url,
-                     body_json = excluded.body_json, note_html = excluded.note_html,
+                     body_json = excluded.body_json, note_html = excluded.note_html, share_slugs = excluded.share_slugs,
                      modified_at = excluded.modified_at, author_seq = excluded.author_seq,
                      search_text = excluded.search_text, tags_text = excluded.tags_text,
                      extra_json = COALESCE(excluded.extra_json, annotations.extra_json)",
@@ -398,6 +487,7 @@ macro_rules! portable_store {
             .bind(&upsert.search_text)
             .bind(&upsert.tags_text)
             .bind(&upsert.extra_json)
+            .bind(share_slugs)
             .execute(&mut *conn)
             .await
             .map_err(backend)?;
@@ -460,7 +550,7 @@ macro_rules! portable_store {
                 "INSERT INTO annotations (id, author_id, created_at, modified_at, deleted_at, author_seq)
                  VALUES ($1, $2, $3, $4, $5, $6)
                  ON CONFLICT (id) DO UPDATE SET page_key = NULL, source_url = NULL, body_json = NULL, note_html = NULL,
-                     search_text = NULL, tags_text = NULL, extra_json = NULL,
+                     search_text = NULL, tags_text = NULL, extra_json = NULL, share_slugs = NULL,
                      modified_at = excluded.modified_at, deleted_at = excluded.deleted_at,
                      author_seq = excluded.author_seq",
             )
@@ -546,36 +636,6 @@ macro_rules! portable_store {
                 }
                 q
             }};
-        }
-
-        type FeedSqlRow = (
-            i64, String, Option<i64>, Option<i64>,
-            String, Option<String>, Option<String>, Option<String>, i64, i64, String, String, String, Option<String>, i64,
-        );
-
-        /// Runs a feed query whose columns are (seq, id, removed_at, deleted_at, hydrated columns...)
-        /// and whose parameters are the viewer, the community (if any), `since` and `limit`.
-        async fn feed_query<'e, E>(
-            executor: E,
-            sql: &str,
-            viewer_id: &str,
-            community_id: Option<&str>,
-            since: i64,
-            limit: i64,
-        ) -> Result<Vec<FeedRow>, StoreError>
-        where
-            E: sqlx::Executor<'e, Database = <$conn as sqlx::Connection>::Database>,
-        {
-            let mut query = sqlx::query_as::<_, FeedSqlRow>(sql).bind(viewer_id);
-            if let Some(c) = community_id {
-                query = query.bind(c);
-            }
-            let raw = query.bind(since).bind(limit).fetch_all(executor).await.map_err(backend)?;
-            raw.into_iter()
-                .map(|(seq, id, removed_at, deleted_at, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10)| {
-                    feed_row(seq, id, removed_at.is_some(), deleted_at.is_some(), (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10))
-                })
-                .collect()
         }
 
         impl $store {
@@ -759,8 +819,7 @@ macro_rules! portable_store {
             }
 
             async fn memberships(&self, user_id: &str) -> Result<Vec<Membership>, StoreError> {
-                let mut conn = self.read.acquire().await.map_err(backend)?;
-                memberships_on(&mut conn, user_id).await
+                self.hot_memberships(user_id).await
             }
 
             async fn members(&self, community_id: &str) -> Result<Vec<Member>, StoreError> {
@@ -875,16 +934,7 @@ macro_rules! portable_store {
             }
 
             async fn user_for_token(&self, token_hash: &str, now_ms: i64) -> Result<Option<User>, StoreError> {
-                let row: Option<(String, String, String)> = sqlx::query_as(
-                    "SELECT u.id, u.username, u.display_name FROM tokens t JOIN users u ON u.id = t.user_id
-                     WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)",
-                )
-                .bind(token_hash)
-                .bind(now_ms)
-                .fetch_optional(&self.read)
-                .await
-                .map_err(backend)?;
-                Ok(row.map(|(id, username, display_name)| User { id, username, display_name }))
+                self.hot_user_for_token(token_hash, now_ms).await
             }
 
             async fn revoke_tokens(&self, prefix_or_hash: &str, now_ms: i64) -> Result<u64, StoreError> {
@@ -920,23 +970,7 @@ macro_rules! portable_store {
             }
 
             async fn page_annotations(&self, viewer: &User, page_key: &str) -> Result<Vec<ServedAnnotation>, StoreError> {
-                let sql = format!(
-                    "SELECT {} FROM annotations a JOIN users u ON u.id = a.author_id
-                     WHERE a.page_key = $2 AND a.deleted_at IS NULL AND a.body_json IS NOT NULL AND {VISIBLE}
-                     ORDER BY a.created_at DESC, a.id DESC",
-                    hydrated_columns(SLUG_LIST)
-                );
-                let rows: Vec<AnnotationRow> = sqlx::query_as(&sql)
-                    .bind(&viewer.id)
-                    .bind(page_key)
-                    .fetch_all(&self.read)
-                    .await
-                    .map_err(backend)?;
-                let mut out = Vec::with_capacity(rows.len());
-                for row in rows {
-                    out.extend(serve_row(row)?);
-                }
-                Ok(out)
+                self.hot_page_annotations(viewer, page_key).await
             }
 
             async fn community_changes(
@@ -946,29 +980,11 @@ macro_rules! portable_store {
                 since: i64,
                 limit: i64,
             ) -> Result<Vec<FeedRow>, StoreError> {
-                // A live share of this community is visible to its members; the membership
-                // is checked in the same statement, so the feed is read in one snapshot.
-                let sql = format!(
-                    "SELECT s.seq, s.annotation_id, s.removed_at, a.deleted_at, {}
-                     FROM annotation_shares s JOIN annotations a ON a.id = s.annotation_id
-                     JOIN users u ON u.id = a.author_id
-                     WHERE s.community_id = $2 AND s.seq > $3
-                       AND EXISTS (SELECT 1 FROM memberships m WHERE m.community_id = $2 AND m.user_id = $1)
-                     ORDER BY s.seq LIMIT $4",
-                    hydrated_columns(SLUG_LIST)
-                );
-                let rows = feed_query(&self.read, &sql, &viewer.id, Some(community_id), since, limit).await?;
-                Ok(rows)
+                self.hot_community_changes(viewer, community_id, since, limit).await
             }
 
             async fn own_changes(&self, viewer: &User, since: i64, limit: i64) -> Result<Vec<FeedRow>, StoreError> {
-                let sql = format!(
-                    "SELECT a.author_seq, a.id, CAST(NULL AS BIGINT), a.deleted_at, {}
-                     FROM annotations a JOIN users u ON u.id = a.author_id
-                     WHERE a.author_id = $1 AND a.author_seq > $2 ORDER BY a.author_seq LIMIT $3",
-                    hydrated_columns(SLUG_LIST)
-                );
-                feed_query(&self.read, &sql, &viewer.id, None, since, limit).await
+                self.hot_own_changes(viewer, since, limit).await
             }
 
             async fn search(&self, viewer: &User, f: &SearchFilter) -> Result<Vec<StoredAnnotation>, StoreError> {
@@ -1076,4 +1092,82 @@ macro_rules! portable_store {
             }
         }
     };
+}
+
+/// The hot reads of [`hot`] on sqlx, for `$store` with a `read` pool (PostgreSQL;
+/// SQLite has its own on rusqlite).
+macro_rules! sqlx_hot_reads {
+    ($store:ident) => {
+        impl $store {
+            async fn viewer_slugs(&self, viewer_id: &str) -> Result<Vec<String>, StoreError> {
+                sqlx::query_scalar(hot::VIEWER_SLUGS).bind(viewer_id).fetch_all(&self.read).await.map_err(backend)
+            }
+
+            async fn hot_user_for_token(&self, token_hash: &str, now_ms: i64) -> Result<Option<User>, StoreError> {
+                let row: Option<(String, String, String)> = sqlx::query_as(hot::USER_FOR_TOKEN)
+                    .bind(token_hash)
+                    .bind(now_ms)
+                    .fetch_optional(&self.read)
+                    .await
+                    .map_err(backend)?;
+                Ok(row.map(|(id, username, display_name)| User { id, username, display_name }))
+            }
+
+            async fn hot_memberships(&self, user_id: &str) -> Result<Vec<Membership>, StoreError> {
+                let rows: Vec<(String, String, String, Option<i64>, String)> =
+                    sqlx::query_as(hot::MEMBERSHIPS).bind(user_id).fetch_all(&self.read).await.map_err(backend)?;
+                rows.into_iter().map(membership_of).collect()
+            }
+
+            async fn hot_page_annotations(&self, viewer: &User, page_key: &str) -> Result<Vec<ServedAnnotation>, StoreError> {
+                let slugs = self.viewer_slugs(&viewer.id).await?;
+                let rows: Vec<ServedRow> = sqlx::query_as(hot::PAGE)
+                    .bind(&viewer.id)
+                    .bind(page_key)
+                    .fetch_all(&self.read)
+                    .await
+                    .map_err(backend)?;
+                serve_rows(rows, &Viewer { id: &viewer.id, slugs: &slugs })
+            }
+
+            async fn hot_community_changes(
+                &self,
+                viewer: &User,
+                community_id: &str,
+                since: i64,
+                limit: i64,
+            ) -> Result<Vec<FeedRow>, StoreError> {
+                let slugs = self.viewer_slugs(&viewer.id).await?;
+                let rows: Vec<FlatFeedRow> = sqlx::query_as(hot::COMMUNITY_FEED)
+                    .bind(&viewer.id)
+                    .bind(community_id)
+                    .bind(since)
+                    .bind(limit)
+                    .fetch_all(&self.read)
+                    .await
+                    .map_err(backend)?;
+                feed_rows(rows.into_iter().map(unflatten).collect(), &Viewer { id: &viewer.id, slugs: &slugs })
+            }
+
+            async fn hot_own_changes(&self, viewer: &User, since: i64, limit: i64) -> Result<Vec<FeedRow>, StoreError> {
+                let slugs = self.viewer_slugs(&viewer.id).await?;
+                let rows: Vec<FlatFeedRow> = sqlx::query_as(hot::OWN_FEED)
+                    .bind(&viewer.id)
+                    .bind(since)
+                    .bind(limit)
+                    .fetch_all(&self.read)
+                    .await
+                    .map_err(backend)?;
+                feed_rows(rows.into_iter().map(unflatten).collect(), &Viewer { id: &viewer.id, slugs: &slugs })
+            }
+        }
+    };
+}
+
+/// A [`FeedSqlRow`] as one flat tuple (sqlx decodes flat tuples only).
+pub(crate) type FlatFeedRow =
+    (i64, String, Option<i64>, Option<i64>, String, Option<String>, Option<String>, String, String, String, Option<String>);
+
+pub(crate) fn unflatten((seq, id, removed, deleted, a, b, c, d, e, f, g): FlatFeedRow) -> FeedSqlRow {
+    (seq, id, removed, deleted, (a, b, c, d, e, f, g))
 }

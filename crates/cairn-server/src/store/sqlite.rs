@@ -8,8 +8,11 @@
 //! has read something can never fail to upgrade to a writer halfway through,
 //! and since there is one writer at a time, sequence numbers follow commit order.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
+
+use rusqlite::{named_params, OpenFlags, OptionalExtension};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqliteConnection, Transaction};
@@ -29,6 +32,167 @@ pub struct SqliteStore {
     read: SqlitePool,
     /// Copies the write-ahead log into the database file in the background.
     checkpointer: SqlitePool,
+    /// Read-only rusqlite connections for the hot reads (see [`HotReaders`]).
+    hot: Arc<HotReaders>,
+}
+
+/// Idle hot-read connections kept open; more are opened when more reads run at once
+/// (the blocking pool bounds how many), and closed again after.
+const HOT_IDLE: usize = 8;
+
+/// The reads nearly every request makes (the token check, the caller's memberships,
+/// page lookups and change feeds), run on read-only rusqlite connections on
+/// Tokio's blocking pool. sqlx-sqlite copies every value of every row
+/// (`sqlite3_value_dup`) and hands each row from its connection thread to the
+/// async side; for a feed page of 100 annotations that was most of the request.
+/// Here a read is one hand-off, prepared statements are cached per connection,
+/// and the file is memory-mapped, so reading pages costs no system calls.
+struct HotReaders {
+    path: PathBuf,
+    idle: std::sync::Mutex<Vec<rusqlite::Connection>>,
+}
+
+fn hot_error(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+impl HotReaders {
+    fn connect(&self) -> Result<rusqlite::Connection, StoreError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = rusqlite::Connection::open_with_flags(&self.path, flags)
+            .map_err(|e| StoreError::Backend(format!("cannot open database {}: {e}", self.path.display())))?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(hot_error)?;
+        conn.pragma_update(None, "mmap_size", 1i64 << 30).map_err(hot_error)?;
+        conn.set_prepared_statement_cache_capacity(16);
+        Ok(conn)
+    }
+
+    /// Runs `read` in one read transaction (one snapshot) on an idle connection.
+    async fn run<T, F>(self: &Arc<Self>, read: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let readers = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let idle = readers.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let conn = match idle {
+                Some(conn) => conn,
+                None => readers.connect()?,
+            };
+            let result = (|| {
+                let tx = conn.unchecked_transaction().map_err(hot_error)?;
+                let value = read(&tx)?;
+                tx.finish().map_err(hot_error)?;
+                Ok(value)
+            })();
+            let mut idle = readers.idle.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.len() < HOT_IDLE {
+                idle.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("a read failed: {e}")))?
+    }
+}
+
+fn viewer_slugs(conn: &rusqlite::Connection, viewer_id: &str) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached(hot::VIEWER_SLUGS).map_err(hot_error)?;
+    let rows = stmt.query_map(named_params! {"$1": viewer_id}, |r| r.get(0)).map_err(hot_error)?;
+    rows.collect::<Result<_, _>>().map_err(hot_error)
+}
+
+fn served_row(r: &rusqlite::Row, at: usize) -> rusqlite::Result<ServedRow> {
+    Ok((r.get(at)?, r.get(at + 1)?, r.get(at + 2)?, r.get(at + 3)?, r.get(at + 4)?, r.get(at + 5)?, r.get(at + 6)?))
+}
+
+fn feed_sql_row(r: &rusqlite::Row) -> rusqlite::Result<FeedSqlRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, served_row(r, 4)?))
+}
+
+/// Runs a feed query (`hot::COMMUNITY_FEED` or `hot::OWN_FEED`) for `viewer_id`.
+fn read_feed(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    viewer_id: &str,
+    params: &[(&str, &dyn rusqlite::ToSql)],
+) -> Result<Vec<FeedRow>, StoreError> {
+    let slugs = viewer_slugs(conn, viewer_id)?;
+    let mut stmt = conn.prepare_cached(sql).map_err(hot_error)?;
+    let rows = stmt.query_map(params, feed_sql_row).map_err(hot_error)?.collect::<Result<Vec<_>, _>>().map_err(hot_error)?;
+    feed_rows(rows, &Viewer { id: viewer_id, slugs: &slugs })
+}
+
+impl SqliteStore {
+    async fn hot_user_for_token(&self, token_hash: &str, now_ms: i64) -> Result<Option<User>, StoreError> {
+        let token_hash = token_hash.to_string();
+        self.hot
+            .run(move |conn| {
+                let mut stmt = conn.prepare_cached(hot::USER_FOR_TOKEN).map_err(hot_error)?;
+                stmt.query_row(named_params! {"$1": token_hash, "$2": now_ms}, |r| {
+                    Ok(User { id: r.get(0)?, username: r.get(1)?, display_name: r.get(2)? })
+                })
+                .optional()
+                .map_err(hot_error)
+            })
+            .await
+    }
+
+    async fn hot_memberships(&self, user_id: &str) -> Result<Vec<Membership>, StoreError> {
+        let user_id = user_id.to_string();
+        self.hot
+            .run(move |conn| {
+                let mut stmt = conn.prepare_cached(hot::MEMBERSHIPS).map_err(hot_error)?;
+                let rows = stmt
+                    .query_map(named_params! {"$1": user_id}, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+                    .map_err(hot_error)?;
+                rows.map(|row| membership_of(row.map_err(hot_error)?)).collect()
+            })
+            .await
+    }
+
+    async fn hot_page_annotations(&self, viewer: &User, page_key: &str) -> Result<Vec<ServedAnnotation>, StoreError> {
+        let (viewer_id, page_key) = (viewer.id.clone(), page_key.to_string());
+        self.hot
+            .run(move |conn| {
+                let slugs = viewer_slugs(conn, &viewer_id)?;
+                let mut stmt = conn.prepare_cached(hot::PAGE).map_err(hot_error)?;
+                let rows = stmt
+                    .query_map(named_params! {"$1": viewer_id, "$2": page_key}, |r| served_row(r, 0))
+                    .map_err(hot_error)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(hot_error)?;
+                serve_rows(rows, &Viewer { id: &viewer_id, slugs: &slugs })
+            })
+            .await
+    }
+
+    async fn hot_community_changes(
+        &self,
+        viewer: &User,
+        community_id: &str,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<FeedRow>, StoreError> {
+        let (viewer_id, community_id) = (viewer.id.clone(), community_id.to_string());
+        self.hot
+            .run(move |conn| {
+                let params = named_params! {"$1": viewer_id, "$2": community_id, "$3": since, "$4": limit};
+                read_feed(conn, hot::COMMUNITY_FEED, &viewer_id, params)
+            })
+            .await
+    }
+
+    async fn hot_own_changes(&self, viewer: &User, since: i64, limit: i64) -> Result<Vec<FeedRow>, StoreError> {
+        let viewer_id = viewer.id.clone();
+        self.hot
+            .run(move |conn| {
+                let params = named_params! {"$1": viewer_id, "$2": since, "$3": limit};
+                read_feed(conn, hot::OWN_FEED, &viewer_id, params)
+            })
+            .await
+    }
 }
 
 /// Checkpoints the WAL every 200 ms with `PASSIVE` (which waits for nobody and
@@ -81,7 +245,8 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Backend(format!("cannot open database {}: {e}", path.display())))?;
         tokio::spawn(checkpoints(checkpointer.clone()));
-        let store = SqliteStore { pool, read, checkpointer };
+        let hot = Arc::new(HotReaders { path: path.to_path_buf(), idle: std::sync::Mutex::new(Vec::new()) });
+        let store = SqliteStore { pool, read, checkpointer, hot };
         store.backfill_search_columns().await?;
         Ok(store)
     }
@@ -119,6 +284,7 @@ impl SqliteStore {
     }
 
     async fn close_pools(&self) {
+        self.hot.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
         self.checkpointer.close().await;
         self.read.close().await;
         self.pool.close().await;
@@ -135,6 +301,8 @@ impl SqliteStore {
 }
 
 portable_store!(SqliteStore, SqliteConnection);
+
+use crate::store::portable::{feed_rows, serve_rows, FeedSqlRow, ServedRow, Viewer};
 
 #[cfg(test)]
 mod tests {
@@ -167,6 +335,40 @@ mod tests {
         .into_iter()
         .map(|(a, c, seq, removed)| (a, c, seq, removed.is_some()))
         .collect()
+    }
+
+    /// Rows written before `share_slugs` existed (NULL there) are served from their
+    /// stamped audience, and still tell a viewer only about the viewer's communities.
+    #[tokio::test]
+    async fn rows_without_share_slugs_reveal_only_the_viewers_communities() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("db.sqlite3")).await.unwrap();
+        let alice = store.create_user("alice", "Alice", None, 0).await.unwrap();
+        let bob = store.create_user("bob", "Bob", None, 0).await.unwrap();
+        let team = store.create_community("team", "Team", 0).await.unwrap();
+        let ops = store.create_community("ops", "Ops", 0).await.unwrap();
+        store.set_membership(&alice.id, &team.id, Role::Owner, 0).await.unwrap();
+        store.set_membership(&alice.id, &ops.id, Role::Member, 0).await.unwrap();
+        store.set_membership(&bob.id, &team.id, Role::Member, 0).await.unwrap();
+        let a = AnnotationId::new_v7(1, [1; 10]);
+        store.apply_push(&alice, Some("d"), vec![upsert(1, a, 10, &["team", "ops"])], 100).await.unwrap();
+        let audience = |served: &ServedAnnotation| -> Vec<String> {
+            let value: serde_json::Value = serde_json::from_str(served.annotation.get()).unwrap();
+            value["audience"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap().to_string()).collect()
+        };
+        for old_row in [false, true] {
+            if old_row {
+                sqlx::query("UPDATE annotations SET share_slugs = NULL").execute(&store.pool).await.unwrap();
+            }
+            let bobs = store.page_annotations(&bob, "https://a.example/p").await.unwrap();
+            assert_eq!(bobs[0].communities, ["team"], "old row: {old_row}");
+            assert_eq!(audience(&bobs[0]), ["urn:cairn:community:team"], "old row: {old_row}");
+            let feed = store.community_changes(&bob, &team.id, 0, 10).await.unwrap();
+            assert_eq!(audience(feed[0].annotation.as_ref().unwrap()), ["urn:cairn:community:team"]);
+            let own = store.page_annotations(&alice, "https://a.example/p").await.unwrap();
+            assert_eq!(own[0].communities, ["ops", "team"], "old row: {old_row}");
+            assert_eq!(audience(&own[0]).len(), 2, "old row: {old_row}");
+        }
     }
 
     /// The change feed's contract: every change a community must hear about gets
