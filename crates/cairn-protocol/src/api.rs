@@ -114,13 +114,10 @@ pub enum MutationStatus {
 }
 
 /// `GET /v1/annotations?url=...`: what the caller may see on a page.
-///
-/// `A` is how an annotation is carried: clients read [`SharedAnnotation`]; the
-/// server writes a form with the same JSON that passes stored JSON through.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-pub struct PageAnnotationsResponse<A = SharedAnnotation> {
+pub struct PageAnnotationsResponse {
     pub page_key: String,
-    pub annotations: Vec<A>,
+    pub annotations: Vec<SharedAnnotation>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -134,34 +131,29 @@ pub struct SharedAnnotation {
     pub note_html: Option<String>,
 }
 
-fn none<A>() -> Option<A> {
-    None
-}
-
 /// Most rows one page of a change feed or search returns.
 pub const MAX_PAGE_LIMIT: u32 = 500;
 
 /// `GET /v1/communities/{slug}/changes?since=&limit=` and `GET /v1/me/changes`:
 /// a page of a change feed in sequence order. Apply the page and store `next`
 /// together; ask again with `since=next` while `more` is true.
-/// `A` as in [`PageAnnotationsResponse`].
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-pub struct ChangesResponse<A = SharedAnnotation> {
-    pub changes: Vec<Change<A>>,
+pub struct ChangesResponse {
+    pub changes: Vec<Change>,
     /// The cursor to pass as `since` next time (the last `seq` here, or `since` if empty).
     pub next: u64,
     pub more: bool,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-pub struct Change<A = SharedAnnotation> {
+pub struct Change {
     pub seq: u64,
     /// The annotation's `urn:uuid:` id.
     pub id: String,
     pub kind: ChangeKind,
     /// The annotation as it is now, for `upsert` only.
-    #[serde(default = "none", skip_serializing_if = "Option::is_none")]
-    pub annotation: Option<A>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotation: Option<SharedAnnotation>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]

@@ -23,6 +23,7 @@ mod routes;
 pub mod store;
 pub mod tokens;
 pub mod w3c;
+mod wire;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json as JsonResponse;
 use cairn_model::{format_rfc3339_ms, parse_rfc3339_ms, PageKey};
 use cairn_protocol::api::{
-    Change, ChangeEvent, ChangesResponse, CommunityDetail, CommunityInfo, CreateCommunityRequest, CreateInviteRequest,
-    InviteResponse, JoinRequest, MeResponse, MemberInfo, PageAnnotationsResponse, PushRequest, PushResponse, Role,
+    ChangeEvent, CommunityDetail, CommunityInfo, CreateCommunityRequest, CreateInviteRequest,
+    InviteResponse, JoinRequest, MeResponse, MemberInfo, PushRequest, PushResponse, Role,
     SearchResponse, SetRoleRequest, SignInRequest, SignInResponse, UpdateCommunityRequest, MAX_PAGE_LIMIT,
     MAX_PUSH_MUTATIONS,
 };
@@ -19,7 +19,8 @@ use tokio::sync::broadcast;
 use crate::error::ApiError;
 use crate::extract::{Caller, Json, Query};
 use crate::push::{check_device_id, prepare};
-use crate::store::{ChangeNotice, FeedRow, JoinOutcome, Membership, SearchFilter, ServedAnnotation, User};
+use crate::store::{ChangeNotice, FeedRow, JoinOutcome, Membership, SearchFilter, User};
+use crate::wire::{self, JsonBytes};
 use crate::{admin, now_ms, passwords, tokens, AppState};
 
 /// How long a token from sign-in lasts. Long enough that a browser extension
@@ -98,10 +99,10 @@ pub async fn page_annotations(
     State(state): State<AppState>,
     Caller(user): Caller,
     Query(query): Query<PageQuery>,
-) -> Result<JsonResponse<PageAnnotationsResponse<ServedAnnotation>>, ApiError> {
+) -> Result<JsonBytes, ApiError> {
     let key = PageKey::from_url(&query.url).map_err(|e| ApiError::BadRequest(format!("\"url\": {e}")))?;
     let annotations = state.store.page_annotations(&user, key.as_str()).await?;
-    Ok(JsonResponse(PageAnnotationsResponse { page_key: key.to_string(), annotations }))
+    Ok(wire::page(key.as_str(), &annotations))
 }
 
 /// Rows one page of a feed or search returns when the client does not say.
@@ -138,15 +139,11 @@ pub struct ChangesQuery {
     limit: Option<u32>,
 }
 
-fn changes_response(rows: Vec<FeedRow>, since: u64, limit: i64) -> ChangesResponse<ServedAnnotation> {
+fn changes_response(mut rows: Vec<FeedRow>, since: u64, limit: i64) -> JsonBytes {
     let more = rows.len() as i64 > limit;
-    let changes: Vec<Change<ServedAnnotation>> = rows
-        .into_iter()
-        .take(limit as usize)
-        .map(|r| Change { seq: r.seq as u64, id: r.id, kind: r.kind, annotation: r.annotation })
-        .collect();
-    let next = changes.last().map(|c| c.seq).unwrap_or(since);
-    ChangesResponse { changes, next, more }
+    rows.truncate(limit as usize);
+    let next = rows.last().map(|r| r.seq as u64).unwrap_or(since);
+    wire::changes(&rows, next, more)
 }
 
 fn since_of(since: u64) -> Result<i64, ApiError> {
@@ -158,22 +155,22 @@ pub async fn community_changes(
     Caller(user): Caller,
     Path(slug): Path<String>,
     Query(query): Query<ChangesQuery>,
-) -> Result<JsonResponse<ChangesResponse<ServedAnnotation>>, ApiError> {
+) -> Result<JsonBytes, ApiError> {
     let limit = page_limit(query.limit)?;
     let membership = membership_of(&state, &user, &slug).await?;
     // One row more than asked tells whether there is more.
     let rows = state.store.community_changes(&user, &membership.community.id, since_of(query.since)?, limit + 1).await?;
-    Ok(JsonResponse(changes_response(rows, query.since, limit)))
+    Ok(changes_response(rows, query.since, limit))
 }
 
 pub async fn own_changes(
     State(state): State<AppState>,
     Caller(user): Caller,
     Query(query): Query<ChangesQuery>,
-) -> Result<JsonResponse<ChangesResponse<ServedAnnotation>>, ApiError> {
+) -> Result<JsonBytes, ApiError> {
     let limit = page_limit(query.limit)?;
     let rows = state.store.own_changes(&user, since_of(query.since)?, limit + 1).await?;
-    Ok(JsonResponse(changes_response(rows, query.since, limit)))
+    Ok(changes_response(rows, query.since, limit))
 }
 
 /// Whether `user` may hear about `notice`, asked of the database for every event:

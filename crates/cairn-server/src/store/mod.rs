@@ -140,17 +140,18 @@ pub struct FeedRow {
     pub annotation: Option<ServedAnnotation>,
 }
 
-/// An annotation as a viewer may see it, ready to send: it serializes to the same
-/// JSON as [`SharedAnnotation`], but `annotation` is the stored JSON itself
-/// whenever the viewer may see all of it (the common case). Feeds and page
-/// lookups are most of a server's traffic; parsing and re-serializing every
-/// annotation of every page of them was a quarter of the server's time.
-#[derive(Clone, Debug, serde::Serialize)]
+/// An annotation as a viewer may see it, ready to send: [`crate::wire`] writes it as
+/// the JSON of a [`SharedAnnotation`], with `annotation_json` copied in as it is.
+/// Feeds and page lookups are most of a server's traffic; parsing and
+/// re-serializing every annotation of every page of them was a quarter of the
+/// server's time.
+#[derive(Clone, Debug)]
 pub struct ServedAnnotation {
-    pub annotation: Box<serde_json::value::RawValue>,
+    /// The annotation as a JSON object: the stored JSON itself (written by this
+    /// server from a validated `Annotation`) whenever the viewer may see all of it.
+    pub annotation_json: String,
     pub author: UserInfo,
     pub communities: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub note_html: Option<String>,
 }
 

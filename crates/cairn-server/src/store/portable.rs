@@ -213,10 +213,8 @@ pub(crate) fn serve_row(row: ServedRow, viewer: &Viewer) -> Result<Option<super:
             (communities, serde_json::to_string(&annotation).map_err(|e| StoreError::Backend(e.to_string()))?)
         }
     };
-    let annotation = serde_json::value::RawValue::from_string(body_json)
-        .map_err(|e| StoreError::Backend(format!("stored annotation {id} is unreadable: {e}")))?;
     Ok(Some(super::ServedAnnotation {
-        annotation,
+        annotation_json: body_json,
         author: UserInfo { id: author_id, username, display_name },
         communities,
         note_html,

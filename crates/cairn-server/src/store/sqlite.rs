@@ -80,12 +80,16 @@ impl HotReaders {
                 Some(conn) => conn,
                 None => readers.connect()?,
             };
-            let result = (|| {
-                let tx = conn.unchecked_transaction().map_err(hot_error)?;
-                let value = read(&tx)?;
-                tx.finish().map_err(hot_error)?;
-                Ok(value)
-            })();
+            // BEGIN and END as cached statements: `Connection::transaction` parses them anew each time.
+            let statement = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map_err(hot_error);
+            let result = statement("BEGIN").and_then(|_| {
+                let value = read(&conn);
+                statement("END")?;
+                value
+            });
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
             let mut idle = readers.idle.lock().unwrap_or_else(|e| e.into_inner());
             if idle.len() < HOT_IDLE {
                 idle.push(conn);
@@ -353,7 +357,7 @@ mod tests {
         let a = AnnotationId::new_v7(1, [1; 10]);
         store.apply_push(&alice, Some("d"), vec![upsert(1, a, 10, &["team", "ops"])], 100).await.unwrap();
         let audience = |served: &ServedAnnotation| -> Vec<String> {
-            let value: serde_json::Value = serde_json::from_str(served.annotation.get()).unwrap();
+            let value: serde_json::Value = serde_json::from_str(&served.annotation_json).unwrap();
             value["audience"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap().to_string()).collect()
         };
         for old_row in [false, true] {
