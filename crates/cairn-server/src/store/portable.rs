@@ -1,12 +1,13 @@
 //! The queries, written once in SQL that SQLite and PostgreSQL both accept, and
 //! instantiated for each backend by [`portable_store!`].
 //!
-//! A backend module defines its store struct (with a `pool` field) and these
-//! inherent functions, which are where the databases differ:
-//! * `begin_write(&self)`: a write transaction (`BEGIN IMMEDIATE` on SQLite);
-//! * `lock_for_push(conn, user_id)`: on PostgreSQL, locks the sequence counters
-//!   of the author's communities in a fixed order so that concurrent pushes
-//!   queue instead of deadlocking; nothing on SQLite, whose writer is alone.
+//! A backend module defines its store struct (with `pool` and `read` fields), a
+//! `begin_write(&self)` (a write transaction, `BEGIN IMMEDIATE` on SQLite), and the
+//! hot paths the trait delegates to (`try_apply_push`, `hot_*`): [`sqlx_hot_reads!`]
+//! makes them for PostgreSQL, which also defines `lock_for_push(conn, user_id)`
+//! (locks the sequence counters of the author's communities in a fixed order so
+//! that concurrent pushes queue instead of deadlocking); SQLite runs them on
+//! rusqlite (`sqlite.rs`).
 //!
 //! Only plain types cross the boundary (`String`, `i64`, `Option`), so the same
 //! row tuples decode on both databases.
@@ -61,6 +62,8 @@ pub(crate) fn like_escape(s: &str) -> String {
 pub(crate) enum Arg {
     Text(String),
     Int(i64),
+    /// A text value that may be NULL.
+    OptText(Option<String>),
 }
 
 /// The viewer may see an annotation: they wrote it, or it is shared with one of
@@ -271,21 +274,16 @@ pub(crate) fn feed_rows(rows: Vec<FeedSqlRow>, viewer: &Viewer) -> Result<Vec<Fe
 /// Implements [`super::Store`] for `$store` on connections of type `$conn`.
 macro_rules! portable_store {
     ($store:ident, $conn:ty) => {
-        use std::collections::HashSet;
-
         use async_trait::async_trait;
-        use cairn_protocol::api::{MutationResult, MutationStatus, Role, UserInfo};
+        use cairn_protocol::api::{Role, UserInfo};
 
-        use crate::push::{
-            decide_delete, decide_upsert, stamp, DeleteDecision, PreparedMutation, PreparedUpsert, Rejection,
-            StoredState, UpsertDecision,
-        };
+        use crate::push::PreparedMutation;
         use crate::store::portable::{
             assemble, backend, hot, hydrated_columns, like_escape, membership_of, new_id, placeholders,
             unique_or_backend, AnnotationRow, Arg, VISIBLE,
         };
         use crate::store::{
-            parse_role, role_name, ChangeNotice, Community, ContainerScope, FeedRow, JoinOutcome, Member, Membership,
+            parse_role, role_name, Community, ContainerScope, FeedRow, JoinOutcome, Member, Membership,
             PushOutcome, SearchFilter, ServedAnnotation, Store, StoreError, StoredAnnotation, User,
         };
         use crate::tokens::NewToken;
@@ -294,291 +292,6 @@ macro_rules! portable_store {
 
         fn community_of((id, slug, name, archived_at): CommunityRow) -> Community {
             Community { id, slug, name, archived: archived_at.is_some() }
-        }
-
-        async fn memberships_on(conn: &mut $conn, user_id: &str) -> Result<Vec<Membership>, StoreError> {
-            let rows: Vec<(String, String, String, Option<i64>, String)> =
-                sqlx::query_as(hot::MEMBERSHIPS).bind(user_id).fetch_all(&mut *conn).await.map_err(backend)?;
-            rows.into_iter().map(membership_of).collect()
-        }
-
-        /// What one push transaction knows about the rows it touches: loaded in a
-        /// few queries up front and kept current as the batch is applied, so that
-        /// each mutation costs only its own writes. Sequence counters are read
-        /// once (their rows locked by the read: `UPDATE ... RETURNING`), handed
-        /// out here, and written back before commit; sequence numbers thus still
-        /// follow commit order.
-        #[derive(Default)]
-        struct PushState {
-            /// What the database holds for each id of the batch (`None`: never seen).
-            stored: std::collections::HashMap<String, Option<StoredState>>,
-            /// (community id, slug) of each id's live shares, in community id order.
-            shares: std::collections::HashMap<String, Vec<(String, String)>>,
-            /// The next author sequence number, once read.
-            author_next: Option<i64>,
-            author_start: i64,
-            /// community id -> (first number read, next number to hand out).
-            community_next: std::collections::HashMap<String, (i64, i64)>,
-        }
-
-        impl PushState {
-            async fn load(conn: &mut $conn, ids: &[&str]) -> Result<PushState, StoreError> {
-                let mut state = PushState::default();
-                if ids.is_empty() {
-                    return Ok(state);
-                }
-                let list = placeholders(1, ids.len());
-                let sql = format!("SELECT id, author_id, deleted_at, modified_at FROM annotations WHERE id IN ({list})");
-                let mut query = sqlx::query_as::<_, (String, String, Option<i64>, i64)>(&sql);
-                for id in ids {
-                    query = query.bind(*id);
-                }
-                for id in ids {
-                    state.stored.insert(id.to_string(), None);
-                    state.shares.insert(id.to_string(), Vec::new());
-                }
-                for (id, author_id, deleted_at, modified_ms) in query.fetch_all(&mut *conn).await.map_err(backend)? {
-                    state.stored.insert(id, Some(StoredState { author_id, deleted: deleted_at.is_some(), modified_ms }));
-                }
-                let sql = format!(
-                    "SELECT s.annotation_id, s.community_id, c.slug FROM annotation_shares s JOIN communities c ON c.id = s.community_id
-                     WHERE s.annotation_id IN ({list}) AND s.removed_at IS NULL ORDER BY s.annotation_id, s.community_id"
-                );
-                let mut query = sqlx::query_as::<_, (String, String, String)>(&sql);
-                for id in ids {
-                    query = query.bind(*id);
-                }
-                for (id, community_id, slug) in query.fetch_all(&mut *conn).await.map_err(backend)? {
-                    state.shares.entry(id).or_default().push((community_id, slug));
-                }
-                Ok(state)
-            }
-
-            /// Takes the community's next sequence number.
-            async fn next_seq(&mut self, conn: &mut $conn, community_id: &str) -> Result<i64, StoreError> {
-                if let Some((_, next)) = self.community_next.get_mut(community_id) {
-                    *next += 1;
-                    return Ok(*next - 1);
-                }
-                let first: i64 = sqlx::query_scalar(
-                    "UPDATE communities SET next_seq = next_seq WHERE id = $1 RETURNING next_seq",
-                )
-                .bind(community_id)
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(backend)?;
-                self.community_next.insert(community_id.to_string(), (first, first + 1));
-                Ok(first)
-            }
-
-            /// Takes the author's next personal-feed number.
-            async fn next_author_seq(&mut self, conn: &mut $conn, user_id: &str) -> Result<i64, StoreError> {
-                if let Some(next) = self.author_next.as_mut() {
-                    *next += 1;
-                    return Ok(*next - 1);
-                }
-                let first: i64 = sqlx::query_scalar("UPDATE users SET next_seq = next_seq WHERE id = $1 RETURNING next_seq")
-                    .bind(user_id)
-                    .fetch_one(&mut *conn)
-                    .await
-                    .map_err(backend)?;
-                self.author_start = first;
-                self.author_next = Some(first + 1);
-                Ok(first)
-            }
-
-            /// Writes the counters back (inside the same transaction).
-            async fn save_counters(&self, conn: &mut $conn, user_id: &str) -> Result<(), StoreError> {
-                if let Some(next) = self.author_next {
-                    sqlx::query("UPDATE users SET next_seq = $1 WHERE id = $2")
-                        .bind(next)
-                        .bind(user_id)
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(backend)?;
-                }
-                let mut touched: Vec<_> = self.community_next.iter().collect();
-                touched.sort();
-                for (community_id, (_, next)) in touched {
-                    sqlx::query("UPDATE communities SET next_seq = $1 WHERE id = $2")
-                        .bind(next)
-                        .bind(community_id)
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(backend)?;
-                }
-                Ok(())
-            }
-        }
-
-        /// Records (author, device, seq) for every mutation in one statement; answers
-        /// which of them are new. A seq repeated within the batch is new only once.
-        async fn record_applied(
-            conn: &mut $conn,
-            author_id: &str,
-            device_id: &str,
-            seqs: &[i64],
-            now_ms: i64,
-        ) -> Result<Vec<bool>, StoreError> {
-            if seqs.is_empty() {
-                return Ok(Vec::new());
-            }
-            let values: Vec<String> = (0..seqs.len()).map(|i| format!("($1, $2, ${}, $3)", i + 4)).collect();
-            let sql = format!(
-                "INSERT INTO applied_mutations (user_id, device_id, seq, applied_at) VALUES {}
-                 ON CONFLICT DO NOTHING RETURNING seq",
-                values.join(", ")
-            );
-            let mut query = sqlx::query_scalar::<_, i64>(&sql).bind(author_id).bind(device_id).bind(now_ms);
-            for seq in seqs {
-                query = query.bind(*seq);
-            }
-            let mut new: HashSet<i64> = query.fetch_all(&mut *conn).await.map_err(backend)?.into_iter().collect();
-            Ok(seqs.iter().map(|seq| new.remove(seq)).collect())
-        }
-
-        async fn write_upsert(
-            conn: &mut $conn,
-            state: &mut PushState,
-            author: &User,
-            memberships: &[Membership],
-            upsert: PreparedUpsert,
-            now_ms: i64,
-            notices: &mut Vec<ChangeNotice>,
-        ) -> Result<Result<(), Rejection>, StoreError> {
-            let stored = state.stored.get(&upsert.id).cloned().flatten();
-            let shared_before = state.shares.get(&upsert.id).cloned().unwrap_or_default();
-            let before_ids: Vec<String> = shared_before.iter().map(|(id, _)| id.clone()).collect();
-            let (decision, audience) = match decide_upsert(author, stored.as_ref(), &upsert, memberships, &before_ids) {
-                Ok(d) => d,
-                Err(rejection) => return Ok(Err(rejection)),
-            };
-            if decision == UpsertDecision::KeepStored {
-                return Ok(Ok(()));
-            }
-            let mut annotation = upsert.annotation;
-            stamp(&mut annotation, author, &audience);
-            let body_json = serde_json::to_string(&annotation).map_err(|e| StoreError::Backend(e.to_string()))?;
-            // The same communities as the stamped `audience`: `serve_row` relies on it
-            // ("" when shared with none; NULL only for rows written before the column).
-            let share_slugs = audience.iter().map(|c| c.slug.as_str()).collect::<Vec<_>>().join(" ");
-            let author_seq = state.next_author_seq(conn, &author.id).await?;
-            sqlx::query(
-                "INSERT INTO annotations (id, author_id, page_key, source_url, body_json, note_html, created_at,
-                     modified_at, author_seq, search_text, tags_text, extra_json, share_slugs)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-                 ON CONFLICT (id) DO UPDATE SET page_key = excluded.page_key, source_url = excluded.source_url,
-                     body_json = excluded.body_json, note_html = excluded.note_html, share_slugs = excluded.share_slugs,
-                     modified_at = excluded.modified_at, author_seq = excluded.author_seq,
-                     search_text = excluded.search_text, tags_text = excluded.tags_text,
-                     extra_json = COALESCE(excluded.extra_json, annotations.extra_json)",
-            )
-            .bind(&upsert.id)
-            .bind(&author.id)
-            .bind(&upsert.page_key)
-            .bind(&annotation.target.source)
-            .bind(&body_json)
-            .bind(&upsert.note_html)
-            .bind(upsert.created_ms)
-            .bind(upsert.modified_ms)
-            .bind(author_seq)
-            .bind(&upsert.search_text)
-            .bind(&upsert.tags_text)
-            .bind(&upsert.extra_json)
-            .bind(share_slugs)
-            .execute(&mut *conn)
-            .await
-            .map_err(backend)?;
-            notices.push(ChangeNotice { community: None, author_id: author.id.clone(), seq: author_seq });
-
-            for community in &audience {
-                let seq = state.next_seq(conn, &community.id).await?;
-                sqlx::query(
-                    "INSERT INTO annotation_shares (annotation_id, community_id, seq, removed_at) VALUES ($1, $2, $3, NULL)
-                     ON CONFLICT (annotation_id, community_id) DO UPDATE SET seq = excluded.seq, removed_at = NULL",
-                )
-                .bind(&upsert.id)
-                .bind(&community.id)
-                .bind(seq)
-                .execute(&mut *conn)
-                .await
-                .map_err(backend)?;
-                notices.push(ChangeNotice { community: Some(community.slug.clone()), author_id: author.id.clone(), seq });
-            }
-            for (community_id, slug) in shared_before.iter().filter(|(id, _)| !audience.iter().any(|c| &c.id == id)) {
-                let seq = state.next_seq(conn, community_id).await?;
-                sqlx::query(
-                    "UPDATE annotation_shares SET seq = $1, removed_at = $2 WHERE annotation_id = $3 AND community_id = $4",
-                )
-                .bind(seq)
-                .bind(now_ms)
-                .bind(&upsert.id)
-                .bind(community_id)
-                .execute(&mut *conn)
-                .await
-                .map_err(backend)?;
-                notices.push(ChangeNotice { community: Some(slug.clone()), author_id: author.id.clone(), seq });
-            }
-            let author_id = stored.map(|s| s.author_id).unwrap_or_else(|| author.id.clone());
-            state.stored.insert(
-                upsert.id.clone(),
-                Some(StoredState { author_id, deleted: false, modified_ms: upsert.modified_ms }),
-            );
-            state.shares.insert(upsert.id, audience.iter().map(|c| (c.id.clone(), c.slug.clone())).collect());
-            Ok(Ok(()))
-        }
-
-        async fn write_delete(
-            conn: &mut $conn,
-            state: &mut PushState,
-            author: &User,
-            id: &str,
-            now_ms: i64,
-            notices: &mut Vec<ChangeNotice>,
-        ) -> Result<Result<(), Rejection>, StoreError> {
-            let stored = state.stored.get(id).cloned().flatten();
-            match decide_delete(author, id, stored.as_ref()) {
-                Err(rejection) => return Ok(Err(rejection)),
-                Ok(DeleteDecision::AlreadyDeleted) => return Ok(Ok(())),
-                Ok(DeleteDecision::Tombstone) => {}
-            }
-            let author_seq = state.next_author_seq(conn, &author.id).await?;
-            // A tombstone keeps who and when, never the content: deleted means gone.
-            sqlx::query(
-                "INSERT INTO annotations (id, author_id, created_at, modified_at, deleted_at, author_seq)
-                 VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (id) DO UPDATE SET page_key = NULL, source_url = NULL, body_json = NULL, note_html = NULL,
-                     search_text = NULL, tags_text = NULL, extra_json = NULL, share_slugs = NULL,
-                     modified_at = excluded.modified_at, deleted_at = excluded.deleted_at,
-                     author_seq = excluded.author_seq",
-            )
-            .bind(id)
-            .bind(&author.id)
-            .bind(now_ms)
-            .bind(now_ms)
-            .bind(now_ms)
-            .bind(author_seq)
-            .execute(&mut *conn)
-            .await
-            .map_err(backend)?;
-            notices.push(ChangeNotice { community: None, author_id: author.id.clone(), seq: author_seq });
-            // Communities that had it hear about the deletion through a new sequence number.
-            let author_id = stored.map(|s| s.author_id).unwrap_or_else(|| author.id.clone());
-            state.stored.insert(id.to_string(), Some(StoredState { author_id, deleted: true, modified_ms: now_ms }));
-            // The share rows stay live (only their seq moves): a later mutation of this id sees them.
-            let live = state.shares.get(id).cloned().unwrap_or_default();
-            for (community_id, slug) in live {
-                let seq = state.next_seq(conn, &community_id).await?;
-                sqlx::query("UPDATE annotation_shares SET seq = $1 WHERE annotation_id = $2 AND community_id = $3")
-                    .bind(seq)
-                    .bind(id)
-                    .bind(&community_id)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(backend)?;
-                notices.push(ChangeNotice { community: Some(slug), author_id: author.id.clone(), seq });
-            }
-            Ok(Ok(()))
         }
 
         /// Loads the annotations `ids` that `viewer_id` may see, in the order given.
@@ -630,73 +343,11 @@ macro_rules! portable_store {
                     q = match arg {
                         Arg::Text(s) => q.bind(s.clone()),
                         Arg::Int(i) => q.bind(*i),
+                        Arg::OptText(s) => q.bind(s.clone()),
                     };
                 }
                 q
             }};
-        }
-
-        impl $store {
-            async fn try_apply_push(
-                &self,
-                author: &User,
-                device_id: Option<&str>,
-                mutations: Vec<PreparedMutation>,
-                now_ms: i64,
-            ) -> Result<PushOutcome, StoreError> {
-                let mut tx = self.begin_write().await?;
-                Self::lock_for_push(&mut tx, &author.id).await?;
-                // Read inside the transaction: a membership removed a moment ago no longer counts.
-                let memberships = memberships_on(&mut tx, &author.id).await?;
-                let mut outcome = PushOutcome { results: Vec::with_capacity(mutations.len()), notices: Vec::new() };
-                let seqs: Vec<i64> = mutations.iter().map(|m| m.seq()).collect();
-                let first_times = match device_id {
-                    None => vec![true; mutations.len()],
-                    Some(device_id) => record_applied(&mut tx, &author.id, device_id, &seqs, now_ms).await?,
-                };
-                let mut ids: Vec<&str> = Vec::new();
-                for (mutation, first_time) in mutations.iter().zip(&first_times) {
-                    let id = match mutation {
-                        PreparedMutation::Upsert(u) => u.id.as_str(),
-                        PreparedMutation::Delete { id, .. } => id.as_str(),
-                        PreparedMutation::Invalid { .. } => continue,
-                    };
-                    if *first_time && !ids.contains(&id) {
-                        ids.push(id);
-                    }
-                }
-                let mut state = PushState::load(&mut tx, &ids).await?;
-                for (mutation, first_time) in mutations.into_iter().zip(first_times) {
-                    let seq = mutation.seq();
-                    let seq = seq as u64; // prepare() only lets non-negative values through.
-                    if !first_time {
-                        outcome.results.push(MutationResult { seq, status: MutationStatus::Duplicate, error: None });
-                        continue;
-                    }
-                    let result = match mutation {
-                        PreparedMutation::Invalid { rejection, .. } => Err(rejection),
-                        PreparedMutation::Upsert(upsert) => {
-                            write_upsert(&mut tx, &mut state, author, &memberships, *upsert, now_ms, &mut outcome.notices)
-                                .await?
-                        }
-                        PreparedMutation::Delete { id, .. } => {
-                            write_delete(&mut tx, &mut state, author, &id, now_ms, &mut outcome.notices).await?
-                        }
-                    };
-                    outcome.results.push(match result {
-                        Ok(()) => MutationResult { seq, status: MutationStatus::Applied, error: None },
-                        Err(r) => MutationResult { seq, status: MutationStatus::Rejected, error: Some(r.to_wire()) },
-                    });
-                }
-                state.save_counters(&mut tx, &author.id).await?;
-                tx.commit().await.map_err(backend)?;
-                // Only the last position of each feed matters to listeners.
-                let mut seen = HashSet::new();
-                let mut notices: Vec<ChangeNotice> = outcome.notices.into_iter().rev().filter(|n| seen.insert(n.community.clone())).collect();
-                notices.reverse();
-                outcome.notices = notices;
-                Ok(outcome)
-            }
         }
 
         #[async_trait]
@@ -1092,11 +743,67 @@ macro_rules! portable_store {
     };
 }
 
-/// The hot reads of [`hot`] on sqlx, for `$store` with a `read` pool (PostgreSQL;
-/// SQLite has its own on rusqlite).
+/// The hot paths on sqlx, for `$store` with a `read` pool: the reads of [`hot`]
+/// and pushes ([`super::apply`]). PostgreSQL uses these; SQLite has its own on rusqlite.
 macro_rules! sqlx_hot_reads {
-    ($store:ident) => {
+    ($store:ident, $conn:ty) => {
+        /// A push's database operations on a sqlx transaction.
+        struct SqlxPushTx<'c>(&'c mut $conn);
+
+        #[async_trait]
+        impl crate::store::apply::PushTx for SqlxPushTx<'_> {
+            async fn memberships(&mut self, user_id: &str) -> Result<Vec<Membership>, StoreError> {
+                let rows: Vec<(String, String, String, Option<i64>, String)> =
+                    sqlx::query_as(hot::MEMBERSHIPS).bind(user_id).fetch_all(&mut *self.0).await.map_err(backend)?;
+                rows.into_iter().map(membership_of).collect()
+            }
+
+            async fn integers(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<i64>, StoreError> {
+                bind_all!(sqlx::query_scalar(sql), args).fetch_all(&mut *self.0).await.map_err(backend)
+            }
+
+            async fn stored_states(
+                &mut self,
+                sql: &str,
+                ids: &[&str],
+            ) -> Result<Vec<(String, String, Option<i64>, i64)>, StoreError> {
+                let mut query = sqlx::query_as(sql);
+                for id in ids {
+                    query = query.bind(*id);
+                }
+                query.fetch_all(&mut *self.0).await.map_err(backend)
+            }
+
+            async fn live_shares(&mut self, sql: &str, ids: &[&str]) -> Result<Vec<(String, String, String)>, StoreError> {
+                let mut query = sqlx::query_as(sql);
+                for id in ids {
+                    query = query.bind(*id);
+                }
+                query.fetch_all(&mut *self.0).await.map_err(backend)
+            }
+
+            async fn execute(&mut self, sql: &str, args: &[Arg]) -> Result<(), StoreError> {
+                bind_all!(sqlx::query(sql), args).execute(&mut *self.0).await.map_err(backend)?;
+                Ok(())
+            }
+        }
+
         impl $store {
+            async fn try_apply_push(
+                &self,
+                author: &User,
+                device_id: Option<&str>,
+                mutations: Vec<PreparedMutation>,
+                now_ms: i64,
+            ) -> Result<PushOutcome, StoreError> {
+                let mut tx = self.begin_write().await?;
+                Self::lock_for_push(&mut tx, &author.id).await?;
+                let outcome =
+                    crate::store::apply::apply_push(&mut SqlxPushTx(&mut tx), author, device_id, mutations, now_ms).await?;
+                tx.commit().await.map_err(backend)?;
+                Ok(outcome)
+            }
+
             async fn viewer_slugs(&self, viewer_id: &str) -> Result<Vec<String>, StoreError> {
                 sqlx::query_scalar(hot::VIEWER_SLUGS).bind(viewer_id).fetch_all(&self.read).await.map_err(backend)
             }

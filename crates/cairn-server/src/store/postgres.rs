@@ -72,4 +72,4 @@ impl PostgresStore {
 portable_store!(PostgresStore, PgConnection);
 
 use crate::store::portable::{feed_rows, serve_rows, unflatten, FlatFeedRow, ServedRow, Viewer};
-sqlx_hot_reads!(PostgresStore);
+sqlx_hot_reads!(PostgresStore, PgConnection);

@@ -34,6 +34,91 @@ pub struct SqliteStore {
     checkpointer: SqlitePool,
     /// Read-only rusqlite connections for the hot reads (see [`HotReaders`]).
     hot: Arc<HotReaders>,
+    /// The rusqlite connection pushes are written on, one at a time: a whole push
+    /// transaction runs on one blocking thread (see `store::apply`).
+    pusher: Arc<std::sync::Mutex<rusqlite::Connection>>,
+}
+
+fn write_error(e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => StoreError::Conflict(e.to_string()),
+        _ => StoreError::Backend(e.to_string()),
+    }
+}
+
+/// Opens the connection pushes are written on, with the writer's settings.
+fn open_pusher(path: &Path) -> Result<rusqlite::Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = rusqlite::Connection::open_with_flags(path, flags)
+        .map_err(|e| StoreError::Backend(format!("cannot open database {}: {e}", path.display())))?;
+    conn.busy_timeout(Duration::from_secs(10)).map_err(write_error)?;
+    for (pragma, value) in [("synchronous", "NORMAL"), ("foreign_keys", "ON"), ("wal_autocheckpoint", "0")] {
+        conn.pragma_update(None, pragma, value).map_err(write_error)?;
+    }
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
+}
+
+/// A cached statement with `args` bound to `$1`, `$2`, ...
+fn bound<'c>(conn: &'c rusqlite::Connection, sql: &str, args: &[Arg]) -> Result<rusqlite::CachedStatement<'c>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(write_error)?;
+    for (i, arg) in args.iter().enumerate() {
+        let Some(index) = stmt.parameter_index(&format!("${}", i + 1)).map_err(write_error)? else { continue };
+        match arg {
+            Arg::Text(s) => stmt.raw_bind_parameter(index, s),
+            Arg::Int(n) => stmt.raw_bind_parameter(index, n),
+            Arg::OptText(s) => stmt.raw_bind_parameter(index, s),
+        }
+        .map_err(write_error)?;
+    }
+    Ok(stmt)
+}
+
+fn texts(ids: &[&str]) -> Vec<Arg> {
+    ids.iter().map(|id| Arg::Text(id.to_string())).collect()
+}
+
+/// A push's database operations on the rusqlite writer. Every method finishes
+/// without waiting, so the push runs to completion in one poll.
+struct RusqlitePushTx<'c>(&'c mut rusqlite::Connection);
+
+impl RusqlitePushTx<'_> {
+    fn rows<T>(&self, sql: &str, args: &[Arg], row: impl Fn(&rusqlite::Row) -> rusqlite::Result<T>) -> Result<Vec<T>, StoreError> {
+        let mut stmt = bound(self.0, sql, args)?;
+        let mut rows = stmt.raw_query();
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(write_error)? {
+            out.push(row(r).map_err(write_error)?);
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl crate::store::apply::PushTx for RusqlitePushTx<'_> {
+    async fn memberships(&mut self, user_id: &str) -> Result<Vec<Membership>, StoreError> {
+        let rows = self.rows(hot::MEMBERSHIPS, &[Arg::Text(user_id.to_string())], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?;
+        rows.into_iter().map(membership_of).collect()
+    }
+
+    async fn integers(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<i64>, StoreError> {
+        self.rows(sql, args, |r| r.get(0))
+    }
+
+    async fn stored_states(&mut self, sql: &str, ids: &[&str]) -> Result<Vec<(String, String, Option<i64>, i64)>, StoreError> {
+        self.rows(sql, &texts(ids), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+    }
+
+    async fn live_shares(&mut self, sql: &str, ids: &[&str]) -> Result<Vec<(String, String, String)>, StoreError> {
+        self.rows(sql, &texts(ids), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    }
+
+    async fn execute(&mut self, sql: &str, args: &[Arg]) -> Result<(), StoreError> {
+        bound(self.0, sql, args)?.raw_execute().map_err(write_error)?;
+        Ok(())
+    }
 }
 
 /// Idle hot-read connections kept open; more are opened when more reads run at once
@@ -129,6 +214,45 @@ fn read_feed(
 }
 
 impl SqliteStore {
+    async fn try_apply_push(
+        &self,
+        author: &User,
+        device_id: Option<&str>,
+        mutations: Vec<PreparedMutation>,
+        now_ms: i64,
+    ) -> Result<PushOutcome, StoreError> {
+        use futures_util::FutureExt;
+        let pusher = self.pusher.clone();
+        let (author, device_id) = (author.clone(), device_id.map(String::from));
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pusher.lock().unwrap_or_else(|e| e.into_inner());
+            if !conn.is_autocommit() {
+                // Left open by a push that panicked: nothing of it was committed.
+                conn.execute_batch("ROLLBACK").map_err(write_error)?;
+            }
+            let statement = |conn: &rusqlite::Connection, sql: &str| {
+                conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map_err(write_error)
+            };
+            statement(&conn, "BEGIN IMMEDIATE")?;
+            let applied = crate::store::apply::apply_push(
+                &mut RusqlitePushTx(&mut conn),
+                &author,
+                device_id.as_deref(),
+                mutations,
+                now_ms,
+            )
+            .now_or_never()
+            .unwrap_or_else(|| Err(StoreError::Backend("a SQLite push waited, which it never should".into())));
+            let committed = applied.and_then(|outcome| statement(&conn, "COMMIT").map(|_| outcome));
+            if committed.is_err() && !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            committed
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("a push failed: {e}")))?
+    }
+
     async fn hot_user_for_token(&self, token_hash: &str, now_ms: i64) -> Result<Option<User>, StoreError> {
         let token_hash = token_hash.to_string();
         self.hot
@@ -250,7 +374,8 @@ impl SqliteStore {
             .map_err(|e| StoreError::Backend(format!("cannot open database {}: {e}", path.display())))?;
         tokio::spawn(checkpoints(checkpointer.clone()));
         let hot = Arc::new(HotReaders { path: path.to_path_buf(), idle: std::sync::Mutex::new(Vec::new()) });
-        let store = SqliteStore { pool, read, checkpointer, hot };
+        let pusher = Arc::new(std::sync::Mutex::new(open_pusher(path)?));
+        let store = SqliteStore { pool, read, checkpointer, hot, pusher };
         store.backfill_search_columns().await?;
         Ok(store)
     }
@@ -298,10 +423,6 @@ impl SqliteStore {
         self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(backend)
     }
 
-    /// `BEGIN IMMEDIATE` already made this transaction the only writer.
-    async fn lock_for_push(_conn: &mut SqliteConnection, _user_id: &str) -> Result<(), StoreError> {
-        Ok(())
-    }
 }
 
 portable_store!(SqliteStore, SqliteConnection);
