@@ -121,9 +121,11 @@ impl crate::store::apply::PushTx for RusqlitePushTx<'_> {
     }
 }
 
-/// Idle hot-read connections kept open; more are opened when more reads run at once
-/// (the blocking pool bounds how many), and closed again after.
-const HOT_IDLE: usize = 8;
+/// Hot reads that run at once, each on its own connection, all kept open: opening
+/// one costs a schema parse and a fresh statement cache, so under load a pool that
+/// opened and closed connections spent a sixth of its time doing that. Reads
+/// beyond this many wait (asynchronously) for a free connection.
+const HOT_CONNECTIONS: usize = 6;
 
 /// The reads nearly every request makes (the token check, the caller's memberships,
 /// page lookups and change feeds), run on read-only rusqlite connections on
@@ -135,6 +137,8 @@ const HOT_IDLE: usize = 8;
 struct HotReaders {
     path: PathBuf,
     idle: std::sync::Mutex<Vec<rusqlite::Connection>>,
+    /// One permit per connection.
+    permits: tokio::sync::Semaphore,
 }
 
 fn hot_error(e: rusqlite::Error) -> StoreError {
@@ -158,8 +162,9 @@ impl HotReaders {
         T: Send + 'static,
         F: FnOnce(&rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        let permit = self.permits.acquire().await.map_err(|_| StoreError::Backend("the store is closed".into()))?;
         let readers = self.clone();
-        tokio::task::spawn_blocking(move || {
+        let result = tokio::task::spawn_blocking(move || {
             let idle = readers.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
             let conn = match idle {
                 Some(conn) => conn,
@@ -175,14 +180,13 @@ impl HotReaders {
             if !conn.is_autocommit() {
                 let _ = conn.execute_batch("ROLLBACK");
             }
-            let mut idle = readers.idle.lock().unwrap_or_else(|e| e.into_inner());
-            if idle.len() < HOT_IDLE {
-                idle.push(conn);
-            }
+            readers.idle.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
             result
         })
         .await
-        .map_err(|e| StoreError::Backend(format!("a read failed: {e}")))?
+        .map_err(|e| StoreError::Backend(format!("a read failed: {e}")))?;
+        drop(permit);
+        result
     }
 }
 
@@ -373,7 +377,11 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Backend(format!("cannot open database {}: {e}", path.display())))?;
         tokio::spawn(checkpoints(checkpointer.clone()));
-        let hot = Arc::new(HotReaders { path: path.to_path_buf(), idle: std::sync::Mutex::new(Vec::new()) });
+        let hot = Arc::new(HotReaders {
+            path: path.to_path_buf(),
+            idle: std::sync::Mutex::new(Vec::new()),
+            permits: tokio::sync::Semaphore::new(HOT_CONNECTIONS),
+        });
         let pusher = Arc::new(std::sync::Mutex::new(open_pusher(path)?));
         let store = SqliteStore { pool, read, checkpointer, hot, pusher };
         store.backfill_search_columns().await?;
