@@ -139,8 +139,8 @@ pub(crate) mod hot {
         "SELECT c.slug FROM memberships m JOIN communities c ON c.id = m.community_id WHERE m.user_id = $1";
 
     /// [`super::ServedRow`] columns of the live annotations on page `$2` the viewer may see, newest first.
-    pub const PAGE: &str = "SELECT a.id, a.body_json, a.note_html, a.author_id, u.username, u.display_name, a.share_slugs
-         FROM annotations a JOIN users u ON u.id = a.author_id
+    pub const PAGE: &str = "SELECT a.id, a.body_json, a.note_html, a.author_id, a.share_slugs
+         FROM annotations a
          WHERE a.page_key = $2 AND a.deleted_at IS NULL AND a.body_json IS NOT NULL
            AND (a.author_id = $1 OR EXISTS (
                SELECT 1 FROM annotation_shares vs JOIN memberships vm ON vm.community_id = vs.community_id
@@ -152,31 +152,45 @@ pub(crate) mod hot {
     /// its members; the membership is checked in the same statement, so the feed is
     /// read in one snapshot.
     pub const COMMUNITY_FEED: &str = "SELECT s.seq, s.annotation_id, s.removed_at, a.deleted_at,
-             a.id, a.body_json, a.note_html, a.author_id, u.username, u.display_name, a.share_slugs
+             a.id, a.body_json, a.note_html, a.author_id, a.share_slugs
          FROM annotation_shares s JOIN annotations a ON a.id = s.annotation_id
-         JOIN users u ON u.id = a.author_id
          WHERE s.community_id = $2 AND s.seq > $3
            AND EXISTS (SELECT 1 FROM memberships m WHERE m.community_id = $2 AND m.user_id = $1)
          ORDER BY s.seq LIMIT $4";
 
+    /// (id, username, display_name) of one author. Rows name their authors by id and
+    /// each distinct author is looked up once: a page of a hundred rows has a few
+    /// authors, and joining `users` cost a hundred index lookups.
+    pub const AUTHOR: &str = "SELECT id, username, display_name FROM users WHERE id = $1";
+
     /// As [`COMMUNITY_FEED`] for the viewer's own feed after `$2`, at most `$3` rows.
     pub const OWN_FEED: &str = "SELECT a.author_seq, a.id, CAST(NULL AS BIGINT), a.deleted_at,
-             a.id, a.body_json, a.note_html, a.author_id, u.username, u.display_name, a.share_slugs
-         FROM annotations a JOIN users u ON u.id = a.author_id
+             a.id, a.body_json, a.note_html, a.author_id, a.share_slugs
+         FROM annotations a
          WHERE a.author_id = $1 AND a.author_seq > $2 ORDER BY a.author_seq LIMIT $3";
 }
 
 /// An annotation row as the hot reads load it: (id, body_json, note_html,
-/// author id, username, display name, share_slugs); `body_json` is NULL for a tombstone.
-pub(crate) type ServedRow = (String, Option<String>, Option<String>, String, String, String, Option<String>);
+/// author id, share_slugs); `body_json` is NULL for a tombstone.
+pub(crate) type ServedRow = (String, Option<String>, Option<String>, String, Option<String>);
 
 /// A change-feed row: (seq, id, removed_at, deleted_at) and the annotation.
 pub(crate) type FeedSqlRow = (i64, String, Option<i64>, Option<i64>, ServedRow);
 
-/// Who is reading: the communities they belong to decide which shares they may know of.
+/// Who is reading: the communities they belong to decide which shares they may
+/// know of. With the authors of the rows read.
 pub(crate) struct Viewer<'a> {
     pub id: &'a str,
     pub slugs: &'a [String],
+    pub authors: std::collections::HashMap<String, UserInfo>,
+}
+
+/// The distinct authors of `rows`, to look up.
+pub(crate) fn author_ids<'r>(rows: impl Iterator<Item = &'r ServedRow>) -> Vec<String> {
+    let mut ids: Vec<String> = rows.map(|r| r.3.clone()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 /// Turns one row into the annotation as sent to the viewer (`None` for a tombstone).
@@ -188,8 +202,13 @@ pub(crate) struct Viewer<'a> {
 /// the stored JSON is what they may see, byte for byte, and is sent unparsed;
 /// otherwise the audience is filtered as in [`assemble_row`].
 pub(crate) fn serve_row(row: ServedRow, viewer: &Viewer) -> Result<Option<super::ServedAnnotation>, StoreError> {
-    let (id, body_json, note_html, author_id, username, display_name, share_slugs) = row;
+    let (id, body_json, note_html, author_id, share_slugs) = row;
     let Some(body_json) = body_json else { return Ok(None) };
+    let author = viewer
+        .authors
+        .get(&author_id)
+        .cloned()
+        .ok_or_else(|| StoreError::Backend(format!("the author of {id} was not loaded")))?;
     let may_know = |slug: &String| author_id == viewer.id || viewer.slugs.contains(slug);
     let (communities, body_json) = match share_slugs {
         Some(list) => {
@@ -218,7 +237,7 @@ pub(crate) fn serve_row(row: ServedRow, viewer: &Viewer) -> Result<Option<super:
     };
     Ok(Some(super::ServedAnnotation {
         annotation_json: body_json,
-        author: UserInfo { id: author_id, username, display_name },
+        author,
         communities,
         note_html,
     }))
@@ -824,6 +843,27 @@ macro_rules! sqlx_hot_reads {
                 rows.into_iter().map(membership_of).collect()
             }
 
+            /// The viewer as [`Viewer`], with the authors of `rows`.
+            async fn viewer<'v>(
+                &self,
+                viewer: &'v User,
+                slugs: &'v [String],
+                rows: &[ServedRow],
+            ) -> Result<Viewer<'v>, StoreError> {
+                let ids = author_ids(rows.iter());
+                let found: Vec<(String, String, String)> =
+                    sqlx::query_as("SELECT id, username, display_name FROM users WHERE id = ANY($1)")
+                        .bind(&ids)
+                        .fetch_all(&self.read)
+                        .await
+                        .map_err(backend)?;
+                let authors = found
+                    .into_iter()
+                    .map(|(id, username, display_name)| (id.clone(), UserInfo { id, username, display_name }))
+                    .collect();
+                Ok(Viewer { id: &viewer.id, slugs, authors })
+            }
+
             async fn hot_page_annotations(&self, viewer: &User, page_key: &str) -> Result<Vec<ServedAnnotation>, StoreError> {
                 let slugs = self.viewer_slugs(&viewer.id).await?;
                 let rows: Vec<ServedRow> = sqlx::query_as(hot::PAGE)
@@ -832,7 +872,8 @@ macro_rules! sqlx_hot_reads {
                     .fetch_all(&self.read)
                     .await
                     .map_err(backend)?;
-                serve_rows(rows, &Viewer { id: &viewer.id, slugs: &slugs })
+                let viewer = self.viewer(viewer, &slugs, &rows).await?;
+                serve_rows(rows, &viewer)
             }
 
             async fn hot_community_changes(
@@ -851,7 +892,9 @@ macro_rules! sqlx_hot_reads {
                     .fetch_all(&self.read)
                     .await
                     .map_err(backend)?;
-                feed_rows(rows.into_iter().map(unflatten).collect(), &Viewer { id: &viewer.id, slugs: &slugs })
+                let rows: Vec<FeedSqlRow> = rows.into_iter().map(unflatten).collect();
+                let viewer = self.viewer(viewer, &slugs, &rows.iter().map(|r| r.4.clone()).collect::<Vec<_>>()).await?;
+                feed_rows(rows, &viewer)
             }
 
             async fn hot_own_changes(&self, viewer: &User, since: i64, limit: i64) -> Result<Vec<FeedRow>, StoreError> {
@@ -863,16 +906,17 @@ macro_rules! sqlx_hot_reads {
                     .fetch_all(&self.read)
                     .await
                     .map_err(backend)?;
-                feed_rows(rows.into_iter().map(unflatten).collect(), &Viewer { id: &viewer.id, slugs: &slugs })
+                let rows: Vec<FeedSqlRow> = rows.into_iter().map(unflatten).collect();
+                let viewer = self.viewer(viewer, &slugs, &rows.iter().map(|r| r.4.clone()).collect::<Vec<_>>()).await?;
+                feed_rows(rows, &viewer)
             }
         }
     };
 }
 
 /// A [`FeedSqlRow`] as one flat tuple (sqlx decodes flat tuples only).
-pub(crate) type FlatFeedRow =
-    (i64, String, Option<i64>, Option<i64>, String, Option<String>, Option<String>, String, String, String, Option<String>);
+pub(crate) type FlatFeedRow = (i64, String, Option<i64>, Option<i64>, String, Option<String>, Option<String>, String, Option<String>);
 
-pub(crate) fn unflatten((seq, id, removed, deleted, a, b, c, d, e, f, g): FlatFeedRow) -> FeedSqlRow {
-    (seq, id, removed, deleted, (a, b, c, d, e, f, g))
+pub(crate) fn unflatten((seq, id, removed, deleted, a, b, c, d, e): FlatFeedRow) -> FeedSqlRow {
+    (seq, id, removed, deleted, (a, b, c, d, e))
 }

@@ -71,5 +71,5 @@ impl PostgresStore {
 
 portable_store!(PostgresStore, PgConnection);
 
-use crate::store::portable::{feed_rows, serve_rows, unflatten, FlatFeedRow, ServedRow, Viewer};
+use crate::store::portable::{author_ids, feed_rows, serve_rows, unflatten, FeedSqlRow, FlatFeedRow, ServedRow, Viewer};
 sqlx_hot_reads!(PostgresStore, PgConnection);

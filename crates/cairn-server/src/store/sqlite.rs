@@ -197,7 +197,27 @@ fn viewer_slugs(conn: &rusqlite::Connection, viewer_id: &str) -> Result<Vec<Stri
 }
 
 fn served_row(r: &rusqlite::Row, at: usize) -> rusqlite::Result<ServedRow> {
-    Ok((r.get(at)?, r.get(at + 1)?, r.get(at + 2)?, r.get(at + 3)?, r.get(at + 4)?, r.get(at + 5)?, r.get(at + 6)?))
+    Ok((r.get(at)?, r.get(at + 1)?, r.get(at + 2)?, r.get(at + 3)?, r.get(at + 4)?))
+}
+
+/// The viewer as [`Viewer`], with the authors of `rows`.
+fn viewer_with_authors<'v>(
+    conn: &rusqlite::Connection,
+    viewer_id: &'v str,
+    slugs: &'v [String],
+    rows: &[&ServedRow],
+) -> Result<Viewer<'v>, StoreError> {
+    let mut stmt = conn.prepare_cached(hot::AUTHOR).map_err(hot_error)?;
+    let mut authors = std::collections::HashMap::new();
+    for id in author_ids(rows.iter().copied()) {
+        let author = stmt
+            .query_row(named_params! {"$1": id}, |r| {
+                Ok(UserInfo { id: r.get(0)?, username: r.get(1)?, display_name: r.get(2)? })
+            })
+            .map_err(hot_error)?;
+        authors.insert(id, author);
+    }
+    Ok(Viewer { id: viewer_id, slugs, authors })
 }
 
 fn feed_sql_row(r: &rusqlite::Row) -> rusqlite::Result<FeedSqlRow> {
@@ -214,7 +234,8 @@ fn read_feed(
     let slugs = viewer_slugs(conn, viewer_id)?;
     let mut stmt = conn.prepare_cached(sql).map_err(hot_error)?;
     let rows = stmt.query_map(params, feed_sql_row).map_err(hot_error)?.collect::<Result<Vec<_>, _>>().map_err(hot_error)?;
-    feed_rows(rows, &Viewer { id: viewer_id, slugs: &slugs })
+    let viewer = viewer_with_authors(conn, viewer_id, &slugs, &rows.iter().map(|r| &r.4).collect::<Vec<_>>())?;
+    feed_rows(rows, &viewer)
 }
 
 impl SqliteStore {
@@ -295,7 +316,8 @@ impl SqliteStore {
                     .map_err(hot_error)?
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(hot_error)?;
-                serve_rows(rows, &Viewer { id: &viewer_id, slugs: &slugs })
+                let viewer = viewer_with_authors(conn, &viewer_id, &slugs, &rows.iter().collect::<Vec<_>>())?;
+                serve_rows(rows, &viewer)
             })
             .await
     }
@@ -435,7 +457,7 @@ impl SqliteStore {
 
 portable_store!(SqliteStore, SqliteConnection);
 
-use crate::store::portable::{feed_rows, serve_rows, FeedSqlRow, ServedRow, Viewer};
+use crate::store::portable::{author_ids, feed_rows, serve_rows, FeedSqlRow, ServedRow, Viewer};
 
 #[cfg(test)]
 mod tests {
