@@ -55,8 +55,8 @@ pub fn run(opts: &Options) -> Result {
 
     println!("\nServer, 200 clients, fixed rate, p99 < 100 ms and zero errors (coordinated omission corrected):");
     println!(
-        "  {:<10} {:>14} {:>20} {:>16} {:>22}",
-        "database", "sync mix", "vs prototype", "page lookups", "new device, 50k pull"
+        "  {:<10} {:>14} {:>20} {:>24} {:>22}",
+        "database", "sync mix", "vs prototype", "page lookups (20 a page)", "new device, 50k pull"
     );
     let mut seen = 0;
     for (db, base) in PROTOTYPE {
