@@ -66,11 +66,18 @@ pub(crate) enum Arg {
     OptText(Option<String>),
 }
 
+/// [`VISIBLE`] as a literal, so that constant queries can `concat!` it.
+macro_rules! visible_sql {
+    () => {
+        "(a.author_id = $1 OR EXISTS (
+    SELECT 1 FROM annotation_shares vs JOIN memberships vm ON vm.community_id = vs.community_id
+    WHERE vs.annotation_id = a.id AND vs.removed_at IS NULL AND vm.user_id = $1))"
+    };
+}
+
 /// The viewer may see an annotation: they wrote it, or it is shared with one of
 /// their communities. `$1` is always the viewer's id. Every read uses it.
-pub(crate) const VISIBLE: &str = "(a.author_id = $1 OR EXISTS (
-    SELECT 1 FROM annotation_shares vs JOIN memberships vm ON vm.community_id = vs.community_id
-    WHERE vs.annotation_id = a.id AND vs.removed_at IS NULL AND vm.user_id = $1))";
+pub(crate) const VISIBLE: &str = visible_sql!();
 
 /// The columns of a hydrated annotation: `a` joined to its author `u`, then the
 /// slugs of its live shares the viewer (`$1`) may know about (all of them for the
@@ -139,13 +146,12 @@ pub(crate) mod hot {
         "SELECT c.slug FROM memberships m JOIN communities c ON c.id = m.community_id WHERE m.user_id = $1";
 
     /// [`super::ServedRow`] columns of the live annotations on page `$2` the viewer may see, newest first.
-    pub const PAGE: &str = "SELECT a.id, a.body_json, a.note_html, a.author_id, a.share_slugs
-         FROM annotations a
-         WHERE a.page_key = $2 AND a.deleted_at IS NULL AND a.body_json IS NOT NULL
-           AND (a.author_id = $1 OR EXISTS (
-               SELECT 1 FROM annotation_shares vs JOIN memberships vm ON vm.community_id = vs.community_id
-               WHERE vs.annotation_id = a.id AND vs.removed_at IS NULL AND vm.user_id = $1))
-         ORDER BY a.created_at DESC, a.id DESC";
+    pub const PAGE: &str = concat!(
+        "SELECT a.id, a.body_json, a.note_html, a.author_id, a.share_slugs FROM annotations a
+         WHERE a.page_key = $2 AND a.deleted_at IS NULL AND a.body_json IS NOT NULL AND ",
+        visible_sql!(),
+        " ORDER BY a.created_at DESC, a.id DESC"
+    );
 
     /// (seq, id, removed_at, deleted_at, [`super::ServedRow`] columns) of community `$2`'s
     /// feed after `$3`, at most `$4` rows. A live share of this community is visible to
@@ -843,14 +849,13 @@ macro_rules! sqlx_hot_reads {
                 rows.into_iter().map(membership_of).collect()
             }
 
-            /// The viewer as [`Viewer`], with the authors of `rows`.
+            /// The viewer as [`Viewer`], with the authors `ids`.
             async fn viewer<'v>(
                 &self,
                 viewer: &'v User,
                 slugs: &'v [String],
-                rows: &[ServedRow],
+                ids: Vec<String>,
             ) -> Result<Viewer<'v>, StoreError> {
-                let ids = author_ids(rows.iter());
                 let found: Vec<(String, String, String)> =
                     sqlx::query_as("SELECT id, username, display_name FROM users WHERE id = ANY($1)")
                         .bind(&ids)
@@ -872,7 +877,7 @@ macro_rules! sqlx_hot_reads {
                     .fetch_all(&self.read)
                     .await
                     .map_err(backend)?;
-                let viewer = self.viewer(viewer, &slugs, &rows).await?;
+                let viewer = self.viewer(viewer, &slugs, author_ids(rows.iter())).await?;
                 serve_rows(rows, &viewer)
             }
 
@@ -893,7 +898,7 @@ macro_rules! sqlx_hot_reads {
                     .await
                     .map_err(backend)?;
                 let rows: Vec<FeedSqlRow> = rows.into_iter().map(unflatten).collect();
-                let viewer = self.viewer(viewer, &slugs, &rows.iter().map(|r| r.4.clone()).collect::<Vec<_>>()).await?;
+                let viewer = self.viewer(viewer, &slugs, author_ids(rows.iter().map(|r| &r.4))).await?;
                 feed_rows(rows, &viewer)
             }
 
@@ -907,7 +912,7 @@ macro_rules! sqlx_hot_reads {
                     .await
                     .map_err(backend)?;
                 let rows: Vec<FeedSqlRow> = rows.into_iter().map(unflatten).collect();
-                let viewer = self.viewer(viewer, &slugs, &rows.iter().map(|r| r.4.clone()).collect::<Vec<_>>()).await?;
+                let viewer = self.viewer(viewer, &slugs, author_ids(rows.iter().map(|r| &r.4))).await?;
                 feed_rows(rows, &viewer)
             }
         }

@@ -39,7 +39,8 @@ pub struct SqliteStore {
     pusher: Arc<std::sync::Mutex<rusqlite::Connection>>,
 }
 
-fn write_error(e: rusqlite::Error) -> StoreError {
+/// A rusqlite failure; a busy or locked database is a conflict, which a push retries.
+fn sqlite_error(e: rusqlite::Error) -> StoreError {
     match e.sqlite_error_code() {
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => StoreError::Conflict(e.to_string()),
         _ => StoreError::Backend(e.to_string()),
@@ -51,9 +52,9 @@ fn open_pusher(path: &Path) -> Result<rusqlite::Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = rusqlite::Connection::open_with_flags(path, flags)
         .map_err(|e| StoreError::Backend(format!("cannot open database {}: {e}", path.display())))?;
-    conn.busy_timeout(Duration::from_secs(10)).map_err(write_error)?;
+    conn.busy_timeout(Duration::from_secs(10)).map_err(sqlite_error)?;
     for (pragma, value) in [("synchronous", "NORMAL"), ("foreign_keys", "ON"), ("wal_autocheckpoint", "0")] {
-        conn.pragma_update(None, pragma, value).map_err(write_error)?;
+        conn.pragma_update(None, pragma, value).map_err(sqlite_error)?;
     }
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
@@ -61,15 +62,15 @@ fn open_pusher(path: &Path) -> Result<rusqlite::Connection, StoreError> {
 
 /// A cached statement with `args` bound to `$1`, `$2`, ...
 fn bound<'c>(conn: &'c rusqlite::Connection, sql: &str, args: &[Arg]) -> Result<rusqlite::CachedStatement<'c>, StoreError> {
-    let mut stmt = conn.prepare_cached(sql).map_err(write_error)?;
+    let mut stmt = conn.prepare_cached(sql).map_err(sqlite_error)?;
     for (i, arg) in args.iter().enumerate() {
-        let Some(index) = stmt.parameter_index(&format!("${}", i + 1)).map_err(write_error)? else { continue };
+        let Some(index) = stmt.parameter_index(&format!("${}", i + 1)).map_err(sqlite_error)? else { continue };
         match arg {
             Arg::Text(s) => stmt.raw_bind_parameter(index, s),
             Arg::Int(n) => stmt.raw_bind_parameter(index, n),
             Arg::OptText(s) => stmt.raw_bind_parameter(index, s),
         }
-        .map_err(write_error)?;
+        .map_err(sqlite_error)?;
     }
     Ok(stmt)
 }
@@ -87,8 +88,8 @@ impl RusqlitePushTx<'_> {
         let mut stmt = bound(self.0, sql, args)?;
         let mut rows = stmt.raw_query();
         let mut out = Vec::new();
-        while let Some(r) = rows.next().map_err(write_error)? {
-            out.push(row(r).map_err(write_error)?);
+        while let Some(r) = rows.next().map_err(sqlite_error)? {
+            out.push(row(r).map_err(sqlite_error)?);
         }
         Ok(out)
     }
@@ -97,10 +98,7 @@ impl RusqlitePushTx<'_> {
 #[async_trait]
 impl crate::store::apply::PushTx for RusqlitePushTx<'_> {
     async fn memberships(&mut self, user_id: &str) -> Result<Vec<Membership>, StoreError> {
-        let rows = self.rows(hot::MEMBERSHIPS, &[Arg::Text(user_id.to_string())], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })?;
-        rows.into_iter().map(membership_of).collect()
+        read_memberships(self.0, user_id)
     }
 
     async fn integers(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<i64>, StoreError> {
@@ -116,7 +114,7 @@ impl crate::store::apply::PushTx for RusqlitePushTx<'_> {
     }
 
     async fn execute(&mut self, sql: &str, args: &[Arg]) -> Result<(), StoreError> {
-        bound(self.0, sql, args)?.raw_execute().map_err(write_error)?;
+        bound(self.0, sql, args)?.raw_execute().map_err(sqlite_error)?;
         Ok(())
     }
 }
@@ -141,17 +139,13 @@ struct HotReaders {
     permits: tokio::sync::Semaphore,
 }
 
-fn hot_error(e: rusqlite::Error) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
-
 impl HotReaders {
     fn connect(&self) -> Result<rusqlite::Connection, StoreError> {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = rusqlite::Connection::open_with_flags(&self.path, flags)
             .map_err(|e| StoreError::Backend(format!("cannot open database {}: {e}", self.path.display())))?;
-        conn.busy_timeout(Duration::from_secs(10)).map_err(hot_error)?;
-        conn.pragma_update(None, "mmap_size", 1i64 << 30).map_err(hot_error)?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(sqlite_error)?;
+        conn.pragma_update(None, "mmap_size", 1i64 << 30).map_err(sqlite_error)?;
         conn.set_prepared_statement_cache_capacity(16);
         Ok(conn)
     }
@@ -170,11 +164,9 @@ impl HotReaders {
                 Some(conn) => conn,
                 None => readers.connect()?,
             };
-            // BEGIN and END as cached statements: `Connection::transaction` parses them anew each time.
-            let statement = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map_err(hot_error);
-            let result = statement("BEGIN").and_then(|_| {
+            let result = run_cached(&conn, "BEGIN").and_then(|_| {
                 let value = read(&conn);
-                statement("END")?;
+                run_cached(&conn, "END")?;
                 value
             });
             if !conn.is_autocommit() {
@@ -190,31 +182,45 @@ impl HotReaders {
     }
 }
 
+/// Runs a cached statement without parameters (BEGIN, END, COMMIT):
+/// `Connection::transaction` would parse them anew each time.
+fn run_cached(conn: &rusqlite::Connection, sql: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(|_| ()).map_err(sqlite_error)
+}
+
+fn read_memberships(conn: &rusqlite::Connection, user_id: &str) -> Result<Vec<Membership>, StoreError> {
+    let mut stmt = conn.prepare_cached(hot::MEMBERSHIPS).map_err(sqlite_error)?;
+    let rows = stmt
+        .query_map(named_params! {"$1": user_id}, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .map_err(sqlite_error)?;
+    rows.map(|row| membership_of(row.map_err(sqlite_error)?)).collect()
+}
+
 fn viewer_slugs(conn: &rusqlite::Connection, viewer_id: &str) -> Result<Vec<String>, StoreError> {
-    let mut stmt = conn.prepare_cached(hot::VIEWER_SLUGS).map_err(hot_error)?;
-    let rows = stmt.query_map(named_params! {"$1": viewer_id}, |r| r.get(0)).map_err(hot_error)?;
-    rows.collect::<Result<_, _>>().map_err(hot_error)
+    let mut stmt = conn.prepare_cached(hot::VIEWER_SLUGS).map_err(sqlite_error)?;
+    let rows = stmt.query_map(named_params! {"$1": viewer_id}, |r| r.get(0)).map_err(sqlite_error)?;
+    rows.collect::<Result<_, _>>().map_err(sqlite_error)
 }
 
 fn served_row(r: &rusqlite::Row, at: usize) -> rusqlite::Result<ServedRow> {
     Ok((r.get(at)?, r.get(at + 1)?, r.get(at + 2)?, r.get(at + 3)?, r.get(at + 4)?))
 }
 
-/// The viewer as [`Viewer`], with the authors of `rows`.
+/// The viewer as [`Viewer`], with the authors `author_ids`.
 fn viewer_with_authors<'v>(
     conn: &rusqlite::Connection,
     viewer_id: &'v str,
     slugs: &'v [String],
-    rows: &[&ServedRow],
+    author_ids: Vec<String>,
 ) -> Result<Viewer<'v>, StoreError> {
-    let mut stmt = conn.prepare_cached(hot::AUTHOR).map_err(hot_error)?;
+    let mut stmt = conn.prepare_cached(hot::AUTHOR).map_err(sqlite_error)?;
     let mut authors = std::collections::HashMap::new();
-    for id in author_ids(rows.iter().copied()) {
+    for id in author_ids {
         let author = stmt
             .query_row(named_params! {"$1": id}, |r| {
                 Ok(UserInfo { id: r.get(0)?, username: r.get(1)?, display_name: r.get(2)? })
             })
-            .map_err(hot_error)?;
+            .map_err(sqlite_error)?;
         authors.insert(id, author);
     }
     Ok(Viewer { id: viewer_id, slugs, authors })
@@ -232,9 +238,9 @@ fn read_feed(
     params: &[(&str, &dyn rusqlite::ToSql)],
 ) -> Result<Vec<FeedRow>, StoreError> {
     let slugs = viewer_slugs(conn, viewer_id)?;
-    let mut stmt = conn.prepare_cached(sql).map_err(hot_error)?;
-    let rows = stmt.query_map(params, feed_sql_row).map_err(hot_error)?.collect::<Result<Vec<_>, _>>().map_err(hot_error)?;
-    let viewer = viewer_with_authors(conn, viewer_id, &slugs, &rows.iter().map(|r| &r.4).collect::<Vec<_>>())?;
+    let mut stmt = conn.prepare_cached(sql).map_err(sqlite_error)?;
+    let rows = stmt.query_map(params, feed_sql_row).map_err(sqlite_error)?.collect::<Result<Vec<_>, _>>().map_err(sqlite_error)?;
+    let viewer = viewer_with_authors(conn, viewer_id, &slugs, author_ids(rows.iter().map(|r| &r.4)))?;
     feed_rows(rows, &viewer)
 }
 
@@ -253,12 +259,9 @@ impl SqliteStore {
             let mut conn = pusher.lock().unwrap_or_else(|e| e.into_inner());
             if !conn.is_autocommit() {
                 // Left open by a push that panicked: nothing of it was committed.
-                conn.execute_batch("ROLLBACK").map_err(write_error)?;
+                conn.execute_batch("ROLLBACK").map_err(sqlite_error)?;
             }
-            let statement = |conn: &rusqlite::Connection, sql: &str| {
-                conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map_err(write_error)
-            };
-            statement(&conn, "BEGIN IMMEDIATE")?;
+            run_cached(&conn, "BEGIN IMMEDIATE")?;
             let applied = crate::store::apply::apply_push(
                 &mut RusqlitePushTx(&mut conn),
                 &author,
@@ -268,7 +271,7 @@ impl SqliteStore {
             )
             .now_or_never()
             .unwrap_or_else(|| Err(StoreError::Backend("a SQLite push waited, which it never should".into())));
-            let committed = applied.and_then(|outcome| statement(&conn, "COMMIT").map(|_| outcome));
+            let committed = applied.and_then(|outcome| run_cached(&conn, "COMMIT").map(|_| outcome));
             if committed.is_err() && !conn.is_autocommit() {
                 let _ = conn.execute_batch("ROLLBACK");
             }
@@ -282,12 +285,12 @@ impl SqliteStore {
         let token_hash = token_hash.to_string();
         self.hot
             .run(move |conn| {
-                let mut stmt = conn.prepare_cached(hot::USER_FOR_TOKEN).map_err(hot_error)?;
+                let mut stmt = conn.prepare_cached(hot::USER_FOR_TOKEN).map_err(sqlite_error)?;
                 stmt.query_row(named_params! {"$1": token_hash, "$2": now_ms}, |r| {
                     Ok(User { id: r.get(0)?, username: r.get(1)?, display_name: r.get(2)? })
                 })
                 .optional()
-                .map_err(hot_error)
+                .map_err(sqlite_error)
             })
             .await
     }
@@ -296,11 +299,7 @@ impl SqliteStore {
         let user_id = user_id.to_string();
         self.hot
             .run(move |conn| {
-                let mut stmt = conn.prepare_cached(hot::MEMBERSHIPS).map_err(hot_error)?;
-                let rows = stmt
-                    .query_map(named_params! {"$1": user_id}, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
-                    .map_err(hot_error)?;
-                rows.map(|row| membership_of(row.map_err(hot_error)?)).collect()
+                read_memberships(conn, &user_id)
             })
             .await
     }
@@ -310,13 +309,13 @@ impl SqliteStore {
         self.hot
             .run(move |conn| {
                 let slugs = viewer_slugs(conn, &viewer_id)?;
-                let mut stmt = conn.prepare_cached(hot::PAGE).map_err(hot_error)?;
+                let mut stmt = conn.prepare_cached(hot::PAGE).map_err(sqlite_error)?;
                 let rows = stmt
                     .query_map(named_params! {"$1": viewer_id, "$2": page_key}, |r| served_row(r, 0))
-                    .map_err(hot_error)?
+                    .map_err(sqlite_error)?
                     .collect::<Result<Vec<_>, _>>()
-                    .map_err(hot_error)?;
-                let viewer = viewer_with_authors(conn, &viewer_id, &slugs, &rows.iter().collect::<Vec<_>>())?;
+                    .map_err(sqlite_error)?;
+                let viewer = viewer_with_authors(conn, &viewer_id, &slugs, author_ids(rows.iter()))?;
                 serve_rows(rows, &viewer)
             })
             .await
