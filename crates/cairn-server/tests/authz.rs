@@ -189,3 +189,45 @@ both_backends! {
         }
     }
 }
+
+both_backends! {
+    /// Two people pushing the same new id at the same moment: on PostgreSQL both
+    /// may read "no such annotation" before either commits. One of them gets it;
+    /// the other's push is rejected, writes nothing over it, and shares nothing of
+    /// it with their own community.
+    async fn two_people_racing_to_create_one_id_leave_it_to_one_of_them() {
+        let s = TestServer::start_with(|state| {
+            let store = state.store.clone();
+            cairn_server::AppState::with_config(store, cairn_server::config::ServerConfig { rate_per_second: 0.0, ..Default::default() })
+        }).await;
+        let (alice, carol) = (s.token("alice").await, s.token("carol").await);
+        let page = "https://docs.example.com/race";
+        for round in 0..30u64 {
+            let id = new_id();
+            let by_alice = json!([upsert(round + 1, &annotation(&id, page, "alice's", T0), &["demo-team"])]);
+            let by_carol = json!([upsert(round + 1, &annotation(&id, page, "carol's", T0 + 1), &["other-team"])]);
+            let (a, c) = tokio::join!(s.push(&alice, "race", by_alice), s.push(&carol, "race", by_carol));
+            let (a, c) = (statuses(&a)[0].to_string(), statuses(&c)[0].to_string());
+            let winner = match (a.as_str(), c.as_str()) {
+                ("applied", "rejected") => "alice's",
+                ("rejected", "applied") => "carol's",
+                other => panic!("round {round}: exactly one push may create {id}, got {other:?}"),
+            };
+            let alice_sees = s.page(&alice, page).await.annotations;
+            let carol_sees = s.page(&carol, page).await.annotations;
+            let note_of = |seen: &[cairn_protocol::api::SharedAnnotation]| {
+                seen.iter().find(|a| a.annotation.id.to_string() == id).map(|a| a.annotation.note().unwrap_or_default().to_string())
+            };
+            match winner {
+                "alice's" => {
+                    assert_eq!(note_of(&alice_sees).as_deref(), Some("alice's"), "round {round}");
+                    assert_eq!(note_of(&carol_sees), None, "round {round}: carol's push shared alice's annotation with her team");
+                }
+                _ => {
+                    assert_eq!(note_of(&carol_sees).as_deref(), Some("carol's"), "round {round}");
+                    assert_eq!(note_of(&alice_sees), None, "round {round}: alice's push shared carol's annotation with her team");
+                }
+            }
+        }
+    }
+}

@@ -3,13 +3,25 @@
 //! What a push may do is decided by the pure functions of [`crate::push`]; this is
 //! the order of reads and writes around them. It talks to the database only
 //! through [`PushTx`]: a handful of primitives each backend implements on its own
-//! transaction (sqlx for PostgreSQL, where each statement is a round trip anyway;
-//! rusqlite for SQLite, where the whole push then runs on one thread without a
-//! hand-off per statement: under load, each hand-off waited for a core, and a push
-//! of ten mutations made some thirty of them). The caller begins the transaction
-//! (taking the write lock) before and commits after.
+//! transaction (sqlx for PostgreSQL, rusqlite for SQLite, where the whole push
+//! runs on one thread without a hand-off per statement). The caller begins the
+//! transaction (`BEGIN IMMEDIATE` on SQLite) before and commits after.
+//!
+//! A push runs in three phases, so that it holds the locks other writers wait for
+//! as briefly as possible and sends few statements:
+//! 1. **Read.** Lock the author's row (pushes by one author queue here; nobody
+//!    else writes their annotations), then read memberships, which mutations are
+//!    new, and the stored state and live shares of every id, in a few queries.
+//! 2. **Decide** every mutation in memory ([`crate::push`]), producing the rows to write.
+//! 3. **Write** the annotation rows (several rows a statement where the backend
+//!    gains by it), then take each touched community's counter lock, in community
+//!    id order (so two pushes never wait on each other in a cycle), and reserve
+//!    one range of sequence numbers per community; write the share rows with
+//!    them. The counter locks are held until commit, so sequence numbers follow
+//!    commit order, which is what the change feed's cursor needs; they are held
+//!    only for the last few statements of a push.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use async_trait::async_trait;
 use cairn_protocol::api::{MutationResult, MutationStatus};
@@ -33,46 +45,81 @@ pub(crate) trait PushTx: Send {
     /// `(annotation id, community id, slug)` of the live shares of `ids`.
     async fn live_shares(&mut self, sql: &str, ids: &[&str]) -> Result<Vec<(String, String, String)>, StoreError>;
     async fn execute(&mut self, sql: &str, args: &[Arg]) -> Result<(), StoreError>;
+    /// Writes `rows` (each [`RowsStatement::columns`] values, keys distinct) with
+    /// `statement`; answers how many rows were written (an upsert whose `WHERE`
+    /// refused the update writes none). PostgreSQL sends one multi-row statement:
+    /// each statement is a round trip. SQLite runs the one-row statement per row:
+    /// in process, a cached statement is cheaper than parsing a new one.
+    async fn write_rows(&mut self, statement: &RowsStatement, rows: &[&[Arg]]) -> Result<u64, StoreError>;
 }
 
-const UPSERT_ANNOTATION: &str = "INSERT INTO annotations (id, author_id, page_key, source_url, body_json, note_html,
-         created_at, modified_at, author_seq, search_text, tags_text, extra_json, share_slugs)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-     ON CONFLICT (id) DO UPDATE SET page_key = excluded.page_key, source_url = excluded.source_url,
+/// An `INSERT ... VALUES` for any number of rows.
+pub(crate) struct RowsStatement {
+    /// `table (column, ...)`
+    pub into: &'static str,
+    pub columns: usize,
+    /// What follows the values: the `ON CONFLICT` clause.
+    pub then: &'static str,
+}
+
+impl RowsStatement {
+    /// The statement for `rows` rows, parameters numbered row by row.
+    pub(crate) fn sql(&self, rows: usize) -> String {
+        let values: Vec<String> =
+            (0..rows).map(|r| format!("({})", placeholders(1 + r * self.columns, self.columns))).collect();
+        format!("INSERT INTO {} VALUES {} {}", self.into, values.join(", "), self.then)
+    }
+}
+
+/// Rows a statement writes at most: PostgreSQL takes at most 65,535 parameters.
+const MAX_ROWS_A_STATEMENT: usize = 1_000;
+
+/// An annotation as pushed. Only its author may overwrite it: the `WHERE` makes
+/// the write of anyone else a no-op, which [`write_plan`] turns into a conflict
+/// (two authors racing to create the same id on PostgreSQL), and the retry then
+/// rejects it as not theirs.
+const UPSERT_ANNOTATION: RowsStatement = RowsStatement {
+    into: "annotations (id, author_id, page_key, source_url, body_json, note_html,
+         created_at, modified_at, author_seq, search_text, tags_text, extra_json, share_slugs)",
+    columns: 13,
+    then: "ON CONFLICT (id) DO UPDATE SET page_key = excluded.page_key, source_url = excluded.source_url,
          body_json = excluded.body_json, note_html = excluded.note_html, share_slugs = excluded.share_slugs,
          modified_at = excluded.modified_at, author_seq = excluded.author_seq,
          search_text = excluded.search_text, tags_text = excluded.tags_text,
-         extra_json = COALESCE(excluded.extra_json, annotations.extra_json)";
+         extra_json = COALESCE(excluded.extra_json, annotations.extra_json)
+     WHERE annotations.author_id = excluded.author_id",
+};
 
 /// A tombstone keeps who and when, never the content: deleted means gone.
-const TOMBSTONE: &str = "INSERT INTO annotations (id, author_id, created_at, modified_at, deleted_at, author_seq)
-     VALUES ($1, $2, $3, $4, $5, $6)
-     ON CONFLICT (id) DO UPDATE SET page_key = NULL, source_url = NULL, body_json = NULL, note_html = NULL,
+const TOMBSTONE: RowsStatement = RowsStatement {
+    into: "annotations (id, author_id, created_at, modified_at, deleted_at, author_seq)",
+    columns: 6,
+    then: "ON CONFLICT (id) DO UPDATE SET page_key = NULL, source_url = NULL, body_json = NULL, note_html = NULL,
          search_text = NULL, tags_text = NULL, extra_json = NULL, share_slugs = NULL,
-         modified_at = excluded.modified_at, deleted_at = excluded.deleted_at, author_seq = excluded.author_seq";
+         modified_at = excluded.modified_at, deleted_at = excluded.deleted_at, author_seq = excluded.author_seq
+     WHERE annotations.author_id = excluded.author_id",
+};
 
-const SHARE: &str = "INSERT INTO annotation_shares (annotation_id, community_id, seq, removed_at) VALUES ($1, $2, $3, NULL)
-     ON CONFLICT (annotation_id, community_id) DO UPDATE SET seq = excluded.seq, removed_at = NULL";
-
-const UNSHARE: &str = "UPDATE annotation_shares SET seq = $1, removed_at = $2 WHERE annotation_id = $3 AND community_id = $4";
-
-const MOVE_SHARE: &str = "UPDATE annotation_shares SET seq = $1 WHERE annotation_id = $2 AND community_id = $3";
+/// A share (`removed_at` NULL), an unshare (`removed_at` set) or a share moved to
+/// a new sequence number: all three are this row, upserted.
+const SHARE: RowsStatement = RowsStatement {
+    into: "annotation_shares (annotation_id, community_id, seq, removed_at)",
+    columns: 4,
+    then: "ON CONFLICT (annotation_id, community_id) DO UPDATE SET seq = excluded.seq, removed_at = excluded.removed_at",
+};
 
 /// What one push transaction knows about the rows it touches: loaded in a few
-/// queries up front and kept current as the batch is applied, so that each
-/// mutation costs only its own writes. Sequence counters are read once (their
-/// rows locked by the read: `UPDATE ... RETURNING`), handed out here, and
-/// written back before commit; sequence numbers thus still follow commit order.
+/// queries up front and kept current as the batch is decided.
 #[derive(Default)]
 struct PushState {
     /// What the database holds for each id of the batch (`None`: never seen).
     stored: HashMap<String, Option<StoredState>>,
     /// (community id, slug) of each id's live shares, in community id order.
     shares: HashMap<String, Vec<(String, String)>>,
-    /// The next author sequence number, once read.
-    author_next: Option<i64>,
-    /// community id -> next number to hand out.
-    community_next: HashMap<String, i64>,
+    /// The author's next personal-feed number (their row is locked).
+    author_next: i64,
+    /// Whether `author_next` moved.
+    author_seq_taken: bool,
 }
 
 fn text(s: &str) -> Arg {
@@ -80,8 +127,8 @@ fn text(s: &str) -> Arg {
 }
 
 impl PushState {
-    async fn load<T: PushTx>(tx: &mut T, ids: &[&str]) -> Result<PushState, StoreError> {
-        let mut state = PushState::default();
+    async fn load<T: PushTx>(tx: &mut T, ids: &[&str], author_next: i64) -> Result<PushState, StoreError> {
+        let mut state = PushState { author_next, ..PushState::default() };
         if ids.is_empty() {
             return Ok(state);
         }
@@ -104,48 +151,50 @@ impl PushState {
         Ok(state)
     }
 
-    /// Takes the community's next sequence number.
-    async fn next_seq<T: PushTx>(&mut self, tx: &mut T, community_id: &str) -> Result<i64, StoreError> {
-        if let Some(next) = self.community_next.get_mut(community_id) {
-            *next += 1;
-            return Ok(*next - 1);
-        }
-        let first = counter(tx, "UPDATE communities SET next_seq = next_seq WHERE id = $1 RETURNING next_seq", community_id).await?;
-        self.community_next.insert(community_id.to_string(), first + 1);
-        Ok(first)
-    }
-
     /// Takes the author's next personal-feed number.
-    async fn next_author_seq<T: PushTx>(&mut self, tx: &mut T, user_id: &str) -> Result<i64, StoreError> {
-        if let Some(next) = self.author_next.as_mut() {
-            *next += 1;
-            return Ok(*next - 1);
-        }
-        let first = counter(tx, "UPDATE users SET next_seq = next_seq WHERE id = $1 RETURNING next_seq", user_id).await?;
-        self.author_next = Some(first + 1);
-        Ok(first)
-    }
-
-    /// Writes the counters back (inside the same transaction).
-    async fn save_counters<T: PushTx>(&self, tx: &mut T, user_id: &str) -> Result<(), StoreError> {
-        if let Some(next) = self.author_next {
-            tx.execute("UPDATE users SET next_seq = $1 WHERE id = $2", &[Arg::Int(next), text(user_id)]).await?;
-        }
-        let mut touched: Vec<_> = self.community_next.iter().collect();
-        touched.sort();
-        for (community_id, next) in touched {
-            tx.execute("UPDATE communities SET next_seq = $1 WHERE id = $2", &[Arg::Int(*next), text(community_id)]).await?;
-        }
-        Ok(())
+    fn next_author_seq(&mut self) -> i64 {
+        self.author_seq_taken = true;
+        self.author_next += 1;
+        self.author_next - 1
     }
 }
 
-async fn counter<T: PushTx>(tx: &mut T, sql: &str, id: &str) -> Result<i64, StoreError> {
-    tx.integers(sql, &[text(id)])
-        .await?
-        .first()
-        .copied()
-        .ok_or_else(|| StoreError::Backend(format!("no counter row for {id}")))
+/// A share row to write once its community's sequence numbers are reserved.
+struct ShareWrite {
+    annotation_id: String,
+    community_id: String,
+    slug: String,
+    /// Its place among this push's writes to the community: its sequence number
+    /// is the first reserved plus this.
+    nth: i64,
+    removed_at: Option<i64>,
+}
+
+/// What the decided mutations write, in order.
+#[derive(Default)]
+struct Plan {
+    /// (statement, id, values) of each annotation row write.
+    annotations: Vec<(&'static RowsStatement, String, Vec<Arg>)>,
+    shares: Vec<ShareWrite>,
+    /// community id -> how many sequence numbers this push takes from it.
+    taken: BTreeMap<String, i64>,
+    /// In order: `Ok(author seq)` for the author's feed, `Err(index into shares)` for a community's.
+    notices: Vec<Result<i64, usize>>,
+}
+
+impl Plan {
+    fn share(&mut self, annotation_id: &str, community_id: &str, slug: &str, removed_at: Option<i64>) {
+        let taken = self.taken.entry(community_id.to_string()).or_insert(0);
+        self.notices.push(Err(self.shares.len()));
+        self.shares.push(ShareWrite {
+            annotation_id: annotation_id.to_string(),
+            community_id: community_id.to_string(),
+            slug: slug.to_string(),
+            nth: *taken,
+            removed_at,
+        });
+        *taken += 1;
+    }
 }
 
 /// Records (author, device, seq) for every mutation in one statement; answers
@@ -172,14 +221,13 @@ async fn record_applied<T: PushTx>(
     Ok(seqs.iter().map(|seq| new.remove(seq)).collect())
 }
 
-async fn write_upsert<T: PushTx>(
-    tx: &mut T,
+fn plan_upsert(
+    plan: &mut Plan,
     state: &mut PushState,
     author: &User,
     memberships: &[Membership],
     upsert: PreparedUpsert,
     now_ms: i64,
-    notices: &mut Vec<ChangeNotice>,
 ) -> Result<Result<(), Rejection>, StoreError> {
     let stored = state.stored.get(&upsert.id).cloned().flatten();
     let shared_before = state.shares.get(&upsert.id).cloned().unwrap_or_default();
@@ -197,8 +245,8 @@ async fn write_upsert<T: PushTx>(
     // The same communities as the stamped `audience`: `portable::serve_row` relies on
     // it ("" when shared with none; NULL only for rows written before the column).
     let share_slugs = audience.iter().map(|c| c.slug.as_str()).collect::<Vec<_>>().join(" ");
-    let author_seq = state.next_author_seq(tx, &author.id).await?;
-    let args = [
+    let author_seq = state.next_author_seq();
+    let values = vec![
         text(&upsert.id),
         text(&author.id),
         Arg::OptText(Some(upsert.page_key.clone())),
@@ -213,18 +261,13 @@ async fn write_upsert<T: PushTx>(
         Arg::OptText(upsert.extra_json.clone()),
         Arg::OptText(Some(share_slugs)),
     ];
-    tx.execute(UPSERT_ANNOTATION, &args).await?;
-    notices.push(ChangeNotice { community: None, author_id: author.id.clone(), seq: author_seq });
-
+    plan.annotations.push((&UPSERT_ANNOTATION, upsert.id.clone(), values));
+    plan.notices.push(Ok(author_seq));
     for community in &audience {
-        let seq = state.next_seq(tx, &community.id).await?;
-        tx.execute(SHARE, &[text(&upsert.id), text(&community.id), Arg::Int(seq)]).await?;
-        notices.push(ChangeNotice { community: Some(community.slug.clone()), author_id: author.id.clone(), seq });
+        plan.share(&upsert.id, &community.id, &community.slug, None);
     }
     for (community_id, slug) in shared_before.iter().filter(|(id, _)| !audience.iter().any(|c| &c.id == id)) {
-        let seq = state.next_seq(tx, community_id).await?;
-        tx.execute(UNSHARE, &[Arg::Int(seq), Arg::Int(now_ms), text(&upsert.id), text(community_id)]).await?;
-        notices.push(ChangeNotice { community: Some(slug.clone()), author_id: author.id.clone(), seq });
+        plan.share(&upsert.id, community_id, slug, Some(now_ms));
     }
     let author_id = stored.map(|s| s.author_id).unwrap_or_else(|| author.id.clone());
     state.stored.insert(upsert.id.clone(), Some(StoredState { author_id, deleted: false, modified_ms: upsert.modified_ms }));
@@ -232,35 +275,96 @@ async fn write_upsert<T: PushTx>(
     Ok(Ok(()))
 }
 
-async fn write_delete<T: PushTx>(
-    tx: &mut T,
-    state: &mut PushState,
-    author: &User,
-    id: &str,
-    now_ms: i64,
-    notices: &mut Vec<ChangeNotice>,
-) -> Result<Result<(), Rejection>, StoreError> {
+fn plan_delete(plan: &mut Plan, state: &mut PushState, author: &User, id: &str, now_ms: i64) -> Result<(), Rejection> {
     let stored = state.stored.get(id).cloned().flatten();
-    match decide_delete(author, id, stored.as_ref()) {
-        Err(rejection) => return Ok(Err(rejection)),
-        Ok(DeleteDecision::AlreadyDeleted) => return Ok(Ok(())),
-        Ok(DeleteDecision::Tombstone) => {}
+    match decide_delete(author, id, stored.as_ref())? {
+        DeleteDecision::AlreadyDeleted => return Ok(()),
+        DeleteDecision::Tombstone => {}
     }
-    let author_seq = state.next_author_seq(tx, &author.id).await?;
-    let args = [text(id), text(&author.id), Arg::Int(now_ms), Arg::Int(now_ms), Arg::Int(now_ms), Arg::Int(author_seq)];
-    tx.execute(TOMBSTONE, &args).await?;
-    notices.push(ChangeNotice { community: None, author_id: author.id.clone(), seq: author_seq });
-    // Communities that had it hear about the deletion through a new sequence number.
+    let author_seq = state.next_author_seq();
+    let values = vec![text(id), text(&author.id), Arg::Int(now_ms), Arg::Int(now_ms), Arg::Int(now_ms), Arg::Int(author_seq)];
+    plan.annotations.push((&TOMBSTONE, id.to_string(), values));
+    plan.notices.push(Ok(author_seq));
     let author_id = stored.map(|s| s.author_id).unwrap_or_else(|| author.id.clone());
     state.stored.insert(id.to_string(), Some(StoredState { author_id, deleted: true, modified_ms: now_ms }));
-    // The share rows stay live (only their seq moves): a later mutation of this id sees them.
-    let live = state.shares.get(id).cloned().unwrap_or_default();
-    for (community_id, slug) in live {
-        let seq = state.next_seq(tx, &community_id).await?;
-        tx.execute(MOVE_SHARE, &[Arg::Int(seq), text(id), text(&community_id)]).await?;
-        notices.push(ChangeNotice { community: Some(slug), author_id: author.id.clone(), seq });
+    // Communities that had it hear about the deletion through a new sequence number;
+    // the share rows stay live (only their seq moves): a later mutation of this id sees them.
+    for (community_id, slug) in state.shares.get(id).cloned().unwrap_or_default() {
+        plan.share(id, &community_id, &slug, None);
     }
-    Ok(Ok(()))
+    Ok(())
+}
+
+/// Writes `rows` (statement, key, values) in order, as few statements as the
+/// order allows: consecutive rows of one statement go together until a key repeats
+/// (one statement may not upsert a row twice). Answers the rows written.
+async fn write_in_order<T: PushTx>(tx: &mut T, rows: &[(&'static RowsStatement, String, Vec<Arg>)]) -> Result<u64, StoreError> {
+    let mut written = 0;
+    let mut start = 0;
+    while start < rows.len() {
+        let statement = rows[start].0;
+        let mut keys = HashSet::new();
+        let mut end = start;
+        while end < rows.len()
+            && end - start < MAX_ROWS_A_STATEMENT
+            && std::ptr::eq(rows[end].0, statement)
+            && keys.insert(rows[end].1.as_str())
+        {
+            end += 1;
+        }
+        let values: Vec<&[Arg]> = rows[start..end].iter().map(|(_, _, v)| v.as_slice()).collect();
+        written += tx.write_rows(statement, &values).await?;
+        start = end;
+    }
+    Ok(written)
+}
+
+/// Writes what the push decided (phase 3); answers the feed positions it created.
+async fn write_plan<T: PushTx>(tx: &mut T, plan: Plan, state: &PushState, author: &User) -> Result<Vec<ChangeNotice>, StoreError> {
+    let written = write_in_order(tx, &plan.annotations).await?;
+    if written != plan.annotations.len() as u64 {
+        // Someone else created one of these ids since it was read (PostgreSQL only:
+        // SQLite has one writer). The retry reads it and rejects it as not theirs.
+        return Err(StoreError::Conflict("an annotation of this push was created by someone else meanwhile".into()));
+    }
+    if state.author_seq_taken {
+        tx.execute("UPDATE users SET next_seq = $1 WHERE id = $2", &[Arg::Int(state.author_next), text(&author.id)]).await?;
+    }
+    // In community id order (BTreeMap): the same order in every push.
+    let mut first = HashMap::new();
+    for (community_id, taken) in &plan.taken {
+        let end = tx
+            .integers(
+                "UPDATE communities SET next_seq = next_seq + $1 WHERE id = $2 RETURNING next_seq",
+                &[Arg::Int(*taken), text(community_id)],
+            )
+            .await?
+            .first()
+            .copied()
+            .ok_or_else(|| StoreError::Backend(format!("no counter row for community {community_id}")))?;
+        first.insert(community_id.as_str(), end - taken);
+    }
+    let seq_of = |share: &ShareWrite| first[share.community_id.as_str()] + share.nth;
+    let rows: Vec<(&'static RowsStatement, String, Vec<Arg>)> = plan
+        .shares
+        .iter()
+        .map(|s| {
+            let values = vec![text(&s.annotation_id), text(&s.community_id), Arg::Int(seq_of(s)), Arg::OptInt(s.removed_at)];
+            (&SHARE, format!("{} {}", s.annotation_id, s.community_id), values)
+        })
+        .collect();
+    write_in_order(tx, &rows).await?;
+    Ok(plan
+        .notices
+        .iter()
+        .map(|notice| match notice {
+            Ok(seq) => ChangeNotice { community: None, author_id: author.id.clone(), seq: *seq },
+            Err(i) => {
+                let share = &plan.shares[*i];
+                ChangeNotice { community: Some(share.slug.clone()), author_id: author.id.clone(), seq: seq_of(share) }
+            }
+        })
+        .collect())
 }
 
 /// Applies `mutations` by `author` (from `device_id`, if any) in the open write
@@ -272,6 +376,13 @@ pub(crate) async fn apply_push<T: PushTx>(
     mutations: Vec<PreparedMutation>,
     now_ms: i64,
 ) -> Result<PushOutcome, StoreError> {
+    // Phase 1. The author's row first: their pushes queue here, before anything is read.
+    let author_next = tx
+        .integers("UPDATE users SET next_seq = next_seq WHERE id = $1 RETURNING next_seq", &[text(&author.id)])
+        .await?
+        .first()
+        .copied()
+        .ok_or_else(|| StoreError::Backend(format!("no counter row for user {}", author.id)))?;
     // Read inside the transaction: a membership removed a moment ago no longer counts.
     let memberships = tx.memberships(&author.id).await?;
     let mut outcome = PushOutcome { results: Vec::with_capacity(mutations.len()), notices: Vec::new() };
@@ -291,7 +402,10 @@ pub(crate) async fn apply_push<T: PushTx>(
             ids.push(id);
         }
     }
-    let mut state = PushState::load(tx, &ids).await?;
+    let mut state = PushState::load(tx, &ids, author_next).await?;
+
+    // Phase 2.
+    let mut plan = Plan::default();
     for (mutation, first_time) in mutations.into_iter().zip(first_times) {
         let seq = mutation.seq() as u64; // prepare() only lets non-negative values through.
         if !first_time {
@@ -300,21 +414,31 @@ pub(crate) async fn apply_push<T: PushTx>(
         }
         let result = match mutation {
             PreparedMutation::Invalid { rejection, .. } => Err(rejection),
-            PreparedMutation::Upsert(upsert) => {
-                write_upsert(tx, &mut state, author, &memberships, *upsert, now_ms, &mut outcome.notices).await?
-            }
-            PreparedMutation::Delete { id, .. } => write_delete(tx, &mut state, author, &id, now_ms, &mut outcome.notices).await?,
+            PreparedMutation::Upsert(upsert) => plan_upsert(&mut plan, &mut state, author, &memberships, *upsert, now_ms)?,
+            PreparedMutation::Delete { id, .. } => plan_delete(&mut plan, &mut state, author, &id, now_ms),
         };
         outcome.results.push(match result {
             Ok(()) => MutationResult { seq, status: MutationStatus::Applied, error: None },
             Err(r) => MutationResult { seq, status: MutationStatus::Rejected, error: Some(r.to_wire()) },
         });
     }
-    state.save_counters(tx, &author.id).await?;
-    // Only the last position of each feed matters to listeners.
+
+    // Phase 3. Only the last position of each feed matters to listeners.
+    let notices = write_plan(tx, plan, &state, author).await?;
     let mut seen = HashSet::new();
-    let mut notices: Vec<ChangeNotice> = outcome.notices.into_iter().rev().filter(|n| seen.insert(n.community.clone())).collect();
+    let mut notices: Vec<ChangeNotice> = notices.into_iter().rev().filter(|n| seen.insert(n.community.clone())).collect();
     notices.reverse();
     outcome.notices = notices;
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_statements_number_their_parameters_row_by_row() {
+        let sql = SHARE.sql(2);
+        assert!(sql.starts_with("INSERT INTO annotation_shares (annotation_id, community_id, seq, removed_at) VALUES ($1, $2, $3, $4), ($5, $6, $7, $8) ON CONFLICT"), "{sql}");
+    }
 }

@@ -4,10 +4,7 @@
 //! A backend module defines its store struct (with `pool` and `read` fields), a
 //! `begin_write(&self)` (a write transaction, `BEGIN IMMEDIATE` on SQLite), and the
 //! hot paths the trait delegates to (`try_apply_push`, `hot_*`): [`sqlx_hot_reads!`]
-//! makes them for PostgreSQL, which also defines `lock_for_push(conn, user_id)`
-//! (locks the sequence counters of the author's communities in a fixed order so
-//! that concurrent pushes queue instead of deadlocking); SQLite runs them on
-//! rusqlite (`sqlite.rs`).
+//! makes them for PostgreSQL; SQLite runs them on rusqlite (`sqlite.rs`).
 //!
 //! Only plain types cross the boundary (`String`, `i64`, `Option`), so the same
 //! row tuples decode on both databases.
@@ -64,6 +61,8 @@ pub(crate) enum Arg {
     Int(i64),
     /// A text value that may be NULL.
     OptText(Option<String>),
+    /// An integer that may be NULL.
+    OptInt(Option<i64>),
 }
 
 /// [`VISIBLE`] as a literal, so that constant queries can `concat!` it.
@@ -369,6 +368,7 @@ macro_rules! portable_store {
                         Arg::Text(s) => q.bind(s.clone()),
                         Arg::Int(i) => q.bind(*i),
                         Arg::OptText(s) => q.bind(s.clone()),
+                        Arg::OptInt(i) => q.bind(*i),
                     };
                 }
                 q
@@ -811,6 +811,19 @@ macro_rules! sqlx_hot_reads {
                 bind_all!(sqlx::query(sql), args).execute(&mut *self.0).await.map_err(backend)?;
                 Ok(())
             }
+
+            async fn write_rows(
+                &mut self,
+                statement: &crate::store::apply::RowsStatement,
+                rows: &[&[Arg]],
+            ) -> Result<u64, StoreError> {
+                let sql = statement.sql(rows.len());
+                let done = bind_all!(sqlx::query(&sql), rows.iter().copied().flatten())
+                    .execute(&mut *self.0)
+                    .await
+                    .map_err(backend)?;
+                Ok(done.rows_affected())
+            }
         }
 
         impl $store {
@@ -822,7 +835,6 @@ macro_rules! sqlx_hot_reads {
                 now_ms: i64,
             ) -> Result<PushOutcome, StoreError> {
                 let mut tx = self.begin_write().await?;
-                Self::lock_for_push(&mut tx, &author.id).await?;
                 let outcome =
                     crate::store::apply::apply_push(&mut SqlxPushTx(&mut tx), author, device_id, mutations, now_ms).await?;
                 tx.commit().await.map_err(backend)?;

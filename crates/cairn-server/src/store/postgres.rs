@@ -2,14 +2,15 @@
 //! `postgres://` URL (`--database` or `CAIRN_DATABASE_URL`).
 //!
 //! Transactions run at READ COMMITTED. Sequence numbers come from
-//! `UPDATE communities SET next_seq = next_seq + 1 ... RETURNING`: the row lock
+//! `UPDATE communities SET next_seq = next_seq + n ... RETURNING`: the row lock
 //! it takes is held until commit, so a second writer to the same community
-//! waits and gets the next number only after the first has committed; commit
-//! order equals sequence order, which is what the change feed's cursor needs.
-//! A push first locks the counter rows of all the author's communities in id
-//! order, so two pushes never take the same locks in opposite orders; a
-//! deadlock that slips through anyway (e.g. an unshare from a community the
-//! author has left) is retried by [`Store::apply_push`].
+//! waits and gets its numbers only after the first has committed; commit order
+//! equals sequence order, which is what the change feed's cursor needs. A push
+//! takes these locks last, in community id order, after locking its author's
+//! row first (`store::apply`); a conflict that slips through anyway (a
+//! deadlock, two authors racing to create one id) is retried by
+//! [`Store::apply_push`]. A push's rows go in multi-row statements: here each
+//! statement is a round trip.
 
 use std::time::Duration;
 
@@ -49,23 +50,6 @@ impl PostgresStore {
 
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
         self.pool.begin().await.map_err(backend)
-    }
-
-    async fn lock_for_push(conn: &mut PgConnection, user_id: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "SELECT c.id FROM communities c JOIN memberships m ON m.community_id = c.id
-             WHERE m.user_id = $1 ORDER BY c.id FOR UPDATE OF c",
-        )
-        .bind(user_id)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(backend)?;
-        sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
-            .bind(user_id)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(backend)?;
-        Ok(())
     }
 }
 

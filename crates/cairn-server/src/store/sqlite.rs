@@ -69,6 +69,7 @@ fn bound<'c>(conn: &'c rusqlite::Connection, sql: &str, args: &[Arg]) -> Result<
             Arg::Text(s) => stmt.raw_bind_parameter(index, s),
             Arg::Int(n) => stmt.raw_bind_parameter(index, n),
             Arg::OptText(s) => stmt.raw_bind_parameter(index, s),
+            Arg::OptInt(n) => stmt.raw_bind_parameter(index, n),
         }
         .map_err(sqlite_error)?;
     }
@@ -116,6 +117,15 @@ impl crate::store::apply::PushTx for RusqlitePushTx<'_> {
     async fn execute(&mut self, sql: &str, args: &[Arg]) -> Result<(), StoreError> {
         bound(self.0, sql, args)?.raw_execute().map_err(sqlite_error)?;
         Ok(())
+    }
+
+    async fn write_rows(&mut self, statement: &crate::store::apply::RowsStatement, rows: &[&[Arg]]) -> Result<u64, StoreError> {
+        let sql = statement.sql(1);
+        let mut written = 0;
+        for row in rows {
+            written += bound(self.0, &sql, row)?.raw_execute().map_err(sqlite_error)? as u64;
+        }
+        Ok(written)
     }
 }
 
