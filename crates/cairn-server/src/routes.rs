@@ -124,7 +124,12 @@ pub async fn membership_of(state: &AppState, user: &User, slug: &str) -> Result<
         .await?
         .into_iter()
         .find(|m| m.community.slug == slug)
-        .ok_or_else(|| ApiError::Forbidden(format!("you are not a member of community {:?}", truncated(slug))))
+        .ok_or_else(|| not_a_member(slug))
+}
+
+/// 403 for a community the caller is not in, or one that does not exist.
+fn not_a_member(slug: &str) -> ApiError {
+    ApiError::Forbidden(format!("you are not a member of community {:?}", truncated(slug)))
 }
 
 fn truncated(s: &str) -> String {
@@ -157,9 +162,12 @@ pub async fn community_changes(
     Query(query): Query<ChangesQuery>,
 ) -> Result<JsonBytes, ApiError> {
     let limit = page_limit(query.limit)?;
-    let membership = membership_of(&state, &user, &slug).await?;
     // One row more than asked tells whether there is more.
-    let rows = state.store.community_changes(&user, &membership.community.id, since_of(query.since)?, limit + 1).await?;
+    let rows = state
+        .store
+        .community_changes(&user, &slug, since_of(query.since)?, limit + 1)
+        .await?
+        .ok_or_else(|| not_a_member(&slug))?;
     Ok(changes_response(rows, query.since, limit))
 }
 

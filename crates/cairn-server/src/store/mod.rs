@@ -292,15 +292,16 @@ pub trait Store: Send + Sync {
     /// shared with a community they belong to. Newest first.
     async fn page_annotations(&self, viewer: &User, page_key: &str) -> Result<Vec<ServedAnnotation>, StoreError>;
 
-    /// A community's change feed after `since`, in sequence order, as `viewer`
-    /// (who must be a member; the caller checks) sees it.
+    /// The change feed of the community `slug` after `since`, in sequence order, as
+    /// `viewer` sees it; `None` when they are not a member (or there is no such
+    /// community). Membership and feed are read in one snapshot.
     async fn community_changes(
         &self,
         viewer: &User,
-        community_id: &str,
+        slug: &str,
         since: i64,
         limit: i64,
-    ) -> Result<Vec<FeedRow>, StoreError>;
+    ) -> Result<Option<Vec<FeedRow>>, StoreError>;
 
     /// The viewer's own annotations' change feed after `since`.
     async fn own_changes(&self, viewer: &User, since: i64, limit: i64) -> Result<Vec<FeedRow>, StoreError>;

@@ -334,15 +334,18 @@ impl SqliteStore {
     async fn hot_community_changes(
         &self,
         viewer: &User,
-        community_id: &str,
+        slug: &str,
         since: i64,
         limit: i64,
-    ) -> Result<Vec<FeedRow>, StoreError> {
-        let (viewer_id, community_id) = (viewer.id.clone(), community_id.to_string());
+    ) -> Result<Option<Vec<FeedRow>>, StoreError> {
+        let (viewer_id, slug) = (viewer.id.clone(), slug.to_string());
         self.hot
             .run(move |conn| {
+                let memberships = read_memberships(conn, &viewer_id)?;
+                let Some(membership) = memberships.iter().find(|m| m.community.slug == slug) else { return Ok(None) };
+                let community_id = &membership.community.id;
                 let params = named_params! {"$1": viewer_id, "$2": community_id, "$3": since, "$4": limit};
-                read_feed(conn, hot::COMMUNITY_FEED, &viewer_id, params)
+                read_feed(conn, hot::COMMUNITY_FEED, &viewer_id, params).map(Some)
             })
             .await
     }
@@ -527,7 +530,7 @@ mod tests {
             let bobs = store.page_annotations(&bob, "https://a.example/p").await.unwrap();
             assert_eq!(bobs[0].communities, ["team"], "old row: {old_row}");
             assert_eq!(audience(&bobs[0]), ["urn:cairn:community:team"], "old row: {old_row}");
-            let feed = store.community_changes(&bob, &team.id, 0, 10).await.unwrap();
+            let feed = store.community_changes(&bob, "team", 0, 10).await.unwrap().unwrap();
             assert_eq!(audience(feed[0].annotation.as_ref().unwrap()), ["urn:cairn:community:team"]);
             let own = store.page_annotations(&alice, "https://a.example/p").await.unwrap();
             assert_eq!(own[0].communities, ["ops", "team"], "old row: {old_row}");
