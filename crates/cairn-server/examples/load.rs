@@ -28,6 +28,7 @@ use serde_json::{json, Value};
 mod postgres;
 
 const USAGE: &str = "usage: load [--backend sqlite|postgres|both] [--clients 200] [--step-secs 5] [--seed 5000] [--device-pull 50000]
+            [--hold sync|pages@RATE]  (runs that mix at that rate for ten steps, to profile)
 PostgreSQL: CAIRN_TEST_POSTGRES_URL, else a throwaway local cluster (as the tests do).";
 
 struct Options {
@@ -36,10 +37,12 @@ struct Options {
     step: Duration,
     seed: usize,
     device_pull: usize,
+    /// Instead of searching for the highest rate: one mix at one rate, for profiling.
+    hold: Option<(Mix, f64)>,
 }
 
 fn options() -> Options {
-    let mut o = Options { backends: vec!["sqlite", "postgres"], clients: 200, step: Duration::from_secs(5), seed: 5_000, device_pull: 50_000 };
+    let mut o = Options { backends: vec!["sqlite", "postgres"], clients: 200, step: Duration::from_secs(5), seed: 5_000, device_pull: 50_000, hold: None };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < args.len() {
@@ -50,6 +53,11 @@ fn options() -> Options {
             "--step-secs" => o.step = Duration::from_secs(value.parse().expect("--step-secs N")),
             "--seed" => o.seed = value.parse().expect("--seed N"),
             "--device-pull" => o.device_pull = value.parse().expect("--device-pull N"),
+            "--hold" => {
+                let (mix, rate) = value.split_once('@').expect("--hold sync|pages@RATE");
+                let mix = if mix == "pages" { Mix::Pages } else { Mix::Sync };
+                o.hold = Some((mix, rate.parse().expect("--hold sync|pages@RATE")));
+            }
             _ => {
                 println!("{USAGE}");
                 std::process::exit(if args[i] == "--help" { 0 } else { 2 });
@@ -158,9 +166,12 @@ async fn run_at(bench: Arc<Bench>, mix: Mix, rate: f64, duration: Duration, clie
         let (bench, latencies, errors) = (bench.clone(), latencies.clone(), errors.clone());
         let push_latencies = push_latencies.clone();
         let client = (i as usize) % clients;
+        // Every tenth request pushes; `i / 10` spreads the pushes over all clients
+        // (and so all users), as `i` would only over the clients 0, 10, 20, ...
+        let pusher = (i as usize / 10) % clients;
         tasks.push(tokio::spawn(async move {
             let ok = match mix {
-                Mix::Sync if i % 10 == 0 => bench.push(client, 10, None).await,
+                Mix::Sync if i % 10 == 0 => bench.push(pusher, 10, None).await,
                 Mix::Sync => bench.pull(client).await,
                 Mix::Pages => bench.page(client).await,
             };
@@ -253,11 +264,24 @@ async fn seed_lookup_pages(bench: Arc<Bench>) {
     }
 }
 
-async fn open(backend: &str, dir: &std::path::Path) -> Arc<dyn Store> {
+/// The store, and the PostgreSQL URL when it is PostgreSQL.
+async fn open(backend: &str, dir: &std::path::Path) -> (Arc<dyn Store>, Option<String>) {
     match backend {
-        "sqlite" => Arc::new(SqliteStore::open(&dir.join("bench.sqlite3")).await.unwrap()),
-        _ => Arc::new(PostgresStore::open(&postgres::fresh_database().await, 32).await.unwrap()),
+        "sqlite" => (Arc::new(SqliteStore::open(&dir.join("bench.sqlite3")).await.unwrap()), None),
+        _ => {
+            let url = postgres::fresh_database().await;
+            (Arc::new(PostgresStore::open(&url, 32).await.unwrap()), Some(url))
+        }
     }
+}
+
+/// Gives PostgreSQL's planner statistics of the seeded tables, as autovacuum has
+/// on a server that has been running: a fresh database grown in seconds has none,
+/// and its plans are those of empty tables.
+async fn analyze(url: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::query("ANALYZE").execute(&mut conn).await.unwrap();
 }
 
 fn main() {
@@ -268,7 +292,7 @@ fn main() {
         // CAIRN_BENCH_KEEP=DIR keeps the SQLite file there, to look at afterwards.
         let dir = tempfile::tempdir().unwrap();
         let kept = std::env::var_os("CAIRN_BENCH_KEEP").map(std::path::PathBuf::from);
-        let store = server_rt.block_on(open(backend, kept.as_deref().unwrap_or(dir.path())));
+        let (store, postgres_url) = server_rt.block_on(open(backend, kept.as_deref().unwrap_or(dir.path())));
         let config = ServerConfig { rate_per_second: 0.0, ..ServerConfig::default() };
         let listener = server_rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -303,7 +327,16 @@ fn main() {
             let started = Instant::now();
             seed(bench.clone(), o.seed).await;
             seed_lookup_pages(bench.clone()).await;
+            if let Some(url) = &postgres_url {
+                analyze(url).await;
+            }
             println!("  seeded {} annotations in {:.1} s", o.seed, started.elapsed().as_secs_f64());
+            if let Some((mix, rate)) = o.hold {
+                run_at(bench.clone(), mix, 50.0, Duration::from_secs(2), o.clients).await;
+                let (p50, p99, max, errors) = run_at(bench.clone(), mix, rate, o.step * 10, o.clients).await;
+                println!("  held {rate:.0} req/s: p50 {p50:.1} ms  p99 {p99:.1} ms  max {max:.1} ms  errors {errors}");
+                return;
+            }
             let sync = highest_rate(bench.clone(), Mix::Sync, "sync", &o).await;
             let pages = highest_rate(bench.clone(), Mix::Pages, "pages", &o).await;
             let have = bench.max_seq.load(Ordering::Relaxed) as usize;

@@ -108,6 +108,62 @@ both_backends! {
         assert_eq!(next_change(&mut bob_events, &mut bob_buf).await, None);
     }
 
+    /// Positions follow commit order: a reader following the feed with its cursor
+    /// while several people push never steps past a position that commits later.
+    async fn a_reader_following_the_feed_during_concurrent_pushes_misses_nothing() {
+        let s = std::sync::Arc::new(TestServer::start().await);
+        let (alice, bob) = (s.token("alice").await, s.token("bob").await);
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader = {
+            let (s, bob, done) = (s.clone(), bob.clone(), done.clone());
+            tokio::spawn(async move {
+                let (mut since, mut seen) = (0u64, Vec::new());
+                loop {
+                    let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+                    let page = changes(&s, &bob, &format!("/v1/communities/demo-team/changes?since={since}&limit=7")).await;
+                    for change in &page.changes {
+                        assert!(change.seq > since, "positions only grow along the feed");
+                        since = change.seq;
+                        seen.push(change.id.clone());
+                    }
+                    if finished && !page.more {
+                        return seen;
+                    }
+                }
+            })
+        };
+        let mut writers = Vec::new();
+        for w in 0..6u64 {
+            let s = s.clone();
+            let token = if w % 2 == 0 { alice.clone() } else { bob.clone() };
+            writers.push(tokio::spawn(async move {
+                let mut ids = Vec::new();
+                for p in 0..8u64 {
+                    let batch: Vec<Value> = (0..3)
+                        .map(|j| {
+                            let id = new_id();
+                            ids.push(id.clone());
+                            upsert(p * 3 + j + 1, &annotation(&id, PAGE, "n", T0), &["demo-team"])
+                        })
+                        .collect();
+                    assert_eq!(statuses(&s.push(&token, &format!("writer-{w}"), json!(batch)).await), ["applied"; 3]);
+                }
+                ids
+            }));
+        }
+        let mut pushed = Vec::new();
+        for writer in writers {
+            pushed.extend(writer.await.unwrap());
+        }
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut seen = reader.await.unwrap();
+        seen.sort();
+        seen.dedup();
+        pushed.sort();
+        assert_eq!(seen.len(), pushed.len(), "the reader missed {} of {} annotations", pushed.len() - seen.len(), pushed.len());
+        assert_eq!(seen, pushed);
+    }
+
     async fn the_author_hears_about_their_own_private_changes() {
         let s = TestServer::start().await;
         let (alice, bob) = (s.token("alice").await, s.token("bob").await);

@@ -51,6 +51,33 @@ pub(crate) trait PushTx: Send {
     /// each statement is a round trip. SQLite runs the one-row statement per row:
     /// in process, a cached statement is cheaper than parsing a new one.
     async fn write_rows(&mut self, statement: &RowsStatement, rows: &[&[Arg]]) -> Result<u64, StoreError>;
+    /// Takes `taken[c]` feed positions of each community `c`, in community id order,
+    /// and answers the first of each; or `None` when the database numbers share rows
+    /// written without a position itself, as the transaction commits (PostgreSQL,
+    /// migration `0003_positions_at_commit`). SQLite: [`reserve_positions`].
+    async fn reserve_positions(&mut self, taken: &BTreeMap<String, i64>) -> Result<Option<HashMap<String, i64>>, StoreError>;
+}
+
+/// Takes the positions now: the counter rows stay locked until commit, so
+/// positions still follow commit order. (SQLite: one writer at a time anyway.)
+pub(crate) async fn reserve_positions<T: PushTx>(
+    tx: &mut T,
+    taken: &BTreeMap<String, i64>,
+) -> Result<Option<HashMap<String, i64>>, StoreError> {
+    let mut first = HashMap::new();
+    for (community_id, taken) in taken {
+        let end = tx
+            .integers(
+                "UPDATE communities SET next_seq = next_seq + $1 WHERE id = $2 RETURNING next_seq",
+                &[Arg::Int(*taken), text(community_id)],
+            )
+            .await?
+            .first()
+            .copied()
+            .ok_or_else(|| StoreError::Backend(format!("no counter row for community {community_id}")))?;
+        first.insert(community_id.clone(), end - taken);
+    }
+    Ok(Some(first))
 }
 
 /// An `INSERT ... VALUES` for any number of rows.
@@ -319,8 +346,14 @@ async fn write_in_order<T: PushTx>(tx: &mut T, rows: &[(&'static RowsStatement, 
     Ok(written)
 }
 
-/// Writes what the push decided (phase 3); answers the feed positions it created.
-async fn write_plan<T: PushTx>(tx: &mut T, plan: Plan, state: &PushState, author: &User) -> Result<Vec<ChangeNotice>, StoreError> {
+/// Writes what the push decided (phase 3); answers the feed positions it created,
+/// and the ids of the communities whose positions are only known after commit.
+async fn write_plan<T: PushTx>(
+    tx: &mut T,
+    mut plan: Plan,
+    state: &PushState,
+    author: &User,
+) -> Result<(Vec<ChangeNotice>, Vec<String>), StoreError> {
     let written = write_in_order(tx, &plan.annotations).await?;
     if written != plan.annotations.len() as u64 {
         // Someone else created one of these ids since it was read (PostgreSQL only:
@@ -330,41 +363,46 @@ async fn write_plan<T: PushTx>(tx: &mut T, plan: Plan, state: &PushState, author
     if state.author_seq_taken {
         tx.execute("UPDATE users SET next_seq = $1 WHERE id = $2", &[Arg::Int(state.author_next), text(&author.id)]).await?;
     }
-    // In community id order (BTreeMap): the same order in every push.
-    let mut first = HashMap::new();
-    for (community_id, taken) in &plan.taken {
-        let end = tx
-            .integers(
-                "UPDATE communities SET next_seq = next_seq + $1 WHERE id = $2 RETURNING next_seq",
-                &[Arg::Int(*taken), text(community_id)],
-            )
-            .await?
-            .first()
-            .copied()
-            .ok_or_else(|| StoreError::Backend(format!("no counter row for community {community_id}")))?;
-        first.insert(community_id.as_str(), end - taken);
-    }
-    let seq_of = |share: &ShareWrite| first[share.community_id.as_str()] + share.nth;
-    let rows: Vec<(&'static RowsStatement, String, Vec<Arg>)> = plan
-        .shares
+    // Positions are taken in community id order (BTreeMap) in every push, and the
+    // share rows written in that order too (each community's in push order), so
+    // that a backend numbering them at commit also locks counters in that order.
+    let first = tx.reserve_positions(&plan.taken).await?;
+    let seq_of = |share: &ShareWrite| first.as_ref().map(|first| first[&share.community_id] + share.nth);
+    let mut order: Vec<usize> = (0..plan.shares.len()).collect();
+    order.sort_by(|a, b| plan.shares[*a].community_id.cmp(&plan.shares[*b].community_id));
+    let rows: Vec<(&'static RowsStatement, String, Vec<Arg>)> = order
         .iter()
-        .map(|s| {
-            let values = vec![text(&s.annotation_id), text(&s.community_id), Arg::Int(seq_of(s)), Arg::OptInt(s.removed_at)];
+        .map(|i| {
+            let s = &plan.shares[*i];
+            let values = vec![text(&s.annotation_id), text(&s.community_id), Arg::OptInt(seq_of(s)), Arg::OptInt(s.removed_at)];
             (&SHARE, format!("{} {}", s.annotation_id, s.community_id), values)
         })
         .collect();
     write_in_order(tx, &rows).await?;
-    Ok(plan
+    let notices = plan
         .notices
         .iter()
         .map(|notice| match notice {
             Ok(seq) => ChangeNotice { community: None, author_id: author.id.clone(), seq: *seq },
             Err(i) => {
                 let share = &plan.shares[*i];
-                ChangeNotice { community: Some(share.slug.clone()), author_id: author.id.clone(), seq: seq_of(share) }
+                // Numbered at commit: the caller fills in the feed's position then.
+                let seq = seq_of(share).unwrap_or(0);
+                ChangeNotice { community: Some(share.slug.clone()), author_id: author.id.clone(), seq }
             }
         })
-        .collect())
+        .collect();
+    let unnumbered = if first.is_some() { Vec::new() } else { std::mem::take(&mut plan.taken).into_keys().collect() };
+    Ok((notices, unnumbered))
+}
+
+/// What [`apply_push`] did, before commit.
+pub(crate) struct Applied {
+    pub outcome: PushOutcome,
+    /// The communities whose new positions the database numbers at commit: their
+    /// notices say position 0 until the caller, after commit, fills in each feed's
+    /// latest position (which includes this push's).
+    pub unnumbered: Vec<String>,
 }
 
 /// Applies `mutations` by `author` (from `device_id`, if any) in the open write
@@ -375,7 +413,7 @@ pub(crate) async fn apply_push<T: PushTx>(
     device_id: Option<&str>,
     mutations: Vec<PreparedMutation>,
     now_ms: i64,
-) -> Result<PushOutcome, StoreError> {
+) -> Result<Applied, StoreError> {
     // Phase 1. The author's row first: their pushes queue here, before anything is read.
     let author_next = tx
         .integers("UPDATE users SET next_seq = next_seq WHERE id = $1 RETURNING next_seq", &[text(&author.id)])
@@ -424,12 +462,12 @@ pub(crate) async fn apply_push<T: PushTx>(
     }
 
     // Phase 3. Only the last position of each feed matters to listeners.
-    let notices = write_plan(tx, plan, &state, author).await?;
+    let (notices, unnumbered) = write_plan(tx, plan, &state, author).await?;
     let mut seen = HashSet::new();
     let mut notices: Vec<ChangeNotice> = notices.into_iter().rev().filter(|n| seen.insert(n.community.clone())).collect();
     notices.reverse();
     outcome.notices = notices;
-    Ok(outcome)
+    Ok(Applied { outcome, unnumbered })
 }
 
 #[cfg(test)]

@@ -1,16 +1,17 @@
 //! The PostgreSQL backend, for a server that outgrows one file: selected by a
 //! `postgres://` URL (`--database` or `CAIRN_DATABASE_URL`).
 //!
-//! Transactions run at READ COMMITTED. Sequence numbers come from
-//! `UPDATE communities SET next_seq = next_seq + n ... RETURNING`: the row lock
-//! it takes is held until commit, so a second writer to the same community
-//! waits and gets its numbers only after the first has committed; commit order
-//! equals sequence order, which is what the change feed's cursor needs. A push
-//! takes these locks last, in community id order, after locking its author's
-//! row first (`store::apply`); a conflict that slips through anyway (a
-//! deadlock, two authors racing to create one id) is retried by
-//! [`Store::apply_push`]. A push's rows go in multi-row statements: here each
-//! statement is a round trip.
+//! Transactions run at READ COMMITTED. A community's feed positions are handed
+//! out inside COMMIT by a deferred trigger (migration `0003_positions_at_commit`):
+//! it locks the community's counter row until the commit is done, so a second
+//! writer to the same community gets its numbers only after the first has
+//! committed; commit order equals position order, which is what the change
+//! feed's cursor needs, and the lock is held for no client round trip. A push
+//! locks its author's row first (`store::apply`) and writes its share rows in
+//! community id order, so counters are locked in that order; a conflict that
+//! slips through anyway (a deadlock, two authors racing to create one id) is
+//! retried by [`Store::apply_push`]. A push's rows go in multi-row statements:
+//! here each statement is a round trip.
 
 use std::time::Duration;
 
@@ -83,7 +84,9 @@ mod one_trip {
     /// [`super::FeedSqlRowPg`]s of community slug `$2`'s feed after `$3`, at most `$4`
     /// rows: no row at all when `$1` is not a member, one row of NULLs (but the
     /// viewer's slugs) when the feed has nothing new. Membership and feed are read
-    /// in one snapshot.
+    /// in one snapshot. The share rows are limited before annotations are joined:
+    /// whatever plan the statistics of the moment suggest, a page reads at most
+    /// `$4` annotations (a plan that joined first read every row after `$3`).
     pub const COMMUNITY_FEED: &str = concat!(
         "SELECT v.slugs, f.seq, f.annotation_id, f.removed_at, f.deleted_at,
                 f.id, f.body_json, f.note_html, f.author_id, f.share_slugs, u.username, u.display_name
@@ -95,9 +98,9 @@ mod one_trip {
          LEFT JOIN LATERAL (
                SELECT s.seq, s.annotation_id, s.removed_at, a.deleted_at,
                       a.id, a.body_json, a.note_html, a.author_id, a.share_slugs
-               FROM annotation_shares s JOIN annotations a ON a.id = s.annotation_id
-               WHERE s.community_id = v.community_id AND s.seq > $3
-               ORDER BY s.seq LIMIT $4) f ON true
+               FROM (SELECT seq, annotation_id, removed_at FROM annotation_shares
+                     WHERE community_id = v.community_id AND seq > $3 ORDER BY seq LIMIT $4) s
+               JOIN annotations a ON a.id = s.annotation_id) f ON true
          LEFT JOIN users u ON u.id = f.author_id
          ORDER BY f.seq"
     );
@@ -204,6 +207,14 @@ impl crate::store::apply::PushTx for SqlxPushTx<'_> {
         Ok(())
     }
 
+    /// Share rows are numbered as the push commits (migration `0003_positions_at_commit`).
+    async fn reserve_positions(
+        &mut self,
+        _taken: &std::collections::BTreeMap<String, i64>,
+    ) -> Result<Option<std::collections::HashMap<String, i64>>, StoreError> {
+        Ok(None)
+    }
+
     async fn write_rows(&mut self, statement: &crate::store::apply::RowsStatement, rows: &[&[Arg]]) -> Result<u64, StoreError> {
         let sql = statement.sql(rows.len());
         let done =
@@ -221,8 +232,27 @@ impl PostgresStore {
         now_ms: i64,
     ) -> Result<PushOutcome, StoreError> {
         let mut tx = self.begin_write().await?;
-        let outcome = crate::store::apply::apply_push(&mut SqlxPushTx(&mut tx), author, device_id, mutations, now_ms).await?;
+        let applied = crate::store::apply::apply_push(&mut SqlxPushTx(&mut tx), author, device_id, mutations, now_ms).await?;
         tx.commit().await.map_err(backend)?;
+        let mut outcome = applied.outcome;
+        if !applied.unnumbered.is_empty() {
+            // The feeds' positions now, which include this push's: listeners pull up to there.
+            let positions: Vec<(String, i64)> = sqlx::query_as(
+                "SELECT c.slug, p.next_seq - 1 FROM community_positions p JOIN communities c ON c.id = p.community_id
+                 WHERE p.community_id = ANY($1)",
+            )
+            .bind(&applied.unnumbered)
+            .fetch_all(&self.read)
+            .await
+            .map_err(backend)?;
+            for notice in &mut outcome.notices {
+                if let Some(slug) = &notice.community {
+                    if let Some((_, position)) = positions.iter().find(|(s, _)| s == slug) {
+                        notice.seq = *position;
+                    }
+                }
+            }
+        }
         Ok(outcome)
     }
 

@@ -119,6 +119,13 @@ impl crate::store::apply::PushTx for RusqlitePushTx<'_> {
         Ok(())
     }
 
+    async fn reserve_positions(
+        &mut self,
+        taken: &std::collections::BTreeMap<String, i64>,
+    ) -> Result<Option<std::collections::HashMap<String, i64>>, StoreError> {
+        crate::store::apply::reserve_positions(self, taken).await
+    }
+
     async fn write_rows(&mut self, statement: &crate::store::apply::RowsStatement, rows: &[&[Arg]]) -> Result<u64, StoreError> {
         let sql = statement.sql(1);
         let mut written = 0;
@@ -281,7 +288,8 @@ impl SqliteStore {
             )
             .now_or_never()
             .unwrap_or_else(|| Err(StoreError::Backend("a SQLite push waited, which it never should".into())));
-            let committed = applied.and_then(|outcome| run_cached(&conn, "COMMIT").map(|_| outcome));
+            // SQLite numbers feed positions in the transaction: `unnumbered` is empty.
+            let committed = applied.and_then(|applied| run_cached(&conn, "COMMIT").map(|_| applied.outcome));
             if committed.is_err() && !conn.is_autocommit() {
                 let _ = conn.execute_batch("ROLLBACK");
             }
