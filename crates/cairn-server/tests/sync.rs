@@ -108,6 +108,33 @@ both_backends! {
         assert_eq!(next_change(&mut bob_events, &mut bob_buf).await, None);
     }
 
+    /// Reading a feed again shows the same (PostgreSQL serves positions it has
+    /// shown before from memory), and what changed since shows at new positions,
+    /// never as the old content.
+    async fn a_feed_read_again_shows_changes_at_new_positions_and_nothing_stale() {
+        let s = TestServer::start().await;
+        let (alice, bob) = (s.token("alice").await, s.token("bob").await);
+        let ids: Vec<String> = (0..3).map(|_| new_id()).collect();
+        let batch: Vec<Value> =
+            ids.iter().enumerate().map(|(i, id)| upsert(i as u64 + 1, &annotation(id, PAGE, "first", T0), &["demo-team"])).collect();
+        s.push(&alice, "d1", Value::Array(batch)).await;
+        let first = changes(&s, &bob, "/v1/communities/demo-team/changes?since=0").await;
+        assert_eq!(first.changes.iter().map(|c| c.seq).collect::<Vec<_>>(), [1, 2, 3]);
+        let again = changes(&s, &bob, "/v1/communities/demo-team/changes?since=0").await;
+        assert_eq!(serde_json::to_value(&again).unwrap(), serde_json::to_value(&first).unwrap());
+
+        s.push(&alice, "d1", json!([upsert(4, &annotation(&ids[0], PAGE, "edited", T0 + 5), &["demo-team"]),
+                                   delete(5, &ids[1]),
+                                   upsert(6, &annotation(&ids[2], PAGE, "private now", T0 + 5), &[])])).await;
+        for _ in 0..2 {
+            let after = changes(&s, &bob, "/v1/communities/demo-team/changes?since=0").await;
+            let rows: Vec<(u64, String, ChangeKind)> = after.changes.iter().map(|c| (c.seq, c.id.clone(), c.kind)).collect();
+            assert_eq!(rows, [(4, ids[0].clone(), ChangeKind::Upsert), (5, ids[1].clone(), ChangeKind::Deleted), (6, ids[2].clone(), ChangeKind::Unshared)]);
+            assert_eq!(after.changes[0].annotation.as_ref().unwrap().annotation.note(), Some("edited"));
+            assert!(after.changes[1..].iter().all(|c| c.annotation.is_none()), "gone rows carry no content");
+        }
+    }
+
     /// Positions follow commit order: a reader following the feed with its cursor
     /// while several people push never steps past a position that commits later.
     async fn a_reader_following_the_feed_during_concurrent_pushes_misses_nothing() {

@@ -32,6 +32,47 @@ pub struct PostgresStore {
     /// more than running them: under load it was half of PostgreSQL's time. The
     /// statements are written so that their generic plans are the right ones.
     hot: PgPool,
+    /// What a community's feed shows at each position, for the feed reads.
+    feed_cache: FeedCache,
+}
+
+/// Bytes of annotations the feed cache keeps (about 40,000 annotations of 1 KiB).
+const FEED_CACHE_BYTES: u64 = 48 << 20;
+
+/// A feed position's content, which never changes: every write of an annotation
+/// moves each of its live shares to a new position (`store::apply`), so while a
+/// share is live at a position, the annotation is as that write left it; and a
+/// tombstone's position stays a tombstone. A device pulling a feed reads what
+/// every other member's devices read too, and serving those rows from memory
+/// instead of joining `annotations` for each was most of a pull's cost in
+/// PostgreSQL. Positions of removed shares are never cached (what they show
+/// depends on later deletes).
+type FeedCache = quick_cache::sync::Cache<(String, i64), std::sync::Arc<CachedPosition>, PositionWeight>;
+
+/// A live share's annotation as its position shows it: `None` for a tombstone.
+struct CachedPosition {
+    annotation_id: String,
+    content: Option<CachedContent>,
+}
+
+struct CachedContent {
+    body_json: String,
+    note_html: Option<String>,
+    share_slugs: Option<String>,
+    /// Accounts are never renamed, so the author's names can be kept with the content.
+    author: UserInfo,
+}
+
+#[derive(Clone)]
+struct PositionWeight;
+
+impl quick_cache::Weighter<(String, i64), std::sync::Arc<CachedPosition>> for PositionWeight {
+    fn weight(&self, _: &(String, i64), position: &std::sync::Arc<CachedPosition>) -> u64 {
+        let content = position.content.as_ref().map_or(0, |c| {
+            c.body_json.len() + c.note_html.as_ref().map_or(0, String::len) + c.share_slugs.as_ref().map_or(0, String::len)
+        });
+        (content + 200) as u64
+    }
 }
 
 impl PostgresStore {
@@ -53,7 +94,8 @@ impl PostgresStore {
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
             .connect_lazy_with(options.options([("plan_cache_mode", "force_generic_plan")]));
-        Ok(PostgresStore { read: pool.clone(), pool, hot })
+        let feed_cache = FeedCache::with_weighter(40_000, FEED_CACHE_BYTES, PositionWeight);
+        Ok(PostgresStore { read: pool.clone(), pool, hot, feed_cache })
     }
 
     async fn close_pools(&self) {
@@ -108,32 +150,33 @@ mod one_trip {
         ") ORDER BY a.created_at DESC, a.id DESC"
     );
 
-    /// [`super::FeedSqlRowPg`]s of community slug `$2`'s feed after `$3`, at most `$4`
-    /// rows: no row at all when `$1` is not a member, one row of NULLs (but the
-    /// viewer's slugs) when the feed has nothing new. Membership and feed are read
-    /// in one snapshot. The share rows are limited before annotations are joined:
-    /// whatever plan the statistics of the moment suggest, a page reads at most
-    /// `$4` annotations (a plan that joined first read every row after `$3`).
-    pub const COMMUNITY_FEED: &str = concat!(
-        "SELECT v.slugs, f.seq, f.annotation_id, f.removed_at, f.deleted_at,
-                f.id, f.body_json, f.note_html, f.author_id, f.share_slugs, u.username, u.display_name
+    /// (community id, viewer's slugs, seq, annotation id, removed_at) of community slug
+    /// `$2`'s feed after `$3`, at most `$4` rows: no row at all when `$1` is not a
+    /// member, one row with NULL positions when the feed has nothing new.
+    /// Membership and positions are read in one snapshot; what the positions show
+    /// comes from the feed cache or [`FEED_CONTENTS`].
+    pub const FEED_POSITIONS: &str = concat!(
+        "SELECT v.community_id, v.slugs, f.seq, f.annotation_id, f.removed_at
          FROM (SELECT c.id AS community_id, ",
         viewer_slugs_sql!(),
         " AS slugs
                FROM communities c JOIN memberships m ON m.community_id = c.id
                WHERE c.slug = $2 AND m.user_id = $1) v
          LEFT JOIN LATERAL (
-               SELECT s.seq, s.annotation_id, s.removed_at, a.deleted_at,
-                      a.id, a.body_json, a.note_html, a.author_id, a.share_slugs
-               FROM (SELECT seq, annotation_id, removed_at FROM annotation_shares
-                     WHERE community_id = v.community_id AND seq > $3 ORDER BY seq LIMIT $4) s
-               JOIN annotations a ON a.id = s.annotation_id) f ON true
-         LEFT JOIN users u ON u.id = f.author_id
+               SELECT seq, annotation_id, removed_at FROM annotation_shares
+               WHERE community_id = v.community_id AND seq > $3 ORDER BY seq LIMIT $4) f ON true
          ORDER BY f.seq"
     );
 
-    /// As [`COMMUNITY_FEED`] for the viewer's own feed after `$2`, at most `$3` rows
-    /// (always at least the one row with the viewer's slugs).
+    /// [`super::ContentRow`]s: the shares of annotations `$2` in community `$1` as
+    /// they are now, with the annotations and their authors.
+    pub const FEED_CONTENTS: &str = "SELECT s.seq, s.removed_at, a.id, a.deleted_at, a.body_json, a.note_html,
+                a.author_id, a.share_slugs, u.username, u.display_name
+         FROM annotation_shares s JOIN annotations a ON a.id = s.annotation_id JOIN users u ON u.id = a.author_id
+         WHERE s.community_id = $1 AND s.annotation_id = ANY($2)";
+
+    /// The viewer's own feed after `$2`, at most `$3` rows, each with the viewer's
+    /// slugs and the author's names; one row of NULLs but the slugs when it is empty.
     pub const OWN_FEED: &str = concat!(
         "SELECT v.slugs, f.seq, f.annotation_id, f.removed_at, f.deleted_at,
                 f.id, f.body_json, f.note_html, f.author_id, f.share_slugs, u.username, u.display_name
@@ -153,7 +196,14 @@ mod one_trip {
 /// A row of [`one_trip::PAGE`]: a [`ServedRow`], its author's username and display name, the viewer's slugs.
 type PageSqlRow = (String, Option<String>, Option<String>, String, Option<String>, String, String, Option<String>);
 
-/// A row of [`one_trip::COMMUNITY_FEED`] and [`one_trip::OWN_FEED`]: the viewer's
+/// A row of [`one_trip::FEED_POSITIONS`].
+type PositionRow = (String, Option<String>, Option<i64>, Option<String>, Option<i64>);
+
+/// A row of [`one_trip::FEED_CONTENTS`].
+type ContentRow =
+    (i64, Option<i64>, String, Option<i64>, Option<String>, Option<String>, String, Option<String>, String, String);
+
+/// A row of [`one_trip::OWN_FEED`]: the viewer's
 /// slugs, then a feed row and its author's names, all NULL when the feed is empty.
 type FeedSqlRowPg = (
     Option<String>,
@@ -321,7 +371,7 @@ impl PostgresStore {
         since: i64,
         limit: i64,
     ) -> Result<Option<Vec<FeedRow>>, StoreError> {
-        let rows: Vec<FeedSqlRowPg> = sqlx::query_as(one_trip::COMMUNITY_FEED)
+        let positions: Vec<PositionRow> = sqlx::query_as(one_trip::FEED_POSITIONS)
             .bind(&viewer.id)
             .bind(slug)
             .bind(since)
@@ -329,10 +379,82 @@ impl PostgresStore {
             .fetch_all(&self.hot)
             .await
             .map_err(backend)?;
-        if rows.is_empty() {
-            return Ok(None);
+        let Some((community_id, slugs, ..)) = positions.first() else { return Ok(None) };
+        let (community_id, slugs) = (community_id.clone(), slug_list(slugs.as_deref()));
+        let positions: Vec<(i64, String, Option<i64>)> = positions
+            .into_iter()
+            .filter_map(|(_, _, seq, id, removed_at)| Some((seq?, id?, removed_at)))
+            .collect();
+        let cached: Vec<Option<std::sync::Arc<CachedPosition>>> = positions
+            .iter()
+            .map(|(seq, _, removed_at)| match removed_at {
+                None => self.feed_cache.get(&(community_id.clone(), *seq)),
+                Some(_) => None,
+            })
+            .collect();
+        // What is not cached is read as it is now. A row written since the
+        // positions were read shows its newer state (the feed has it again further
+        // on) and is not cached: only a position's own content is.
+        let missing: Vec<&str> =
+            positions.iter().zip(&cached).filter(|(_, c)| c.is_none()).map(|((_, id, _), _)| id.as_str()).collect();
+        let mut now: std::collections::HashMap<String, ContentRow> = std::collections::HashMap::new();
+        if !missing.is_empty() {
+            let rows: Vec<ContentRow> = sqlx::query_as(one_trip::FEED_CONTENTS)
+                .bind(&community_id)
+                .bind(&missing)
+                .fetch_all(&self.hot)
+                .await
+                .map_err(backend)?;
+            now.extend(rows.into_iter().map(|row| (row.2.clone(), row)));
         }
-        feed_of(viewer, rows).map(Some)
+        let unshared = |seq: i64, id: String| -> FeedSqlRow { (seq, id.clone(), Some(seq), None, (id, None, None, String::new(), None)) };
+        let mut authors = std::collections::HashMap::new();
+        let mut feed: Vec<FeedSqlRow> = Vec::with_capacity(positions.len());
+        for ((seq, id, removed_at), cached) in positions.into_iter().zip(cached) {
+            let position = match cached {
+                Some(position) => position,
+                None => {
+                    // Gone (a community's shares go only with the community): nothing to show.
+                    let Some((now_seq, now_removed, _, deleted_at, body, note, author_id, share_slugs, username, display_name)) =
+                        now.remove(&id)
+                    else {
+                        feed.push(unshared(seq, id));
+                        continue;
+                    };
+                    let content = match (deleted_at, body) {
+                        (Some(_), _) => None,
+                        (None, Some(body_json)) if now_removed.is_none() => Some(CachedContent {
+                            body_json,
+                            note_html: note,
+                            share_slugs,
+                            author: UserInfo { id: author_id, username, display_name },
+                        }),
+                        // Unshared from this community (or no content): nothing to show.
+                        (None, _) => {
+                            feed.push(unshared(seq, id));
+                            continue;
+                        }
+                    };
+                    let position = std::sync::Arc::new(CachedPosition { annotation_id: id.clone(), content });
+                    if now_seq == seq && now_removed.is_none() && removed_at.is_none() {
+                        self.feed_cache.insert((community_id.clone(), seq), position.clone());
+                    }
+                    position
+                }
+            };
+            feed.push(match &position.content {
+                None => (seq, id.clone(), None, Some(seq), (id, None, None, String::new(), None)),
+                Some(c) => {
+                    if !authors.contains_key(&c.author.id) {
+                        authors.insert(c.author.id.clone(), c.author.clone());
+                    }
+                    let served = (position.annotation_id.clone(), Some(c.body_json.clone()), c.note_html.clone(), c.author.id.clone(), c.share_slugs.clone());
+                    (seq, id, None, None, served)
+                }
+            });
+        }
+        let viewer = Viewer { id: &viewer.id, slugs: &slugs, authors };
+        feed.into_iter().map(|row| feed_row(row, &viewer)).collect::<Result<Vec<_>, _>>().map(Some)
     }
 
     async fn hot_own_changes(&self, viewer: &User, since: i64, limit: i64) -> Result<Vec<FeedRow>, StoreError> {
