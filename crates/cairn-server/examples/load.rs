@@ -270,7 +270,16 @@ async fn open(backend: &str, dir: &std::path::Path) -> (Arc<dyn Store>, Option<S
         "sqlite" => (Arc::new(SqliteStore::open(&dir.join("bench.sqlite3")).await.unwrap()), None),
         _ => {
             let url = postgres::fresh_database().await;
-            (Arc::new(PostgresStore::open(&url, 32).await.unwrap()), Some(url))
+            // A server beside its database connects through the Unix socket: on
+            // loopback TCP, each round trip cost both processes a trip through the
+            // TCP stack. CAIRN_BENCH_POSTGRES_TCP=1 measures over TCP instead.
+            let url = match postgres::over_unix_socket(&url) {
+                Some(socket) if std::env::var_os("CAIRN_BENCH_POSTGRES_TCP").is_none() => socket,
+                _ => url,
+            };
+            println!("  PostgreSQL at {url}");
+            let connections = std::env::var("CAIRN_BENCH_PG_CONNECTIONS").ok().and_then(|n| n.parse().ok()).unwrap_or_else(PostgresStore::default_connections);
+            (Arc::new(PostgresStore::open(&url, connections).await.unwrap()), Some(url))
         }
     }
 }

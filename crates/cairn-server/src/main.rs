@@ -215,7 +215,7 @@ async fn open_store(data: &DataDir) -> anyhow::Result<Arc<dyn Store>> {
             }
             Ok(Arc::new(SqliteStore::open(&path).await?))
         }
-        Database::Postgres(url) => Ok(Arc::new(PostgresStore::open(&url, 32).await?)),
+        Database::Postgres(url) => Ok(Arc::new(PostgresStore::open(&url, PostgresStore::default_connections()).await?)),
     }
 }
 

@@ -76,7 +76,16 @@ impl quick_cache::Weighter<(String, i64), std::sync::Arc<CachedPosition>> for Po
 }
 
 impl PostgresStore {
-    /// Connects to `url` and brings the schema up to date.
+    /// Connections per pool (there are two: writes and cold reads, and the hot
+    /// reads) for this machine: twice its cores. A statement keeps a PostgreSQL
+    /// process busy only while it runs, so more connections than that only add
+    /// processes competing for the same cores: on two cores, 4 a pool held the
+    /// sync mix at 1,000 requests a second where 32 fell over at 800.
+    pub fn default_connections() -> u32 {
+        std::thread::available_parallelism().map_or(2, |n| n.get() as u32) * 2
+    }
+
+    /// Connects to `url` and brings the schema up to date; `max_connections` per pool.
     pub async fn open(url: &str, max_connections: u32) -> Result<PostgresStore, StoreError> {
         let options: PgConnectOptions =
             url.parse().map_err(|e| StoreError::Backend(format!("the database URL is not valid: {e}")))?;

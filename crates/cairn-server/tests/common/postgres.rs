@@ -22,6 +22,19 @@ fn admin_url() -> &'static str {
     })
 }
 
+/// The socket directory of the cluster these tests started (none when
+/// `CAIRN_TEST_POSTGRES_URL` names one).
+static SOCKET_DIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// `url` (of [`fresh_database`]) through the started cluster's Unix socket instead
+/// of TCP, as a server on the database's machine would connect; `None` when the
+/// cluster was not started here.
+#[allow(dead_code)] // Used by the load benchmark, not by every test binary.
+pub fn over_unix_socket(url: &str) -> Option<String> {
+    let dir = SOCKET_DIR.get()?;
+    Some(format!("{url}?host={}", dir.display()))
+}
+
 /// Creates an empty database and returns its URL.
 pub async fn fresh_database() -> String {
     let admin = admin_url().to_string();
@@ -98,6 +111,7 @@ fn start_cluster() -> Result<String, String> {
     if root {
         run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(&dir))?;
     }
+    let _ = SOCKET_DIR.set(dir.clone());
     let data = dir.join("data");
     run(as_db_user(&bin.join("initdb"))
         .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "-D"])
