@@ -27,6 +27,11 @@ use serde_json::{json, Value};
 #[allow(dead_code)]
 mod postgres;
 
+
+/// As the server binary (`main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str = "usage: load [--backend sqlite|postgres|both] [--clients 200] [--step-secs 5] [--seed 5000] [--device-pull 50000]
             [--hold sync|pages@RATE]  (runs that mix at that rate for ten steps, to profile)
 PostgreSQL: CAIRN_TEST_POSTGRES_URL, else a throwaway local cluster (as the tests do).";

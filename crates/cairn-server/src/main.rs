@@ -7,6 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+
+/// A request allocates and frees many small buffers (rows, JSON, strings) across
+/// threads; mimalloc does that with less contention than the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use cairn_protocol::api::Role;
 use cairn_server::config::{Database, FileConfig, ServerConfig};
 use cairn_server::store::postgres::PostgresStore;
