@@ -80,6 +80,15 @@ pub fn run(opts: &Options) -> Result {
     if seen == 0 {
         return Err("the load generator printed no RESULT line: see its output above".into());
     }
+    let of = |db: &str| results.iter().find(|r| r.backend == db);
+    if let (Some(sqlite), Some(postgres)) = (of("sqlite"), of("postgres")) {
+        // Measured in the same run: figures from different runs on a shared machine drift.
+        println!(
+            "  PostgreSQL / SQLite in this run: sync mix {:.2}x, page lookups {:.2}x",
+            postgres.sync / sqlite.sync.max(1.0),
+            postgres.pages / sqlite.pages.max(1.0)
+        );
+    }
     println!("  (a figure is the last rate step held; 0 means even the first step missed p99 < 100 ms)");
     Ok(())
 }

@@ -34,7 +34,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const USAGE: &str = "usage: load [--backend sqlite|postgres|both] [--clients 200] [--step-secs 5] [--seed 5000] [--device-pull 50000]
             [--hold sync|pages@RATE]  (runs that mix at that rate for ten steps, to profile)
-PostgreSQL: CAIRN_TEST_POSTGRES_URL, else a throwaway local cluster (as the tests do).";
+PostgreSQL: CAIRN_TEST_POSTGRES_URL, else a throwaway local cluster (as the tests do), reached through its
+Unix socket (CAIRN_BENCH_POSTGRES_TCP=1: over TCP); CAIRN_BENCH_PG_CONNECTIONS=N sets the pool size.";
 
 struct Options {
     backends: Vec<&'static str>,
