@@ -63,6 +63,21 @@ impl AppState {
 
     pub fn with_config(store: Arc<dyn Store>, config: ServerConfig) -> AppState {
         let (changes, _) = tokio::sync::broadcast::channel(1024);
+        if let (Some(mut elsewhere), Ok(runtime)) = (store.changes_from_elsewhere(), tokio::runtime::Handle::try_current()) {
+            let changes = changes.clone();
+            runtime.spawn(async move {
+                loop {
+                    match elsewhere.recv().await {
+                        Ok(notice) => {
+                            let _ = changes.send(notice);
+                        }
+                        // Listeners are told to resync when *they* lag; a lag here only drops prompts.
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    }
+                }
+            });
+        }
         AppState {
             store,
             changes,

@@ -202,3 +202,54 @@ both_backends! {
         assert_eq!(next_change(&mut bob_events, &mut b).await, None);
     }
 }
+
+/// Two server processes on one PostgreSQL database (a company that outgrew one
+/// machine, behind a load balancer): a push through one is announced on the live
+/// streams of the other, and each server announces its own pushes once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_sharing_a_postgresql_database_announce_each_others_changes() {
+    common::BACKEND
+        .scope(common::Backend::Postgres, async {
+            let a = TestServer::start().await;
+            let url = a.database_url.clone().expect("a PostgreSQL test server has a URL");
+            let store_b: std::sync::Arc<dyn cairn_server::store::Store> =
+                std::sync::Arc::new(cairn_server::store::postgres::PostgresStore::open(&url, 4).await.unwrap());
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let b = format!("http://{}", listener.local_addr().unwrap());
+            let app = cairn_server::router(cairn_server::AppState::new(store_b));
+            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+            let (alice, bob) = (a.token("alice").await, a.token("bob").await);
+            let mut on_b = a.http.get(format!("{b}/v1/events")).bearer_auth(&bob).send().await.unwrap();
+            assert_eq!(on_b.status(), 200);
+            let mut on_a = a.get("/v1/events", &bob).await;
+            let (mut b_buf, mut a_buf) = (String::new(), String::new());
+            // Server B started listening when it was created; wait until its LISTEN is in place.
+            {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+                let started = std::time::Instant::now();
+                loop {
+                    let listening: i64 = sqlx::query_scalar(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+                    )
+                    .fetch_one(&mut conn)
+                    .await
+                    .unwrap();
+                    // Server A listens too.
+                    if listening >= 2 {
+                        break;
+                    }
+                    assert!(started.elapsed() < Duration::from_secs(30), "server B never started listening");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+
+            a.push(&alice, "d1", json!([upsert(1, &annotation(&new_id(), PAGE, "hello", T0), &["demo-team"])])).await;
+            let expected = ChangeEvent { community: Some("demo-team".into()), seq: 1 };
+            assert_eq!(next_change(&mut on_b, &mut b_buf).await, Some(expected.clone()), "server B hears of server A's push");
+            assert_eq!(next_change(&mut on_a, &mut a_buf).await, Some(expected), "server A announces its own push");
+            assert_eq!(next_change(&mut on_a, &mut a_buf).await, None, "and only once");
+        })
+        .await
+}

@@ -123,7 +123,7 @@ pub struct PushOutcome {
 
 /// "This feed is now at `seq`". A community feed (`community` = its slug) or,
 /// with `community` = `None`, the personal feed of `author_id`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ChangeNotice {
     pub community: Option<String>,
     pub author_id: String,
@@ -214,6 +214,15 @@ pub trait Store: Send + Sync {
 
     /// Waits for open connections to finish and closes the pool.
     async fn close(&self);
+
+    /// The feed positions that pushes committed by *other* server processes on the
+    /// same database, as they come (the first call starts listening): several
+    /// servers behind one load balancer then all announce every change on their
+    /// live streams. PostgreSQL relays them with LISTEN/NOTIFY; SQLite has one
+    /// server process, so `None`.
+    fn changes_from_elsewhere(&self) -> Option<tokio::sync::broadcast::Receiver<ChangeNotice>> {
+        None
+    }
 
     async fn create_user(
         &self,

@@ -307,7 +307,7 @@ macro_rules! portable_store {
             unique_or_backend, AnnotationRow, Arg, VISIBLE,
         };
         use crate::store::{
-            parse_role, role_name, Community, ContainerScope, FeedRow, JoinOutcome, Member, Membership,
+            parse_role, role_name, ChangeNotice, Community, ContainerScope, FeedRow, JoinOutcome, Member, Membership,
             PushOutcome, SearchFilter, ServedAnnotation, Store, StoreError, StoredAnnotation, User,
         };
         use crate::tokens::NewToken;
@@ -384,6 +384,10 @@ macro_rules! portable_store {
 
             async fn close(&self) {
                 self.close_pools().await;
+            }
+
+            fn changes_from_elsewhere(&self) -> Option<tokio::sync::broadcast::Receiver<ChangeNotice>> {
+                self.changes_elsewhere()
             }
 
             async fn create_user(

@@ -34,6 +34,27 @@ pub struct PostgresStore {
     hot: PgPool,
     /// What a community's feed shows at each position, for the feed reads.
     feed_cache: FeedCache,
+    /// This store's name in the change notifications it sends, so that it can
+    /// ignore its own (its server announced them already).
+    process: String,
+    /// What other processes committed ([`relay`] sends, [`Store::changes_from_elsewhere`] subscribes).
+    elsewhere: tokio::sync::broadcast::Sender<ChangeNotice>,
+    /// Whether [`relay`] runs.
+    listening: std::sync::Once,
+    /// The connection [`relay`] listens on, outside the other pools.
+    listen: PgPool,
+}
+
+/// The channel pushes announce their committed feed positions on, for the other
+/// server processes on this database.
+const CHANGES_CHANNEL: &str = "cairn_changes";
+
+/// A notification on [`CHANGES_CHANNEL`] (its payload, as JSON; at most a few
+/// hundred bytes, far below PostgreSQL's 8,000).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ChangesElsewhere {
+    from: String,
+    notices: Vec<ChangeNotice>,
 }
 
 /// Bytes of annotations the feed cache keeps (about 40,000 annotations of 1 KiB).
@@ -102,14 +123,35 @@ impl PostgresStore {
         let hot = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_lazy_with(options.options([("plan_cache_mode", "force_generic_plan")]));
+            .connect_lazy_with(options.clone().options([("plan_cache_mode", "force_generic_plan")]));
         let feed_cache = FeedCache::with_weighter(40_000, FEED_CACHE_BYTES, PositionWeight);
-        Ok(PostgresStore { read: pool.clone(), pool, hot, feed_cache })
+        let listen = PgPoolOptions::new().max_connections(1).connect_lazy_with(options);
+        let (elsewhere, _) = tokio::sync::broadcast::channel(1024);
+        Ok(PostgresStore {
+            read: pool.clone(),
+            pool,
+            hot,
+            feed_cache,
+            process: new_id(),
+            elsewhere,
+            listening: std::sync::Once::new(),
+            listen,
+        })
+    }
+
+    fn changes_elsewhere(&self) -> Option<tokio::sync::broadcast::Receiver<ChangeNotice>> {
+        let receiver = self.elsewhere.subscribe();
+        let (listen, process, to) = (self.listen.clone(), self.process.clone(), self.elsewhere.clone());
+        self.listening.call_once(|| {
+            tokio::spawn(relay(listen, process, to));
+        });
+        Some(receiver)
     }
 
     async fn close_pools(&self) {
         self.pool.close().await;
         self.hot.close().await;
+        self.listen.close().await;
     }
 
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
@@ -257,6 +299,38 @@ fn feed_of(viewer: &User, rows: Vec<FeedSqlRowPg>) -> Result<Vec<FeedRow>, Store
     feed.into_iter().map(|row| feed_row(row, &viewer)).collect()
 }
 
+/// LISTENs on [`CHANGES_CHANNEL`] (on `listen`, its own connection) and forwards
+/// the notices of processes other than `process` to `to`, until the store closes;
+/// reconnects after a pause when the connection drops.
+async fn relay(listen: PgPool, process: String, to: tokio::sync::broadcast::Sender<ChangeNotice>) {
+    while !listen.is_closed() {
+        let listening = async {
+            let mut listener = sqlx::postgres::PgListener::connect_with(&listen).await?;
+            listener.listen(CHANGES_CHANNEL).await?;
+            loop {
+                let notification = listener.recv().await?;
+                match serde_json::from_str::<ChangesElsewhere>(notification.payload()) {
+                    Ok(changes) if changes.from != process => {
+                        for notice in changes.notices {
+                            let _ = to.send(notice);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "ignored a malformed change notification"),
+                }
+            }
+        };
+        let result: Result<(), sqlx::Error> = listening.await;
+        if let Err(e) = result {
+            if listen.is_closed() {
+                return;
+            }
+            tracing::warn!(error = %e, "lost the change notifications of other server processes; reconnecting");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+}
+
 /// A push's database operations on a sqlx transaction.
 struct SqlxPushTx<'c>(&'c mut PgConnection);
 
@@ -337,6 +411,15 @@ impl PostgresStore {
                         notice.seq = *position;
                     }
                 }
+            }
+        }
+        if !outcome.notices.is_empty() {
+            let payload = serde_json::to_string(&ChangesElsewhere { from: self.process.clone(), notices: outcome.notices.clone() })
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
+            // Committed already: a failure to tell other processes costs their
+            // listeners a prompt event, not data (clients pull), so it is only logged.
+            if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)").bind(CHANGES_CHANNEL).bind(&payload).execute(&self.read).await {
+                tracing::warn!(error = %e, "could not announce changes to other server processes");
             }
         }
         Ok(outcome)

@@ -462,6 +462,11 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// One server process owns a SQLite file: there is nobody else to hear from.
+    fn changes_elsewhere(&self) -> Option<tokio::sync::broadcast::Receiver<ChangeNotice>> {
+        None
+    }
+
     async fn close_pools(&self) {
         self.hot.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
         self.checkpointer.close().await;
