@@ -47,6 +47,7 @@ pub struct FileConfig {
     pub listen: Option<SocketAddr>,
     pub data_dir: Option<PathBuf>,
     pub database: Option<String>,
+    pub database_connections: Option<u32>,
     pub extension_origin: Option<String>,
     pub public_url: Option<String>,
     pub rate_limit_per_second: Option<f64>,
@@ -102,5 +103,12 @@ mod tests {
         let ok: FileConfig = toml::from_str("listen = \"0.0.0.0:80\"\nrate_limit_per_second = 5.0\n").unwrap();
         assert_eq!(ok.listen.unwrap().port(), 80);
         assert!(toml::from_str::<FileConfig>("lisen = \"0.0.0.0:80\"").is_err());
+    }
+
+    #[test]
+    fn the_file_sets_the_postgresql_pool_size() {
+        let file: FileConfig = toml::from_str("database_connections = 16\n").unwrap();
+        assert_eq!(file.database_connections, Some(16));
+        assert!(toml::from_str::<FileConfig>("database_connections = -1").is_err(), "not a count");
     }
 }

@@ -37,6 +37,9 @@ struct DataDir {
     /// A postgres://USER:PASSWORD@HOST/DB URL to use PostgreSQL instead of SQLite.
     #[arg(long, env = "CAIRN_DATABASE_URL", hide_env_values = true)]
     database: Option<String>,
+    /// PostgreSQL connections per pool (the server keeps two). Default: twice the machine's cores.
+    #[arg(long, env = "CAIRN_DATABASE_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    database_connections: Option<u32>,
     /// A TOML file with defaults for these flags (keys: the flag names with '_').
     #[arg(long, env = "CAIRN_CONFIG")]
     config: Option<PathBuf>,
@@ -221,7 +224,14 @@ async fn open_store(data: &DataDir) -> anyhow::Result<Arc<dyn Store>> {
             }
             Ok(Arc::new(SqliteStore::open(&path).await?))
         }
-        Database::Postgres(url) => Ok(Arc::new(PostgresStore::open(&url, PostgresStore::default_connections()).await?)),
+        Database::Postgres(url) => {
+            let connections = match data.database_connections.or(data.file()?.database_connections) {
+                Some(n @ 1..=1000) => n,
+                Some(n) => anyhow::bail!("database_connections is {n}; give a number from 1 to 1000"),
+                None => PostgresStore::default_connections(),
+            };
+            Ok(Arc::new(PostgresStore::open(&url, connections).await?))
+        }
     }
 }
 
