@@ -311,7 +311,11 @@ fn main() {
         let config = ServerConfig { rate_per_second: 0.0, ..ServerConfig::default() };
         let listener = server_rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = router(AppState::with_config(store.clone(), config));
+        // In the server's runtime: the state starts listening for other processes' changes.
+        let app = {
+            let _in_server_runtime = server_rt.enter();
+            router(AppState::with_config(store.clone(), config))
+        };
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
             let _ = tcp.set_nodelay(true);
         });

@@ -63,7 +63,9 @@ impl AppState {
 
     pub fn with_config(store: Arc<dyn Store>, config: ServerConfig) -> AppState {
         let (changes, _) = tokio::sync::broadcast::channel(1024);
-        if let (Some(mut elsewhere), Ok(runtime)) = (store.changes_from_elsewhere(), tokio::runtime::Handle::try_current()) {
+        // Outside a runtime (a state built for inspection) nothing is relayed.
+        let elsewhere = tokio::runtime::Handle::try_current().ok().and_then(|rt| Some((store.changes_from_elsewhere()?, rt)));
+        if let Some((mut elsewhere, runtime)) = elsewhere {
             let changes = changes.clone();
             runtime.spawn(async move {
                 loop {

@@ -141,9 +141,11 @@ impl PostgresStore {
 
     fn changes_elsewhere(&self) -> Option<tokio::sync::broadcast::Receiver<ChangeNotice>> {
         let receiver = self.elsewhere.subscribe();
+        // Listening needs a runtime to run on; without one, nothing comes.
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
         let (listen, process, to) = (self.listen.clone(), self.process.clone(), self.elsewhere.clone());
         self.listening.call_once(|| {
-            tokio::spawn(relay(listen, process, to));
+            runtime.spawn(relay(listen, process, to));
         });
         Some(receiver)
     }
