@@ -216,7 +216,7 @@ both_backends! {
             let alice_sees = s.page(&alice, page).await.annotations;
             let carol_sees = s.page(&carol, page).await.annotations;
             let note_of = |seen: &[cairn_protocol::api::SharedAnnotation]| {
-                seen.iter().find(|a| a.annotation.id.to_string() == id).map(|a| a.annotation.note().unwrap_or_default().to_string())
+                seen.iter().find(|a| a.annotation.id == id).map(|a| a.annotation.note().unwrap_or_default().to_string())
             };
             match winner {
                 "alice's" => {

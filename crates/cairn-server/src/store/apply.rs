@@ -350,7 +350,7 @@ async fn write_in_order<T: PushTx>(tx: &mut T, rows: &[(&'static RowsStatement, 
 /// and the ids of the communities whose positions are only known after commit.
 async fn write_plan<T: PushTx>(
     tx: &mut T,
-    mut plan: Plan,
+    plan: Plan,
     state: &PushState,
     author: &User,
 ) -> Result<(Vec<ChangeNotice>, Vec<String>), StoreError> {
@@ -392,7 +392,7 @@ async fn write_plan<T: PushTx>(
             }
         })
         .collect();
-    let unnumbered = if first.is_some() { Vec::new() } else { std::mem::take(&mut plan.taken).into_keys().collect() };
+    let unnumbered = if first.is_some() { Vec::new() } else { plan.taken.into_keys().collect() };
     Ok((notices, unnumbered))
 }
 

@@ -97,7 +97,7 @@ pub(crate) type AnnotationRow =
     (String, Option<String>, Option<String>, Option<String>, i64, i64, String, String, String, Option<String>);
 
 /// The slugs of a `slug_list` column, sorted.
-fn slugs_of(list: Option<&str>) -> Vec<String> {
+pub(crate) fn slugs_of(list: Option<&str>) -> Vec<String> {
     let mut communities: Vec<String> = list.unwrap_or("").split(' ').filter(|s| !s.is_empty()).map(String::from).collect();
     communities.sort_unstable();
     communities

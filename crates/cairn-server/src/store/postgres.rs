@@ -163,7 +163,9 @@ impl PostgresStore {
 
 portable_store!(PostgresStore, PgConnection);
 
-use crate::store::portable::{feed_row, serve_rows, FeedSqlRow, ServedRow, Viewer};
+use std::collections::HashMap;
+
+use crate::store::portable::{feed_row, serve_rows, slugs_of, FeedSqlRow, ServedRow, Viewer};
 
 /// The viewer's community slugs, one space-separated string: an uncorrelated
 /// subquery, which PostgreSQL runs once per statement, not per row.
@@ -273,27 +275,35 @@ type FeedSqlRowPg = (
     Option<String>,
 );
 
-fn slug_list(slugs: Option<&str>) -> Vec<String> {
-    slugs.unwrap_or("").split(' ').filter(|s| !s.is_empty()).map(String::from).collect()
+/// Records the author a row names, for [`Viewer::authors`] (rows repeat their authors).
+fn note_author(authors: &mut HashMap<String, UserInfo>, id: &str, names: impl FnOnce() -> (String, String)) {
+    if !authors.contains_key(id) {
+        let (username, display_name) = names();
+        authors.insert(id.to_string(), UserInfo { id: id.to_string(), username, display_name });
+    }
 }
 
-/// The author a row names, for [`Viewer::authors`].
-fn author_entry(id: &str, username: String, display_name: String) -> (String, UserInfo) {
-    (id.to_string(), UserInfo { id: id.to_string(), username, display_name })
+/// A feed cache key borrowed from a community id, so that looking a position up
+/// allocates nothing; hashes and compares as the owned `(String, i64)`.
+#[derive(Hash)]
+struct PositionKey<'a>(&'a str, i64);
+
+impl quick_cache::Equivalent<(String, i64)> for PositionKey<'_> {
+    fn equivalent(&self, key: &(String, i64)) -> bool {
+        self.0 == key.0 && self.1 == key.1
+    }
 }
 
 /// Feed rows with the viewer they are served to.
 fn feed_of(viewer: &User, rows: Vec<FeedSqlRowPg>) -> Result<Vec<FeedRow>, StoreError> {
-    let slugs = slug_list(rows.first().and_then(|r| r.0.as_deref()));
-    let mut authors = std::collections::HashMap::new();
+    let slugs = slugs_of(rows.first().and_then(|r| r.0.as_deref()));
+    let mut authors = HashMap::new();
     let mut feed: Vec<FeedSqlRow> = Vec::with_capacity(rows.len());
     for (_, seq, id, removed_at, deleted_at, a_id, body, note, author_id, share_slugs, username, display_name) in rows {
         // The one row of an empty feed.
         let (Some(seq), Some(id), Some(a_id), Some(author_id)) = (seq, id, a_id, author_id) else { continue };
         if let (Some(username), Some(display_name)) = (username, display_name) {
-            if !authors.contains_key(&author_id) {
-                authors.extend([author_entry(&author_id, username, display_name)]);
-            }
+            note_author(&mut authors, &author_id, || (username, display_name));
         }
         feed.push((seq, id, removed_at, deleted_at, (a_id, body, note, author_id, share_slugs)));
     }
@@ -373,7 +383,7 @@ impl crate::store::apply::PushTx for SqlxPushTx<'_> {
     async fn reserve_positions(
         &mut self,
         _taken: &std::collections::BTreeMap<String, i64>,
-    ) -> Result<Option<std::collections::HashMap<String, i64>>, StoreError> {
+    ) -> Result<Option<HashMap<String, i64>>, StoreError> {
         Ok(None)
     }
 
@@ -446,13 +456,11 @@ impl PostgresStore {
     async fn hot_page_annotations(&self, viewer: &User, page_key: &str) -> Result<Vec<ServedAnnotation>, StoreError> {
         let rows: Vec<PageSqlRow> =
             sqlx::query_as(one_trip::PAGE).bind(&viewer.id).bind(page_key).fetch_all(&self.hot).await.map_err(backend)?;
-        let slugs = slug_list(rows.first().and_then(|r| r.7.as_deref()));
-        let mut authors = std::collections::HashMap::new();
+        let slugs = slugs_of(rows.first().and_then(|r| r.7.as_deref()));
+        let mut authors = HashMap::new();
         let mut served: Vec<ServedRow> = Vec::with_capacity(rows.len());
         for (id, body, note, author_id, share_slugs, username, display_name, _) in rows {
-            if !authors.contains_key(&author_id) {
-                authors.extend([author_entry(&author_id, username, display_name)]);
-            }
+            note_author(&mut authors, &author_id, || (username, display_name));
             served.push((id, body, note, author_id, share_slugs));
         }
         serve_rows(served, &Viewer { id: &viewer.id, slugs: &slugs, authors })
@@ -474,7 +482,7 @@ impl PostgresStore {
             .await
             .map_err(backend)?;
         let Some((community_id, slugs, ..)) = positions.first() else { return Ok(None) };
-        let (community_id, slugs) = (community_id.clone(), slug_list(slugs.as_deref()));
+        let (community_id, slugs) = (community_id.clone(), slugs_of(slugs.as_deref()));
         let positions: Vec<(i64, String, Option<i64>)> = positions
             .into_iter()
             .filter_map(|(_, _, seq, id, removed_at)| Some((seq?, id?, removed_at)))
@@ -482,7 +490,7 @@ impl PostgresStore {
         let cached: Vec<Option<std::sync::Arc<CachedPosition>>> = positions
             .iter()
             .map(|(seq, _, removed_at)| match removed_at {
-                None => self.feed_cache.get(&(community_id.clone(), *seq)),
+                None => self.feed_cache.get(&PositionKey(&community_id, *seq)),
                 Some(_) => None,
             })
             .collect();
@@ -491,7 +499,7 @@ impl PostgresStore {
         // on) and is not cached: only a position's own content is.
         let missing: Vec<&str> =
             positions.iter().zip(&cached).filter(|(_, c)| c.is_none()).map(|((_, id, _), _)| id.as_str()).collect();
-        let mut now: std::collections::HashMap<String, ContentRow> = std::collections::HashMap::new();
+        let mut now: HashMap<String, ContentRow> = HashMap::new();
         if !missing.is_empty() {
             let rows: Vec<ContentRow> = sqlx::query_as(one_trip::FEED_CONTENTS)
                 .bind(&community_id)
@@ -502,7 +510,7 @@ impl PostgresStore {
             now.extend(rows.into_iter().map(|row| (row.2.clone(), row)));
         }
         let unshared = |seq: i64, id: String| -> FeedSqlRow { (seq, id.clone(), Some(seq), None, (id, None, None, String::new(), None)) };
-        let mut authors = std::collections::HashMap::new();
+        let mut authors = HashMap::new();
         let mut feed: Vec<FeedSqlRow> = Vec::with_capacity(positions.len());
         for ((seq, id, removed_at), cached) in positions.into_iter().zip(cached) {
             let position = match cached {
@@ -539,9 +547,7 @@ impl PostgresStore {
             feed.push(match &position.content {
                 None => (seq, id.clone(), None, Some(seq), (id, None, None, String::new(), None)),
                 Some(c) => {
-                    if !authors.contains_key(&c.author.id) {
-                        authors.insert(c.author.id.clone(), c.author.clone());
-                    }
+                    note_author(&mut authors, &c.author.id, || (c.author.username.clone(), c.author.display_name.clone()));
                     let served = (position.annotation_id.clone(), Some(c.body_json.clone()), c.note_html.clone(), c.author.id.clone(), c.share_slugs.clone());
                     (seq, id, None, None, served)
                 }
@@ -560,5 +566,22 @@ impl PostgresStore {
             .await
             .map_err(backend)?;
         feed_of(viewer, rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A lookup by borrowed key finds what was stored under the owned one
+    /// (were their hashes to differ, every pull would silently miss the cache).
+    #[test]
+    fn feed_cache_lookups_by_borrowed_key_find_owned_keys() {
+        let cache = FeedCache::with_weighter(10, 1 << 20, PositionWeight);
+        let position = std::sync::Arc::new(CachedPosition { annotation_id: "a".into(), content: None });
+        cache.insert(("community".to_string(), 7), position);
+        assert!(cache.get(&PositionKey("community", 7)).is_some());
+        assert!(cache.get(&PositionKey("community", 8)).is_none());
+        assert!(cache.get(&PositionKey("other", 7)).is_none());
     }
 }
