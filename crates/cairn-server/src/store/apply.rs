@@ -135,6 +135,17 @@ const SHARE: RowsStatement = RowsStatement {
     then: "ON CONFLICT (annotation_id, community_id) DO UPDATE SET seq = excluded.seq, removed_at = excluded.removed_at",
 };
 
+/// [`SHARE`] where the database numbers share rows as the push commits
+/// (PostgreSQL, migration `0004_number_a_community_at_once`): no position yet,
+/// and the row's place among the push's writes to its community, which the
+/// numbering follows.
+const SHARE_NUMBERED_AT_COMMIT: RowsStatement = RowsStatement {
+    into: "annotation_shares (annotation_id, community_id, seq, removed_at, pending_nth)",
+    columns: 5,
+    then: "ON CONFLICT (annotation_id, community_id) DO UPDATE SET seq = excluded.seq, removed_at = excluded.removed_at,
+         pending_nth = excluded.pending_nth",
+};
+
 /// What one push transaction knows about the rows it touches: loaded in a few
 /// queries up front and kept current as the batch is decided.
 #[derive(Default)]
@@ -374,8 +385,15 @@ async fn write_plan<T: PushTx>(
         .iter()
         .map(|i| {
             let s = &plan.shares[*i];
-            let values = vec![text(&s.annotation_id), text(&s.community_id), Arg::OptInt(seq_of(s)), Arg::OptInt(s.removed_at)];
-            (&SHARE, format!("{} {}", s.annotation_id, s.community_id), values)
+            let mut values = vec![text(&s.annotation_id), text(&s.community_id), Arg::OptInt(seq_of(s)), Arg::OptInt(s.removed_at)];
+            let statement = match first {
+                Some(_) => &SHARE,
+                None => {
+                    values.push(Arg::Int(s.nth));
+                    &SHARE_NUMBERED_AT_COMMIT
+                }
+            };
+            (statement, format!("{} {}", s.annotation_id, s.community_id), values)
         })
         .collect();
     write_in_order(tx, &rows).await?;
