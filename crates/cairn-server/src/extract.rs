@@ -67,13 +67,15 @@ where
     }
 }
 
-/// The user a request acts for, established from its bearer token and nothing else.
-pub struct Caller(pub User);
+/// The hash of a request's bearer token, not yet checked against the store:
+/// for reads that check it themselves in the same step ([`crate::store::WithToken`]).
+/// A missing or malformed header is refused here.
+pub struct BearerToken(pub String);
 
-impl FromRequestParts<AppState> for Caller {
+impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
             ApiError::Unauthorized(
                 "this endpoint needs the header Authorization: Bearer <token>; get a token from POST /v1/session".into(),
@@ -86,15 +88,27 @@ impl FromRequestParts<AppState> for Caller {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim())
             .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be \"Bearer <token>\"".into()))?;
-        let invalid = || {
-            ApiError::Unauthorized(
-                "the token is not valid (unknown, expired or revoked); sign in again with POST /v1/session".into(),
-            )
-        };
         if !tokens::looks_like_token(token) {
-            return Err(invalid());
+            return Err(invalid_token());
         }
-        let user = state.store.user_for_token(&tokens::hash(token), now_ms()).await?.ok_or_else(invalid)?;
+        Ok(BearerToken(tokens::hash(token)))
+    }
+}
+
+/// 401 for a token the store does not accept.
+pub fn invalid_token() -> ApiError {
+    ApiError::Unauthorized("the token is not valid (unknown, expired or revoked); sign in again with POST /v1/session".into())
+}
+
+/// The user a request acts for, established from its bearer token and nothing else.
+pub struct Caller(pub User);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let BearerToken(hash) = BearerToken::from_request_parts(parts, state).await?;
+        let user = state.store.user_for_token(&hash, now_ms()).await?.ok_or_else(invalid_token)?;
         Ok(Caller(user))
     }
 }

@@ -64,12 +64,12 @@ impl AppState {
     pub fn with_config(store: Arc<dyn Store>, config: ServerConfig) -> AppState {
         let (changes, _) = tokio::sync::broadcast::channel(1024);
         // Outside a runtime (a state built for inspection) nothing is relayed.
-        let elsewhere = tokio::runtime::Handle::try_current().ok().and_then(|rt| Some((store.changes_from_elsewhere()?, rt)));
-        if let Some((mut elsewhere, runtime)) = elsewhere {
+        let announced = tokio::runtime::Handle::try_current().ok().and_then(|rt| Some((store.changes_announced()?, rt)));
+        if let Some((mut announced, runtime)) = announced {
             let changes = changes.clone();
             runtime.spawn(async move {
                 loop {
-                    match elsewhere.recv().await {
+                    match announced.recv().await {
                         Ok(notice) => {
                             let _ = changes.send(notice);
                         }

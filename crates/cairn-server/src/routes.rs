@@ -17,9 +17,9 @@ use serde::Deserialize;
 use tokio::sync::broadcast;
 
 use crate::error::ApiError;
-use crate::extract::{Caller, Json, Query};
+use crate::extract::{invalid_token, BearerToken, Caller, Json, Query};
 use crate::push::{check_device_id, prepare};
-use crate::store::{ChangeNotice, FeedRow, JoinOutcome, Membership, SearchFilter, User};
+use crate::store::{ChangeNotice, FeedRow, JoinOutcome, Membership, SearchFilter, User, WithToken};
 use crate::wire::{self, JsonBytes};
 use crate::{admin, now_ms, passwords, tokens, AppState};
 
@@ -97,11 +97,14 @@ pub struct PageQuery {
 
 pub async fn page_annotations(
     State(state): State<AppState>,
-    Caller(user): Caller,
+    BearerToken(token_hash): BearerToken,
     Query(query): Query<PageQuery>,
 ) -> Result<JsonBytes, ApiError> {
     let key = PageKey::from_url(&query.url).map_err(|e| ApiError::BadRequest(format!("\"url\": {e}")))?;
-    let annotations = state.store.page_annotations(&user, key.as_str()).await?;
+    let annotations = match state.store.page_annotations_for_token(&token_hash, now_ms(), key.as_str()).await? {
+        WithToken::Invalid => return Err(invalid_token()),
+        WithToken::Valid(annotations) => annotations,
+    };
     Ok(wire::page(key.as_str(), &annotations))
 }
 
@@ -157,17 +160,17 @@ fn since_of(since: u64) -> Result<i64, ApiError> {
 
 pub async fn community_changes(
     State(state): State<AppState>,
-    Caller(user): Caller,
+    BearerToken(token_hash): BearerToken,
     Path(slug): Path<String>,
     Query(query): Query<ChangesQuery>,
 ) -> Result<JsonBytes, ApiError> {
     let limit = page_limit(query.limit)?;
     // One row more than asked tells whether there is more.
-    let rows = state
-        .store
-        .community_changes(&user, &slug, since_of(query.since)?, limit + 1)
-        .await?
-        .ok_or_else(|| not_a_member(&slug))?;
+    let read = state.store.community_changes_for_token(&token_hash, now_ms(), &slug, since_of(query.since)?, limit + 1);
+    let rows = match read.await? {
+        WithToken::Invalid => return Err(invalid_token()),
+        WithToken::Valid(rows) => rows.ok_or_else(|| not_a_member(&slug))?,
+    };
     Ok(changes_response(rows, query.since, limit))
 }
 

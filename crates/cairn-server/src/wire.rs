@@ -27,6 +27,22 @@ fn push_value<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
 }
 
 fn push_annotation(out: &mut Vec<u8>, a: &ServedAnnotation) {
+    match a.wire_json.get() {
+        Some(json) => out.extend_from_slice(json),
+        None => write_annotation(out, a),
+    }
+}
+
+/// `a` as [`push_annotation`] writes it, kept in `a` for the next time it is sent.
+pub fn keep_wire_json(a: &ServedAnnotation) {
+    a.wire_json.get_or_init(|| {
+        let mut json = Vec::with_capacity(256 + a.annotation_json.len());
+        write_annotation(&mut json, a);
+        json
+    });
+}
+
+fn write_annotation(out: &mut Vec<u8>, a: &ServedAnnotation) {
     out.extend_from_slice(b"{\"annotation\":");
     out.extend_from_slice(a.annotation_json.as_bytes());
     out.extend_from_slice(b",\"author\":");
@@ -107,13 +123,14 @@ mod tests {
             author: UserInfo { id: "u1".into(), username: "al\"ice".into(), display_name: "Alice </script>".into() },
             communities: vec!["team".into(), "ops".into()],
             note_html: note_html.map(String::from),
+            wire_json: Default::default(),
         }
     }
 
     #[test]
     fn feed_pages_read_back_as_the_protocol_type() {
         let rows = vec![
-            FeedRow { seq: 7, id: "urn:uuid:x".into(), kind: ChangeKind::Upsert, annotation: Some(served(Some("<p>hi</p>"))) },
+            FeedRow { seq: 7, id: "urn:uuid:x".into(), kind: ChangeKind::Upsert, annotation: Some(std::sync::Arc::new(served(Some("<p>hi</p>")))) },
             FeedRow { seq: 9, id: "urn:uuid:y".into(), kind: ChangeKind::Deleted, annotation: None },
             FeedRow { seq: 10, id: "urn:uuid:z".into(), kind: ChangeKind::Unshared, annotation: None },
         ];
@@ -128,6 +145,16 @@ mod tests {
         assert!(back.changes[1].annotation.is_none());
         let JsonBytes(empty) = changes(&[], 4, false);
         assert_eq!(String::from_utf8(empty).unwrap(), r#"{"changes":[],"next":4,"more":false}"#);
+    }
+
+    #[test]
+    fn an_annotation_kept_written_is_sent_as_written_the_first_time() {
+        let a = served(Some("<p>a \"note\"</p>"));
+        let JsonBytes(fresh) = page("a.example/p", std::slice::from_ref(&a));
+        keep_wire_json(&a);
+        assert!(a.wire_json.get().is_some());
+        let JsonBytes(kept) = page("a.example/p", std::slice::from_ref(&a));
+        assert_eq!(String::from_utf8(kept).unwrap(), String::from_utf8(fresh).unwrap());
     }
 
     #[test]

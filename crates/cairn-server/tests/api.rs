@@ -420,7 +420,19 @@ async fn requests_without_a_valid_token_are_401() {
     let now = cairn_server::now_ms();
     s.store.insert_token(&s.user_id("alice").await, &expired, Some(now - 1), now - 10).await.unwrap();
     assert_eq!(s.get("/v1/me", &expired.secret).await.status(), 401);
+
+    // Sync pulls and page lookups check the token in the same step as they read
+    // (`Store::*_for_token`): the same answers there.
+    let bob = s.token("bob").await;
+    assert_eq!(token_checked_reads(&s, &bob).await, [200, 200], "a valid token reads");
+    for token in [&alice, &expired.secret, &forged] {
+        assert_eq!(token_checked_reads(&s, token).await, [401, 401], "a revoked, expired or unknown token reads nothing");
+    }
+    let (status, code, message) = error_of(s.get("/v1/communities/demo-team/changes", &alice).await).await;
+    assert_eq!((status, code.as_str()), (401, "unauthorized"));
+    assert!(message.contains("sign in again"), "{message}");
 }
+
 
 async fn page_lookups_need_a_web_url() {
     let s = TestServer::start().await;
@@ -511,4 +523,11 @@ async fn concurrent_pushes_to_one_community_all_apply() {
     assert_eq!(s.page(&alice, PAGE).await.annotations.len(), 40);
     assert_eq!(s.page(&bob, PAGE).await.annotations.len(), 40);
 }
+}
+
+/// The statuses of a community feed pull and a page lookup with `token`.
+async fn token_checked_reads(s: &TestServer, token: &str) -> [u16; 2] {
+    let pull = s.get("/v1/communities/demo-team/changes", token).await.status().as_u16();
+    let lookup = s.http.get(s.url("/v1/annotations")).query(&[("url", PAGE)]).bearer_auth(token).send().await.unwrap();
+    [pull, lookup.status().as_u16()]
 }

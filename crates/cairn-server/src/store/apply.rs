@@ -11,15 +11,18 @@
 //! as briefly as possible and sends few statements:
 //! 1. **Read.** Lock the author's row (pushes by one author queue here; nobody
 //!    else writes their annotations), then read memberships, which mutations are
-//!    new, and the stored state and live shares of every id, in a few queries.
+//!    new, and the stored state and live shares of every id
+//!    ([`PushTx::read_for_push`]: one statement on PostgreSQL).
 //! 2. **Decide** every mutation in memory ([`crate::push`]), producing the rows to write.
 //! 3. **Write** the annotation rows (several rows a statement where the backend
-//!    gains by it), then take each touched community's counter lock, in community
-//!    id order (so two pushes never wait on each other in a cycle), and reserve
-//!    one range of sequence numbers per community; write the share rows with
-//!    them. The counter locks are held until commit, so sequence numbers follow
-//!    commit order, which is what the change feed's cursor needs; they are held
-//!    only for the last few statements of a push.
+//!    gains by it), then the share rows with new feed positions
+//!    ([`PushTx::write_shares`]), taking each touched community's counter lock in
+//!    community id order (so two pushes never wait on each other in a cycle).
+//!    The counter locks are held until commit, so positions follow commit order,
+//!    which is what the change feed's cursor needs. SQLite takes them in the
+//!    transaction (it has one writer anyway); PostgreSQL takes them, writes the
+//!    share rows and announces the new positions inside COMMIT, so that no
+//!    client round trip runs under the lock.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -45,38 +48,85 @@ pub(crate) trait PushTx: Send {
     /// `(annotation id, community id, slug)` of the live shares of `ids`.
     async fn live_shares(&mut self, sql: &str, ids: &[&str]) -> Result<Vec<(String, String, String)>, StoreError>;
     async fn execute(&mut self, sql: &str, args: &[Arg]) -> Result<(), StoreError>;
+    /// Phase 1's reads once the author's row is locked: their memberships (read
+    /// inside the transaction: a membership removed a moment ago no longer
+    /// counts), which of `seqs` are new from `device_id` (recording them; all are
+    /// new without a device), and what is stored of `ids`. One statement on
+    /// PostgreSQL, where each is a round trip; here, one after the other.
+    async fn read_for_push(
+        &mut self,
+        author_id: &str,
+        device_id: Option<&str>,
+        seqs: &[i64],
+        ids: &[&str],
+        now_ms: i64,
+    ) -> Result<PushReads, StoreError>
+    where
+        Self: Sized,
+    {
+        let memberships = self.memberships(author_id).await?;
+        let first_times = match device_id {
+            None => vec![true; seqs.len()],
+            Some(device_id) => record_applied(self, author_id, device_id, seqs, now_ms).await?,
+        };
+        let (stored, shares) = read_stored(self, ids).await?;
+        Ok(PushReads { memberships, first_times, stored, shares })
+    }
     /// Writes `rows` (each [`RowsStatement::columns`] values, keys distinct) with
     /// `statement`; answers how many rows were written (an upsert whose `WHERE`
     /// refused the update writes none). PostgreSQL sends one multi-row statement:
     /// each statement is a round trip. SQLite runs the one-row statement per row:
     /// in process, a cached statement is cheaper than parsing a new one.
     async fn write_rows(&mut self, statement: &RowsStatement, rows: &[&[Arg]]) -> Result<u64, StoreError>;
-    /// Takes `taken[c]` feed positions of each community `c`, in community id order,
-    /// and answers the first of each; or `None` when the database numbers share rows
-    /// written without a position itself, as the transaction commits (PostgreSQL,
-    /// migration `0003_positions_at_commit`). SQLite: [`reserve_positions`].
-    async fn reserve_positions(&mut self, taken: &BTreeMap<String, i64>) -> Result<Option<HashMap<String, i64>>, StoreError>;
+    /// Writes each community's share rows of this push by `author_id`
+    /// ([`ShareBatches`]) at new feed positions, numbered in batch order; answers
+    /// the first position of each community, or `None` when the database writes,
+    /// numbers and announces them itself as the transaction commits (PostgreSQL,
+    /// migration `0004_shares_written_at_commit`; it then announces the author's
+    /// personal feed too). SQLite: [`write_numbered_shares`].
+    async fn write_shares(&mut self, author_id: &str, batches: &ShareBatches) -> Result<Option<HashMap<String, i64>>, StoreError>;
 }
 
-/// Takes the positions now: the counter rows stay locked until commit, so
-/// positions still follow commit order. (SQLite: one writer at a time anyway.)
-pub(crate) async fn reserve_positions<T: PushTx>(
+/// A push's share rows by community id, in community id order (the order
+/// counters are locked in, so two pushes never wait on each other in a cycle).
+pub(crate) type ShareBatches = BTreeMap<String, ShareBatch>;
+
+/// One community's share rows of a push.
+#[derive(Default)]
+pub(crate) struct ShareBatch {
+    pub slug: String,
+    /// (annotation id, removed_at) in push order, an annotation written twice
+    /// kept once, at its last place.
+    pub rows: Vec<(String, Option<i64>)>,
+}
+
+/// Takes the positions now and writes the rows with them: the counter rows stay
+/// locked until commit, so positions still follow commit order. (SQLite: one
+/// writer at a time anyway.)
+pub(crate) async fn write_numbered_shares<T: PushTx>(
     tx: &mut T,
-    taken: &BTreeMap<String, i64>,
+    batches: &ShareBatches,
 ) -> Result<Option<HashMap<String, i64>>, StoreError> {
     let mut first = HashMap::new();
-    for (community_id, taken) in taken {
+    let mut rows: Vec<(&'static RowsStatement, String, Vec<Arg>)> = Vec::new();
+    for (community_id, batch) in batches {
+        let taken = batch.rows.len() as i64;
         let end = tx
             .integers(
                 "UPDATE communities SET next_seq = next_seq + $1 WHERE id = $2 RETURNING next_seq",
-                &[Arg::Int(*taken), text(community_id)],
+                &[Arg::Int(taken), text(community_id)],
             )
             .await?
             .first()
             .copied()
             .ok_or_else(|| StoreError::Backend(format!("no counter row for community {community_id}")))?;
         first.insert(community_id.clone(), end - taken);
+        for (place, (annotation_id, removed_at)) in batch.rows.iter().enumerate() {
+            let values = vec![text(annotation_id), text(community_id), Arg::Int(end - taken + place as i64), Arg::OptInt(*removed_at)];
+            rows.push((&SHARE, format!("{annotation_id} {community_id}"), values));
+        }
     }
+    write_in_order(tx, &rows).await?;
     Ok(Some(first))
 }
 
@@ -135,16 +185,35 @@ const SHARE: RowsStatement = RowsStatement {
     then: "ON CONFLICT (annotation_id, community_id) DO UPDATE SET seq = excluded.seq, removed_at = excluded.removed_at",
 };
 
-/// [`SHARE`] where the database numbers share rows as the push commits
-/// (PostgreSQL, migration `0004_number_a_community_at_once`): no position yet,
-/// and the row's place among the push's writes to its community, which the
-/// numbering follows.
-const SHARE_NUMBERED_AT_COMMIT: RowsStatement = RowsStatement {
-    into: "annotation_shares (annotation_id, community_id, seq, removed_at, pending_nth)",
-    columns: 5,
-    then: "ON CONFLICT (annotation_id, community_id) DO UPDATE SET seq = excluded.seq, removed_at = excluded.removed_at,
-         pending_nth = excluded.pending_nth",
-};
+/// What phase 1 reads ([`PushTx::read_for_push`]).
+pub(crate) struct PushReads {
+    pub memberships: Vec<Membership>,
+    /// For each seq asked about, in order: whether this is its first time.
+    pub first_times: Vec<bool>,
+    /// `(id, author_id, deleted_at, modified_at)` of the ids that exist.
+    pub stored: Vec<(String, String, Option<i64>, i64)>,
+    /// `(annotation id, community id, slug)` of their live shares, by annotation id then community id.
+    pub shares: Vec<(String, String, String)>,
+}
+
+/// The stored states and live shares of `ids`, in two queries.
+async fn read_stored<T: PushTx>(
+    tx: &mut T,
+    ids: &[&str],
+) -> Result<(Vec<(String, String, Option<i64>, i64)>, Vec<(String, String, String)>), StoreError> {
+    if ids.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let list = placeholders(1, ids.len());
+    let sql = format!("SELECT id, author_id, deleted_at, modified_at FROM annotations WHERE id IN ({list})");
+    let stored = tx.stored_states(&sql, ids).await?;
+    let sql = format!(
+        "SELECT s.annotation_id, s.community_id, c.slug FROM annotation_shares s JOIN communities c ON c.id = s.community_id
+         WHERE s.annotation_id IN ({list}) AND s.removed_at IS NULL ORDER BY s.annotation_id, s.community_id"
+    );
+    let shares = tx.live_shares(&sql, ids).await?;
+    Ok((stored, shares))
+}
 
 /// What one push transaction knows about the rows it touches: loaded in a few
 /// queries up front and kept current as the batch is decided.
@@ -165,28 +234,20 @@ fn text(s: &str) -> Arg {
 }
 
 impl PushState {
-    async fn load<T: PushTx>(tx: &mut T, ids: &[&str], author_next: i64) -> Result<PushState, StoreError> {
+    fn of(ids: &[&str], reads: &PushReads, author_next: i64) -> PushState {
         let mut state = PushState { author_next, ..PushState::default() };
-        if ids.is_empty() {
-            return Ok(state);
-        }
         for id in ids {
             state.stored.insert(id.to_string(), None);
             state.shares.insert(id.to_string(), Vec::new());
         }
-        let list = placeholders(1, ids.len());
-        let sql = format!("SELECT id, author_id, deleted_at, modified_at FROM annotations WHERE id IN ({list})");
-        for (id, author_id, deleted_at, modified_ms) in tx.stored_states(&sql, ids).await? {
-            state.stored.insert(id, Some(StoredState { author_id, deleted: deleted_at.is_some(), modified_ms }));
+        for (id, author_id, deleted_at, modified_ms) in &reads.stored {
+            let stored = StoredState { author_id: author_id.clone(), deleted: deleted_at.is_some(), modified_ms: *modified_ms };
+            state.stored.insert(id.clone(), Some(stored));
         }
-        let sql = format!(
-            "SELECT s.annotation_id, s.community_id, c.slug FROM annotation_shares s JOIN communities c ON c.id = s.community_id
-             WHERE s.annotation_id IN ({list}) AND s.removed_at IS NULL ORDER BY s.annotation_id, s.community_id"
-        );
-        for (id, community_id, slug) in tx.live_shares(&sql, ids).await? {
-            state.shares.entry(id).or_default().push((community_id, slug));
+        for (id, community_id, slug) in &reads.shares {
+            state.shares.entry(id.clone()).or_default().push((community_id.clone(), slug.clone()));
         }
-        Ok(state)
+        state
     }
 
     /// Takes the author's next personal-feed number.
@@ -197,14 +258,11 @@ impl PushState {
     }
 }
 
-/// A share row to write once its community's sequence numbers are reserved.
+/// A share row to write once its community's feed positions are taken.
 struct ShareWrite {
     annotation_id: String,
     community_id: String,
     slug: String,
-    /// Its place among this push's writes to the community: its sequence number
-    /// is the first reserved plus this.
-    nth: i64,
     removed_at: Option<i64>,
 }
 
@@ -214,30 +272,37 @@ struct Plan {
     /// (statement, id, values) of each annotation row write.
     annotations: Vec<(&'static RowsStatement, String, Vec<Arg>)>,
     shares: Vec<ShareWrite>,
-    /// community id -> how many sequence numbers this push takes from it.
-    taken: BTreeMap<String, i64>,
     /// In order: `Ok(author seq)` for the author's feed, `Err(index into shares)` for a community's.
     notices: Vec<Result<i64, usize>>,
 }
 
 impl Plan {
     fn share(&mut self, annotation_id: &str, community_id: &str, slug: &str, removed_at: Option<i64>) {
-        let taken = self.taken.entry(community_id.to_string()).or_insert(0);
         self.notices.push(Err(self.shares.len()));
         self.shares.push(ShareWrite {
             annotation_id: annotation_id.to_string(),
             community_id: community_id.to_string(),
             slug: slug.to_string(),
-            nth: *taken,
             removed_at,
         });
-        *taken += 1;
+    }
+
+    /// The share rows as [`ShareBatches`].
+    fn share_batches(&self) -> ShareBatches {
+        let mut batches = ShareBatches::new();
+        for share in &self.shares {
+            let batch = batches.entry(share.community_id.clone()).or_default();
+            batch.slug.clone_from(&share.slug);
+            batch.rows.retain(|(id, _)| id != &share.annotation_id);
+            batch.rows.push((share.annotation_id.clone(), share.removed_at));
+        }
+        batches
     }
 }
 
 /// Records (author, device, seq) for every mutation in one statement; answers
 /// which of them are new. A seq repeated within the batch is new only once.
-async fn record_applied<T: PushTx>(
+pub(crate) async fn record_applied<T: PushTx>(
     tx: &mut T,
     author_id: &str,
     device_id: &str,
@@ -357,14 +422,14 @@ async fn write_in_order<T: PushTx>(tx: &mut T, rows: &[(&'static RowsStatement, 
     Ok(written)
 }
 
-/// Writes what the push decided (phase 3); answers the feed positions it created,
-/// and the ids of the communities whose positions are only known after commit.
+/// Writes what the push decided (phase 3); answers the feed positions it created
+/// for the caller to announce (none when the database announces them at commit).
 async fn write_plan<T: PushTx>(
     tx: &mut T,
     plan: Plan,
     state: &PushState,
     author: &User,
-) -> Result<(Vec<ChangeNotice>, Vec<String>), StoreError> {
+) -> Result<Vec<ChangeNotice>, StoreError> {
     let written = write_in_order(tx, &plan.annotations).await?;
     if written != plan.annotations.len() as u64 {
         // Someone else created one of these ids since it was read (PostgreSQL only:
@@ -374,64 +439,37 @@ async fn write_plan<T: PushTx>(
     if state.author_seq_taken {
         tx.execute("UPDATE users SET next_seq = $1 WHERE id = $2", &[Arg::Int(state.author_next), text(&author.id)]).await?;
     }
-    // Positions are taken in community id order (BTreeMap) in every push, and the
-    // share rows written in that order too (each community's in push order), so
-    // that a backend numbering them at commit also locks counters in that order.
-    let first = tx.reserve_positions(&plan.taken).await?;
-    let seq_of = |share: &ShareWrite| first.as_ref().map(|first| first[&share.community_id] + share.nth);
-    let mut order: Vec<usize> = (0..plan.shares.len()).collect();
-    order.sort_by(|a, b| plan.shares[*a].community_id.cmp(&plan.shares[*b].community_id));
-    let rows: Vec<(&'static RowsStatement, String, Vec<Arg>)> = order
-        .iter()
-        .map(|i| {
-            let s = &plan.shares[*i];
-            let mut values = vec![text(&s.annotation_id), text(&s.community_id), Arg::OptInt(seq_of(s)), Arg::OptInt(s.removed_at)];
-            let statement = match first {
-                Some(_) => &SHARE,
-                None => {
-                    values.push(Arg::Int(s.nth));
-                    &SHARE_NUMBERED_AT_COMMIT
-                }
-            };
-            (statement, format!("{} {}", s.annotation_id, s.community_id), values)
-        })
-        .collect();
-    write_in_order(tx, &rows).await?;
+    let batches = plan.share_batches();
+    let Some(first) = tx.write_shares(&author.id, &batches).await? else {
+        // The database announces them as the push commits.
+        return Ok(Vec::new());
+    };
     let notices = plan
         .notices
         .iter()
         .map(|notice| match notice {
             Ok(seq) => ChangeNotice { community: None, author_id: author.id.clone(), seq: *seq },
             Err(i) => {
+                // The community's last position of this push: listeners pull up to there.
                 let share = &plan.shares[*i];
-                // Numbered at commit: the caller fills in the feed's position then.
-                let seq = seq_of(share).unwrap_or(0);
+                let seq = first[&share.community_id] + batches[&share.community_id].rows.len() as i64 - 1;
                 ChangeNotice { community: Some(share.slug.clone()), author_id: author.id.clone(), seq }
             }
         })
         .collect();
-    let unnumbered = if first.is_some() { Vec::new() } else { plan.taken.into_keys().collect() };
-    Ok((notices, unnumbered))
-}
-
-/// What [`apply_push`] did, before commit.
-pub(crate) struct Applied {
-    pub outcome: PushOutcome,
-    /// The communities whose new positions the database numbers at commit: their
-    /// notices say position 0 until the caller, after commit, fills in each feed's
-    /// latest position (which includes this push's).
-    pub unnumbered: Vec<String>,
+    Ok(notices)
 }
 
 /// Applies `mutations` by `author` (from `device_id`, if any) in the open write
-/// transaction `tx`; the caller commits.
+/// transaction `tx`; the caller commits, then announces the outcome's notices
+/// (none when the database announces them itself).
 pub(crate) async fn apply_push<T: PushTx>(
     tx: &mut T,
     author: &User,
     device_id: Option<&str>,
     mutations: Vec<PreparedMutation>,
     now_ms: i64,
-) -> Result<Applied, StoreError> {
+) -> Result<PushOutcome, StoreError> {
     // Phase 1. The author's row first: their pushes queue here, before anything is read.
     let author_next = tx
         .integers("UPDATE users SET next_seq = next_seq WHERE id = $1 RETURNING next_seq", &[text(&author.id)])
@@ -439,26 +477,24 @@ pub(crate) async fn apply_push<T: PushTx>(
         .first()
         .copied()
         .ok_or_else(|| StoreError::Backend(format!("no counter row for user {}", author.id)))?;
-    // Read inside the transaction: a membership removed a moment ago no longer counts.
-    let memberships = tx.memberships(&author.id).await?;
     let mut outcome = PushOutcome { results: Vec::with_capacity(mutations.len()), notices: Vec::new() };
     let seqs: Vec<i64> = mutations.iter().map(|m| m.seq()).collect();
-    let first_times = match device_id {
-        None => vec![true; mutations.len()],
-        Some(device_id) => record_applied(tx, &author.id, device_id, &seqs, now_ms).await?,
-    };
+    // Every id of the batch, also those of mutations that turn out to be replays
+    // (they are skipped below): which are replays is read in the same step.
     let mut ids: Vec<&str> = Vec::new();
-    for (mutation, first_time) in mutations.iter().zip(&first_times) {
+    for mutation in &mutations {
         let id = match mutation {
             PreparedMutation::Upsert(u) => u.id.as_str(),
             PreparedMutation::Delete { id, .. } => id.as_str(),
             PreparedMutation::Invalid { .. } => continue,
         };
-        if *first_time && !ids.contains(&id) {
+        if !ids.contains(&id) {
             ids.push(id);
         }
     }
-    let mut state = PushState::load(tx, &ids, author_next).await?;
+    let reads = tx.read_for_push(&author.id, device_id, &seqs, &ids, now_ms).await?;
+    let mut state = PushState::of(&ids, &reads, author_next);
+    let (memberships, first_times) = (reads.memberships, reads.first_times);
 
     // Phase 2.
     let mut plan = Plan::default();
@@ -480,12 +516,12 @@ pub(crate) async fn apply_push<T: PushTx>(
     }
 
     // Phase 3. Only the last position of each feed matters to listeners.
-    let (notices, unnumbered) = write_plan(tx, plan, &state, author).await?;
+    let notices = write_plan(tx, plan, &state, author).await?;
     let mut seen = HashSet::new();
     let mut notices: Vec<ChangeNotice> = notices.into_iter().rev().filter(|n| seen.insert(n.community.clone())).collect();
     notices.reverse();
     outcome.notices = notices;
-    Ok(Applied { outcome, unnumbered })
+    Ok(outcome)
 }
 
 #[cfg(test)]

@@ -137,8 +137,9 @@ pub struct FeedRow {
     /// The annotation's `urn:uuid:` id.
     pub id: String,
     pub kind: ChangeKind,
-    /// The current state when `kind` is `Upsert`.
-    pub annotation: Option<ServedAnnotation>,
+    /// The current state when `kind` is `Upsert`; shared, because a feed's rows
+    /// are the same for nearly every reader (PostgreSQL serves them from memory).
+    pub annotation: Option<std::sync::Arc<ServedAnnotation>>,
 }
 
 /// An annotation as a viewer may see it, ready to send: [`crate::wire`] writes it as
@@ -154,6 +155,10 @@ pub struct ServedAnnotation {
     pub author: UserInfo,
     pub communities: Vec<String>,
     pub note_html: Option<String>,
+    /// What [`crate::wire`] writes for it, once written, when it is sent again
+    /// and again (the PostgreSQL feed cache keeps it): escaping its strings was
+    /// the larger part of writing a feed page.
+    pub wire_json: std::sync::OnceLock<Vec<u8>>,
 }
 
 /// An annotation as a viewer may see it, with what the W3C protocol also needs.
@@ -207,6 +212,20 @@ pub enum JoinOutcome {
     InvalidCode,
 }
 
+/// What a read that checks its caller's bearer token itself found.
+///
+/// The sync pulls and page lookups check the token in the same step as they
+/// read (one statement on PostgreSQL, one hand-off to a blocking thread on
+/// SQLite): they are most of a server's requests, and the token check was one
+/// of their two round trips to PostgreSQL. Checked every time, never
+/// remembered: a token revoked by another process stops working at once.
+#[derive(Debug)]
+pub enum WithToken<T> {
+    /// The token is unknown, expired or revoked: nothing was read.
+    Invalid,
+    Valid(T),
+}
+
 #[async_trait]
 pub trait Store: Send + Sync {
     /// Answers when the database is reachable (for `/readyz`).
@@ -215,12 +234,14 @@ pub trait Store: Send + Sync {
     /// Waits for open connections to finish and closes the pool.
     async fn close(&self);
 
-    /// The feed positions that pushes committed by *other* server processes on the
-    /// same database, as they come (the first call starts listening): several
-    /// servers behind one load balancer then all announce every change on their
-    /// live streams. PostgreSQL relays them with LISTEN/NOTIFY; SQLite has one
-    /// server process, so `None`.
-    fn changes_from_elsewhere(&self) -> Option<tokio::sync::broadcast::Receiver<ChangeNotice>> {
+    /// The feed positions the database itself announces as pushes commit, every
+    /// server process's on the database included, or `None` when the server
+    /// announces its own pushes ([`PushOutcome::notices`]). PostgreSQL: the
+    /// committing transaction NOTIFYs (so several servers behind one load
+    /// balancer all hear every change, and only committed ones), each store
+    /// LISTENs from the moment it opens, and its pushes' outcomes carry no
+    /// notices. SQLite has one server process: `None`.
+    fn changes_announced(&self) -> Option<tokio::sync::broadcast::Receiver<ChangeNotice>> {
         None
     }
 
@@ -314,6 +335,26 @@ pub trait Store: Send + Sync {
 
     /// The viewer's own annotations' change feed after `since`.
     async fn own_changes(&self, viewer: &User, since: i64, limit: i64) -> Result<Vec<FeedRow>, StoreError>;
+
+    /// [`Store::page_annotations`] for the holder of the token `token_hash`
+    /// ([`Store::user_for_token`]), checked in the same step.
+    async fn page_annotations_for_token(
+        &self,
+        token_hash: &str,
+        now_ms: i64,
+        page_key: &str,
+    ) -> Result<WithToken<Vec<ServedAnnotation>>, StoreError>;
+
+    /// [`Store::community_changes`] for the holder of the token `token_hash`
+    /// ([`Store::user_for_token`]), checked in the same step.
+    async fn community_changes_for_token(
+        &self,
+        token_hash: &str,
+        now_ms: i64,
+        slug: &str,
+        since: i64,
+        limit: i64,
+    ) -> Result<WithToken<Option<Vec<FeedRow>>>, StoreError>;
 
     /// Annotations matching `filter` that `viewer` may see, newest first.
     async fn search(&self, viewer: &User, filter: &SearchFilter) -> Result<Vec<StoredAnnotation>, StoreError>;

@@ -245,6 +245,7 @@ pub(crate) fn serve_row(row: ServedRow, viewer: &Viewer) -> Result<Option<super:
         author,
         communities,
         note_html,
+        wire_json: std::sync::OnceLock::new(),
     }))
 }
 
@@ -282,7 +283,7 @@ pub(crate) fn feed_row((seq, id, removed_at, deleted_at, row): FeedSqlRow, viewe
         (ChangeKind::Unshared, None)
     } else {
         match serve_row(row, viewer)? {
-            Some(a) => (ChangeKind::Upsert, Some(a)),
+            Some(a) => (ChangeKind::Upsert, Some(std::sync::Arc::new(a))),
             // A live share of a row without content cannot be shown: it reads as unshared.
             None => (ChangeKind::Unshared, None),
         }
@@ -308,7 +309,7 @@ macro_rules! portable_store {
         };
         use crate::store::{
             parse_role, role_name, ChangeNotice, Community, ContainerScope, FeedRow, JoinOutcome, Member, Membership,
-            PushOutcome, SearchFilter, ServedAnnotation, Store, StoreError, StoredAnnotation, User,
+            PushOutcome, SearchFilter, ServedAnnotation, Store, StoreError, StoredAnnotation, User, WithToken,
         };
         use crate::tokens::NewToken;
 
@@ -386,8 +387,8 @@ macro_rules! portable_store {
                 self.close_pools().await;
             }
 
-            fn changes_from_elsewhere(&self) -> Option<tokio::sync::broadcast::Receiver<ChangeNotice>> {
-                self.changes_elsewhere()
+            fn changes_announced(&self) -> Option<tokio::sync::broadcast::Receiver<ChangeNotice>> {
+                self.subscribe_to_announcements()
             }
 
             async fn create_user(
@@ -663,6 +664,26 @@ macro_rules! portable_store {
 
             async fn own_changes(&self, viewer: &User, since: i64, limit: i64) -> Result<Vec<FeedRow>, StoreError> {
                 self.hot_own_changes(viewer, since, limit).await
+            }
+
+            async fn page_annotations_for_token(
+                &self,
+                token_hash: &str,
+                now_ms: i64,
+                page_key: &str,
+            ) -> Result<WithToken<Vec<ServedAnnotation>>, StoreError> {
+                self.hot_page_annotations_for_token(token_hash, now_ms, page_key).await
+            }
+
+            async fn community_changes_for_token(
+                &self,
+                token_hash: &str,
+                now_ms: i64,
+                slug: &str,
+                since: i64,
+                limit: i64,
+            ) -> Result<WithToken<Option<Vec<FeedRow>>>, StoreError> {
+                self.hot_community_changes_for_token(token_hash, now_ms, slug, since, limit).await
             }
 
             async fn search(&self, viewer: &User, f: &SearchFilter) -> Result<Vec<StoredAnnotation>, StoreError> {

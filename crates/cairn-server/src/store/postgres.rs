@@ -1,17 +1,24 @@
 //! The PostgreSQL backend, for a server that outgrows one file: selected by a
 //! `postgres://` URL (`--database` or `CAIRN_DATABASE_URL`).
 //!
-//! Transactions run at READ COMMITTED. A community's feed positions are handed
-//! out inside COMMIT by a deferred trigger (migration `0003_positions_at_commit`):
-//! it locks the community's counter row until the commit is done, so a second
-//! writer to the same community gets its numbers only after the first has
-//! committed; commit order equals position order, which is what the change
-//! feed's cursor needs, and the lock is held for no client round trip. A push
-//! locks its author's row first (`store::apply`) and writes its share rows in
-//! community id order, so counters are locked in that order; a conflict that
-//! slips through anyway (a deadlock, two authors racing to create one id) is
-//! retried by [`Store::apply_push`]. A push's rows go in multi-row statements:
-//! here each statement is a round trip.
+//! Transactions run at READ COMMITTED. A push's share rows are written, with
+//! their feed positions, inside COMMIT, by a deferred trigger (migration
+//! `0004_shares_written_at_commit`, one batch row per community): it locks the
+//! community's counter row until the commit is done, so a second writer to the
+//! same community gets its numbers only after the first has committed; commit
+//! order equals position order, which is what the change feed's cursor needs,
+//! and the lock is held for no client round trip. The same transaction NOTIFYs
+//! the new positions, so every server process on the database announces exactly
+//! the committed changes. A push locks its author's row first (`store::apply`)
+//! and writes its batches in community id order, so counters are locked in that
+//! order; a conflict that slips through anyway (a deadlock, two authors racing
+//! to create one id) is retried by [`Store::apply_push`].
+//!
+//! Here each statement is a round trip and a wake-up of a PostgreSQL process,
+//! and under load those cost more than the statements: a push reads in one
+//! statement, writes rows in multi-row statements, and sends nothing after
+//! COMMIT; a sync pull or page lookup checks its token in the statement that
+//! reads ([`Store::community_changes_for_token`]), one round trip in all.
 
 use std::time::Duration;
 
@@ -34,31 +41,21 @@ pub struct PostgresStore {
     hot: PgPool,
     /// What a community's feed shows at each position, for the feed reads.
     feed_cache: FeedCache,
-    /// This store's name in the change notifications it sends, so that it can
-    /// ignore its own (its server announced them already).
-    process: String,
-    /// What other processes committed ([`relay`] sends, [`Store::changes_from_elsewhere`] subscribes).
-    elsewhere: tokio::sync::broadcast::Sender<ChangeNotice>,
-    /// Whether [`relay`] runs.
-    listening: std::sync::Once,
+    /// What the database announced ([`relay`] sends, [`Store::changes_announced`] subscribes).
+    announced: tokio::sync::broadcast::Sender<ChangeNotice>,
     /// The connection [`relay`] listens on, outside the other pools.
     listen: PgPool,
 }
 
-/// The channel pushes announce their committed feed positions on, for the other
-/// server processes on this database.
+/// The channel committed feed positions are announced on, by the triggers of
+/// migration `0004_shares_written_at_commit`: a [`ChangeNotice`] as JSON (a
+/// hundred bytes or so, far below PostgreSQL's 8,000).
 const CHANGES_CHANNEL: &str = "cairn_changes";
 
-/// A notification on [`CHANGES_CHANNEL`] (its payload, as JSON; at most a few
-/// hundred bytes, far below PostgreSQL's 8,000).
-#[derive(serde::Serialize, serde::Deserialize)]
-struct ChangesElsewhere {
-    from: String,
-    notices: Vec<ChangeNotice>,
-}
-
-/// Bytes of annotations the feed cache keeps (about 40,000 annotations of 1 KiB).
-const FEED_CACHE_BYTES: u64 = 48 << 20;
+/// Bytes of annotations the feed cache keeps: about 45,000 annotations of 1 KiB
+/// with their written JSON. Every push adds positions, and a pull that misses the
+/// cache costs PostgreSQL a join of every row it missed.
+const FEED_CACHE_BYTES: u64 = 128 << 20;
 
 /// A feed position's content, which never changes: every write of an annotation
 /// moves each of its live shares to a new position (`store::apply`), so while a
@@ -77,11 +74,38 @@ struct CachedPosition {
 }
 
 struct CachedContent {
-    body_json: String,
-    note_html: Option<String>,
+    /// The annotation as everyone who may know of all its shares sees it (its
+    /// author, and members of every community it is shared with): nearly every
+    /// reader of a feed. Served to them as it is, shared, never copied.
+    everything: std::sync::Arc<ServedAnnotation>,
+    author_id: String,
     share_slugs: Option<String>,
-    /// Accounts are never renamed, so the author's names can be kept with the content.
-    author: UserInfo,
+}
+
+impl CachedContent {
+    fn of(id: &str, body_json: String, note_html: Option<String>, author: UserInfo, share_slugs: Option<String>) -> Result<CachedContent, StoreError> {
+        let author_id = author.id.clone();
+        let as_author = Viewer { id: &author_id, slugs: &[], authors: HashMap::from([(author_id.clone(), author)]) };
+        let everything = serve_row((id.to_string(), Some(body_json), note_html, author_id.clone(), share_slugs.clone()), &as_author)?
+            .ok_or_else(|| StoreError::Backend(format!("annotation {id} has no content")))?;
+        crate::wire::keep_wire_json(&everything);
+        Ok(CachedContent { everything: std::sync::Arc::new(everything), author_id, share_slugs })
+    }
+
+    /// The annotation as `viewer` may see it.
+    fn served_to(&self, viewer: &Viewer) -> Result<std::sync::Arc<ServedAnnotation>, StoreError> {
+        let knows_every_share = self.share_slugs.as_deref().is_some_and(|list| {
+            self.author_id == viewer.id || list.split(' ').filter(|s| !s.is_empty()).all(|s| viewer.slugs.iter().any(|v| v == s))
+        });
+        if knows_every_share {
+            return Ok(self.everything.clone());
+        }
+        let e = &self.everything;
+        let row = (String::new(), Some(e.annotation_json.clone()), e.note_html.clone(), self.author_id.clone(), self.share_slugs.clone());
+        let viewer = Viewer { id: viewer.id, slugs: viewer.slugs, authors: HashMap::from([(self.author_id.clone(), e.author.clone())]) };
+        let served = serve_row(row, &viewer)?.ok_or_else(|| StoreError::Backend("a cached annotation has no content".into()))?;
+        Ok(std::sync::Arc::new(served))
+    }
 }
 
 #[derive(Clone)]
@@ -90,9 +114,11 @@ struct PositionWeight;
 impl quick_cache::Weighter<(String, i64), std::sync::Arc<CachedPosition>> for PositionWeight {
     fn weight(&self, _: &(String, i64), position: &std::sync::Arc<CachedPosition>) -> u64 {
         let content = position.content.as_ref().map_or(0, |c| {
-            c.body_json.len() + c.note_html.as_ref().map_or(0, String::len) + c.share_slugs.as_ref().map_or(0, String::len)
+            let e = &c.everything;
+            let written = e.wire_json.get().map_or(0, Vec::len);
+            written + e.annotation_json.len() + e.note_html.as_ref().map_or(0, String::len) + c.share_slugs.as_ref().map_or(0, String::len)
         });
-        (content + 200) as u64
+        (content + 300) as u64
     }
 }
 
@@ -124,30 +150,20 @@ impl PostgresStore {
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
             .connect_lazy_with(options.clone().options([("plan_cache_mode", "force_generic_plan")]));
-        let feed_cache = FeedCache::with_weighter(40_000, FEED_CACHE_BYTES, PositionWeight);
+        let feed_cache = FeedCache::with_weighter(45_000, FEED_CACHE_BYTES, PositionWeight);
         let listen = PgPoolOptions::new().max_connections(1).connect_lazy_with(options);
-        let (elsewhere, _) = tokio::sync::broadcast::channel(1024);
-        Ok(PostgresStore {
-            read: pool.clone(),
-            pool,
-            hot,
-            feed_cache,
-            process: new_id(),
-            elsewhere,
-            listening: std::sync::Once::new(),
-            listen,
-        })
+        // Listening before the store is handed out: no change committed after
+        // `open` answers goes unheard.
+        let listener = listen_for_changes(&listen)
+            .await
+            .map_err(|e| StoreError::Backend(format!("cannot listen for changes on PostgreSQL: {e}")))?;
+        let (announced, _) = tokio::sync::broadcast::channel(1024);
+        tokio::spawn(relay(listener, listen.clone(), announced.clone()));
+        Ok(PostgresStore { read: pool.clone(), pool, hot, feed_cache, announced, listen })
     }
 
-    fn changes_elsewhere(&self) -> Option<tokio::sync::broadcast::Receiver<ChangeNotice>> {
-        let receiver = self.elsewhere.subscribe();
-        // Listening needs a runtime to run on; without one, nothing comes.
-        let runtime = tokio::runtime::Handle::try_current().ok()?;
-        let (listen, process, to) = (self.listen.clone(), self.process.clone(), self.elsewhere.clone());
-        self.listening.call_once(|| {
-            runtime.spawn(relay(listen, process, to));
-        });
-        Some(receiver)
+    fn subscribe_to_announcements(&self) -> Option<tokio::sync::broadcast::Receiver<ChangeNotice>> {
+        Some(self.announced.subscribe())
     }
 
     async fn close_pools(&self) {
@@ -165,7 +181,9 @@ portable_store!(PostgresStore, PgConnection);
 
 use std::collections::HashMap;
 
-use crate::store::portable::{feed_row, serve_rows, slugs_of, FeedSqlRow, ServedRow, Viewer};
+use cairn_protocol::api::ChangeKind;
+
+use crate::store::portable::{feed_row, serve_row, serve_rows, slugs_of, FeedSqlRow, ServedRow, Viewer};
 
 /// The viewer's community slugs, one space-separated string: an uncorrelated
 /// subquery, which PostgreSQL runs once per statement, not per row.
@@ -176,52 +194,92 @@ macro_rules! viewer_slugs_sql {
     };
 }
 
-/// The viewer's community slugs as an array, once per statement.
-macro_rules! viewer_slug_array_sql {
-    () => {
-        "(SELECT COALESCE(array_agg(vc.slug), '{}') FROM memberships vmm JOIN communities vc ON vc.id = vmm.community_id
-          WHERE vmm.user_id = $1)"
-    };
-}
-
 /// The hot reads as one statement each: on PostgreSQL every statement is a round
 /// trip and a wake-up of a backend process, and under load these were most of its
 /// work. Each answers the rows with their authors' names and the viewer's slugs.
 mod one_trip {
-    /// [`super::PageSqlRow`]s of the live annotations on page `$2` the viewer `$1` may see, newest first.
+    /// The viewer `me` of [`PAGE`] and [`FEED_POSITIONS`]: given by id (`$1`).
+    macro_rules! me_by_id {
+        () => {
+            "(SELECT CAST($1 AS TEXT) AS id)"
+        };
+    }
+
+    /// The viewer `me` of [`PAGE_FOR_TOKEN`] and [`FEED_POSITIONS_FOR_TOKEN`]: the
+    /// holder of token hash `$1` if it is valid at time `$now` (as
+    /// [`super::hot::USER_FOR_TOKEN`]), else nobody, and then the statement answers
+    /// no row at all.
+    macro_rules! me_by_token {
+        ($now:literal) => {
+            concat!(
+                "(SELECT t.user_id AS id FROM tokens t
+                  WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ",
+                $now,
+                "))"
+            )
+        };
+    }
+
+    /// [`super::PageSqlRow`]s of the live annotations on page `$2` the viewer `me`
+    /// may see, newest first; one row of NULLs but the viewer's when there are none.
     ///
     /// Visible: the viewer wrote it, or one of its live shares (`share_slugs`,
     /// written in the same statement as the stamped audience and in the same
     /// transaction as the share rows) is a community of the viewer's. A row
     /// filter, not the `EXISTS` over `annotation_shares` of [`VISIBLE`]: planned
     /// once for any page, PostgreSQL ran that subquery as a hash of every share.
-    pub const PAGE: &str = concat!(
-        "SELECT a.id, a.body_json, a.note_html, a.author_id, a.share_slugs, u.username, u.display_name, ",
-        viewer_slugs_sql!(),
-        " FROM annotations a JOIN users u ON u.id = a.author_id
-         WHERE a.page_key = $2 AND a.deleted_at IS NULL AND a.body_json IS NOT NULL
-           AND (a.author_id = $1 OR string_to_array(a.share_slugs, ' ') && ",
-        viewer_slug_array_sql!(),
-        ") ORDER BY a.created_at DESC, a.id DESC"
-    );
+    macro_rules! page_sql {
+        ($me:expr) => {
+            concat!(
+                "SELECT me.id, s.slugs, p.id, p.body_json, p.note_html, p.author_id, p.share_slugs, p.username, p.display_name
+                 FROM ",
+                $me,
+                " me
+                 CROSS JOIN LATERAL (
+                       SELECT string_agg(vc.slug, ' ') AS slugs, COALESCE(array_agg(vc.slug), '{}') AS slug_array
+                       FROM memberships vmm JOIN communities vc ON vc.id = vmm.community_id WHERE vmm.user_id = me.id) s
+                 LEFT JOIN LATERAL (
+                       SELECT a.id, a.body_json, a.note_html, a.author_id, a.share_slugs, a.created_at, u.username, u.display_name
+                       FROM annotations a JOIN users u ON u.id = a.author_id
+                       WHERE a.page_key = $2 AND a.deleted_at IS NULL AND a.body_json IS NOT NULL
+                         AND (a.author_id = me.id OR string_to_array(a.share_slugs, ' ') && s.slug_array)) p ON true
+                 ORDER BY p.created_at DESC, p.id DESC"
+            )
+        };
+    }
+    pub const PAGE: &str = page_sql!(me_by_id!());
+    pub const PAGE_FOR_TOKEN: &str = page_sql!(me_by_token!("$3"));
 
-    /// (community id, viewer's slugs, seq, annotation id, removed_at) of community slug
-    /// `$2`'s feed after `$3`, at most `$4` rows: no row at all when `$1` is not a
-    /// member, one row with NULL positions when the feed has nothing new.
-    /// Membership and positions are read in one snapshot; what the positions show
-    /// comes from the feed cache or [`FEED_CONTENTS`].
-    pub const FEED_POSITIONS: &str = concat!(
-        "SELECT v.community_id, v.slugs, f.seq, f.annotation_id, f.removed_at
-         FROM (SELECT c.id AS community_id, ",
-        viewer_slugs_sql!(),
-        " AS slugs
-               FROM communities c JOIN memberships m ON m.community_id = c.id
-               WHERE c.slug = $2 AND m.user_id = $1) v
-         LEFT JOIN LATERAL (
-               SELECT seq, annotation_id, removed_at FROM annotation_shares
-               WHERE community_id = v.community_id AND seq > $3 ORDER BY seq LIMIT $4) f ON true
-         ORDER BY f.seq"
-    );
+    /// (viewer id, community id, viewer's slugs, seqs, annotation ids, removed_ats)
+    /// of community slug `$2`'s feed after `$3`, at most `$4` positions, as the
+    /// viewer `me` sees it: NULL community when `me` is not a member, NULL arrays
+    /// when the feed has nothing new. One row, its positions in arrays: decoding a
+    /// row costs the server more than its values. Membership and positions are
+    /// read in one snapshot; what the positions show comes from the feed cache or
+    /// [`FEED_CONTENTS`].
+    macro_rules! feed_positions_sql {
+        ($me:expr) => {
+            concat!(
+                "SELECT me.id, v.community_id, v.slugs, f.seqs, f.ids, f.removed
+                 FROM ",
+                $me,
+                " me
+                 LEFT JOIN LATERAL (
+                       SELECT c.id AS community_id,
+                              (SELECT string_agg(vc.slug, ' ') FROM memberships vmm JOIN communities vc ON vc.id = vmm.community_id
+                               WHERE vmm.user_id = me.id) AS slugs
+                       FROM communities c JOIN memberships m ON m.community_id = c.id
+                       WHERE c.slug = $2 AND m.user_id = me.id) v ON true
+                 LEFT JOIN LATERAL (
+                       SELECT array_agg(p.seq ORDER BY p.seq) AS seqs, array_agg(p.annotation_id ORDER BY p.seq) AS ids,
+                              array_agg(p.removed_at ORDER BY p.seq) AS removed
+                       FROM (SELECT seq, annotation_id, removed_at FROM annotation_shares
+                             WHERE community_id = v.community_id AND seq > $3 ORDER BY seq LIMIT $4) p) f ON true"
+            )
+        };
+    }
+    pub const FEED_POSITIONS: &str = feed_positions_sql!(me_by_id!());
+    pub const FEED_POSITIONS_FOR_TOKEN: &str = feed_positions_sql!(me_by_token!("$5"));
 
     /// [`super::ContentRow`]s: the shares of annotations `$2` in community `$1` as
     /// they are now, with the annotations and their authors.
@@ -248,11 +306,22 @@ mod one_trip {
     );
 }
 
-/// A row of [`one_trip::PAGE`]: a [`ServedRow`], its author's username and display name, the viewer's slugs.
-type PageSqlRow = (String, Option<String>, Option<String>, String, Option<String>, String, String, Option<String>);
+/// A row of [`one_trip::PAGE`]: the viewer's id and slugs, then a [`ServedRow`]
+/// and its author's username and display name, all NULL when the page has none.
+type PageSqlRow = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 
-/// A row of [`one_trip::FEED_POSITIONS`].
-type PositionRow = (String, Option<String>, Option<i64>, Option<String>, Option<i64>);
+/// The row of [`one_trip::FEED_POSITIONS`].
+type PositionRow = (String, Option<String>, Option<String>, Option<Vec<i64>>, Option<Vec<String>>, Option<Vec<Option<i64>>>);
 
 /// A row of [`one_trip::FEED_CONTENTS`].
 type ContentRow =
@@ -311,36 +380,83 @@ fn feed_of(viewer: &User, rows: Vec<FeedSqlRowPg>) -> Result<Vec<FeedRow>, Store
     feed.into_iter().map(|row| feed_row(row, &viewer)).collect()
 }
 
-/// LISTENs on [`CHANGES_CHANNEL`] (on `listen`, its own connection) and forwards
-/// the notices of processes other than `process` to `to`, until the store closes;
-/// reconnects after a pause when the connection drops.
-async fn relay(listen: PgPool, process: String, to: tokio::sync::broadcast::Sender<ChangeNotice>) {
-    while !listen.is_closed() {
-        let listening = async {
-            let mut listener = sqlx::postgres::PgListener::connect_with(&listen).await?;
-            listener.listen(CHANGES_CHANNEL).await?;
+/// A page's annotations from [`one_trip::PAGE`] rows: `None` when there is no
+/// viewer (no row at all).
+fn page_of(rows: Vec<PageSqlRow>) -> Result<Option<Vec<ServedAnnotation>>, StoreError> {
+    let Some((viewer_id, slugs, ..)) = rows.first() else { return Ok(None) };
+    let (viewer_id, slugs) = (viewer_id.clone(), slugs_of(slugs.as_deref()));
+    let mut authors = HashMap::new();
+    let mut served: Vec<ServedRow> = Vec::with_capacity(rows.len());
+    for (_, _, id, body, note, author_id, share_slugs, username, display_name) in rows {
+        // The one row of a page without annotations.
+        let (Some(id), Some(author_id)) = (id, author_id) else { continue };
+        if let (Some(username), Some(display_name)) = (username, display_name) {
+            note_author(&mut authors, &author_id, || (username, display_name));
+        }
+        served.push((id, body, note, author_id, share_slugs));
+    }
+    serve_rows(served, &Viewer { id: &viewer_id, slugs: &slugs, authors }).map(Some)
+}
+
+async fn listen_for_changes(listen: &PgPool) -> Result<sqlx::postgres::PgListener, sqlx::Error> {
+    let mut listener = sqlx::postgres::PgListener::connect_with(listen).await?;
+    listener.listen(CHANGES_CHANNEL).await?;
+    Ok(listener)
+}
+
+/// Forwards what `listener` hears on [`CHANGES_CHANNEL`] to `to`, until the store
+/// closes; listens anew on `listen` after a pause when the connection drops.
+async fn relay(mut listener: sqlx::postgres::PgListener, listen: PgPool, to: tokio::sync::broadcast::Sender<ChangeNotice>) {
+    loop {
+        let heard: Result<std::convert::Infallible, sqlx::Error> = async {
             loop {
                 let notification = listener.recv().await?;
-                match serde_json::from_str::<ChangesElsewhere>(notification.payload()) {
-                    Ok(changes) if changes.from != process => {
-                        for notice in changes.notices {
-                            let _ = to.send(notice);
-                        }
+                match serde_json::from_str::<ChangeNotice>(notification.payload()) {
+                    Ok(notice) => {
+                        let _ = to.send(notice);
                     }
-                    Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "ignored a malformed change notification"),
                 }
             }
-        };
-        let result: Result<(), sqlx::Error> = listening.await;
-        if let Err(e) = result {
+        }
+        .await;
+        let Err(e) = heard;
+        loop {
             if listen.is_closed() {
                 return;
             }
-            tracing::warn!(error = %e, "lost the change notifications of other server processes; reconnecting");
+            tracing::warn!(error = %e, "lost the database's change announcements; listening again");
             tokio::time::sleep(Duration::from_secs(1)).await;
+            match listen_for_changes(&listen).await {
+                Ok(again) => {
+                    listener = again;
+                    break;
+                }
+                Err(_) if listen.is_closed() => return,
+                Err(_) => {}
+            }
         }
     }
+}
+
+mod push_sql {
+    /// [`crate::store::apply::PushTx::read_for_push`]: records `(author $1, device
+    /// $2, seq)` for each of the seqs `$4` at `$3` and answers the new ones, with
+    /// the author's memberships, and the stored states and live shares of the
+    /// annotation ids `$5` (each as JSON rows, NULL for none).
+    pub const READ_FOR_PUSH: &str = "WITH applied AS (
+             INSERT INTO applied_mutations (user_id, device_id, seq, applied_at)
+             SELECT $1, $2, s, $3 FROM unnest(CAST($4 AS BIGINT[])) AS s
+             ON CONFLICT DO NOTHING RETURNING seq)
+         SELECT
+           (SELECT COALESCE(array_agg(seq), '{}') FROM applied),
+           (SELECT json_agg(json_build_array(c.id, c.slug, c.name, c.archived_at, m.role) ORDER BY c.slug)::text
+              FROM memberships m JOIN communities c ON c.id = m.community_id WHERE m.user_id = $1),
+           (SELECT json_agg(json_build_array(a.id, a.author_id, a.deleted_at, a.modified_at))::text
+              FROM annotations a WHERE a.id = ANY(CAST($5 AS TEXT[]))),
+           (SELECT json_agg(json_build_array(s.annotation_id, s.community_id, c.slug) ORDER BY s.annotation_id, s.community_id)::text
+              FROM annotation_shares s JOIN communities c ON c.id = s.community_id
+              WHERE s.annotation_id = ANY(CAST($5 AS TEXT[])) AND s.removed_at IS NULL)";
 }
 
 /// A push's database operations on a sqlx transaction.
@@ -379,11 +495,72 @@ impl crate::store::apply::PushTx for SqlxPushTx<'_> {
         Ok(())
     }
 
-    /// Share rows are numbered as the push commits (migration `0003_positions_at_commit`).
-    async fn reserve_positions(
+    /// All of phase 1 in one statement (each statement is a round trip). Its
+    /// snapshot is taken after the author's row was locked by the statement
+    /// before, so it sees every push of theirs that committed meanwhile.
+    async fn read_for_push(
         &mut self,
-        _taken: &std::collections::BTreeMap<String, i64>,
+        author_id: &str,
+        device_id: Option<&str>,
+        seqs: &[i64],
+        ids: &[&str],
+        now_ms: i64,
+    ) -> Result<crate::store::apply::PushReads, StoreError> {
+        type Reads = (Vec<i64>, Option<String>, Option<String>, Option<String>);
+        let recorded: &[i64] = if device_id.is_some() { seqs } else { &[] };
+        let (new, memberships, stored, shares): Reads = sqlx::query_as(push_sql::READ_FOR_PUSH)
+            .bind(author_id)
+            .bind(device_id.unwrap_or(""))
+            .bind(now_ms)
+            .bind(recorded)
+            .bind(ids)
+            .fetch_one(&mut *self.0)
+            .await
+            .map_err(backend)?;
+        fn rows<T: serde::de::DeserializeOwned>(json: Option<String>) -> Result<Vec<T>, StoreError> {
+            json.map_or(Ok(Vec::new()), |json| {
+                serde_json::from_str(&json).map_err(|e| StoreError::Backend(format!("unreadable push reads: {e}")))
+            })
+        }
+        let memberships = rows::<(String, String, String, Option<i64>, String)>(memberships)?
+            .into_iter()
+            .map(membership_of)
+            .collect::<Result<Vec<_>, _>>()?;
+        let first_times = match device_id {
+            None => vec![true; seqs.len()],
+            // A seq repeated within the batch is new only once, the first time.
+            Some(_) => {
+                let mut new: std::collections::HashSet<i64> = new.into_iter().collect();
+                seqs.iter().map(|seq| new.remove(seq)).collect()
+            }
+        };
+        Ok(crate::store::apply::PushReads { memberships, first_times, stored: rows(stored)?, shares: rows(shares)? })
+    }
+
+    /// Hands the share rows to the database, which writes them with their
+    /// positions as the push commits (migration `0004_shares_written_at_commit`):
+    /// one `share_batches` row per community, in community id order.
+    async fn write_shares(
+        &mut self,
+        author_id: &str,
+        batches: &crate::store::apply::ShareBatches,
     ) -> Result<Option<HashMap<String, i64>>, StoreError> {
+        if batches.is_empty() {
+            return Ok(None);
+        }
+        let values: Vec<String> =
+            (0..batches.len()).map(|i| format!("(${}, ${}, $1, ${}, ${})", 4 * i + 2, 4 * i + 3, 4 * i + 4, 4 * i + 5)).collect();
+        let sql = format!(
+            "INSERT INTO share_batches (community_id, slug, author_id, annotation_ids, removed_ats) VALUES {}",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(author_id);
+        for (community_id, batch) in batches {
+            let ids: Vec<&str> = batch.rows.iter().map(|(id, _)| id.as_str()).collect();
+            let removed: Vec<Option<i64>> = batch.rows.iter().map(|(_, removed_at)| *removed_at).collect();
+            query = query.bind(community_id).bind(&batch.slug).bind(ids).bind(removed);
+        }
+        query.execute(&mut *self.0).await.map_err(backend)?;
         Ok(None)
     }
 
@@ -404,36 +581,9 @@ impl PostgresStore {
         now_ms: i64,
     ) -> Result<PushOutcome, StoreError> {
         let mut tx = self.begin_write().await?;
-        let applied = crate::store::apply::apply_push(&mut SqlxPushTx(&mut tx), author, device_id, mutations, now_ms).await?;
+        let outcome = crate::store::apply::apply_push(&mut SqlxPushTx(&mut tx), author, device_id, mutations, now_ms).await?;
+        // The new positions are announced by the database as this commits.
         tx.commit().await.map_err(backend)?;
-        let mut outcome = applied.outcome;
-        if !applied.unnumbered.is_empty() {
-            // The feeds' positions now, which include this push's: listeners pull up to there.
-            let positions: Vec<(String, i64)> = sqlx::query_as(
-                "SELECT c.slug, p.next_seq - 1 FROM community_positions p JOIN communities c ON c.id = p.community_id
-                 WHERE p.community_id = ANY($1)",
-            )
-            .bind(&applied.unnumbered)
-            .fetch_all(&self.read)
-            .await
-            .map_err(backend)?;
-            for notice in &mut outcome.notices {
-                if let Some(slug) = &notice.community {
-                    if let Some((_, position)) = positions.iter().find(|(s, _)| s == slug) {
-                        notice.seq = *position;
-                    }
-                }
-            }
-        }
-        if !outcome.notices.is_empty() {
-            let payload = serde_json::to_string(&ChangesElsewhere { from: self.process.clone(), notices: outcome.notices.clone() })
-                .map_err(|e| StoreError::Backend(e.to_string()))?;
-            // Committed already: a failure to tell other processes costs their
-            // listeners a prompt event, not data (clients pull), so it is only logged.
-            if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)").bind(CHANGES_CHANNEL).bind(&payload).execute(&self.read).await {
-                tracing::warn!(error = %e, "could not announce changes to other server processes");
-            }
-        }
         Ok(outcome)
     }
 
@@ -456,14 +606,26 @@ impl PostgresStore {
     async fn hot_page_annotations(&self, viewer: &User, page_key: &str) -> Result<Vec<ServedAnnotation>, StoreError> {
         let rows: Vec<PageSqlRow> =
             sqlx::query_as(one_trip::PAGE).bind(&viewer.id).bind(page_key).fetch_all(&self.hot).await.map_err(backend)?;
-        let slugs = slugs_of(rows.first().and_then(|r| r.7.as_deref()));
-        let mut authors = HashMap::new();
-        let mut served: Vec<ServedRow> = Vec::with_capacity(rows.len());
-        for (id, body, note, author_id, share_slugs, username, display_name, _) in rows {
-            note_author(&mut authors, &author_id, || (username, display_name));
-            served.push((id, body, note, author_id, share_slugs));
-        }
-        serve_rows(served, &Viewer { id: &viewer.id, slugs: &slugs, authors })
+        page_of(rows).map(|page| page.unwrap_or_default())
+    }
+
+    async fn hot_page_annotations_for_token(
+        &self,
+        token_hash: &str,
+        now_ms: i64,
+        page_key: &str,
+    ) -> Result<WithToken<Vec<ServedAnnotation>>, StoreError> {
+        let rows: Vec<PageSqlRow> = sqlx::query_as(one_trip::PAGE_FOR_TOKEN)
+            .bind(token_hash)
+            .bind(page_key)
+            .bind(now_ms)
+            .fetch_all(&self.hot)
+            .await
+            .map_err(backend)?;
+        Ok(match page_of(rows)? {
+            None => WithToken::Invalid,
+            Some(page) => WithToken::Valid(page),
+        })
     }
 
     async fn hot_community_changes(
@@ -473,20 +635,53 @@ impl PostgresStore {
         since: i64,
         limit: i64,
     ) -> Result<Option<Vec<FeedRow>>, StoreError> {
-        let positions: Vec<PositionRow> = sqlx::query_as(one_trip::FEED_POSITIONS)
+        let positions: Option<PositionRow> = sqlx::query_as(one_trip::FEED_POSITIONS)
             .bind(&viewer.id)
             .bind(slug)
             .bind(since)
             .bind(limit)
-            .fetch_all(&self.hot)
+            .fetch_optional(&self.hot)
             .await
             .map_err(backend)?;
-        let Some((community_id, slugs, ..)) = positions.first() else { return Ok(None) };
-        let (community_id, slugs) = (community_id.clone(), slugs_of(slugs.as_deref()));
-        let positions: Vec<(i64, String, Option<i64>)> = positions
-            .into_iter()
-            .filter_map(|(_, _, seq, id, removed_at)| Some((seq?, id?, removed_at)))
-            .collect();
+        Ok(self.feed_at(positions).await?.unwrap_or(None))
+    }
+
+    async fn hot_community_changes_for_token(
+        &self,
+        token_hash: &str,
+        now_ms: i64,
+        slug: &str,
+        since: i64,
+        limit: i64,
+    ) -> Result<WithToken<Option<Vec<FeedRow>>>, StoreError> {
+        let positions: Option<PositionRow> = sqlx::query_as(one_trip::FEED_POSITIONS_FOR_TOKEN)
+            .bind(token_hash)
+            .bind(slug)
+            .bind(since)
+            .bind(limit)
+            .bind(now_ms)
+            .fetch_optional(&self.hot)
+            .await
+            .map_err(backend)?;
+        Ok(match self.feed_at(positions).await? {
+            None => WithToken::Invalid,
+            Some(feed) => WithToken::Valid(feed),
+        })
+    }
+
+    /// The feed rows at `positions` ([`one_trip::FEED_POSITIONS`]): `None` when
+    /// there is no viewer (no row at all), `Some(None)` when the viewer is not a member.
+    async fn feed_at(&self, positions: Option<PositionRow>) -> Result<Option<Option<Vec<FeedRow>>>, StoreError> {
+        let Some((viewer_id, community_id, slugs, seqs, ids, removed)) = positions else { return Ok(None) };
+        let Some(community_id) = community_id else { return Ok(Some(None)) };
+        let slugs = slugs_of(slugs.as_deref());
+        let positions: Vec<(i64, String, Option<i64>)> = match (seqs, ids, removed) {
+            (Some(seqs), Some(ids), Some(removed)) if seqs.len() == ids.len() && ids.len() == removed.len() => {
+                seqs.into_iter().zip(ids).zip(removed).map(|((seq, id), removed_at)| (seq, id, removed_at)).collect()
+            }
+            (None, None, None) => Vec::new(),
+            _ => return Err(StoreError::Backend("a feed's positions came back in arrays of different lengths".into())),
+        };
         let cached: Vec<Option<std::sync::Arc<CachedPosition>>> = positions
             .iter()
             .map(|(seq, _, removed_at)| match removed_at {
@@ -509,9 +704,9 @@ impl PostgresStore {
                 .map_err(backend)?;
             now.extend(rows.into_iter().map(|row| (row.2.clone(), row)));
         }
-        let unshared = |seq: i64, id: String| -> FeedSqlRow { (seq, id.clone(), Some(seq), None, (id, None, None, String::new(), None)) };
-        let mut authors = HashMap::new();
-        let mut feed: Vec<FeedSqlRow> = Vec::with_capacity(positions.len());
+        let viewer = Viewer { id: &viewer_id, slugs: &slugs, authors: HashMap::new() };
+        let row = |seq: i64, id: String, kind: ChangeKind, annotation| FeedRow { seq, id, kind, annotation };
+        let mut feed: Vec<FeedRow> = Vec::with_capacity(positions.len());
         for ((seq, id, removed_at), cached) in positions.into_iter().zip(cached) {
             let position = match cached {
                 Some(position) => position,
@@ -520,20 +715,18 @@ impl PostgresStore {
                     let Some((now_seq, now_removed, _, deleted_at, body, note, author_id, share_slugs, username, display_name)) =
                         now.remove(&id)
                     else {
-                        feed.push(unshared(seq, id));
+                        feed.push(row(seq, id, ChangeKind::Unshared, None));
                         continue;
                     };
                     let content = match (deleted_at, body) {
                         (Some(_), _) => None,
-                        (None, Some(body_json)) if now_removed.is_none() => Some(CachedContent {
-                            body_json,
-                            note_html: note,
-                            share_slugs,
-                            author: UserInfo { id: author_id, username, display_name },
-                        }),
+                        (None, Some(body_json)) if now_removed.is_none() => {
+                            let author = UserInfo { id: author_id, username, display_name };
+                            Some(CachedContent::of(&id, body_json, note, author, share_slugs)?)
+                        }
                         // Unshared from this community (or no content): nothing to show.
                         (None, _) => {
-                            feed.push(unshared(seq, id));
+                            feed.push(row(seq, id, ChangeKind::Unshared, None));
                             continue;
                         }
                     };
@@ -545,16 +738,11 @@ impl PostgresStore {
                 }
             };
             feed.push(match &position.content {
-                None => (seq, id.clone(), None, Some(seq), (id, None, None, String::new(), None)),
-                Some(c) => {
-                    note_author(&mut authors, &c.author.id, || (c.author.username.clone(), c.author.display_name.clone()));
-                    let served = (position.annotation_id.clone(), Some(c.body_json.clone()), c.note_html.clone(), c.author.id.clone(), c.share_slugs.clone());
-                    (seq, id, None, None, served)
-                }
+                None => row(seq, position.annotation_id.clone(), ChangeKind::Deleted, None),
+                Some(c) => row(seq, position.annotation_id.clone(), ChangeKind::Upsert, Some(c.served_to(&viewer)?)),
             });
         }
-        let viewer = Viewer { id: &viewer.id, slugs: &slugs, authors };
-        feed.into_iter().map(|row| feed_row(row, &viewer)).collect::<Result<Vec<_>, _>>().map(Some)
+        Ok(Some(Some(feed)))
     }
 
     async fn hot_own_changes(&self, viewer: &User, since: i64, limit: i64) -> Result<Vec<FeedRow>, StoreError> {

@@ -119,11 +119,12 @@ impl crate::store::apply::PushTx for RusqlitePushTx<'_> {
         Ok(())
     }
 
-    async fn reserve_positions(
+    async fn write_shares(
         &mut self,
-        taken: &std::collections::BTreeMap<String, i64>,
+        _author_id: &str,
+        batches: &crate::store::apply::ShareBatches,
     ) -> Result<Option<std::collections::HashMap<String, i64>>, StoreError> {
-        crate::store::apply::reserve_positions(self, taken).await
+        crate::store::apply::write_numbered_shares(self, batches).await
     }
 
     async fn write_rows(&mut self, statement: &crate::store::apply::RowsStatement, rows: &[&[Arg]]) -> Result<u64, StoreError> {
@@ -203,6 +204,42 @@ impl HotReaders {
 /// `Connection::transaction` would parse them anew each time.
 fn run_cached(conn: &rusqlite::Connection, sql: &str) -> Result<(), StoreError> {
     conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(|_| ()).map_err(sqlite_error)
+}
+
+fn user_for_token(conn: &rusqlite::Connection, token_hash: &str, now_ms: i64) -> Result<Option<User>, StoreError> {
+    let mut stmt = conn.prepare_cached(hot::USER_FOR_TOKEN).map_err(sqlite_error)?;
+    stmt.query_row(named_params! {"$1": token_hash, "$2": now_ms}, |r| {
+        Ok(User { id: r.get(0)?, username: r.get(1)?, display_name: r.get(2)? })
+    })
+    .optional()
+    .map_err(sqlite_error)
+}
+
+fn page_annotations(conn: &rusqlite::Connection, viewer_id: &str, page_key: &str) -> Result<Vec<ServedAnnotation>, StoreError> {
+    let slugs = viewer_slugs(conn, viewer_id)?;
+    let mut stmt = conn.prepare_cached(hot::PAGE).map_err(sqlite_error)?;
+    let rows = stmt
+        .query_map(named_params! {"$1": viewer_id, "$2": page_key}, |r| served_row(r, 0))
+        .map_err(sqlite_error)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sqlite_error)?;
+    let viewer = viewer_with_authors(conn, viewer_id, &slugs, author_ids(rows.iter()))?;
+    serve_rows(rows, &viewer)
+}
+
+/// Community `slug`'s feed as `viewer_id` sees it, or `None` when they are not a member.
+fn community_changes(
+    conn: &rusqlite::Connection,
+    viewer_id: &str,
+    slug: &str,
+    since: i64,
+    limit: i64,
+) -> Result<Option<Vec<FeedRow>>, StoreError> {
+    let memberships = read_memberships(conn, viewer_id)?;
+    let Some(membership) = memberships.iter().find(|m| m.community.slug == slug) else { return Ok(None) };
+    let community_id = &membership.community.id;
+    let params = named_params! {"$1": viewer_id, "$2": community_id, "$3": since, "$4": limit};
+    read_feed(conn, hot::COMMUNITY_FEED, viewer_id, params).map(Some)
 }
 
 fn read_memberships(conn: &rusqlite::Connection, user_id: &str) -> Result<Vec<Membership>, StoreError> {
@@ -288,8 +325,7 @@ impl SqliteStore {
             )
             .now_or_never()
             .unwrap_or_else(|| Err(StoreError::Backend("a SQLite push waited, which it never should".into())));
-            // SQLite numbers feed positions in the transaction: `unnumbered` is empty.
-            let committed = applied.and_then(|applied| run_cached(&conn, "COMMIT").map(|_| applied.outcome));
+            let committed = applied.and_then(|outcome| run_cached(&conn, "COMMIT").map(|_| outcome));
             if committed.is_err() && !conn.is_autocommit() {
                 let _ = conn.execute_batch("ROLLBACK");
             }
@@ -301,16 +337,7 @@ impl SqliteStore {
 
     async fn hot_user_for_token(&self, token_hash: &str, now_ms: i64) -> Result<Option<User>, StoreError> {
         let token_hash = token_hash.to_string();
-        self.hot
-            .run(move |conn| {
-                let mut stmt = conn.prepare_cached(hot::USER_FOR_TOKEN).map_err(sqlite_error)?;
-                stmt.query_row(named_params! {"$1": token_hash, "$2": now_ms}, |r| {
-                    Ok(User { id: r.get(0)?, username: r.get(1)?, display_name: r.get(2)? })
-                })
-                .optional()
-                .map_err(sqlite_error)
-            })
-            .await
+        self.hot.run(move |conn| user_for_token(conn, &token_hash, now_ms)).await
     }
 
     async fn hot_memberships(&self, user_id: &str) -> Result<Vec<Membership>, StoreError> {
@@ -324,17 +351,21 @@ impl SqliteStore {
 
     async fn hot_page_annotations(&self, viewer: &User, page_key: &str) -> Result<Vec<ServedAnnotation>, StoreError> {
         let (viewer_id, page_key) = (viewer.id.clone(), page_key.to_string());
+        self.hot.run(move |conn| page_annotations(conn, &viewer_id, &page_key)).await
+    }
+
+    /// The token check and the read in one hand-off to a blocking thread.
+    async fn hot_page_annotations_for_token(
+        &self,
+        token_hash: &str,
+        now_ms: i64,
+        page_key: &str,
+    ) -> Result<WithToken<Vec<ServedAnnotation>>, StoreError> {
+        let (token_hash, page_key) = (token_hash.to_string(), page_key.to_string());
         self.hot
-            .run(move |conn| {
-                let slugs = viewer_slugs(conn, &viewer_id)?;
-                let mut stmt = conn.prepare_cached(hot::PAGE).map_err(sqlite_error)?;
-                let rows = stmt
-                    .query_map(named_params! {"$1": viewer_id, "$2": page_key}, |r| served_row(r, 0))
-                    .map_err(sqlite_error)?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(sqlite_error)?;
-                let viewer = viewer_with_authors(conn, &viewer_id, &slugs, author_ids(rows.iter()))?;
-                serve_rows(rows, &viewer)
+            .run(move |conn| match user_for_token(conn, &token_hash, now_ms)? {
+                None => Ok(WithToken::Invalid),
+                Some(viewer) => page_annotations(conn, &viewer.id, &page_key).map(WithToken::Valid),
             })
             .await
     }
@@ -347,13 +378,23 @@ impl SqliteStore {
         limit: i64,
     ) -> Result<Option<Vec<FeedRow>>, StoreError> {
         let (viewer_id, slug) = (viewer.id.clone(), slug.to_string());
+        self.hot.run(move |conn| community_changes(conn, &viewer_id, &slug, since, limit)).await
+    }
+
+    /// The token check and the read in one hand-off to a blocking thread.
+    async fn hot_community_changes_for_token(
+        &self,
+        token_hash: &str,
+        now_ms: i64,
+        slug: &str,
+        since: i64,
+        limit: i64,
+    ) -> Result<WithToken<Option<Vec<FeedRow>>>, StoreError> {
+        let (token_hash, slug) = (token_hash.to_string(), slug.to_string());
         self.hot
-            .run(move |conn| {
-                let memberships = read_memberships(conn, &viewer_id)?;
-                let Some(membership) = memberships.iter().find(|m| m.community.slug == slug) else { return Ok(None) };
-                let community_id = &membership.community.id;
-                let params = named_params! {"$1": viewer_id, "$2": community_id, "$3": since, "$4": limit};
-                read_feed(conn, hot::COMMUNITY_FEED, &viewer_id, params).map(Some)
+            .run(move |conn| match user_for_token(conn, &token_hash, now_ms)? {
+                None => Ok(WithToken::Invalid),
+                Some(viewer) => community_changes(conn, &viewer.id, &slug, since, limit).map(WithToken::Valid),
             })
             .await
     }
@@ -462,8 +503,8 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// One server process owns a SQLite file: there is nobody else to hear from.
-    fn changes_elsewhere(&self) -> Option<tokio::sync::broadcast::Receiver<ChangeNotice>> {
+    /// One server process owns a SQLite file and announces its own pushes.
+    fn subscribe_to_announcements(&self) -> Option<tokio::sync::broadcast::Receiver<ChangeNotice>> {
         None
     }
 
