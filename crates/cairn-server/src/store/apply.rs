@@ -9,14 +9,14 @@
 //!
 //! A push runs in three phases, so that it holds the locks other writers wait for
 //! as briefly as possible and sends few statements:
-//! 1. **Read.** Lock the author's row (pushes by one author queue here; nobody
-//!    else writes their annotations), then read memberships, which mutations are
-//!    new, and the stored state and live shares of every id
+//! 1. **Read.** With the author's row locked (pushes by one author queue there;
+//!    nobody else writes their annotations), read memberships, which mutations
+//!    are new, and the stored state and live shares of every id
 //!    ([`PushTx::read_for_push`]: one statement on PostgreSQL).
 //! 2. **Decide** every mutation in memory ([`crate::push`]), producing the rows to write.
 //! 3. **Write** the annotation rows (several rows a statement where the backend
-//!    gains by it), then the share rows with new feed positions
-//!    ([`PushTx::write_shares`]), taking each touched community's counter lock in
+//!    gains by it), then the author's feed counter and the share rows with new
+//!    feed positions ([`PushTx::finish_push`]), taking each touched community's counter lock in
 //!    community id order (so two pushes never wait on each other in a cycle).
 //!    The counter locks are held until commit, so positions follow commit order,
 //!    which is what the change feed's cursor needs. SQLite takes them in the
@@ -48,7 +48,8 @@ pub(crate) trait PushTx: Send {
     /// `(annotation id, community id, slug)` of the live shares of `ids`.
     async fn live_shares(&mut self, sql: &str, ids: &[&str]) -> Result<Vec<(String, String, String)>, StoreError>;
     async fn execute(&mut self, sql: &str, args: &[Arg]) -> Result<(), StoreError>;
-    /// Phase 1's reads once the author's row is locked: their memberships (read
+    /// Phase 1's reads, the author's row being locked (the caller began the
+    /// transaction so): their next personal-feed number, their memberships (read
     /// inside the transaction: a membership removed a moment ago no longer
     /// counts), which of `seqs` are new from `device_id` (recording them; all are
     /// new without a device), and what is stored of `ids`. One statement on
@@ -64,13 +65,19 @@ pub(crate) trait PushTx: Send {
     where
         Self: Sized,
     {
+        let author_next = self
+            .integers("SELECT next_seq FROM users WHERE id = $1", &[text(author_id)])
+            .await?
+            .first()
+            .copied()
+            .ok_or_else(|| StoreError::Backend(format!("no counter row for user {author_id}")))?;
         let memberships = self.memberships(author_id).await?;
         let first_times = match device_id {
             None => vec![true; seqs.len()],
             Some(device_id) => record_applied(self, author_id, device_id, seqs, now_ms).await?,
         };
         let (stored, shares) = read_stored(self, ids).await?;
-        Ok(PushReads { memberships, first_times, stored, shares })
+        Ok(PushReads { author_next, memberships, first_times, stored, shares })
     }
     /// Writes `rows` (each [`RowsStatement::columns`] values, keys distinct) with
     /// `statement`; answers how many rows were written (an upsert whose `WHERE`
@@ -78,13 +85,19 @@ pub(crate) trait PushTx: Send {
     /// each statement is a round trip. SQLite runs the one-row statement per row:
     /// in process, a cached statement is cheaper than parsing a new one.
     async fn write_rows(&mut self, statement: &RowsStatement, rows: &[&[Arg]]) -> Result<u64, StoreError>;
-    /// Writes each community's share rows of this push by `author_id`
-    /// ([`ShareBatches`]) at new feed positions, numbered in batch order; answers
+    /// The end of a push by `author_id`: writes back their next personal-feed
+    /// number if it moved (`author_next`), and each community's share rows
+    /// ([`ShareBatches`]) at new feed positions, numbered in batch order. Answers
     /// the first position of each community, or `None` when the database writes,
     /// numbers and announces them itself as the transaction commits (PostgreSQL,
-    /// migration `0004_shares_written_at_commit`; it then announces the author's
-    /// personal feed too). SQLite: [`write_numbered_shares`].
-    async fn write_shares(&mut self, author_id: &str, batches: &ShareBatches) -> Result<Option<HashMap<String, i64>>, StoreError>;
+    /// migration `0004_shares_written_at_commit`, in one statement; it then
+    /// announces the author's personal feed too). SQLite: [`finish_numbered`].
+    async fn finish_push(
+        &mut self,
+        author_id: &str,
+        author_next: Option<i64>,
+        batches: &ShareBatches,
+    ) -> Result<Option<HashMap<String, i64>>, StoreError>;
 }
 
 /// A push's share rows by community id, in community id order (the order
@@ -100,13 +113,18 @@ pub(crate) struct ShareBatch {
     pub rows: Vec<(String, Option<i64>)>,
 }
 
-/// Takes the positions now and writes the rows with them: the counter rows stay
-/// locked until commit, so positions still follow commit order. (SQLite: one
-/// writer at a time anyway.)
-pub(crate) async fn write_numbered_shares<T: PushTx>(
+/// [`PushTx::finish_push`] statement by statement: takes the positions now and
+/// writes the rows with them; the counter rows stay locked until commit, so
+/// positions still follow commit order. (SQLite: one writer at a time anyway.)
+pub(crate) async fn finish_numbered<T: PushTx>(
     tx: &mut T,
+    author_id: &str,
+    author_next: Option<i64>,
     batches: &ShareBatches,
 ) -> Result<Option<HashMap<String, i64>>, StoreError> {
+    if let Some(next) = author_next {
+        tx.execute("UPDATE users SET next_seq = $1 WHERE id = $2", &[Arg::Int(next), text(author_id)]).await?;
+    }
     let mut first = HashMap::new();
     let mut rows: Vec<(&'static RowsStatement, String, Vec<Arg>)> = Vec::new();
     for (community_id, batch) in batches {
@@ -187,6 +205,8 @@ const SHARE: RowsStatement = RowsStatement {
 
 /// What phase 1 reads ([`PushTx::read_for_push`]).
 pub(crate) struct PushReads {
+    /// The author's next personal-feed number.
+    pub author_next: i64,
     pub memberships: Vec<Membership>,
     /// For each seq asked about, in order: whether this is its first time.
     pub first_times: Vec<bool>,
@@ -436,11 +456,9 @@ async fn write_plan<T: PushTx>(
         // SQLite has one writer). The retry reads it and rejects it as not theirs.
         return Err(StoreError::Conflict("an annotation of this push was created by someone else meanwhile".into()));
     }
-    if state.author_seq_taken {
-        tx.execute("UPDATE users SET next_seq = $1 WHERE id = $2", &[Arg::Int(state.author_next), text(&author.id)]).await?;
-    }
     let batches = plan.share_batches();
-    let Some(first) = tx.write_shares(&author.id, &batches).await? else {
+    let author_next = state.author_seq_taken.then_some(state.author_next);
+    let Some(first) = tx.finish_push(&author.id, author_next, &batches).await? else {
         // The database announces them as the push commits.
         return Ok(Vec::new());
     };
@@ -461,7 +479,10 @@ async fn write_plan<T: PushTx>(
 }
 
 /// Applies `mutations` by `author` (from `device_id`, if any) in the open write
-/// transaction `tx`; the caller commits, then announces the outcome's notices
+/// transaction `tx`, which the caller began holding the author's row (pushes by
+/// one author queue there; nobody else writes their annotations: PostgreSQL
+/// locks it in the BEGIN, SQLite's `BEGIN IMMEDIATE` holds the whole file); the
+/// caller commits, then announces the outcome's notices
 /// (none when the database announces them itself).
 pub(crate) async fn apply_push<T: PushTx>(
     tx: &mut T,
@@ -470,13 +491,8 @@ pub(crate) async fn apply_push<T: PushTx>(
     mutations: Vec<PreparedMutation>,
     now_ms: i64,
 ) -> Result<PushOutcome, StoreError> {
-    // Phase 1. The author's row first: their pushes queue here, before anything is read.
-    let author_next = tx
-        .integers("UPDATE users SET next_seq = next_seq WHERE id = $1 RETURNING next_seq", &[text(&author.id)])
-        .await?
-        .first()
-        .copied()
-        .ok_or_else(|| StoreError::Backend(format!("no counter row for user {}", author.id)))?;
+    // Phase 1. The author's row is locked already: their pushes queue there,
+    // before anything is read.
     let mut outcome = PushOutcome { results: Vec::with_capacity(mutations.len()), notices: Vec::new() };
     let seqs: Vec<i64> = mutations.iter().map(|m| m.seq()).collect();
     // Every id of the batch, also those of mutations that turn out to be replays
@@ -493,7 +509,7 @@ pub(crate) async fn apply_push<T: PushTx>(
         }
     }
     let reads = tx.read_for_push(&author.id, device_id, &seqs, &ids, now_ms).await?;
-    let mut state = PushState::of(&ids, &reads, author_next);
+    let mut state = PushState::of(&ids, &reads, reads.author_next);
     let (memberships, first_times) = (reads.memberships, reads.first_times);
 
     // Phase 2.

@@ -175,6 +175,18 @@ impl PostgresStore {
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
         self.pool.begin().await.map_err(backend)
     }
+
+    /// A push's transaction, begun holding its author's row: their pushes queue
+    /// here, before anything is read (`store::apply`). The lock is taken in the
+    /// same round trip as BEGIN, which is sent as a simple query and so cannot
+    /// take parameters: the id is a server-made UUID, refused otherwise.
+    async fn begin_push(&self, author: &User) -> Result<Transaction<'static, Postgres>, StoreError> {
+        if author.id.is_empty() || !author.id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            return Err(StoreError::Backend(format!("user id {:?} is not one this server made", author.id)));
+        }
+        let begin = format!("BEGIN; SELECT 1 FROM users WHERE id = '{}' FOR NO KEY UPDATE", author.id);
+        self.pool.begin_with(begin).await.map_err(backend)
+    }
 }
 
 portable_store!(PostgresStore, PgConnection);
@@ -254,7 +266,10 @@ mod one_trip {
     /// of community slug `$2`'s feed after `$3`, at most `$4` positions, as the
     /// viewer `me` sees it: NULL community when `me` is not a member, NULL arrays
     /// when the feed has nothing new. One row, its positions in arrays: decoding a
-    /// row costs the server more than its values. Membership and positions are
+    /// row costs the server more than its values. The arrays are in one order,
+    /// whichever the aggregate met the rows in (an `ORDER BY` in each sorted the
+    /// rows three times, half of the statement's time): sorted by the reader.
+    /// Membership and positions are
     /// read in one snapshot; what the positions show comes from the feed cache or
     /// [`FEED_CONTENTS`].
     macro_rules! feed_positions_sql {
@@ -271,8 +286,7 @@ mod one_trip {
                        FROM communities c JOIN memberships m ON m.community_id = c.id
                        WHERE c.slug = $2 AND m.user_id = me.id) v ON true
                  LEFT JOIN LATERAL (
-                       SELECT array_agg(p.seq ORDER BY p.seq) AS seqs, array_agg(p.annotation_id ORDER BY p.seq) AS ids,
-                              array_agg(p.removed_at ORDER BY p.seq) AS removed
+                       SELECT array_agg(p.seq) AS seqs, array_agg(p.annotation_id) AS ids, array_agg(p.removed_at) AS removed
                        FROM (SELECT seq, annotation_id, removed_at FROM annotation_shares
                              WHERE community_id = v.community_id AND seq > $3 ORDER BY seq LIMIT $4) p) f ON true"
             )
@@ -440,15 +454,17 @@ async fn relay(mut listener: sqlx::postgres::PgListener, listen: PgPool, to: tok
 }
 
 mod push_sql {
-    /// [`crate::store::apply::PushTx::read_for_push`]: records `(author $1, device
-    /// $2, seq)` for each of the seqs `$4` at `$3` and answers the new ones, with
-    /// the author's memberships, and the stored states and live shares of the
-    /// annotation ids `$5` (each as JSON rows, NULL for none).
+    /// [`crate::store::apply::PushTx::read_for_push`]: the author `$1`'s next
+    /// personal-feed number; records `(author, device $2, seq)` for each of the
+    /// seqs `$4` at `$3` and answers the new ones; the author's memberships, and
+    /// the stored states and live shares of the annotation ids `$5` (each as JSON
+    /// rows, NULL for none).
     pub const READ_FOR_PUSH: &str = "WITH applied AS (
              INSERT INTO applied_mutations (user_id, device_id, seq, applied_at)
              SELECT $1, $2, s, $3 FROM unnest(CAST($4 AS BIGINT[])) AS s
              ON CONFLICT DO NOTHING RETURNING seq)
          SELECT
+           (SELECT next_seq FROM users WHERE id = $1),
            (SELECT COALESCE(array_agg(seq), '{}') FROM applied),
            (SELECT json_agg(json_build_array(c.id, c.slug, c.name, c.archived_at, m.role) ORDER BY c.slug)::text
               FROM memberships m JOIN communities c ON c.id = m.community_id WHERE m.user_id = $1),
@@ -506,9 +522,9 @@ impl crate::store::apply::PushTx for SqlxPushTx<'_> {
         ids: &[&str],
         now_ms: i64,
     ) -> Result<crate::store::apply::PushReads, StoreError> {
-        type Reads = (Vec<i64>, Option<String>, Option<String>, Option<String>);
+        type Reads = (Option<i64>, Vec<i64>, Option<String>, Option<String>, Option<String>);
         let recorded: &[i64] = if device_id.is_some() { seqs } else { &[] };
-        let (new, memberships, stored, shares): Reads = sqlx::query_as(push_sql::READ_FOR_PUSH)
+        let (author_next, new, memberships, stored, shares): Reads = sqlx::query_as(push_sql::READ_FOR_PUSH)
             .bind(author_id)
             .bind(device_id.unwrap_or(""))
             .bind(now_ms)
@@ -534,27 +550,40 @@ impl crate::store::apply::PushTx for SqlxPushTx<'_> {
                 seqs.iter().map(|seq| new.remove(seq)).collect()
             }
         };
-        Ok(crate::store::apply::PushReads { memberships, first_times, stored: rows(stored)?, shares: rows(shares)? })
+        let author_next = author_next.ok_or_else(|| StoreError::Backend(format!("no counter row for user {author_id}")))?;
+        Ok(crate::store::apply::PushReads { author_next, memberships, first_times, stored: rows(stored)?, shares: rows(shares)? })
     }
 
-    /// Hands the share rows to the database, which writes them with their
-    /// positions as the push commits (migration `0004_shares_written_at_commit`):
-    /// one `share_batches` row per community, in community id order.
-    async fn write_shares(
+    /// Writes the author's feed counter and hands the share rows to the
+    /// database, which writes them with their positions as the push commits
+    /// (migration `0004_shares_written_at_commit`): one `share_batches` row per
+    /// community, in community id order; one statement in all.
+    async fn finish_push(
         &mut self,
         author_id: &str,
+        author_next: Option<i64>,
         batches: &crate::store::apply::ShareBatches,
     ) -> Result<Option<HashMap<String, i64>>, StoreError> {
-        if batches.is_empty() {
-            return Ok(None);
-        }
-        let values: Vec<String> =
-            (0..batches.len()).map(|i| format!("(${}, ${}, $1, ${}, ${})", 4 * i + 2, 4 * i + 3, 4 * i + 4, 4 * i + 5)).collect();
-        let sql = format!(
-            "INSERT INTO share_batches (community_id, slug, author_id, annotation_ids, removed_ats) VALUES {}",
-            values.join(", ")
-        );
-        let mut query = sqlx::query(&sql).bind(author_id);
+        let counter = "UPDATE users SET next_seq = $2 WHERE id = $1";
+        let sql = match (author_next, batches.is_empty()) {
+            (None, true) => return Ok(None),
+            (Some(_), true) => counter.to_string(),
+            (next, false) => {
+                let values: Vec<String> = (0..batches.len())
+                    .map(|i| format!("(${}, ${}, $1, ${}, ${})", 4 * i + 3, 4 * i + 4, 4 * i + 5, 4 * i + 6))
+                    .collect();
+                let insert = format!(
+                    "INSERT INTO share_batches (community_id, slug, author_id, annotation_ids, removed_ats) VALUES {}",
+                    values.join(", ")
+                );
+                match next {
+                    Some(_) => format!("WITH counter AS ({counter}) {insert}"),
+                    // $2 is unused then; say its type.
+                    None => format!("WITH counter AS (SELECT CAST($2 AS BIGINT)) {insert}"),
+                }
+            }
+        };
+        let mut query = sqlx::query(&sql).bind(author_id).bind(author_next);
         for (community_id, batch) in batches {
             let ids: Vec<&str> = batch.rows.iter().map(|(id, _)| id.as_str()).collect();
             let removed: Vec<Option<i64>> = batch.rows.iter().map(|(_, removed_at)| *removed_at).collect();
@@ -580,7 +609,7 @@ impl PostgresStore {
         mutations: Vec<PreparedMutation>,
         now_ms: i64,
     ) -> Result<PushOutcome, StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_push(author).await?;
         let outcome = crate::store::apply::apply_push(&mut SqlxPushTx(&mut tx), author, device_id, mutations, now_ms).await?;
         // The new positions are announced by the database as this commits.
         tx.commit().await.map_err(backend)?;
@@ -677,7 +706,10 @@ impl PostgresStore {
         let slugs = slugs_of(slugs.as_deref());
         let positions: Vec<(i64, String, Option<i64>)> = match (seqs, ids, removed) {
             (Some(seqs), Some(ids), Some(removed)) if seqs.len() == ids.len() && ids.len() == removed.len() => {
-                seqs.into_iter().zip(ids).zip(removed).map(|((seq, id), removed_at)| (seq, id, removed_at)).collect()
+                let mut positions: Vec<_> =
+                    seqs.into_iter().zip(ids).zip(removed).map(|((seq, id), removed_at)| (seq, id, removed_at)).collect();
+                positions.sort_unstable_by_key(|(seq, ..)| *seq);
+                positions
             }
             (None, None, None) => Vec::new(),
             _ => return Err(StoreError::Backend("a feed's positions came back in arrays of different lengths".into())),

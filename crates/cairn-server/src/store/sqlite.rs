@@ -119,12 +119,13 @@ impl crate::store::apply::PushTx for RusqlitePushTx<'_> {
         Ok(())
     }
 
-    async fn write_shares(
+    async fn finish_push(
         &mut self,
-        _author_id: &str,
+        author_id: &str,
+        author_next: Option<i64>,
         batches: &crate::store::apply::ShareBatches,
     ) -> Result<Option<std::collections::HashMap<String, i64>>, StoreError> {
-        crate::store::apply::write_numbered_shares(self, batches).await
+        crate::store::apply::finish_numbered(self, author_id, author_next, batches).await
     }
 
     async fn write_rows(&mut self, statement: &crate::store::apply::RowsStatement, rows: &[&[Arg]]) -> Result<u64, StoreError> {
