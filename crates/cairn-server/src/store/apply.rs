@@ -254,8 +254,8 @@ fn text(s: &str) -> Arg {
 }
 
 impl PushState {
-    fn of(ids: &[&str], reads: &PushReads, author_next: i64) -> PushState {
-        let mut state = PushState { author_next, ..PushState::default() };
+    fn of(ids: &[&str], reads: &PushReads) -> PushState {
+        let mut state = PushState { author_next: reads.author_next, ..PushState::default() };
         for id in ids {
             state.stored.insert(id.to_string(), None);
             state.shares.insert(id.to_string(), Vec::new());
@@ -322,7 +322,7 @@ impl Plan {
 
 /// Records (author, device, seq) for every mutation in one statement; answers
 /// which of them are new. A seq repeated within the batch is new only once.
-pub(crate) async fn record_applied<T: PushTx>(
+async fn record_applied<T: PushTx>(
     tx: &mut T,
     author_id: &str,
     device_id: &str,
@@ -340,8 +340,14 @@ pub(crate) async fn record_applied<T: PushTx>(
     );
     let mut args = vec![text(author_id), text(device_id), Arg::Int(now_ms)];
     args.extend(seqs.iter().map(|s| Arg::Int(*s)));
-    let mut new: HashSet<i64> = tx.integers(&sql, &args).await?.into_iter().collect();
-    Ok(seqs.iter().map(|seq| new.remove(seq)).collect())
+    Ok(first_times(seqs, tx.integers(&sql, &args).await?))
+}
+
+/// For each of `seqs`, whether it is among those recorded `new` just now; a seq
+/// repeated within the batch is new only the first time.
+pub(crate) fn first_times(seqs: &[i64], new: impl IntoIterator<Item = i64>) -> Vec<bool> {
+    let mut new: HashSet<i64> = new.into_iter().collect();
+    seqs.iter().map(|seq| new.remove(seq)).collect()
 }
 
 fn plan_upsert(
@@ -509,7 +515,7 @@ pub(crate) async fn apply_push<T: PushTx>(
         }
     }
     let reads = tx.read_for_push(&author.id, device_id, &seqs, &ids, now_ms).await?;
-    let mut state = PushState::of(&ids, &reads, reads.author_next);
+    let mut state = PushState::of(&ids, &reads);
     let (memberships, first_times) = (reads.memberships, reads.first_times);
 
     // Phase 2.

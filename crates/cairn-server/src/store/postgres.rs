@@ -544,11 +544,7 @@ impl crate::store::apply::PushTx for SqlxPushTx<'_> {
             .collect::<Result<Vec<_>, _>>()?;
         let first_times = match device_id {
             None => vec![true; seqs.len()],
-            // A seq repeated within the batch is new only once, the first time.
-            Some(_) => {
-                let mut new: std::collections::HashSet<i64> = new.into_iter().collect();
-                seqs.iter().map(|seq| new.remove(seq)).collect()
-            }
+            Some(_) => crate::store::apply::first_times(seqs, new),
         };
         let author_next = author_next.ok_or_else(|| StoreError::Backend(format!("no counter row for user {author_id}")))?;
         Ok(crate::store::apply::PushReads { author_next, memberships, first_times, stored: rows(stored)?, shares: rows(shares)? })
@@ -564,26 +560,31 @@ impl crate::store::apply::PushTx for SqlxPushTx<'_> {
         author_next: Option<i64>,
         batches: &crate::store::apply::ShareBatches,
     ) -> Result<Option<HashMap<String, i64>>, StoreError> {
-        let counter = "UPDATE users SET next_seq = $2 WHERE id = $1";
-        let sql = match (author_next, batches.is_empty()) {
+        // $1 is the author; $2 their next feed number if it moved; then the batches.
+        let counter = author_next.map(|_| "UPDATE users SET next_seq = $2 WHERE id = $1");
+        let first = if author_next.is_some() { 3 } else { 2 };
+        let sql = match (counter, batches.is_empty()) {
             (None, true) => return Ok(None),
-            (Some(_), true) => counter.to_string(),
-            (next, false) => {
+            (Some(counter), true) => counter.to_string(),
+            (counter, false) => {
                 let values: Vec<String> = (0..batches.len())
-                    .map(|i| format!("(${}, ${}, $1, ${}, ${})", 4 * i + 3, 4 * i + 4, 4 * i + 5, 4 * i + 6))
+                    .map(|i| first + 4 * i)
+                    .map(|p| format!("(${}, ${}, $1, ${}, ${})", p, p + 1, p + 2, p + 3))
                     .collect();
                 let insert = format!(
                     "INSERT INTO share_batches (community_id, slug, author_id, annotation_ids, removed_ats) VALUES {}",
                     values.join(", ")
                 );
-                match next {
-                    Some(_) => format!("WITH counter AS ({counter}) {insert}"),
-                    // $2 is unused then; say its type.
-                    None => format!("WITH counter AS (SELECT CAST($2 AS BIGINT)) {insert}"),
+                match counter {
+                    Some(counter) => format!("WITH counter AS ({counter}) {insert}"),
+                    None => insert,
                 }
             }
         };
-        let mut query = sqlx::query(&sql).bind(author_id).bind(author_next);
+        let mut query = sqlx::query(&sql).bind(author_id);
+        if let Some(next) = author_next {
+            query = query.bind(next);
+        }
         for (community_id, batch) in batches {
             let ids: Vec<&str> = batch.rows.iter().map(|(id, _)| id.as_str()).collect();
             let removed: Vec<Option<i64>> = batch.rows.iter().map(|(_, removed_at)| *removed_at).collect();
