@@ -16,6 +16,7 @@
 
 #[macro_use]
 mod portable;
+mod feed_cache;
 mod apply;
 pub mod postgres;
 pub mod sqlite;

@@ -152,23 +152,13 @@ pub(crate) mod hot {
         " ORDER BY a.created_at DESC, a.id DESC"
     );
 
-    /// (seq, id, removed_at, deleted_at, [`super::ServedRow`] columns) of community `$2`'s
-    /// feed after `$3`, at most `$4` rows. A live share of this community is visible to
-    /// its members; the membership is checked in the same statement, so the feed is
-    /// read in one snapshot.
-    pub const COMMUNITY_FEED: &str = "SELECT s.seq, s.annotation_id, s.removed_at, a.deleted_at,
-             a.id, a.body_json, a.note_html, a.author_id, a.share_slugs
-         FROM annotation_shares s JOIN annotations a ON a.id = s.annotation_id
-         WHERE s.community_id = $2 AND s.seq > $3
-           AND EXISTS (SELECT 1 FROM memberships m WHERE m.community_id = $2 AND m.user_id = $1)
-         ORDER BY s.seq LIMIT $4";
-
     /// (id, username, display_name) of one author. Rows name their authors by id and
     /// each distinct author is looked up once: a page of a hundred rows has a few
     /// authors, and joining `users` cost a hundred index lookups.
     pub const AUTHOR: &str = "SELECT id, username, display_name FROM users WHERE id = $1";
 
-    /// As [`COMMUNITY_FEED`] for the viewer's own feed after `$2`, at most `$3` rows.
+    /// (seq, id, removed_at, deleted_at, [`super::ServedRow`] columns) of the viewer's
+    /// own feed after `$2`, at most `$3` rows.
     pub const OWN_FEED: &str = "SELECT a.author_seq, a.id, CAST(NULL AS BIGINT), a.deleted_at,
              a.id, a.body_json, a.note_html, a.author_id, a.share_slugs
          FROM annotations a

@@ -52,76 +52,6 @@ pub struct PostgresStore {
 /// hundred bytes or so, far below PostgreSQL's 8,000).
 const CHANGES_CHANNEL: &str = "cairn_changes";
 
-/// Bytes of annotations the feed cache keeps: about 45,000 annotations of 1 KiB
-/// with their written JSON. Every push adds positions, and a pull that misses the
-/// cache costs PostgreSQL a join of every row it missed.
-const FEED_CACHE_BYTES: u64 = 128 << 20;
-
-/// A feed position's content, which never changes: every write of an annotation
-/// moves each of its live shares to a new position (`store::apply`), so while a
-/// share is live at a position, the annotation is as that write left it; and a
-/// tombstone's position stays a tombstone. A device pulling a feed reads what
-/// every other member's devices read too, and serving those rows from memory
-/// instead of joining `annotations` for each was most of a pull's cost in
-/// PostgreSQL. Positions of removed shares are never cached (what they show
-/// depends on later deletes).
-type FeedCache = quick_cache::sync::Cache<(String, i64), std::sync::Arc<CachedPosition>, PositionWeight>;
-
-/// A live share's annotation as its position shows it: `None` for a tombstone.
-struct CachedPosition {
-    annotation_id: String,
-    content: Option<CachedContent>,
-}
-
-struct CachedContent {
-    /// The annotation as everyone who may know of all its shares sees it (its
-    /// author, and members of every community it is shared with): nearly every
-    /// reader of a feed. Served to them as it is, shared, never copied.
-    everything: std::sync::Arc<ServedAnnotation>,
-    author_id: String,
-    share_slugs: Option<String>,
-}
-
-impl CachedContent {
-    fn of(id: &str, body_json: String, note_html: Option<String>, author: UserInfo, share_slugs: Option<String>) -> Result<CachedContent, StoreError> {
-        let author_id = author.id.clone();
-        let as_author = Viewer { id: &author_id, slugs: &[], authors: HashMap::from([(author_id.clone(), author)]) };
-        let everything = serve_row((id.to_string(), Some(body_json), note_html, author_id.clone(), share_slugs.clone()), &as_author)?
-            .ok_or_else(|| StoreError::Backend(format!("annotation {id} has no content")))?;
-        crate::wire::keep_wire_json(&everything);
-        Ok(CachedContent { everything: std::sync::Arc::new(everything), author_id, share_slugs })
-    }
-
-    /// The annotation as `viewer` may see it.
-    fn served_to(&self, viewer: &Viewer) -> Result<std::sync::Arc<ServedAnnotation>, StoreError> {
-        let knows_every_share = self.share_slugs.as_deref().is_some_and(|list| {
-            self.author_id == viewer.id || list.split(' ').filter(|s| !s.is_empty()).all(|s| viewer.slugs.iter().any(|v| v == s))
-        });
-        if knows_every_share {
-            return Ok(self.everything.clone());
-        }
-        let e = &self.everything;
-        let row = (String::new(), Some(e.annotation_json.clone()), e.note_html.clone(), self.author_id.clone(), self.share_slugs.clone());
-        let viewer = Viewer { id: viewer.id, slugs: viewer.slugs, authors: HashMap::from([(self.author_id.clone(), e.author.clone())]) };
-        let served = serve_row(row, &viewer)?.ok_or_else(|| StoreError::Backend("a cached annotation has no content".into()))?;
-        Ok(std::sync::Arc::new(served))
-    }
-}
-
-#[derive(Clone)]
-struct PositionWeight;
-
-impl quick_cache::Weighter<(String, i64), std::sync::Arc<CachedPosition>> for PositionWeight {
-    fn weight(&self, _: &(String, i64), position: &std::sync::Arc<CachedPosition>) -> u64 {
-        let content = position.content.as_ref().map_or(0, |c| {
-            let e = &c.everything;
-            let written = e.wire_json.get().map_or(0, Vec::len);
-            written + e.annotation_json.len() + e.note_html.as_ref().map_or(0, String::len) + c.share_slugs.as_ref().map_or(0, String::len)
-        });
-        (content + 300) as u64
-    }
-}
-
 impl PostgresStore {
     /// Connections per pool (there are two: writes and cold reads, and the hot
     /// reads) for this machine: twice its cores. A statement keeps a PostgreSQL
@@ -150,7 +80,7 @@ impl PostgresStore {
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
             .connect_lazy_with(options.clone().options([("plan_cache_mode", "force_generic_plan")]));
-        let feed_cache = FeedCache::with_weighter(45_000, FEED_CACHE_BYTES, PositionWeight);
+        let feed_cache = FeedCache::new();
         let listen = PgPoolOptions::new().max_connections(1).connect_lazy_with(options);
         // Listening before the store is handed out: no change committed after
         // `open` answers goes unheard.
@@ -193,9 +123,8 @@ portable_store!(PostgresStore, PgConnection);
 
 use std::collections::HashMap;
 
-use cairn_protocol::api::ChangeKind;
-
-use crate::store::portable::{feed_row, serve_row, serve_rows, slugs_of, FeedSqlRow, ServedRow, Viewer};
+use crate::store::feed_cache::{ContentRow, FeedCache, Position};
+use crate::store::portable::{feed_row, serve_rows, slugs_of, FeedSqlRow, ServedRow, Viewer};
 
 /// The viewer's community slugs, one space-separated string: an uncorrelated
 /// subquery, which PostgreSQL runs once per statement, not per row.
@@ -337,10 +266,6 @@ type PageSqlRow = (
 /// The row of [`one_trip::FEED_POSITIONS`].
 type PositionRow = (String, Option<String>, Option<String>, Option<Vec<i64>>, Option<Vec<String>>, Option<Vec<Option<i64>>>);
 
-/// A row of [`one_trip::FEED_CONTENTS`].
-type ContentRow =
-    (i64, Option<i64>, String, Option<i64>, Option<String>, Option<String>, String, Option<String>, String, String);
-
 /// A row of [`one_trip::OWN_FEED`]: the viewer's
 /// slugs, then a feed row and its author's names, all NULL when the feed is empty.
 type FeedSqlRowPg = (
@@ -363,17 +288,6 @@ fn note_author(authors: &mut HashMap<String, UserInfo>, id: &str, names: impl Fn
     if !authors.contains_key(id) {
         let (username, display_name) = names();
         authors.insert(id.to_string(), UserInfo { id: id.to_string(), username, display_name });
-    }
-}
-
-/// A feed cache key borrowed from a community id, so that looking a position up
-/// allocates nothing; hashes and compares as the owned `(String, i64)`.
-#[derive(Hash)]
-struct PositionKey<'a>(&'a str, i64);
-
-impl quick_cache::Equivalent<(String, i64)> for PositionKey<'_> {
-    fn equivalent(&self, key: &(String, i64)) -> bool {
-        self.0 == key.0 && self.1 == key.1
     }
 }
 
@@ -705,77 +619,27 @@ impl PostgresStore {
         let Some((viewer_id, community_id, slugs, seqs, ids, removed)) = positions else { return Ok(None) };
         let Some(community_id) = community_id else { return Ok(Some(None)) };
         let slugs = slugs_of(slugs.as_deref());
-        let positions: Vec<(i64, String, Option<i64>)> = match (seqs, ids, removed) {
+        let positions: Vec<Position> = match (seqs, ids, removed) {
             (Some(seqs), Some(ids), Some(removed)) if seqs.len() == ids.len() && ids.len() == removed.len() => {
-                let mut positions: Vec<_> =
-                    seqs.into_iter().zip(ids).zip(removed).map(|((seq, id), removed_at)| (seq, id, removed_at)).collect();
-                positions.sort_unstable_by_key(|(seq, ..)| *seq);
-                positions
+                seqs.into_iter().zip(ids).zip(removed).map(|((seq, id), removed_at)| (seq, id, removed_at)).collect()
             }
             (None, None, None) => Vec::new(),
             _ => return Err(StoreError::Backend("a feed's positions came back in arrays of different lengths".into())),
         };
-        let cached: Vec<Option<std::sync::Arc<CachedPosition>>> = positions
-            .iter()
-            .map(|(seq, _, removed_at)| match removed_at {
-                None => self.feed_cache.get(&PositionKey(&community_id, *seq)),
-                Some(_) => None,
-            })
-            .collect();
-        // What is not cached is read as it is now. A row written since the
-        // positions were read shows its newer state (the feed has it again further
-        // on) and is not cached: only a position's own content is.
-        let missing: Vec<&str> =
-            positions.iter().zip(&cached).filter(|(_, c)| c.is_none()).map(|((_, id, _), _)| id.as_str()).collect();
-        let mut now: HashMap<String, ContentRow> = HashMap::new();
-        if !missing.is_empty() {
-            let rows: Vec<ContentRow> = sqlx::query_as(one_trip::FEED_CONTENTS)
-                .bind(&community_id)
+        let lookup = self.feed_cache.lookup(community_id, positions);
+        let missing = lookup.missing();
+        let now: Vec<ContentRow> = if missing.is_empty() {
+            Vec::new()
+        } else {
+            sqlx::query_as(one_trip::FEED_CONTENTS)
+                .bind(lookup.community_id())
                 .bind(&missing)
                 .fetch_all(&self.hot)
                 .await
-                .map_err(backend)?;
-            now.extend(rows.into_iter().map(|row| (row.2.clone(), row)));
-        }
+                .map_err(backend)?
+        };
         let viewer = Viewer { id: &viewer_id, slugs: &slugs, authors: HashMap::new() };
-        let row = |seq: i64, id: String, kind: ChangeKind, annotation| FeedRow { seq, id, kind, annotation };
-        let mut feed: Vec<FeedRow> = Vec::with_capacity(positions.len());
-        for ((seq, id, removed_at), cached) in positions.into_iter().zip(cached) {
-            let position = match cached {
-                Some(position) => position,
-                None => {
-                    // Gone (a community's shares go only with the community): nothing to show.
-                    let Some((now_seq, now_removed, _, deleted_at, body, note, author_id, share_slugs, username, display_name)) =
-                        now.remove(&id)
-                    else {
-                        feed.push(row(seq, id, ChangeKind::Unshared, None));
-                        continue;
-                    };
-                    let content = match (deleted_at, body) {
-                        (Some(_), _) => None,
-                        (None, Some(body_json)) if now_removed.is_none() => {
-                            let author = UserInfo { id: author_id, username, display_name };
-                            Some(CachedContent::of(&id, body_json, note, author, share_slugs)?)
-                        }
-                        // Unshared from this community (or no content): nothing to show.
-                        (None, _) => {
-                            feed.push(row(seq, id, ChangeKind::Unshared, None));
-                            continue;
-                        }
-                    };
-                    let position = std::sync::Arc::new(CachedPosition { annotation_id: id.clone(), content });
-                    if now_seq == seq && now_removed.is_none() && removed_at.is_none() {
-                        self.feed_cache.insert((community_id.clone(), seq), position.clone());
-                    }
-                    position
-                }
-            };
-            feed.push(match &position.content {
-                None => row(seq, position.annotation_id.clone(), ChangeKind::Deleted, None),
-                Some(c) => row(seq, position.annotation_id.clone(), ChangeKind::Upsert, Some(c.served_to(&viewer)?)),
-            });
-        }
-        Ok(Some(Some(feed)))
+        Ok(Some(Some(lookup.finish(&self.feed_cache, now, &viewer)?)))
     }
 
     async fn hot_own_changes(&self, viewer: &User, since: i64, limit: i64) -> Result<Vec<FeedRow>, StoreError> {
@@ -787,22 +651,5 @@ impl PostgresStore {
             .await
             .map_err(backend)?;
         feed_of(viewer, rows)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A lookup by borrowed key finds what was stored under the owned one
-    /// (were their hashes to differ, every pull would silently miss the cache).
-    #[test]
-    fn feed_cache_lookups_by_borrowed_key_find_owned_keys() {
-        let cache = FeedCache::with_weighter(10, 1 << 20, PositionWeight);
-        let position = std::sync::Arc::new(CachedPosition { annotation_id: "a".into(), content: None });
-        cache.insert(("community".to_string(), 7), position);
-        assert!(cache.get(&PositionKey("community", 7)).is_some());
-        assert!(cache.get(&PositionKey("community", 8)).is_none());
-        assert!(cache.get(&PositionKey("other", 7)).is_none());
     }
 }

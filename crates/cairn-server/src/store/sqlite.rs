@@ -37,6 +37,8 @@ pub struct SqliteStore {
     /// The rusqlite connection pushes are written on, one at a time: a whole push
     /// transaction runs on one blocking thread (see `store::apply`).
     pusher: Arc<std::sync::Mutex<rusqlite::Connection>>,
+    /// What a community's feed shows at each position, for the feed reads.
+    feed_cache: Arc<FeedCache>,
 }
 
 /// A rusqlite failure; a busy or locked database is a conflict, which a push retries.
@@ -228,9 +230,12 @@ fn page_annotations(conn: &rusqlite::Connection, viewer_id: &str, page_key: &str
     serve_rows(rows, &viewer)
 }
 
-/// Community `slug`'s feed as `viewer_id` sees it, or `None` when they are not a member.
+/// Community `slug`'s feed as `viewer_id` sees it, or `None` when they are not a
+/// member: the positions from the database, what they show from `cache` or, for
+/// those it has not cached, from the database as it is now (in the same snapshot).
 fn community_changes(
     conn: &rusqlite::Connection,
+    cache: &FeedCache,
     viewer_id: &str,
     slug: &str,
     since: i64,
@@ -238,10 +243,45 @@ fn community_changes(
 ) -> Result<Option<Vec<FeedRow>>, StoreError> {
     let memberships = read_memberships(conn, viewer_id)?;
     let Some(membership) = memberships.iter().find(|m| m.community.slug == slug) else { return Ok(None) };
-    let community_id = &membership.community.id;
-    let params = named_params! {"$1": viewer_id, "$2": community_id, "$3": since, "$4": limit};
-    read_feed(conn, hot::COMMUNITY_FEED, viewer_id, params).map(Some)
+    let slugs: Vec<String> = memberships.iter().map(|m| m.community.slug.clone()).collect();
+    let mut stmt = conn.prepare_cached(FEED_POSITIONS).map_err(sqlite_error)?;
+    let positions: Vec<Position> = stmt
+        .query_map(named_params! {"$1": membership.community.id, "$2": since, "$3": limit}, |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .map_err(sqlite_error)?
+        .collect::<Result<_, _>>()
+        .map_err(sqlite_error)?;
+    let lookup = cache.lookup(membership.community.id.clone(), positions);
+    let missing = lookup.missing();
+    let now: Vec<ContentRow> = if missing.is_empty() {
+        Vec::new()
+    } else {
+        let ids = serde_json::to_string(&missing).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let mut stmt = conn.prepare_cached(FEED_CONTENTS).map_err(sqlite_error)?;
+        let rows = stmt
+            .query_map(named_params! {"$1": lookup.community_id(), "$2": ids}, |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?))
+            })
+            .map_err(sqlite_error)?
+            .collect::<Result<_, _>>()
+            .map_err(sqlite_error)?;
+        rows
+    };
+    let viewer = Viewer { id: viewer_id, slugs: &slugs, authors: std::collections::HashMap::new() };
+    lookup.finish(cache, now, &viewer).map(Some)
 }
+
+/// (seq, annotation id, removed_at) of community `$1`'s feed after `$2`, at most `$3` positions.
+const FEED_POSITIONS: &str =
+    "SELECT seq, annotation_id, removed_at FROM annotation_shares WHERE community_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
+
+/// [`ContentRow`]s: the shares of annotations `$2` (a JSON array of ids) in
+/// community `$1` as they are now, with the annotations and their authors.
+const FEED_CONTENTS: &str = "SELECT s.seq, s.removed_at, a.id, a.deleted_at, a.body_json, a.note_html,
+            a.author_id, a.share_slugs, u.username, u.display_name
+     FROM annotation_shares s JOIN annotations a ON a.id = s.annotation_id JOIN users u ON u.id = a.author_id
+     WHERE s.community_id = $1 AND s.annotation_id IN (SELECT value FROM json_each($2))";
 
 fn read_memberships(conn: &rusqlite::Connection, user_id: &str) -> Result<Vec<Membership>, StoreError> {
     let mut stmt = conn.prepare_cached(hot::MEMBERSHIPS).map_err(sqlite_error)?;
@@ -285,7 +325,7 @@ fn feed_sql_row(r: &rusqlite::Row) -> rusqlite::Result<FeedSqlRow> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, served_row(r, 4)?))
 }
 
-/// Runs a feed query (`hot::COMMUNITY_FEED` or `hot::OWN_FEED`) for `viewer_id`.
+/// Runs the own-feed query (`hot::OWN_FEED`) for `viewer_id`.
 fn read_feed(
     conn: &rusqlite::Connection,
     sql: &str,
@@ -378,8 +418,8 @@ impl SqliteStore {
         since: i64,
         limit: i64,
     ) -> Result<Option<Vec<FeedRow>>, StoreError> {
-        let (viewer_id, slug) = (viewer.id.clone(), slug.to_string());
-        self.hot.run(move |conn| community_changes(conn, &viewer_id, &slug, since, limit)).await
+        let (viewer_id, slug, cache) = (viewer.id.clone(), slug.to_string(), self.feed_cache.clone());
+        self.hot.run(move |conn| community_changes(conn, &cache, &viewer_id, &slug, since, limit)).await
     }
 
     /// The token check and the read in one hand-off to a blocking thread.
@@ -391,11 +431,11 @@ impl SqliteStore {
         since: i64,
         limit: i64,
     ) -> Result<WithToken<Option<Vec<FeedRow>>>, StoreError> {
-        let (token_hash, slug) = (token_hash.to_string(), slug.to_string());
+        let (token_hash, slug, cache) = (token_hash.to_string(), slug.to_string(), self.feed_cache.clone());
         self.hot
             .run(move |conn| match user_for_token(conn, &token_hash, now_ms)? {
                 None => Ok(WithToken::Invalid),
-                Some(viewer) => community_changes(conn, &viewer.id, &slug, since, limit).map(WithToken::Valid),
+                Some(viewer) => community_changes(conn, &cache, &viewer.id, &slug, since, limit).map(WithToken::Valid),
             })
             .await
     }
@@ -467,7 +507,7 @@ impl SqliteStore {
             permits: tokio::sync::Semaphore::new(HOT_CONNECTIONS),
         });
         let pusher = Arc::new(std::sync::Mutex::new(open_pusher(path)?));
-        let store = SqliteStore { pool, read, checkpointer, hot, pusher };
+        let store = SqliteStore { pool, read, checkpointer, hot, pusher, feed_cache: Arc::new(FeedCache::new()) };
         store.backfill_search_columns().await?;
         Ok(store)
     }
@@ -525,6 +565,7 @@ impl SqliteStore {
 portable_store!(SqliteStore, SqliteConnection);
 
 use crate::store::portable::{author_ids, feed_rows, serve_rows, FeedSqlRow, ServedRow, Viewer};
+use crate::store::feed_cache::{ContentRow, FeedCache, Position};
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,250 @@
+//! What a community's feed shows at each position, kept in memory for the sync
+//! pulls of both backends.
+//!
+//! A device pulling a feed reads what every other member's devices read too.
+//! Reading those rows from the database for each pull, and writing each
+//! annotation's JSON for each, was most of a pull's cost on both backends; from
+//! here a position's annotation is served as one shared [`ServedAnnotation`]
+//! with its written JSON ([`crate::wire::keep_wire_json`]).
+//!
+//! A feed read goes in two steps, so that each backend reads in its own way
+//! (PostgreSQL: a round trip each; SQLite: both in one read transaction): the
+//! backend reads the positions and asks [`FeedCache::lookup`] which it has not
+//! cached; it reads those as they are now ([`ContentRow`]) and
+//! [`FeedLookup::finish`] builds the feed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cairn_protocol::api::{ChangeKind, UserInfo};
+
+use crate::store::portable::{serve_row, Viewer};
+use crate::store::{FeedRow, ServedAnnotation, StoreError};
+
+/// Bytes of annotations the feed cache keeps: about 45,000 annotations of 1 KiB
+/// with their written JSON. Every push adds positions, and a pull that misses the
+/// cache costs the database a read of every row it missed.
+const FEED_CACHE_BYTES: u64 = 128 << 20;
+
+/// A feed position's content, which never changes: every write of an annotation
+/// moves each of its live shares to a new position (`store::apply`), so while a
+/// share is live at a position, the annotation is as that write left it; and a
+/// tombstone's position stays a tombstone. Positions of removed shares are never
+/// cached (what they show depends on later deletes).
+pub(crate) struct FeedCache(quick_cache::sync::Cache<(String, i64), Arc<CachedPosition>, PositionWeight>);
+
+/// A feed position as the positions read answers it: (seq, annotation id, removed_at).
+pub(crate) type Position = (i64, String, Option<i64>);
+
+/// A share of one of a feed's annotations as it is now, with the annotation and its
+/// author: (seq, removed_at, annotation id, deleted_at, body_json, note_html,
+/// author id, share_slugs, author's username, author's display name).
+pub(crate) type ContentRow =
+    (i64, Option<i64>, String, Option<i64>, Option<String>, Option<String>, String, Option<String>, String, String);
+
+/// A live share's annotation as its position shows it: `None` for a tombstone.
+struct CachedPosition {
+    annotation_id: String,
+    content: Option<CachedContent>,
+}
+
+struct CachedContent {
+    /// The annotation as everyone who may know of all its shares sees it (its
+    /// author, and members of every community it is shared with): nearly every
+    /// reader of a feed. Served to them as it is, shared, never copied.
+    everything: Arc<ServedAnnotation>,
+    author_id: String,
+    share_slugs: Option<String>,
+}
+
+impl CachedContent {
+    fn of(id: &str, body_json: String, note_html: Option<String>, author: UserInfo, share_slugs: Option<String>) -> Result<CachedContent, StoreError> {
+        let author_id = author.id.clone();
+        let as_author = Viewer { id: &author_id, slugs: &[], authors: HashMap::from([(author_id.clone(), author)]) };
+        let everything = serve_row((id.to_string(), Some(body_json), note_html, author_id.clone(), share_slugs.clone()), &as_author)?
+            .ok_or_else(|| StoreError::Backend(format!("annotation {id} has no content")))?;
+        crate::wire::keep_wire_json(&everything);
+        Ok(CachedContent { everything: Arc::new(everything), author_id, share_slugs })
+    }
+
+    /// The annotation as `viewer` may see it.
+    fn served_to(&self, viewer: &Viewer) -> Result<Arc<ServedAnnotation>, StoreError> {
+        let knows_every_share = self.share_slugs.as_deref().is_some_and(|list| {
+            self.author_id == viewer.id || list.split(' ').filter(|s| !s.is_empty()).all(|s| viewer.slugs.iter().any(|v| v == s))
+        });
+        if knows_every_share {
+            return Ok(self.everything.clone());
+        }
+        let e = &self.everything;
+        let row = (String::new(), Some(e.annotation_json.clone()), e.note_html.clone(), self.author_id.clone(), self.share_slugs.clone());
+        let viewer = Viewer { id: viewer.id, slugs: viewer.slugs, authors: HashMap::from([(self.author_id.clone(), e.author.clone())]) };
+        let served = serve_row(row, &viewer)?.ok_or_else(|| StoreError::Backend("a cached annotation has no content".into()))?;
+        Ok(Arc::new(served))
+    }
+}
+
+#[derive(Clone)]
+struct PositionWeight;
+
+impl quick_cache::Weighter<(String, i64), Arc<CachedPosition>> for PositionWeight {
+    fn weight(&self, _: &(String, i64), position: &Arc<CachedPosition>) -> u64 {
+        let content = position.content.as_ref().map_or(0, |c| {
+            let e = &c.everything;
+            let written = e.wire_json.get().map_or(0, Vec::len);
+            written + e.annotation_json.len() + e.note_html.as_ref().map_or(0, String::len) + c.share_slugs.as_ref().map_or(0, String::len)
+        });
+        (content + 300) as u64
+    }
+}
+
+/// A feed cache key borrowed from a community id, so that looking a position up
+/// allocates nothing; hashes and compares as the owned `(String, i64)`.
+#[derive(Hash)]
+struct PositionKey<'a>(&'a str, i64);
+
+impl quick_cache::Equivalent<(String, i64)> for PositionKey<'_> {
+    fn equivalent(&self, key: &(String, i64)) -> bool {
+        self.0 == key.0 && self.1 == key.1
+    }
+}
+
+/// A feed read between its two steps: the positions, and what the cache had of them.
+pub(crate) struct FeedLookup {
+    community_id: String,
+    positions: Vec<Position>,
+    cached: Vec<Option<Arc<CachedPosition>>>,
+}
+
+impl FeedCache {
+    pub fn new() -> FeedCache {
+        FeedCache(quick_cache::sync::Cache::with_weighter(45_000, FEED_CACHE_BYTES, PositionWeight))
+    }
+
+    /// Looks up community `community_id`'s `positions` (in any order).
+    pub fn lookup(&self, community_id: String, mut positions: Vec<Position>) -> FeedLookup {
+        positions.sort_unstable_by_key(|(seq, ..)| *seq);
+        let cached = positions
+            .iter()
+            .map(|(seq, _, removed_at)| match removed_at {
+                None => self.0.get(&PositionKey(&community_id, *seq)),
+                Some(_) => None,
+            })
+            .collect();
+        FeedLookup { community_id, positions, cached }
+    }
+}
+
+impl FeedLookup {
+    pub fn community_id(&self) -> &str {
+        &self.community_id
+    }
+
+    /// The annotations whose positions were not cached: the backend reads their
+    /// shares in this community as they are now.
+    pub fn missing(&self) -> Vec<&str> {
+        self.positions.iter().zip(&self.cached).filter(|(_, c)| c.is_none()).map(|((_, id, _), _)| id.as_str()).collect()
+    }
+
+    /// The feed as `viewer` sees it, from the cache and `now` (the [`missing`]
+    /// annotations' shares as they are now), caching what it read.
+    ///
+    /// A row written since the positions were read shows its newer state (the feed
+    /// has it again further on) and is not cached: only a position's own content is.
+    ///
+    /// [`missing`]: FeedLookup::missing
+    pub fn finish(self, cache: &FeedCache, now: Vec<ContentRow>, viewer: &Viewer) -> Result<Vec<FeedRow>, StoreError> {
+        let mut now: HashMap<String, ContentRow> = now.into_iter().map(|row| (row.2.clone(), row)).collect();
+        let row = |seq: i64, id: String, kind: ChangeKind, annotation| FeedRow { seq, id, kind, annotation };
+        let mut feed: Vec<FeedRow> = Vec::with_capacity(self.positions.len());
+        for ((seq, id, removed_at), cached) in self.positions.into_iter().zip(self.cached) {
+            let position = match cached {
+                Some(position) => position,
+                None => {
+                    // Gone (a community's shares go only with the community): nothing to show.
+                    let Some((now_seq, now_removed, _, deleted_at, body, note, author_id, share_slugs, username, display_name)) =
+                        now.remove(&id)
+                    else {
+                        feed.push(row(seq, id, ChangeKind::Unshared, None));
+                        continue;
+                    };
+                    let content = match (deleted_at, body) {
+                        (Some(_), _) => None,
+                        (None, Some(body_json)) if now_removed.is_none() => {
+                            let author = UserInfo { id: author_id, username, display_name };
+                            Some(CachedContent::of(&id, body_json, note, author, share_slugs)?)
+                        }
+                        // Unshared from this community (or no content): nothing to show.
+                        (None, _) => {
+                            feed.push(row(seq, id, ChangeKind::Unshared, None));
+                            continue;
+                        }
+                    };
+                    let position = Arc::new(CachedPosition { annotation_id: id.clone(), content });
+                    if now_seq == seq && now_removed.is_none() && removed_at.is_none() {
+                        cache.0.insert((self.community_id.clone(), seq), position.clone());
+                    }
+                    position
+                }
+            };
+            feed.push(match &position.content {
+                None => row(seq, position.annotation_id.clone(), ChangeKind::Deleted, None),
+                Some(c) => row(seq, position.annotation_id.clone(), ChangeKind::Upsert, Some(c.served_to(viewer)?)),
+            });
+        }
+        Ok(feed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A lookup by borrowed key finds what was stored under the owned one
+    /// (were their hashes to differ, every pull would silently miss the cache).
+    #[test]
+    fn feed_cache_lookups_by_borrowed_key_find_owned_keys() {
+        let cache = FeedCache::new();
+        let position = Arc::new(CachedPosition { annotation_id: "a".into(), content: None });
+        cache.0.insert(("community".to_string(), 7), position);
+        assert!(cache.0.get(&PositionKey("community", 7)).is_some());
+        assert!(cache.0.get(&PositionKey("community", 8)).is_none());
+        assert!(cache.0.get(&PositionKey("other", 7)).is_none());
+    }
+
+    fn content(seq: i64, id: &str, removed_at: Option<i64>, deleted_at: Option<i64>) -> ContentRow {
+        let body = serde_json::json!({"id": id, "type": "Annotation", "target": "https://example.org/"}).to_string();
+        let body = deleted_at.is_none().then_some(body);
+        (seq, removed_at, id.into(), deleted_at, body, None, "u1".into(), Some("team".into()), "ann".into(), "Ann".into())
+    }
+
+    /// Only a position whose share is still live there is cached: a read that
+    /// finds the annotation moved on, unshared or deleted serves what it found
+    /// and asks the database again next time.
+    #[test]
+    fn only_positions_still_live_are_cached() {
+        let cache = FeedCache::new();
+        let slugs = vec!["team".to_string()];
+        let viewer = Viewer { id: "u2", slugs: &slugs, authors: HashMap::new() };
+        let positions: Vec<Position> =
+            vec![(3, "moved".into(), None), (1, "live".into(), None), (2, "unshared".into(), None), (4, "deleted".into(), None)];
+        let lookup = cache.lookup("c".into(), positions.clone());
+        assert_eq!(lookup.missing(), ["live", "unshared", "moved", "deleted"], "sorted by position, none cached yet");
+        let now = vec![
+            content(1, "live", None, None),
+            content(2, "unshared", Some(99), None),
+            content(9, "moved", None, None),
+            content(4, "deleted", None, Some(98)),
+        ];
+        let feed = lookup.finish(&cache, now, &viewer).unwrap();
+        let kinds: Vec<_> = feed.iter().map(|r| (r.seq, r.id.as_str(), r.kind)).collect();
+        assert_eq!(
+            kinds,
+            [(1, "live", ChangeKind::Upsert), (2, "unshared", ChangeKind::Unshared), (3, "moved", ChangeKind::Upsert), (4, "deleted", ChangeKind::Deleted)]
+        );
+        let again = cache.lookup("c".into(), positions);
+        assert_eq!(again.missing(), ["unshared", "moved"], "the live and the deleted position are cached");
+        let feed = again.finish(&cache, vec![content(2, "unshared", Some(99), None)], &viewer).unwrap();
+        assert_eq!(feed.len(), 4);
+        assert_eq!(feed[2].kind, ChangeKind::Unshared, "no share of it here any more: nothing to show");
+    }
+}
