@@ -9,9 +9,9 @@
 //!
 //! A feed read goes in two steps, so that each backend reads in its own way
 //! (PostgreSQL: a round trip each; SQLite: both in one read transaction): the
-//! backend reads the positions and asks [`FeedCache::lookup`] which it has not
-//! cached; it reads those as they are now ([`ContentRow`]) and
-//! [`FeedLookup::finish`] builds the feed.
+//! backend reads the positions into a [`FeedCache::lookup`] (each found in the
+//! cache or noted as missing, [`FeedLookup::position`]); it reads the missing
+//! ones as they are now ([`ContentRow`]) and [`FeedLookup::finish`] builds the feed.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,10 +31,12 @@ const FEED_CACHE_BYTES: u64 = 128 << 20;
 /// share is live at a position, the annotation is as that write left it; and a
 /// tombstone's position stays a tombstone. Positions of removed shares are never
 /// cached (what they show depends on later deletes).
-pub(crate) struct FeedCache(quick_cache::sync::Cache<(String, i64), Arc<CachedPosition>, PositionWeight>);
-
-/// A feed position as the positions read answers it: (seq, annotation id, removed_at).
-pub(crate) type Position = (i64, String, Option<i64>);
+///
+/// Keyed by the community's id as a number (ids are UUIDs, `portable::new_id`),
+/// so that a lookup hashes and compares 24 bytes in place instead of chasing a
+/// string; a community whose id is not a UUID is never cached, so that no two
+/// communities can share a key.
+pub(crate) struct FeedCache(quick_cache::sync::Cache<(u128, i64), Arc<CachedPosition>, PositionWeight>);
 
 /// A share of one of a feed's annotations as it is now, with the annotation and its
 /// author: (seq, removed_at, annotation id, deleted_at, body_json, note_html,
@@ -86,8 +88,8 @@ impl CachedContent {
 #[derive(Clone)]
 struct PositionWeight;
 
-impl quick_cache::Weighter<(String, i64), Arc<CachedPosition>> for PositionWeight {
-    fn weight(&self, _: &(String, i64), position: &Arc<CachedPosition>) -> u64 {
+impl quick_cache::Weighter<(u128, i64), Arc<CachedPosition>> for PositionWeight {
+    fn weight(&self, _: &(u128, i64), position: &Arc<CachedPosition>) -> u64 {
         let content = position.content.as_ref().map_or(0, |c| {
             let e = &c.everything;
             let written = e.wire_json.get().map_or(0, Vec::len);
@@ -97,22 +99,21 @@ impl quick_cache::Weighter<(String, i64), Arc<CachedPosition>> for PositionWeigh
     }
 }
 
-/// A feed cache key borrowed from a community id, so that looking a position up
-/// allocates nothing; hashes and compares as the owned `(String, i64)`.
-#[derive(Hash)]
-struct PositionKey<'a>(&'a str, i64);
-
-impl quick_cache::Equivalent<(String, i64)> for PositionKey<'_> {
-    fn equivalent(&self, key: &(String, i64)) -> bool {
-        self.0 == key.0 && self.1 == key.1
-    }
+/// What a feed read found for one position.
+enum Slot {
+    Cached(Arc<CachedPosition>),
+    /// Not cached: the annotation's id, to read it as it is now.
+    Missing(String),
 }
 
 /// A feed read between its two steps: the positions, and what the cache had of them.
-pub(crate) struct FeedLookup {
+pub(crate) struct FeedLookup<'c> {
+    cache: &'c FeedCache,
     community_id: String,
-    positions: Vec<Position>,
-    cached: Vec<Option<Arc<CachedPosition>>>,
+    /// `community_id` as a cache key; `None` when it is not a UUID.
+    key: Option<u128>,
+    /// (seq, removed_at, what was found).
+    positions: Vec<(i64, Option<i64>, Slot)>,
 }
 
 impl FeedCache {
@@ -120,46 +121,60 @@ impl FeedCache {
         FeedCache(quick_cache::sync::Cache::with_weighter(45_000, FEED_CACHE_BYTES, PositionWeight))
     }
 
-    /// Looks up community `community_id`'s `positions` (in any order).
-    pub fn lookup(&self, community_id: String, mut positions: Vec<Position>) -> FeedLookup {
-        positions.sort_unstable_by_key(|(seq, ..)| *seq);
-        let cached = positions
-            .iter()
-            .map(|(seq, _, removed_at)| match removed_at {
-                None => self.0.get(&PositionKey(&community_id, *seq)),
-                Some(_) => None,
-            })
-            .collect();
-        FeedLookup { community_id, positions, cached }
+    /// Starts reading community `community_id`'s feed, for about `positions` positions.
+    pub fn lookup(&self, community_id: String, positions: usize) -> FeedLookup<'_> {
+        let key = uuid::Uuid::try_parse(&community_id).ok().map(|id| id.as_u128());
+        FeedLookup { cache: self, community_id, key, positions: Vec::with_capacity(positions) }
     }
 }
 
-impl FeedLookup {
+impl FeedLookup<'_> {
     pub fn community_id(&self) -> &str {
         &self.community_id
+    }
+
+    /// Looks up the position `seq` of annotation `annotation_id` (positions may
+    /// come in any order); the id is copied only when the position is not cached.
+    pub fn position(&mut self, seq: i64, annotation_id: &str, removed_at: Option<i64>) {
+        let cached = match (self.key, removed_at) {
+            (Some(key), None) => self.cache.0.get(&(key, seq)),
+            _ => None,
+        };
+        let slot = match cached {
+            Some(position) => Slot::Cached(position),
+            None => Slot::Missing(annotation_id.to_string()),
+        };
+        self.positions.push((seq, removed_at, slot));
     }
 
     /// The annotations whose positions were not cached: the backend reads their
     /// shares in this community as they are now.
     pub fn missing(&self) -> Vec<&str> {
-        self.positions.iter().zip(&self.cached).filter(|(_, c)| c.is_none()).map(|((_, id, _), _)| id.as_str()).collect()
+        self.positions
+            .iter()
+            .filter_map(|(_, _, slot)| match slot {
+                Slot::Missing(id) => Some(id.as_str()),
+                Slot::Cached(_) => None,
+            })
+            .collect()
     }
 
-    /// The feed as `viewer` sees it, from the cache and `now` (the [`missing`]
-    /// annotations' shares as they are now), caching what it read.
+    /// The feed as `viewer` sees it, in position order, from the cache and `now`
+    /// (the [`missing`] annotations' shares as they are now), caching what it read.
     ///
     /// A row written since the positions were read shows its newer state (the feed
     /// has it again further on) and is not cached: only a position's own content is.
     ///
     /// [`missing`]: FeedLookup::missing
-    pub fn finish(self, cache: &FeedCache, now: Vec<ContentRow>, viewer: &Viewer) -> Result<Vec<FeedRow>, StoreError> {
+    pub fn finish(mut self, now: Vec<ContentRow>, viewer: &Viewer) -> Result<Vec<FeedRow>, StoreError> {
+        self.positions.sort_unstable_by_key(|(seq, ..)| *seq);
         let mut now: HashMap<String, ContentRow> = now.into_iter().map(|row| (row.2.clone(), row)).collect();
         let row = |seq: i64, id: String, kind: ChangeKind, annotation| FeedRow { seq, id, kind, annotation };
         let mut feed: Vec<FeedRow> = Vec::with_capacity(self.positions.len());
-        for ((seq, id, removed_at), cached) in self.positions.into_iter().zip(self.cached) {
-            let position = match cached {
-                Some(position) => position,
-                None => {
+        for (seq, removed_at, slot) in self.positions {
+            let position = match slot {
+                Slot::Cached(position) => position,
+                Slot::Missing(id) => {
                     // Gone (a community's shares go only with the community): nothing to show.
                     let Some((now_seq, now_removed, _, deleted_at, body, note, author_id, share_slugs, username, display_name)) =
                         now.remove(&id)
@@ -179,9 +194,9 @@ impl FeedLookup {
                             continue;
                         }
                     };
-                    let position = Arc::new(CachedPosition { annotation_id: id.clone(), content });
-                    if now_seq == seq && now_removed.is_none() && removed_at.is_none() {
-                        cache.0.insert((self.community_id.clone(), seq), position.clone());
+                    let position = Arc::new(CachedPosition { annotation_id: id, content });
+                    if let (Some(key), true) = (self.key, now_seq == seq && now_removed.is_none() && removed_at.is_none()) {
+                        self.cache.0.insert((key, seq), position.clone());
                     }
                     position
                 }
@@ -199,22 +214,25 @@ impl FeedLookup {
 mod tests {
     use super::*;
 
-    /// A lookup by borrowed key finds what was stored under the owned one
-    /// (were their hashes to differ, every pull would silently miss the cache).
-    #[test]
-    fn feed_cache_lookups_by_borrowed_key_find_owned_keys() {
-        let cache = FeedCache::new();
-        let position = Arc::new(CachedPosition { annotation_id: "a".into(), content: None });
-        cache.0.insert(("community".to_string(), 7), position);
-        assert!(cache.0.get(&PositionKey("community", 7)).is_some());
-        assert!(cache.0.get(&PositionKey("community", 8)).is_none());
-        assert!(cache.0.get(&PositionKey("other", 7)).is_none());
-    }
-
     fn content(seq: i64, id: &str, removed_at: Option<i64>, deleted_at: Option<i64>) -> ContentRow {
         let body = serde_json::json!({"id": id, "type": "Annotation", "target": "https://example.org/"}).to_string();
         let body = deleted_at.is_none().then_some(body);
         (seq, removed_at, id.into(), deleted_at, body, None, "u1".into(), Some("team".into()), "ann".into(), "Ann".into())
+    }
+
+    const COMMUNITY: &str = "52178c6b-25a9-46df-80f9-b8c42e8ebfd7";
+
+    fn look_up<'c>(cache: &'c FeedCache, community: &str, positions: &[(i64, &str)]) -> FeedLookup<'c> {
+        let mut lookup = cache.lookup(community.into(), positions.len());
+        for (seq, id) in positions {
+            lookup.position(*seq, id, None);
+        }
+        lookup
+    }
+
+    fn sorted(mut ids: Vec<&str>) -> Vec<&str> {
+        ids.sort_unstable();
+        ids
     }
 
     /// Only a position whose share is still live there is cached: a read that
@@ -225,26 +243,42 @@ mod tests {
         let cache = FeedCache::new();
         let slugs = vec!["team".to_string()];
         let viewer = Viewer { id: "u2", slugs: &slugs, authors: HashMap::new() };
-        let positions: Vec<Position> =
-            vec![(3, "moved".into(), None), (1, "live".into(), None), (2, "unshared".into(), None), (4, "deleted".into(), None)];
-        let lookup = cache.lookup("c".into(), positions.clone());
-        assert_eq!(lookup.missing(), ["live", "unshared", "moved", "deleted"], "sorted by position, none cached yet");
+        let positions = [(3, "moved"), (1, "live"), (2, "unshared"), (4, "deleted")];
+        let lookup = look_up(&cache, COMMUNITY, &positions);
+        assert_eq!(sorted(lookup.missing()), ["deleted", "live", "moved", "unshared"], "nothing cached yet");
         let now = vec![
             content(1, "live", None, None),
             content(2, "unshared", Some(99), None),
             content(9, "moved", None, None),
             content(4, "deleted", None, Some(98)),
         ];
-        let feed = lookup.finish(&cache, now, &viewer).unwrap();
+        let feed = lookup.finish(now, &viewer).unwrap();
         let kinds: Vec<_> = feed.iter().map(|r| (r.seq, r.id.as_str(), r.kind)).collect();
         assert_eq!(
             kinds,
-            [(1, "live", ChangeKind::Upsert), (2, "unshared", ChangeKind::Unshared), (3, "moved", ChangeKind::Upsert), (4, "deleted", ChangeKind::Deleted)]
+            [(1, "live", ChangeKind::Upsert), (2, "unshared", ChangeKind::Unshared), (3, "moved", ChangeKind::Upsert), (4, "deleted", ChangeKind::Deleted)],
+            "in position order"
         );
-        let again = cache.lookup("c".into(), positions);
-        assert_eq!(again.missing(), ["unshared", "moved"], "the live and the deleted position are cached");
-        let feed = again.finish(&cache, vec![content(2, "unshared", Some(99), None)], &viewer).unwrap();
+        let again = look_up(&cache, COMMUNITY, &positions);
+        assert_eq!(sorted(again.missing()), ["moved", "unshared"], "the live and the deleted position are cached");
+        let feed = again.finish(vec![content(2, "unshared", Some(99), None)], &viewer).unwrap();
         assert_eq!(feed.len(), 4);
         assert_eq!(feed[2].kind, ChangeKind::Unshared, "no share of it here any more: nothing to show");
+        let other = look_up(&cache, "0c6ee3e3-5b7e-4a56-9f4c-1f0d8f1ad0c2", &positions);
+        assert_eq!(other.missing().len(), 4, "another community's positions are its own");
+    }
+
+    /// A community whose id is not a UUID has no key of its own: it is read, never cached.
+    #[test]
+    fn communities_without_a_uuid_are_never_cached() {
+        let cache = FeedCache::new();
+        let slugs = vec!["team".to_string()];
+        let viewer = Viewer { id: "u2", slugs: &slugs, authors: HashMap::new() };
+        for _ in 0..2 {
+            let lookup = look_up(&cache, "team", &[(1, "live")]);
+            assert_eq!(lookup.missing(), ["live"]);
+            let feed = lookup.finish(vec![content(1, "live", None, None)], &viewer).unwrap();
+            assert_eq!(feed[0].kind, ChangeKind::Upsert);
+        }
     }
 }

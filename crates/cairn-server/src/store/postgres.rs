@@ -123,7 +123,7 @@ portable_store!(PostgresStore, PgConnection);
 
 use std::collections::HashMap;
 
-use crate::store::feed_cache::{ContentRow, FeedCache, Position};
+use crate::store::feed_cache::{ContentRow, FeedCache};
 use crate::store::portable::{feed_row, serve_rows, slugs_of, FeedSqlRow, ServedRow, Viewer};
 
 /// The viewer's community slugs, one space-separated string: an uncorrelated
@@ -619,14 +619,16 @@ impl PostgresStore {
         let Some((viewer_id, community_id, slugs, seqs, ids, removed)) = positions else { return Ok(None) };
         let Some(community_id) = community_id else { return Ok(Some(None)) };
         let slugs = slugs_of(slugs.as_deref());
-        let positions: Vec<Position> = match (seqs, ids, removed) {
+        let mut lookup = self.feed_cache.lookup(community_id, seqs.as_ref().map_or(0, Vec::len));
+        match (seqs, ids, removed) {
             (Some(seqs), Some(ids), Some(removed)) if seqs.len() == ids.len() && ids.len() == removed.len() => {
-                seqs.into_iter().zip(ids).zip(removed).map(|((seq, id), removed_at)| (seq, id, removed_at)).collect()
+                for ((seq, id), removed_at) in seqs.into_iter().zip(&ids).zip(removed) {
+                    lookup.position(seq, id, removed_at);
+                }
             }
-            (None, None, None) => Vec::new(),
+            (None, None, None) => {}
             _ => return Err(StoreError::Backend("a feed's positions came back in arrays of different lengths".into())),
-        };
-        let lookup = self.feed_cache.lookup(community_id, positions);
+        }
         let missing = lookup.missing();
         let now: Vec<ContentRow> = if missing.is_empty() {
             Vec::new()
@@ -639,7 +641,7 @@ impl PostgresStore {
                 .map_err(backend)?
         };
         let viewer = Viewer { id: &viewer_id, slugs: &slugs, authors: HashMap::new() };
-        Ok(Some(Some(lookup.finish(&self.feed_cache, now, &viewer)?)))
+        Ok(Some(Some(lookup.finish(now, &viewer)?)))
     }
 
     async fn hot_own_changes(&self, viewer: &User, since: i64, limit: i64) -> Result<Vec<FeedRow>, StoreError> {

@@ -248,15 +248,13 @@ fn community_changes(
     let memberships = read_memberships(conn, viewer_id)?;
     let Some(membership) = memberships.iter().find(|m| m.community.slug == slug) else { return Ok(None) };
     let slugs: Vec<String> = memberships.iter().map(|m| m.community.slug.clone()).collect();
+    let mut lookup = cache.lookup(membership.community.id.clone(), usize::try_from(limit).unwrap_or(0).min(1_000));
     let mut stmt = conn.prepare_cached(FEED_POSITIONS).map_err(sqlite_error)?;
-    let positions: Vec<Position> = stmt
-        .query_map(named_params! {"$1": membership.community.id, "$2": since, "$3": limit}, |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
-        .map_err(sqlite_error)?
-        .collect::<Result<_, _>>()
-        .map_err(sqlite_error)?;
-    let lookup = cache.lookup(membership.community.id.clone(), positions);
+    let mut rows = stmt.query(named_params! {"$1": membership.community.id, "$2": since, "$3": limit}).map_err(sqlite_error)?;
+    while let Some(r) = rows.next().map_err(sqlite_error)? {
+        let id = r.get_ref(1).and_then(|v| v.as_str().map_err(Into::into)).map_err(sqlite_error)?;
+        lookup.position(r.get(0).map_err(sqlite_error)?, id, r.get(2).map_err(sqlite_error)?);
+    }
     let missing = lookup.missing();
     let now: Vec<ContentRow> = if missing.is_empty() {
         Vec::new()
@@ -273,7 +271,7 @@ fn community_changes(
         rows
     };
     let viewer = Viewer { id: viewer_id, slugs: &slugs, authors: std::collections::HashMap::new() };
-    lookup.finish(cache, now, &viewer).map(Some)
+    lookup.finish(now, &viewer).map(Some)
 }
 
 /// (seq, annotation id, removed_at) of community `$1`'s feed after `$2`, at most `$3` positions.
@@ -569,7 +567,7 @@ impl SqliteStore {
 portable_store!(SqliteStore, SqliteConnection);
 
 use crate::store::portable::{author_ids, feed_rows, serve_rows, FeedSqlRow, ServedRow, Viewer};
-use crate::store::feed_cache::{ContentRow, FeedCache, Position};
+use crate::store::feed_cache::{ContentRow, FeedCache};
 
 #[cfg(test)]
 mod tests {
