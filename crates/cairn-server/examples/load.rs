@@ -270,11 +270,31 @@ async fn seed_lookup_pages(bench: Arc<Bench>) {
     }
 }
 
+/// Waits until what earlier runs left for the disk is written (`sync`): a run
+/// deletes its databases when it ends, and on a file system mounted with
+/// `discard` the next journal commit then trims all those blocks. A commit of
+/// that size held every write to the SQLite WAL for ~400 ms, in the middle of the
+/// next run's first, slowest steps.
+fn settle_the_disk() {
+    let started = Instant::now();
+    match std::process::Command::new("sync").status() {
+        Ok(status) if status.success() => {
+            let took = started.elapsed();
+            if took > Duration::from_millis(500) {
+                println!("  (waited {:.1} s for earlier runs' writes to reach the disk)", took.as_secs_f64());
+            }
+        }
+        _ => println!("  (could not run `sync`: earlier runs' writes may still be reaching the disk)"),
+    }
+}
+
 /// The store, and the PostgreSQL URL when it is PostgreSQL.
 async fn open(backend: &str, dir: &std::path::Path) -> (Arc<dyn Store>, Option<String>) {
     match backend {
         "sqlite" => (Arc::new(SqliteStore::open(&dir.join("bench.sqlite3")).await.unwrap()), None),
         _ => {
+            // As durable as the SQLite store it is compared with (fsync on).
+            postgres::durable_as_sqlite();
             let url = postgres::fresh_database().await;
             // A server beside its database connects through the Unix socket: on
             // loopback TCP, each round trip cost both processes a trip through the
@@ -304,6 +324,7 @@ fn main() {
     let server_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("server").enable_all().build().unwrap();
     let client_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("load-client").enable_all().build().unwrap();
     for backend in o.backends.clone() {
+        settle_the_disk();
         // CAIRN_BENCH_KEEP=DIR keeps the SQLite file there, to look at afterwards.
         let dir = tempfile::tempdir().unwrap();
         let kept = std::env::var_os("CAIRN_BENCH_KEEP").map(std::path::PathBuf::from);

@@ -35,6 +35,21 @@ pub fn over_unix_socket(url: &str) -> Option<String> {
     Some(format!("{url}?host={}", dir.display()))
 }
 
+/// Whether the cluster [`start_cluster`] starts is as durable as the SQLite
+/// backend (set by [`durable_as_sqlite`]).
+static DURABLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes the cluster started here as durable as the SQLite backend
+/// (`synchronous=NORMAL` in WAL mode): every write and checkpoint reaches the disk
+/// in order (fsync and full-page writes on), and only commits are not waited
+/// for (`synchronous_commit=off`: a crash of the machine may lose the last
+/// moments, never consistency). Tests run without fsync, for speed; the load
+/// benchmark compares the two backends and calls this before its first database.
+#[allow(dead_code)] // Used by the load benchmark, not by every test binary.
+pub fn durable_as_sqlite() {
+    DURABLE.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
 /// Creates an empty database and returns its URL.
 pub async fn fresh_database() -> String {
     let admin = admin_url().to_string();
@@ -117,10 +132,15 @@ fn start_cluster() -> Result<String, String> {
         .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "-D"])
         .arg(&data))?;
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+    let durability = if DURABLE.load(std::sync::atomic::Ordering::SeqCst) {
+        "-c synchronous_commit=off"
+    } else {
+        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    };
     // A watchdog shell stops the server and removes its files once this process is gone.
     let script = format!(
-        "{postgres} -D {data} -k {dir} -h 127.0.0.1 -p {port} -c fsync=off -c synchronous_commit=off \
-         -c full_page_writes=off -c max_connections=400 -c shared_buffers=64MB >{dir}/log 2>&1 & PG=$!; \
+        "{postgres} -D {data} -k {dir} -h 127.0.0.1 -p {port} {durability} \
+         -c max_connections=400 -c shared_buffers=64MB >{dir}/log 2>&1 & PG=$!; \
          while [ -d /proc/{pid} ] && kill -0 $PG 2>/dev/null; do sleep 0.5; done; \
          kill -INT $PG 2>/dev/null; wait $PG; rm -rf {dir}",
         postgres = bin.join("postgres").display(),
