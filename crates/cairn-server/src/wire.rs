@@ -88,8 +88,8 @@ pub fn changes(rows: &[FeedRow], next: u64, more: bool) -> JsonBytes {
 }
 
 /// `PageAnnotationsResponse { page_key, annotations }`.
-pub fn page(page_key: &str, annotations: &[ServedAnnotation]) -> JsonBytes {
-    let mut out = Vec::with_capacity(64 + annotations.iter().map(|a| 256 + a.annotation_json.len()).sum::<usize>());
+pub fn page(page_key: &str, annotations: &[std::sync::Arc<ServedAnnotation>]) -> JsonBytes {
+    let mut out = Vec::with_capacity(64 + annotations.iter().map(|a| a.wire_json.get().map_or(256 + a.annotation_json.len(), Vec::len)).sum::<usize>());
     out.extend_from_slice(b"{\"page_key\":");
     push_value(&mut out, page_key);
     out.extend_from_slice(b",\"annotations\":[");
@@ -150,6 +150,7 @@ mod tests {
     #[test]
     fn an_annotation_kept_written_is_sent_as_written_the_first_time() {
         let a = served(Some("<p>a \"note\"</p>"));
+        let a = std::sync::Arc::new(a);
         let JsonBytes(fresh) = page("a.example/p", std::slice::from_ref(&a));
         keep_wire_json(&a);
         assert!(a.wire_json.get().is_some());
@@ -159,7 +160,7 @@ mod tests {
 
     #[test]
     fn page_lookups_read_back_as_the_protocol_type() {
-        let JsonBytes(body) = page("a.example/p", &[served(None), served(Some("<em>x</em>"))]);
+        let JsonBytes(body) = page("a.example/p", &[std::sync::Arc::new(served(None)), std::sync::Arc::new(served(Some("<em>x</em>")))]);
         let back: PageAnnotationsResponse = serde_json::from_slice(&body).unwrap();
         assert_eq!(back.page_key, "a.example/p");
         assert_eq!(back.annotations.len(), 2);

@@ -230,6 +230,25 @@ async fn a_delete_is_not_undone_by_an_older_upsert() {
     assert!(s.page(&alice, PAGE).await.annotations.is_empty());
 }
 
+/// Page lookups are served from memory by version: a page looked up again shows
+/// every edit, and a note edited back and forth is never shown stale.
+async fn a_page_looked_up_again_shows_each_annotation_as_it_is_now() {
+    let s = TestServer::start().await;
+    let (alice, bob) = (s.token("alice").await, s.token("bob").await);
+    let id = new_id();
+    let mut seq = 0;
+    for (i, note) in ["first", "second", "first"].into_iter().enumerate() {
+        seq += 1;
+        let edit = annotation(&id, PAGE, note, T0 + i as i64 * 1_000);
+        assert_eq!(statuses(&s.push(&alice, "d1", json!([upsert(seq, &edit, &["demo-team"])])).await), ["applied"]);
+        for token in [&bob, &bob, &alice] {
+            let page = s.page(token, PAGE).await;
+            assert_eq!(page.annotations.len(), 1);
+            assert_eq!(page.annotations[0].note_html.as_deref(), Some(format!("<p>{note}</p>\n").as_str()));
+        }
+    }
+}
+
 async fn broken_request_bodies_are_400_with_a_json_error_and_store_nothing() {
     let s = TestServer::start().await;
     let alice = s.token("alice").await;

@@ -50,7 +50,7 @@ struct CachedPosition {
     content: Option<CachedContent>,
 }
 
-struct CachedContent {
+pub(crate) struct CachedContent {
     /// The annotation as everyone who may know of all its shares sees it (its
     /// author, and members of every community it is shared with): nearly every
     /// reader of a feed. Served to them as it is, shared, never copied.
@@ -60,7 +60,7 @@ struct CachedContent {
 }
 
 impl CachedContent {
-    fn of(id: &str, body_json: String, note_html: Option<String>, author: UserInfo, share_slugs: Option<String>) -> Result<CachedContent, StoreError> {
+    pub(crate) fn of(id: &str, body_json: String, note_html: Option<String>, author: UserInfo, share_slugs: Option<String>) -> Result<CachedContent, StoreError> {
         let author_id = author.id.clone();
         let as_author = Viewer { id: &author_id, slugs: &[], authors: HashMap::from([(author_id.clone(), author)]) };
         let everything = serve_row((id.to_string(), Some(body_json), note_html, author_id.clone(), share_slugs.clone()), &as_author)?
@@ -69,8 +69,22 @@ impl CachedContent {
         Ok(CachedContent { everything: Arc::new(everything), author_id, share_slugs })
     }
 
+    /// Whether `viewer` may see it: its author, or a member of a community it is shared with.
+    pub(crate) fn visible_to(&self, viewer: &Viewer) -> bool {
+        self.author_id == viewer.id
+            || self.share_slugs.as_deref().is_some_and(|list| list.split(' ').any(|s| !s.is_empty() && viewer.slugs.iter().any(|v| v == s)))
+    }
+
+    /// Bytes it keeps in memory, for the caches' weighers.
+    pub(crate) fn weight(&self) -> u64 {
+        let e = &self.everything;
+        let written = e.wire_json.get().map_or(0, Vec::len);
+        (written + e.annotation_json.len() + e.note_html.as_ref().map_or(0, String::len) + self.share_slugs.as_ref().map_or(0, String::len))
+            as u64
+    }
+
     /// The annotation as `viewer` may see it.
-    fn served_to(&self, viewer: &Viewer) -> Result<Arc<ServedAnnotation>, StoreError> {
+    pub(crate) fn served_to(&self, viewer: &Viewer) -> Result<Arc<ServedAnnotation>, StoreError> {
         let knows_every_share = self.share_slugs.as_deref().is_some_and(|list| {
             self.author_id == viewer.id || list.split(' ').filter(|s| !s.is_empty()).all(|s| viewer.slugs.iter().any(|v| v == s))
         });
@@ -90,12 +104,7 @@ struct PositionWeight;
 
 impl quick_cache::Weighter<(u128, i64), Arc<CachedPosition>> for PositionWeight {
     fn weight(&self, _: &(u128, i64), position: &Arc<CachedPosition>) -> u64 {
-        let content = position.content.as_ref().map_or(0, |c| {
-            let e = &c.everything;
-            let written = e.wire_json.get().map_or(0, Vec::len);
-            written + e.annotation_json.len() + e.note_html.as_ref().map_or(0, String::len) + c.share_slugs.as_ref().map_or(0, String::len)
-        });
-        (content + 300) as u64
+        position.content.as_ref().map_or(0, CachedContent::weight) + 300
     }
 }
 

@@ -17,6 +17,7 @@
 #[macro_use]
 mod portable;
 mod feed_cache;
+mod page_cache;
 mod apply;
 pub mod postgres;
 pub mod sqlite;
@@ -321,7 +322,7 @@ pub trait Store: Send + Sync {
 
     /// The live annotations on a page that `viewer` may see: their own and those
     /// shared with a community they belong to. Newest first.
-    async fn page_annotations(&self, viewer: &User, page_key: &str) -> Result<Vec<ServedAnnotation>, StoreError>;
+    async fn page_annotations(&self, viewer: &User, page_key: &str) -> Result<Vec<std::sync::Arc<ServedAnnotation>>, StoreError>;
 
     /// The change feed of the community `slug` after `since`, in sequence order, as
     /// `viewer` sees it; `None` when they are not a member (or there is no such
@@ -344,7 +345,7 @@ pub trait Store: Send + Sync {
         token_hash: &str,
         now_ms: i64,
         page_key: &str,
-    ) -> Result<WithToken<Vec<ServedAnnotation>>, StoreError>;
+    ) -> Result<WithToken<Vec<std::sync::Arc<ServedAnnotation>>>, StoreError>;
 
     /// [`Store::community_changes`] for the holder of the token `token_hash`
     /// ([`Store::user_for_token`]), checked in the same step.

@@ -144,9 +144,10 @@ pub(crate) mod hot {
     pub const VIEWER_SLUGS: &str =
         "SELECT c.slug FROM memberships m JOIN communities c ON c.id = m.community_id WHERE m.user_id = $1";
 
-    /// [`super::ServedRow`] columns of the live annotations on page `$2` the viewer may see, newest first.
+    /// (id, author_seq) of the live annotations on page `$2` the viewer may see,
+    /// newest first: which versions the page shows (`store::page_cache`).
     pub const PAGE: &str = concat!(
-        "SELECT a.id, a.body_json, a.note_html, a.author_id, a.share_slugs FROM annotations a
+        "SELECT a.id, a.author_seq FROM annotations a
          WHERE a.page_key = $2 AND a.deleted_at IS NULL AND a.body_json IS NOT NULL AND ",
         visible_sql!(),
         " ORDER BY a.created_at DESC, a.id DESC"
@@ -237,15 +238,6 @@ pub(crate) fn serve_row(row: ServedRow, viewer: &Viewer) -> Result<Option<super:
         note_html,
         wire_json: std::sync::OnceLock::new(),
     }))
-}
-
-/// The annotations of page rows, in order.
-pub(crate) fn serve_rows(rows: Vec<ServedRow>, viewer: &Viewer) -> Result<Vec<super::ServedAnnotation>, StoreError> {
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        out.extend(serve_row(row, viewer)?);
-    }
-    Ok(out)
 }
 
 /// A membership row of [`hot::MEMBERSHIPS`].
@@ -638,7 +630,7 @@ macro_rules! portable_store {
                 }
             }
 
-            async fn page_annotations(&self, viewer: &User, page_key: &str) -> Result<Vec<ServedAnnotation>, StoreError> {
+            async fn page_annotations(&self, viewer: &User, page_key: &str) -> Result<Vec<std::sync::Arc<ServedAnnotation>>, StoreError> {
                 self.hot_page_annotations(viewer, page_key).await
             }
 
@@ -661,7 +653,7 @@ macro_rules! portable_store {
                 token_hash: &str,
                 now_ms: i64,
                 page_key: &str,
-            ) -> Result<WithToken<Vec<ServedAnnotation>>, StoreError> {
+            ) -> Result<WithToken<Vec<std::sync::Arc<ServedAnnotation>>>, StoreError> {
                 self.hot_page_annotations_for_token(token_hash, now_ms, page_key).await
             }
 

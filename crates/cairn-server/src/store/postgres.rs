@@ -41,6 +41,8 @@ pub struct PostgresStore {
     hot: PgPool,
     /// What a community's feed shows at each position, for the feed reads.
     feed_cache: FeedCache,
+    /// The annotations page lookups show, by version.
+    page_cache: PageCache,
     /// What the database announced ([`relay`] sends, [`Store::changes_announced`] subscribes).
     announced: tokio::sync::broadcast::Sender<ChangeNotice>,
     /// The connection [`relay`] listens on, outside the other pools.
@@ -89,7 +91,7 @@ impl PostgresStore {
             .map_err(|e| StoreError::Backend(format!("cannot listen for changes on PostgreSQL: {e}")))?;
         let (announced, _) = tokio::sync::broadcast::channel(1024);
         tokio::spawn(relay(listener, listen.clone(), announced.clone()));
-        Ok(PostgresStore { read: pool.clone(), pool, hot, feed_cache, announced, listen })
+        Ok(PostgresStore { read: pool.clone(), pool, hot, feed_cache, page_cache: PageCache::new(), announced, listen })
     }
 
     fn subscribe_to_announcements(&self) -> Option<tokio::sync::broadcast::Receiver<ChangeNotice>> {
@@ -123,8 +125,11 @@ portable_store!(PostgresStore, PgConnection);
 
 use std::collections::HashMap;
 
+use std::sync::Arc;
+
 use crate::store::feed_cache::{ContentRow, FeedCache};
-use crate::store::portable::{feed_row, serve_rows, slugs_of, FeedSqlRow, ServedRow, Viewer};
+use crate::store::page_cache::{PageCache, PageContentRow};
+use crate::store::portable::{feed_row, slugs_of, FeedSqlRow, Viewer};
 
 /// The viewer's community slugs, one space-separated string: an uncorrelated
 /// subquery, which PostgreSQL runs once per statement, not per row.
@@ -161,8 +166,10 @@ mod one_trip {
         };
     }
 
-    /// [`super::PageSqlRow`]s of the live annotations on page `$2` the viewer `me`
-    /// may see, newest first; one row of NULLs but the viewer's when there are none.
+    /// [`super::PageSqlRow`]s: (id, author_seq) of the live annotations on page `$2`
+    /// the viewer `me` may see, newest first, with the viewer's id and slugs; one
+    /// row of NULLs but the viewer's when there are none. What each version shows
+    /// comes from the page cache or [`PAGE_CONTENTS`].
     ///
     /// Visible: the viewer wrote it, or one of its live shares (`share_slugs`,
     /// written in the same statement as the stamped audience and in the same
@@ -172,7 +179,7 @@ mod one_trip {
     macro_rules! page_sql {
         ($me:expr) => {
             concat!(
-                "SELECT me.id, s.slugs, p.id, p.body_json, p.note_html, p.author_id, p.share_slugs, p.username, p.display_name
+                "SELECT me.id, s.slugs, p.id, p.author_seq
                  FROM ",
                 $me,
                 " me
@@ -180,8 +187,7 @@ mod one_trip {
                        SELECT string_agg(vc.slug, ' ') AS slugs, COALESCE(array_agg(vc.slug), '{}') AS slug_array
                        FROM memberships vmm JOIN communities vc ON vc.id = vmm.community_id WHERE vmm.user_id = me.id) s
                  LEFT JOIN LATERAL (
-                       SELECT a.id, a.body_json, a.note_html, a.author_id, a.share_slugs, a.created_at, u.username, u.display_name
-                       FROM annotations a JOIN users u ON u.id = a.author_id
+                       SELECT a.id, a.author_seq, a.created_at FROM annotations a
                        WHERE a.page_key = $2 AND a.deleted_at IS NULL AND a.body_json IS NOT NULL
                          AND (a.author_id = me.id OR string_to_array(a.share_slugs, ' ') && s.slug_array)) p ON true
                  ORDER BY p.created_at DESC, p.id DESC"
@@ -190,6 +196,11 @@ mod one_trip {
     }
     pub const PAGE: &str = page_sql!(me_by_id!());
     pub const PAGE_FOR_TOKEN: &str = page_sql!(me_by_token!("$3"));
+
+    /// [`super::PageContentRow`]s of the annotations `$1` as they are now.
+    pub const PAGE_CONTENTS: &str = "SELECT a.id, a.author_seq, a.deleted_at, a.body_json, a.note_html, a.author_id,
+                a.share_slugs, u.username, u.display_name
+         FROM annotations a JOIN users u ON u.id = a.author_id WHERE a.id = ANY($1)";
 
     /// (viewer id, community id, viewer's slugs, seqs, annotation ids, removed_ats)
     /// of community slug `$2`'s feed after `$3`, at most `$4` positions, as the
@@ -249,19 +260,9 @@ mod one_trip {
     );
 }
 
-/// A row of [`one_trip::PAGE`]: the viewer's id and slugs, then a [`ServedRow`]
-/// and its author's username and display name, all NULL when the page has none.
-type PageSqlRow = (
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
+/// A row of [`one_trip::PAGE`]: the viewer's id and slugs, then an annotation's
+/// id and version (`author_seq`), NULL when the page has none.
+type PageSqlRow = (String, Option<String>, Option<String>, Option<i64>);
 
 /// The row of [`one_trip::FEED_POSITIONS`].
 type PositionRow = (String, Option<String>, Option<String>, Option<Vec<i64>>, Option<Vec<String>>, Option<Vec<Option<i64>>>);
@@ -306,24 +307,6 @@ fn feed_of(viewer: &User, rows: Vec<FeedSqlRowPg>) -> Result<Vec<FeedRow>, Store
     }
     let viewer = Viewer { id: &viewer.id, slugs: &slugs, authors };
     feed.into_iter().map(|row| feed_row(row, &viewer)).collect()
-}
-
-/// A page's annotations from [`one_trip::PAGE`] rows: `None` when there is no
-/// viewer (no row at all).
-fn page_of(rows: Vec<PageSqlRow>) -> Result<Option<Vec<ServedAnnotation>>, StoreError> {
-    let Some((viewer_id, slugs, ..)) = rows.first() else { return Ok(None) };
-    let (viewer_id, slugs) = (viewer_id.clone(), slugs_of(slugs.as_deref()));
-    let mut authors = HashMap::new();
-    let mut served: Vec<ServedRow> = Vec::with_capacity(rows.len());
-    for (_, _, id, body, note, author_id, share_slugs, username, display_name) in rows {
-        // The one row of a page without annotations.
-        let (Some(id), Some(author_id)) = (id, author_id) else { continue };
-        if let (Some(username), Some(display_name)) = (username, display_name) {
-            note_author(&mut authors, &author_id, || (username, display_name));
-        }
-        served.push((id, body, note, author_id, share_slugs));
-    }
-    serve_rows(served, &Viewer { id: &viewer_id, slugs: &slugs, authors }).map(Some)
 }
 
 async fn listen_for_changes(listen: &PgPool) -> Result<sqlx::postgres::PgListener, sqlx::Error> {
@@ -547,10 +530,10 @@ impl PostgresStore {
         rows.into_iter().map(membership_of).collect()
     }
 
-    async fn hot_page_annotations(&self, viewer: &User, page_key: &str) -> Result<Vec<ServedAnnotation>, StoreError> {
+    async fn hot_page_annotations(&self, viewer: &User, page_key: &str) -> Result<Vec<Arc<ServedAnnotation>>, StoreError> {
         let rows: Vec<PageSqlRow> =
             sqlx::query_as(one_trip::PAGE).bind(&viewer.id).bind(page_key).fetch_all(&self.hot).await.map_err(backend)?;
-        page_of(rows).map(|page| page.unwrap_or_default())
+        self.page_of(rows).await.map(|page| page.unwrap_or_default())
     }
 
     async fn hot_page_annotations_for_token(
@@ -558,7 +541,7 @@ impl PostgresStore {
         token_hash: &str,
         now_ms: i64,
         page_key: &str,
-    ) -> Result<WithToken<Vec<ServedAnnotation>>, StoreError> {
+    ) -> Result<WithToken<Vec<Arc<ServedAnnotation>>>, StoreError> {
         let rows: Vec<PageSqlRow> = sqlx::query_as(one_trip::PAGE_FOR_TOKEN)
             .bind(token_hash)
             .bind(page_key)
@@ -566,7 +549,7 @@ impl PostgresStore {
             .fetch_all(&self.hot)
             .await
             .map_err(backend)?;
-        Ok(match page_of(rows)? {
+        Ok(match self.page_of(rows).await? {
             None => WithToken::Invalid,
             Some(page) => WithToken::Valid(page),
         })
@@ -611,6 +594,27 @@ impl PostgresStore {
             None => WithToken::Invalid,
             Some(feed) => WithToken::Valid(feed),
         })
+    }
+
+    /// A page's annotations from [`one_trip::PAGE`] rows: `None` when there is no
+    /// viewer (no row at all).
+    async fn page_of(&self, rows: Vec<PageSqlRow>) -> Result<Option<Vec<Arc<ServedAnnotation>>>, StoreError> {
+        let Some((viewer_id, slugs, ..)) = rows.first() else { return Ok(None) };
+        let (viewer_id, slugs) = (viewer_id.clone(), slugs_of(slugs.as_deref()));
+        let mut lookup = self.page_cache.lookup();
+        for (_, _, id, version) in rows {
+            // The one row of a page without annotations has no id.
+            if let Some(id) = id {
+                lookup.annotation(id, version);
+            }
+        }
+        let missing = lookup.missing();
+        let now: Vec<PageContentRow> = if missing.is_empty() {
+            Vec::new()
+        } else {
+            sqlx::query_as(one_trip::PAGE_CONTENTS).bind(&missing).fetch_all(&self.hot).await.map_err(backend)?
+        };
+        lookup.finish(now, &Viewer { id: &viewer_id, slugs: &slugs, authors: HashMap::new() }).map(Some)
     }
 
     /// The feed rows at `positions` ([`one_trip::FEED_POSITIONS`]): `None` when

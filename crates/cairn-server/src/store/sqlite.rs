@@ -39,6 +39,8 @@ pub struct SqliteStore {
     pusher: Arc<std::sync::Mutex<rusqlite::Connection>>,
     /// What a community's feed shows at each position, for the feed reads.
     feed_cache: Arc<FeedCache>,
+    /// The annotations page lookups show, by version.
+    page_cache: Arc<PageCache>,
 }
 
 /// A rusqlite failure; a busy or locked database is a conflict, which a push retries.
@@ -222,17 +224,41 @@ fn user_for_token(conn: &rusqlite::Connection, token_hash: &str, now_ms: i64) ->
     .map_err(sqlite_error)
 }
 
-fn page_annotations(conn: &rusqlite::Connection, viewer_id: &str, page_key: &str) -> Result<Vec<ServedAnnotation>, StoreError> {
+fn page_annotations(
+    conn: &rusqlite::Connection,
+    cache: &PageCache,
+    viewer_id: &str,
+    page_key: &str,
+) -> Result<Vec<Arc<ServedAnnotation>>, StoreError> {
     let slugs = viewer_slugs(conn, viewer_id)?;
+    let mut lookup = cache.lookup();
     let mut stmt = conn.prepare_cached(hot::PAGE).map_err(sqlite_error)?;
-    let rows = stmt
-        .query_map(named_params! {"$1": viewer_id, "$2": page_key}, |r| served_row(r, 0))
-        .map_err(sqlite_error)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(sqlite_error)?;
-    let viewer = viewer_with_authors(conn, viewer_id, &slugs, author_ids(rows.iter()))?;
-    serve_rows(rows, &viewer)
+    let mut rows = stmt.query(named_params! {"$1": viewer_id, "$2": page_key}).map_err(sqlite_error)?;
+    while let Some(r) = rows.next().map_err(sqlite_error)? {
+        lookup.annotation(r.get(0).map_err(sqlite_error)?, r.get(1).map_err(sqlite_error)?);
+    }
+    let missing = lookup.missing();
+    let now: Vec<PageContentRow> = if missing.is_empty() {
+        Vec::new()
+    } else {
+        let ids = serde_json::to_string(&missing).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let mut stmt = conn.prepare_cached(PAGE_CONTENTS).map_err(sqlite_error)?;
+        let rows = stmt
+            .query_map(named_params! {"$1": ids}, |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?))
+            })
+            .map_err(sqlite_error)?
+            .collect::<Result<_, _>>()
+            .map_err(sqlite_error)?;
+        rows
+    };
+    lookup.finish(now, &Viewer { id: viewer_id, slugs: &slugs, authors: std::collections::HashMap::new() })
 }
+
+/// [`PageContentRow`]s of the annotations `$1` (a JSON array of ids) as they are now.
+const PAGE_CONTENTS: &str = "SELECT a.id, a.author_seq, a.deleted_at, a.body_json, a.note_html, a.author_id, a.share_slugs,
+            u.username, u.display_name
+     FROM annotations a JOIN users u ON u.id = a.author_id WHERE a.id IN (SELECT value FROM json_each($1))";
 
 /// Community `slug`'s feed as `viewer_id` sees it, or `None` when they are not a
 /// member: the positions from the database, what they show from `cache` or, for
@@ -392,9 +418,9 @@ impl SqliteStore {
             .await
     }
 
-    async fn hot_page_annotations(&self, viewer: &User, page_key: &str) -> Result<Vec<ServedAnnotation>, StoreError> {
-        let (viewer_id, page_key) = (viewer.id.clone(), page_key.to_string());
-        self.hot.run(move |conn| page_annotations(conn, &viewer_id, &page_key)).await
+    async fn hot_page_annotations(&self, viewer: &User, page_key: &str) -> Result<Vec<Arc<ServedAnnotation>>, StoreError> {
+        let (viewer_id, page_key, cache) = (viewer.id.clone(), page_key.to_string(), self.page_cache.clone());
+        self.hot.run(move |conn| page_annotations(conn, &cache, &viewer_id, &page_key)).await
     }
 
     /// The token check and the read in one hand-off to a blocking thread.
@@ -403,12 +429,12 @@ impl SqliteStore {
         token_hash: &str,
         now_ms: i64,
         page_key: &str,
-    ) -> Result<WithToken<Vec<ServedAnnotation>>, StoreError> {
-        let (token_hash, page_key) = (token_hash.to_string(), page_key.to_string());
+    ) -> Result<WithToken<Vec<Arc<ServedAnnotation>>>, StoreError> {
+        let (token_hash, page_key, cache) = (token_hash.to_string(), page_key.to_string(), self.page_cache.clone());
         self.hot
             .run(move |conn| match user_for_token(conn, &token_hash, now_ms)? {
                 None => Ok(WithToken::Invalid),
-                Some(viewer) => page_annotations(conn, &viewer.id, &page_key).map(WithToken::Valid),
+                Some(viewer) => page_annotations(conn, &cache, &viewer.id, &page_key).map(WithToken::Valid),
             })
             .await
     }
@@ -509,7 +535,7 @@ impl SqliteStore {
             permits: tokio::sync::Semaphore::new(HOT_CONNECTIONS),
         });
         let pusher = Arc::new(std::sync::Mutex::new(open_pusher(path)?));
-        let store = SqliteStore { pool, read, checkpointer, hot, pusher, feed_cache: Arc::new(FeedCache::new()) };
+        let store = SqliteStore { pool, read, checkpointer, hot, pusher, feed_cache: Arc::new(FeedCache::new()), page_cache: Arc::new(PageCache::new()) };
         store.backfill_search_columns().await?;
         Ok(store)
     }
@@ -566,8 +592,9 @@ impl SqliteStore {
 
 portable_store!(SqliteStore, SqliteConnection);
 
-use crate::store::portable::{author_ids, feed_rows, serve_rows, FeedSqlRow, ServedRow, Viewer};
+use crate::store::portable::{author_ids, feed_rows, FeedSqlRow, ServedRow, Viewer};
 use crate::store::feed_cache::{ContentRow, FeedCache};
+use crate::store::page_cache::{PageCache, PageContentRow};
 
 #[cfg(test)]
 mod tests {
