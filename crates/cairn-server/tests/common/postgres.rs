@@ -44,8 +44,8 @@ static DURABLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::n
 /// in order (fsync and full-page writes on), and only commits are not waited
 /// for (`synchronous_commit=off`: a crash of the machine may lose the last
 /// moments, never consistency). Checkpoints are spaced as on a server tuned for
-/// writes (`max_wal_size=4GB`; durability is the same): with the default 1 GB, a
-/// checkpoint's fsyncs stalled page lookups for ~200 ms in the middle of a run.
+/// writes (`max_wal_size=4GB`; durability is the same), not forced by WAL volume
+/// every minute or so of the bench's writes.
 /// Tests run without fsync, for speed; the load benchmark compares the two
 /// backends and calls this before its first database.
 #[allow(dead_code)] // Used by the load benchmark, not by every test binary.
