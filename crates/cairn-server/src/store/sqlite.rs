@@ -237,22 +237,37 @@ fn page_annotations(
     while let Some(r) = rows.next().map_err(sqlite_error)? {
         lookup.annotation(r.get(0).map_err(sqlite_error)?, r.get(1).map_err(sqlite_error)?);
     }
-    let missing = lookup.missing();
-    let now: Vec<PageContentRow> = if missing.is_empty() {
-        Vec::new()
-    } else {
-        let ids = serde_json::to_string(&missing).map_err(|e| StoreError::Backend(e.to_string()))?;
-        let mut stmt = conn.prepare_cached(PAGE_CONTENTS).map_err(sqlite_error)?;
-        let rows = stmt
-            .query_map(named_params! {"$1": ids}, |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?))
-            })
-            .map_err(sqlite_error)?
-            .collect::<Result<_, _>>()
-            .map_err(sqlite_error)?;
-        rows
-    };
+    let now: Vec<PageContentRow> = rows_for_ids(conn, PAGE_CONTENTS, &lookup.missing(), None, |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?))
+    })?;
     lookup.finish(now, &Viewer { id: viewer_id, slugs: &slugs, authors: std::collections::HashMap::new() })
+}
+
+/// The rows of `sql` for the annotations `ids`, bound to `$1` as a JSON array
+/// (and `$2` to `community_id`, when given): what a cache lookup missed. No
+/// statement runs when nothing was missed.
+fn rows_for_ids<T>(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    ids: &[&str],
+    community_id: Option<&str>,
+    row: impl Fn(&rusqlite::Row) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StoreError> {
+    let mut out = Vec::with_capacity(ids.len());
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let ids = serde_json::to_string(ids).map_err(|e| StoreError::Backend(e.to_string()))?;
+    let mut stmt = conn.prepare_cached(sql).map_err(sqlite_error)?;
+    let mut rows = match community_id {
+        Some(community_id) => stmt.query(named_params! {"$1": ids, "$2": community_id}),
+        None => stmt.query(named_params! {"$1": ids}),
+    }
+    .map_err(sqlite_error)?;
+    while let Some(r) = rows.next().map_err(sqlite_error)? {
+        out.push(row(r).map_err(sqlite_error)?);
+    }
+    Ok(out)
 }
 
 /// [`PageContentRow`]s of the annotations `$1` (a JSON array of ids) as they are now.
@@ -281,21 +296,9 @@ fn community_changes(
         let id = r.get_ref(1).and_then(|v| v.as_str().map_err(Into::into)).map_err(sqlite_error)?;
         lookup.position(r.get(0).map_err(sqlite_error)?, id, r.get(2).map_err(sqlite_error)?);
     }
-    let missing = lookup.missing();
-    let now: Vec<ContentRow> = if missing.is_empty() {
-        Vec::new()
-    } else {
-        let ids = serde_json::to_string(&missing).map_err(|e| StoreError::Backend(e.to_string()))?;
-        let mut stmt = conn.prepare_cached(FEED_CONTENTS).map_err(sqlite_error)?;
-        let rows = stmt
-            .query_map(named_params! {"$1": lookup.community_id(), "$2": ids}, |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?))
-            })
-            .map_err(sqlite_error)?
-            .collect::<Result<_, _>>()
-            .map_err(sqlite_error)?;
-        rows
-    };
+    let now: Vec<ContentRow> = rows_for_ids(conn, FEED_CONTENTS, &lookup.missing(), Some(lookup.community_id()), |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?))
+    })?;
     let viewer = Viewer { id: viewer_id, slugs: &slugs, authors: std::collections::HashMap::new() };
     lookup.finish(now, &viewer).map(Some)
 }
@@ -304,12 +307,12 @@ fn community_changes(
 const FEED_POSITIONS: &str =
     "SELECT seq, annotation_id, removed_at FROM annotation_shares WHERE community_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
 
-/// [`ContentRow`]s: the shares of annotations `$2` (a JSON array of ids) in
-/// community `$1` as they are now, with the annotations and their authors.
+/// [`ContentRow`]s: the shares of annotations `$1` (a JSON array of ids) in
+/// community `$2` as they are now, with the annotations and their authors.
 const FEED_CONTENTS: &str = "SELECT s.seq, s.removed_at, a.id, a.deleted_at, a.body_json, a.note_html,
             a.author_id, a.share_slugs, u.username, u.display_name
      FROM annotation_shares s JOIN annotations a ON a.id = s.annotation_id JOIN users u ON u.id = a.author_id
-     WHERE s.community_id = $1 AND s.annotation_id IN (SELECT value FROM json_each($2))";
+     WHERE s.community_id = $2 AND s.annotation_id IN (SELECT value FROM json_each($1))";
 
 fn read_memberships(conn: &rusqlite::Connection, user_id: &str) -> Result<Vec<Membership>, StoreError> {
     let mut stmt = conn.prepare_cached(hot::MEMBERSHIPS).map_err(sqlite_error)?;
@@ -353,15 +356,14 @@ fn feed_sql_row(r: &rusqlite::Row) -> rusqlite::Result<FeedSqlRow> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, served_row(r, 4)?))
 }
 
-/// Runs the own-feed query (`hot::OWN_FEED`) for `viewer_id`.
-fn read_feed(
+/// The viewer's own feed (`hot::OWN_FEED`, with `params`).
+fn own_feed(
     conn: &rusqlite::Connection,
-    sql: &str,
     viewer_id: &str,
     params: &[(&str, &dyn rusqlite::ToSql)],
 ) -> Result<Vec<FeedRow>, StoreError> {
     let slugs = viewer_slugs(conn, viewer_id)?;
-    let mut stmt = conn.prepare_cached(sql).map_err(sqlite_error)?;
+    let mut stmt = conn.prepare_cached(hot::OWN_FEED).map_err(sqlite_error)?;
     let rows = stmt.query_map(params, feed_sql_row).map_err(sqlite_error)?.collect::<Result<Vec<_>, _>>().map_err(sqlite_error)?;
     let viewer = viewer_with_authors(conn, viewer_id, &slugs, author_ids(rows.iter().map(|r| &r.4)))?;
     feed_rows(rows, &viewer)
@@ -473,7 +475,7 @@ impl SqliteStore {
         self.hot
             .run(move |conn| {
                 let params = named_params! {"$1": viewer_id, "$2": since, "$3": limit};
-                read_feed(conn, hot::OWN_FEED, &viewer_id, params)
+                own_feed(conn, &viewer_id, params)
             })
             .await
     }
