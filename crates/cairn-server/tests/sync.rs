@@ -254,6 +254,63 @@ async fn servers_sharing_a_postgresql_database_announce_each_others_changes() {
         .await
 }
 
+/// PostgreSQL restarted, or an administrator ended every session: the server's
+/// idle connections are all dead, and the next pull, page lookup and push still
+/// succeed (the hot paths lend connections without testing them first, and run
+/// a statement that finds its connection dead once more on a new one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_after_the_database_dropped_every_connection_succeed() {
+    common::BACKEND
+        .scope(common::Backend::Postgres, async {
+            let s = TestServer::start().await;
+            let url = s.database_url.clone().expect("a PostgreSQL test server has a URL");
+            let (alice, bob) = (s.token("alice").await, s.token("bob").await);
+            let first = new_id();
+            s.push(&alice, "d1", json!([upsert(1, &annotation(&first, PAGE, "before", T0), &["demo-team"])])).await;
+            assert_eq!(changes(&s, &bob, "/v1/communities/demo-team/changes?since=0").await.changes.len(), 1);
+            assert_eq!(s.page(&bob, PAGE).await.annotations.len(), 1);
+
+            use sqlx::Connection;
+            let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+            for round in 0..2 {
+                let ended: Vec<i32> = sqlx::query_scalar(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                )
+                .fetch_all(&mut admin)
+                .await
+                .unwrap();
+                sqlx::query("SELECT pg_terminate_backend(pid) FROM unnest($1::int4[]) AS pid")
+                    .bind(&ended)
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
+                assert!(ended.len() >= 2, "round {round}: the server had connections to end ({})", ended.len());
+                // The sessions are gone once PostgreSQL has ended their processes
+                // (the server's listener connects anew meanwhile).
+                let started = std::time::Instant::now();
+                while sqlx::query_scalar::<_, i64>("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)")
+                    .bind(&ended)
+                    .fetch_one(&mut admin)
+                    .await
+                    .unwrap()
+                    > 0
+                {
+                    assert!(started.elapsed() < Duration::from_secs(30), "the ended sessions never went away");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+
+                let feed = changes(&s, &bob, "/v1/communities/demo-team/changes?since=0").await;
+                assert_eq!(feed.changes.len(), 1 + round, "round {round}: the pull after the sessions ended");
+                assert_eq!(s.page(&bob, PAGE).await.annotations.len(), 1 + round, "round {round}: the page lookup");
+                let next = new_id();
+                s.push(&alice, "d1", json!([upsert(2 + round as u64, &annotation(&next, PAGE, "after", T0), &["demo-team"])])).await;
+            }
+            let feed = changes(&s, &bob, "/v1/communities/demo-team/changes?since=0").await;
+            assert_eq!(feed.changes.len(), 3, "both pushes after the sessions ended were applied");
+        })
+        .await
+}
+
 /// A state built outside any async runtime (as a tool might) does not panic:
 /// forwarding the database's announcements to its live streams needs a runtime,
 /// so it forwards nothing; the store, opened in one, listens all the same.

@@ -19,6 +19,7 @@ mod portable;
 mod feed_cache;
 mod page_cache;
 mod apply;
+mod lent_connections;
 pub mod postgres;
 pub mod sqlite;
 

@@ -25,6 +25,8 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres, Transaction};
 
+use crate::store::lent_connections::{lent, LentConnections};
+
 /// Aggregates `c.slug` over a subquery's rows into one space-separated string.
 const SLUG_LIST: &str = "string_agg(c.slug, ' ')";
 
@@ -38,7 +40,10 @@ pub struct PostgresStore {
     /// it estimates a custom plan cheaper, and for these statements planning cost
     /// more than running them: under load it was half of PostgreSQL's time. The
     /// statements are written so that their generic plans are the right ones.
-    hot: PgPool,
+    /// Lent without sqlx's pool's pings (`lent_connections`).
+    hot: LentConnections,
+    /// Connections for pushes, the hot writes, lent the same way.
+    pushes: LentConnections,
     /// What a community's feed shows at each position, for the feed reads.
     feed_cache: FeedCache,
     /// The annotations page lookups show, by version.
@@ -78,10 +83,9 @@ impl PostgresStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Backend(format!("cannot migrate the PostgreSQL database: {e}")))?;
-        let hot = PgPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_lazy_with(options.clone().options([("plan_cache_mode", "force_generic_plan")]));
+        let hot_options = options.clone().options([("plan_cache_mode", "force_generic_plan")]);
+        let hot = LentConnections::new(hot_options, max_connections, Duration::from_secs(10));
+        let pushes = LentConnections::new(options.clone(), max_connections, Duration::from_secs(10));
         let feed_cache = FeedCache::new();
         let listen = PgPoolOptions::new().max_connections(1).connect_lazy_with(options);
         // Listening before the store is handed out: no change committed after
@@ -91,7 +95,7 @@ impl PostgresStore {
             .map_err(|e| StoreError::Backend(format!("cannot listen for changes on PostgreSQL: {e}")))?;
         let (announced, _) = tokio::sync::broadcast::channel(1024);
         tokio::spawn(relay(listener, listen.clone(), announced.clone()));
-        Ok(PostgresStore { read: pool.clone(), pool, hot, feed_cache, page_cache: PageCache::new(), announced, listen })
+        Ok(PostgresStore { read: pool.clone(), pool, hot, pushes, feed_cache, page_cache: PageCache::new(), announced, listen })
     }
 
     fn subscribe_to_announcements(&self) -> Option<tokio::sync::broadcast::Receiver<ChangeNotice>> {
@@ -101,6 +105,7 @@ impl PostgresStore {
     async fn close_pools(&self) {
         self.pool.close().await;
         self.hot.close().await;
+        self.pushes.close().await;
         self.listen.close().await;
     }
 
@@ -108,16 +113,52 @@ impl PostgresStore {
         self.pool.begin().await.map_err(backend)
     }
 
-    /// A push's transaction, begun holding its author's row: their pushes queue
-    /// here, before anything is read (`store::apply`). The lock is taken in the
-    /// same round trip as BEGIN, which is sent as a simple query and so cannot
-    /// take parameters: the id is a server-made UUID, refused otherwise.
-    async fn begin_push(&self, author: &User) -> Result<Transaction<'static, Postgres>, StoreError> {
+    /// How a push's transaction begins: holding its author's row, so that their
+    /// pushes queue here, before anything is read (`store::apply`). The lock is
+    /// taken in the same round trip as BEGIN, which is sent as a simple query and
+    /// so cannot take parameters: the id is a server-made UUID, refused otherwise.
+    fn begin_push(author: &User) -> Result<String, StoreError> {
         if author.id.is_empty() || !author.id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
             return Err(StoreError::Backend(format!("user id {:?} is not one this server made", author.id)));
         }
-        let begin = format!("BEGIN; SELECT 1 FROM users WHERE id = '{}' FOR NO KEY UPDATE", author.id);
-        self.pool.begin_with(begin).await.map_err(backend)
+        Ok(format!("BEGIN; SELECT 1 FROM users WHERE id = '{}' FOR NO KEY UPDATE", author.id))
+    }
+}
+
+/// Why a push on a lent connection did not commit.
+enum PushFailed {
+    /// BEGIN failed: nothing was done (the connection may have died while idle).
+    Begin(sqlx::Error),
+    /// After BEGIN; `reusable` when the transaction was rolled back and the
+    /// connection is ready for another.
+    Later { error: StoreError, reusable: bool },
+}
+
+/// A push in its own transaction on `conn`, of `mutations` (taken once BEGIN
+/// succeeded, so that they are still there to retry with if it failed). Anything but a commit ends in an
+/// explicit ROLLBACK before the connection may be lent again: a dropped
+/// transaction only queues its ROLLBACK until the connection's next statement,
+/// and its locks would be held meanwhile.
+async fn push_on(
+    conn: &mut PgConnection,
+    begin: String,
+    author: &User,
+    device_id: Option<&str>,
+    mutations: &mut Option<Vec<PreparedMutation>>,
+    now_ms: i64,
+) -> Result<PushOutcome, PushFailed> {
+    let mut tx = sqlx::Connection::begin_with(conn, begin).await.map_err(PushFailed::Begin)?;
+    let mutations = mutations.take().unwrap_or_default();
+    match crate::store::apply::apply_push(&mut SqlxPushTx(&mut tx), author, device_id, mutations, now_ms).await {
+        // The new positions are announced by the database as this commits.
+        Ok(outcome) => match tx.commit().await {
+            Ok(()) => Ok(outcome),
+            Err(e) => Err(PushFailed::Later { error: backend(e), reusable: false }),
+        },
+        Err(error) => {
+            let reusable = tx.rollback().await.is_ok();
+            Err(PushFailed::Later { error, reusable })
+        }
     }
 }
 
@@ -507,32 +548,47 @@ impl PostgresStore {
         mutations: Vec<PreparedMutation>,
         now_ms: i64,
     ) -> Result<PushOutcome, StoreError> {
-        let mut tx = self.begin_push(author).await?;
-        let outcome = crate::store::apply::apply_push(&mut SqlxPushTx(&mut tx), author, device_id, mutations, now_ms).await?;
-        // The new positions are announced by the database as this commits.
-        tx.commit().await.map_err(backend)?;
-        Ok(outcome)
+        let begin = PostgresStore::begin_push(author)?;
+        let mut mutations = Some(mutations);
+        let mut again = true;
+        loop {
+            let mut lent = self.pushes.lend().await.map_err(backend)?;
+            match push_on(lent.connection(), begin.clone(), author, device_id, &mut mutations, now_ms).await {
+                Ok(outcome) => {
+                    lent.reusable(true);
+                    return Ok(outcome);
+                }
+                Err(PushFailed::Begin(e)) if again && lent.died_idle(&e) => {
+                    tracing::info!(error = %e, "a PostgreSQL connection had closed while idle; pushing on a new one");
+                    again = false;
+                }
+                Err(PushFailed::Begin(e)) => return Err(backend(e)),
+                Err(PushFailed::Later { error, reusable }) => {
+                    lent.reusable(reusable);
+                    return Err(error);
+                }
+            }
+        }
     }
 
     async fn hot_user_for_token(&self, token_hash: &str, now_ms: i64) -> Result<Option<User>, StoreError> {
-        let row: Option<(String, String, String)> = sqlx::query_as(hot::USER_FOR_TOKEN)
+        let row: Option<(String, String, String)> = lent!(self.hot, |c| sqlx::query_as(hot::USER_FOR_TOKEN)
             .bind(token_hash)
             .bind(now_ms)
-            .fetch_optional(&self.hot)
-            .await
+            .fetch_optional(c).await)
             .map_err(backend)?;
         Ok(row.map(|(id, username, display_name)| User { id, username, display_name }))
     }
 
     async fn hot_memberships(&self, user_id: &str) -> Result<Vec<Membership>, StoreError> {
         let rows: Vec<(String, String, String, Option<i64>, String)> =
-            sqlx::query_as(hot::MEMBERSHIPS).bind(user_id).fetch_all(&self.hot).await.map_err(backend)?;
+            lent!(self.hot, |c| sqlx::query_as(hot::MEMBERSHIPS).bind(user_id).fetch_all(c).await).map_err(backend)?;
         rows.into_iter().map(membership_of).collect()
     }
 
     async fn hot_page_annotations(&self, viewer: &User, page_key: &str) -> Result<Vec<Arc<ServedAnnotation>>, StoreError> {
         let rows: Vec<PageSqlRow> =
-            sqlx::query_as(one_trip::PAGE).bind(&viewer.id).bind(page_key).fetch_all(&self.hot).await.map_err(backend)?;
+            lent!(self.hot, |c| sqlx::query_as(one_trip::PAGE).bind(&viewer.id).bind(page_key).fetch_all(c).await).map_err(backend)?;
         self.page_of(rows).await.map(|page| page.unwrap_or_default())
     }
 
@@ -542,12 +598,11 @@ impl PostgresStore {
         now_ms: i64,
         page_key: &str,
     ) -> Result<WithToken<Vec<Arc<ServedAnnotation>>>, StoreError> {
-        let rows: Vec<PageSqlRow> = sqlx::query_as(one_trip::PAGE_FOR_TOKEN)
+        let rows: Vec<PageSqlRow> = lent!(self.hot, |c| sqlx::query_as(one_trip::PAGE_FOR_TOKEN)
             .bind(token_hash)
             .bind(page_key)
             .bind(now_ms)
-            .fetch_all(&self.hot)
-            .await
+            .fetch_all(c).await)
             .map_err(backend)?;
         Ok(match self.page_of(rows).await? {
             None => WithToken::Invalid,
@@ -562,13 +617,12 @@ impl PostgresStore {
         since: i64,
         limit: i64,
     ) -> Result<Option<Vec<FeedRow>>, StoreError> {
-        let positions: Option<PositionRow> = sqlx::query_as(one_trip::FEED_POSITIONS)
+        let positions: Option<PositionRow> = lent!(self.hot, |c| sqlx::query_as(one_trip::FEED_POSITIONS)
             .bind(&viewer.id)
             .bind(slug)
             .bind(since)
             .bind(limit)
-            .fetch_optional(&self.hot)
-            .await
+            .fetch_optional(c).await)
             .map_err(backend)?;
         Ok(self.feed_at(positions).await?.unwrap_or(None))
     }
@@ -581,14 +635,13 @@ impl PostgresStore {
         since: i64,
         limit: i64,
     ) -> Result<WithToken<Option<Vec<FeedRow>>>, StoreError> {
-        let positions: Option<PositionRow> = sqlx::query_as(one_trip::FEED_POSITIONS_FOR_TOKEN)
+        let positions: Option<PositionRow> = lent!(self.hot, |c| sqlx::query_as(one_trip::FEED_POSITIONS_FOR_TOKEN)
             .bind(token_hash)
             .bind(slug)
             .bind(since)
             .bind(limit)
             .bind(now_ms)
-            .fetch_optional(&self.hot)
-            .await
+            .fetch_optional(c).await)
             .map_err(backend)?;
         Ok(match self.feed_at(positions).await? {
             None => WithToken::Invalid,
@@ -612,7 +665,7 @@ impl PostgresStore {
         let now: Vec<PageContentRow> = if missing.is_empty() {
             Vec::new()
         } else {
-            sqlx::query_as(one_trip::PAGE_CONTENTS).bind(&missing).fetch_all(&self.hot).await.map_err(backend)?
+            lent!(self.hot, |c| sqlx::query_as(one_trip::PAGE_CONTENTS).bind(&missing).fetch_all(c).await).map_err(backend)?
         };
         lookup.finish(now, &Viewer { id: &viewer_id, slugs: &slugs, authors: HashMap::new() }).map(Some)
     }
@@ -637,11 +690,10 @@ impl PostgresStore {
         let now: Vec<ContentRow> = if missing.is_empty() {
             Vec::new()
         } else {
-            sqlx::query_as(one_trip::FEED_CONTENTS)
+            lent!(self.hot, |c| sqlx::query_as(one_trip::FEED_CONTENTS)
                 .bind(lookup.community_id())
                 .bind(&missing)
-                .fetch_all(&self.hot)
-                .await
+                .fetch_all(c).await)
                 .map_err(backend)?
         };
         let viewer = Viewer { id: &viewer_id, slugs: &slugs, authors: HashMap::new() };
@@ -649,12 +701,11 @@ impl PostgresStore {
     }
 
     async fn hot_own_changes(&self, viewer: &User, since: i64, limit: i64) -> Result<Vec<FeedRow>, StoreError> {
-        let rows: Vec<FeedSqlRowPg> = sqlx::query_as(one_trip::OWN_FEED)
+        let rows: Vec<FeedSqlRowPg> = lent!(self.hot, |c| sqlx::query_as(one_trip::OWN_FEED)
             .bind(&viewer.id)
             .bind(since)
             .bind(limit)
-            .fetch_all(&self.hot)
-            .await
+            .fetch_all(c).await)
             .map_err(backend)?;
         feed_of(viewer, rows)
     }
