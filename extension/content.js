@@ -272,7 +272,13 @@
       e.stopPropagation();
     });
     const card = el('div', { className: 'card' }, area, el('div', { className: 'actions' }, save, cancel));
-    setTimeout(() => area.focus(), 0);
+    // The caller puts the card in the overlay right after this returns; a
+    // microtask runs before the next key is handled (a timeout did not: keys
+    // typed at once went to the page, and the rest after the old note).
+    queueMicrotask(() => {
+      area.focus();
+      area.setSelectionRange(area.value.length, area.value.length);
+    });
     return card;
   }
 
