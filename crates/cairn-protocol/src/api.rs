@@ -21,6 +21,30 @@ pub struct SignInRequest {
     pub password: String,
 }
 
+/// `PUT /v1/me/password`: the caller changes their own password.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    /// At least 8 characters.
+    pub new_password: String,
+    /// Revoke every other token of the account (its other signed-in devices and
+    /// its API tokens); the token this request carries stays valid. Default true:
+    /// a password is mostly changed because someone else may know it.
+    #[serde(default = "signs_out_elsewhere")]
+    pub sign_out_elsewhere: bool,
+}
+
+fn signs_out_elsewhere() -> bool {
+    true
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ChangePasswordResponse {
+    /// How many of the account's other tokens were revoked.
+    pub revoked_tokens: u64,
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct SignInResponse {
     /// A bearer token, shown this once; the server keeps only its hash.

@@ -5,7 +5,7 @@
 use anyhow::{bail, Context};
 use cairn_protocol::api::Role;
 
-use crate::store::{Community, Store, StoreError, User};
+use crate::store::{Community, RevokeTokens, Store, StoreError, User};
 use crate::{now_ms, passwords, tokens};
 
 const MAX_NAME_CHARS: usize = 100;
@@ -53,11 +53,24 @@ pub async fn add_user(
     check_username(username)?;
     check_display_name("the display name", display_name)?;
     let hash = match password {
-        Some(p) if p.chars().count() < 8 => bail!("the password must be at least 8 characters"),
-        Some(p) => Some(passwords::hash(p).map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?),
+        Some(p) => Some(hash_new_password(p)?),
         None => None,
     };
     Ok(store.create_user(username, display_name.trim(), hash.as_deref(), now_ms()).await?)
+}
+
+fn hash_new_password(password: &str) -> anyhow::Result<String> {
+    passwords::check_new(password).map_err(anyhow::Error::msg)?;
+    passwords::hash(password).map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))
+}
+
+/// Sets `username`'s password (`cairn-server user passwd`); with
+/// `revoke_tokens`, also revokes every token they hold. Answers how many were revoked.
+pub async fn set_password(store: &dyn Store, username: &str, password: &str, revoke_tokens: bool) -> anyhow::Result<u64> {
+    let (user, _) = store.user_with_password(username).await?.with_context(|| format!("no user named {username:?}"))?;
+    let hash = hash_new_password(password)?;
+    let revoke = if revoke_tokens { RevokeTokens::All } else { RevokeTokens::Nothing };
+    Ok(store.set_password(&user.id, &hash, revoke, now_ms()).await?)
 }
 
 pub async fn create_community(store: &dyn Store, slug: &str, name: &str) -> anyhow::Result<Community> {

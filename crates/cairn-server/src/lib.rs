@@ -107,6 +107,7 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/session"),
     ("get", "/v1/me"),
     ("get", "/v1/me/changes"),
+    ("put", "/v1/me/password"),
     ("post", "/v1/sync/push"),
     ("get", "/v1/annotations"),
     ("get", "/v1/search"),
@@ -130,6 +131,7 @@ pub fn router(state: AppState) -> Router {
         .route("/session", post(routes::sign_in))
         .route("/me", get(routes::me))
         .route("/me/changes", get(routes::own_changes))
+        .route("/me/password", put(routes::change_password))
         .route("/sync/push", post(routes::push))
         .route("/annotations", get(routes::page_annotations))
         .route("/search", get(routes::search))

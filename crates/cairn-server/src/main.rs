@@ -123,6 +123,15 @@ enum UserCommand {
         #[command(flatten)]
         data: DataDir,
     },
+    /// Set an account's password, read from the first line of standard input.
+    Passwd {
+        username: String,
+        /// Also revoke every token the account holds (its signed-in devices and API tokens).
+        #[arg(long)]
+        revoke_tokens: bool,
+        #[command(flatten)]
+        data: DataDir,
+    },
 }
 
 #[derive(Subcommand)]
@@ -319,22 +328,32 @@ async fn backup(data: &DataDir, to: &Path) -> anyhow::Result<()> {
     }
 }
 
+/// The first line of standard input, without its line ending.
+fn password_from_stdin() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).context("cannot read the password from stdin")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { data, options } => serve(&data, options).await,
         Command::Backup { to, data } => backup(&data, &to).await,
         Command::User(UserCommand::Add { username, display_name, password_stdin, data }) => {
-            let password = if password_stdin {
-                let mut line = String::new();
-                std::io::stdin().lock().read_line(&mut line).context("cannot read the password from stdin")?;
-                Some(line.trim_end_matches(['\r', '\n']).to_string())
-            } else {
-                None
-            };
+            let password = if password_stdin { Some(password_from_stdin()?) } else { None };
             let store = open_store(&data).await?;
             let user = admin::add_user(store.as_ref(), &username, &display_name, password.as_deref()).await?;
             println!("created user {} ({})", user.username, user.id);
             store.close().await;
+            Ok(())
+        }
+        Command::User(UserCommand::Passwd { username, revoke_tokens, data }) => {
+            let password = password_from_stdin()?;
+            let store = open_store(&data).await?;
+            let revoked = admin::set_password(store.as_ref(), &username, &password, revoke_tokens).await;
+            store.close().await;
+            let revoked = revoked?;
+            println!("set the password of {username}; revoked {revoked} token(s)");
             Ok(())
         }
         Command::Community(command) => {

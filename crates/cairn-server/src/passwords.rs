@@ -7,6 +7,23 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 use std::sync::OnceLock;
 
+/// The fewest characters a password may have.
+pub const MIN_CHARS: usize = 8;
+/// Longer passwords are refused before hashing, so that nobody can make the
+/// server hash megabytes.
+pub const MAX_BYTES: usize = 1024;
+
+/// Why `password` may not become an account's password, if it may not.
+pub fn check_new(password: &str) -> Result<(), String> {
+    if password.chars().count() < MIN_CHARS {
+        return Err(format!("the password must be at least {MIN_CHARS} characters"));
+    }
+    if password.len() > MAX_BYTES {
+        return Err(format!("the password must be at most {MAX_BYTES} bytes"));
+    }
+    Ok(())
+}
+
 pub fn hash(password: &str) -> Result<String, String> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json as JsonResponse;
 use cairn_model::{format_rfc3339_ms, parse_rfc3339_ms, PageKey};
 use cairn_protocol::api::{
-    ChangeEvent, CommunityDetail, CommunityInfo, CreateCommunityRequest, CreateInviteRequest,
+    ChangeEvent, ChangePasswordRequest, ChangePasswordResponse, CommunityDetail, CommunityInfo, CreateCommunityRequest, CreateInviteRequest,
     InviteResponse, JoinRequest, MeResponse, MemberInfo, PushRequest, PushResponse, Role,
     SearchResponse, SetRoleRequest, SignInRequest, SignInResponse, UpdateCommunityRequest, MAX_PAGE_LIMIT,
     MAX_PUSH_MUTATIONS,
@@ -19,7 +19,7 @@ use tokio::sync::broadcast;
 use crate::error::ApiError;
 use crate::extract::{invalid_token, BearerToken, Caller, Json, Query};
 use crate::push::{check_device_id, prepare};
-use crate::store::{ChangeNotice, FeedRow, JoinOutcome, Membership, SearchFilter, User, WithToken};
+use crate::store::{ChangeNotice, FeedRow, JoinOutcome, Membership, RevokeTokens, SearchFilter, User, WithToken};
 use crate::wire::{self, JsonBytes};
 use crate::{admin, now_ms, passwords, tokens, AppState};
 
@@ -27,8 +27,6 @@ use crate::{admin, now_ms, passwords, tokens, AppState};
 /// rarely asks again, short enough that a forgotten laptop stops working.
 pub const SESSION_TOKEN_DAYS: i64 = 90;
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
-/// Longer passwords are refused before hashing so nobody can make the server hash megabytes.
-const MAX_PASSWORD_BYTES: usize = 1024;
 
 pub async fn healthz() -> &'static str {
     "ok"
@@ -38,7 +36,7 @@ pub async fn sign_in(
     State(state): State<AppState>,
     Json(request): Json<SignInRequest>,
 ) -> Result<JsonResponse<SignInResponse>, ApiError> {
-    if request.password.len() > MAX_PASSWORD_BYTES {
+    if request.password.len() > passwords::MAX_BYTES {
         return Err(ApiError::InvalidCredentials);
     }
     let found = state.store.user_with_password(&request.username).await?;
@@ -48,9 +46,7 @@ pub async fn sign_in(
     };
     // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
     let password = request.password;
-    let matches = tokio::task::spawn_blocking(move || passwords::verify(&password, hash.as_deref()))
-        .await
-        .map_err(|e| ApiError::Internal(format!("password check panicked: {e}")))?;
+    let matches = off_the_workers("password check", move || passwords::verify(&password, hash.as_deref())).await?;
     let user = match (user, matches) {
         (Some(user), true) => user,
         _ => return Err(ApiError::InvalidCredentials),
@@ -60,6 +56,44 @@ pub async fn sign_in(
     state.store.insert_token(&user.id, &token, Some(now + SESSION_TOKEN_DAYS * DAY_MS), now).await?;
     tracing::info!(user = %user.username, token = %token.prefix, "signed in");
     Ok(JsonResponse(SignInResponse { token: token.secret, user: user.info() }))
+}
+
+/// Runs argon2 (tens of milliseconds of CPU) off the async workers.
+async fn off_the_workers<T: Send + 'static>(what: &str, work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::Internal(format!("{what} panicked: {e}")))
+}
+
+/// The caller changes their own password, proving they know the current one;
+/// by default every other token of theirs is revoked in the same transaction.
+pub async fn change_password(
+    State(state): State<AppState>,
+    BearerToken(token_hash): BearerToken,
+    Json(request): Json<ChangePasswordRequest>,
+) -> Result<JsonResponse<ChangePasswordResponse>, ApiError> {
+    let user = state.store.user_for_token(&token_hash, now_ms()).await?.ok_or_else(invalid_token)?;
+    passwords::check_new(&request.new_password).map_err(|e| ApiError::BadRequest(format!("\"new_password\": {e}")))?;
+    let wrong = || ApiError::Forbidden("the current password is wrong; nothing was changed".into());
+    if request.current_password.len() > passwords::MAX_BYTES {
+        return Err(wrong());
+    }
+    let (_, stored) = state.store.user_with_password(&user.username).await?.ok_or_else(invalid_token)?;
+    let Some(stored) = stored else {
+        return Err(ApiError::Forbidden(
+            "this account has no password (it uses issued tokens only); an administrator sets one with `cairn-server user passwd`".into(),
+        ));
+    };
+    let current = request.current_password;
+    if !off_the_workers("password check", move || passwords::verify(&current, Some(&stored))).await? {
+        return Err(wrong());
+    }
+    let new_password = request.new_password;
+    let hash = off_the_workers("password hashing", move || passwords::hash(&new_password))
+        .await?
+        .map_err(|e| ApiError::Internal(format!("cannot hash the password: {e}")))?;
+    let revoke = if request.sign_out_elsewhere { RevokeTokens::AllBut(&token_hash) } else { RevokeTokens::Nothing };
+    let revoked_tokens = state.store.set_password(&user.id, &hash, revoke, now_ms()).await?;
+    tracing::info!(user = %user.username, revoked_tokens, "changed their password");
+    Ok(JsonResponse(ChangePasswordResponse { revoked_tokens }))
 }
 
 /// Also advertises the caller's private W3C Annotation Container (service discovery).

@@ -26,6 +26,68 @@ async fn healthz_answers_ok() {
     assert_eq!(response.text().await.unwrap(), "ok");
 }
 
+async fn people_change_their_own_password_and_sign_out_their_other_devices() {
+    let s = TestServer::start().await;
+    let sign_in = |password: &'static str| {
+        let request = s.http.post(s.url("/v1/session")).json(&json!({"username": "alice", "password": password}));
+        async move { request.send().await.unwrap() }
+    };
+    let signed_in = |response: reqwest::Response| async move {
+        assert_eq!(response.status(), 200);
+        response.json::<SignInResponse>().await.unwrap().token
+    };
+    let laptop = signed_in(sign_in(PASSWORD).await).await;
+    let phone = signed_in(sign_in(PASSWORD).await).await;
+    let integration = s.token("alice").await;
+    let change = |token: &str, body: Value| s.http.put(s.url("/v1/me/password")).bearer_auth(token).json(&body).send();
+    let works = |token: &str| {
+        let request = s.http.get(s.url("/v1/me")).bearer_auth(token);
+        async move { request.send().await.unwrap().status() == 200 }
+    };
+
+    // Refused, and nothing changed: a wrong current password, a new one too
+    // short, an unknown field, no token at all.
+    let wrong = change(&laptop, json!({"current_password": "not-it-at-all", "new_password": "a long new secret"})).await.unwrap();
+    assert_eq!(error_of(wrong).await.0, 403);
+    let short = change(&laptop, json!({"current_password": PASSWORD, "new_password": "short"})).await.unwrap();
+    let (status, code, message) = error_of(short).await;
+    assert_eq!((status, code.as_str()), (400, "bad_request"));
+    assert!(message.contains("new_password") && message.contains("8 characters"), "{message}");
+    let unknown = change(&laptop, json!({"current_password": PASSWORD, "new_password": "a long new secret", "admin": true}));
+    assert_eq!(unknown.await.unwrap().status(), 400);
+    let anonymous = s.http.put(s.url("/v1/me/password")).json(&json!({"current_password": PASSWORD, "new_password": "a long new secret"}));
+    assert_eq!(anonymous.send().await.unwrap().status(), 401);
+    assert_eq!(sign_in(PASSWORD).await.status(), 200, "the password is unchanged");
+    assert!(works(&phone).await && works(&integration).await);
+
+    // Changed from the laptop: its token keeps working, every other one is revoked.
+    let changed = change(&laptop, json!({"current_password": PASSWORD, "new_password": "correct horse battery"})).await.unwrap();
+    assert_eq!(changed.status(), 200);
+    let body: Value = changed.json().await.unwrap();
+    // The phone's, the integration's, and the one signed in to check the password above.
+    assert_eq!(body["revoked_tokens"], 3);
+    assert!(works(&laptop).await, "the token that changed the password stays valid");
+    assert!(!works(&phone).await && !works(&integration).await, "every other token is revoked");
+    assert_eq!(sign_in(PASSWORD).await.status(), 401, "the old password no longer signs in");
+    let tablet = signed_in(sign_in("correct horse battery").await).await;
+
+    // Asked not to, a change revokes nothing.
+    let body = json!({"current_password": "correct horse battery", "new_password": PASSWORD, "sign_out_elsewhere": false});
+    let kept = change(&tablet, body).await.unwrap();
+    assert_eq!(kept.json::<Value>().await.unwrap()["revoked_tokens"], 0);
+    assert!(works(&laptop).await && works(&tablet).await);
+    assert_eq!(sign_in(PASSWORD).await.status(), 200);
+
+    // An account without a password (issued tokens only) is told how it gets one.
+    let store = s.store.as_ref();
+    admin::add_user(store, "robot", "Build robot", None).await.unwrap();
+    let robot = s.token("robot").await;
+    let refused = change(&robot, json!({"current_password": "", "new_password": "a long new secret"})).await.unwrap();
+    let (status, _, message) = error_of(refused).await;
+    assert_eq!(status, 403);
+    assert!(message.contains("cairn-server user passwd"), "{message}");
+}
+
 async fn sign_in_issues_a_working_token_and_refuses_bad_credentials_alike() {
     let s = TestServer::start().await;
     let response = s

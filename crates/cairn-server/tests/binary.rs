@@ -136,5 +136,21 @@ async fn admin_commands_create_accounts_and_manage_tokens() {
     let (ok, _, err) = admin(&["token", "revoke", &token[..14]], d, None).await;
     assert!(!ok);
     assert!(err.contains("no live token"), "{err}");
+
+    // A forgotten password, reset by the operator while the server runs; with
+    // --revoke-tokens every device of the account has to sign in again.
+    let (ok, _, err) = admin(&["user", "passwd", "dana"], d, Some("short\n")).await;
+    assert!(!ok);
+    assert!(err.contains("at least 8 characters"), "{err}");
+    let (ok, _, err) = admin(&["user", "passwd", "nobody"], d, Some("long enough pw\n")).await;
+    assert!(!ok);
+    assert!(err.contains("no user named"), "{err}");
+    let device = sign_in(&base, "dana", "dana-secret-pw").await.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_string();
+    let (ok, out, err) = admin(&["user", "passwd", "dana", "--revoke-tokens"], d, Some("dana-new-secret\n")).await;
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("revoked 2 token(s)"), "{out}");
+    assert_eq!(me(&base, &device).await.status(), 401, "the signed-in device was signed out");
+    assert_eq!(sign_in(&base, "dana", "dana-secret-pw").await.status(), 401);
+    assert_eq!(sign_in(&base, "dana", "dana-new-secret").await.status(), 200);
     child.kill().await.unwrap();
 }

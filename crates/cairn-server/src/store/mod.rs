@@ -229,6 +229,15 @@ pub enum WithToken<T> {
     Valid(T),
 }
 
+/// Which of a user's tokens a password change revokes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RevokeTokens<'a> {
+    Nothing,
+    /// Every unrevoked token but the one with this hash (the request's own).
+    AllBut(&'a str),
+    All,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync {
     /// Answers when the database is reachable (for `/readyz`).
@@ -258,6 +267,16 @@ pub trait Store: Send + Sync {
 
     /// The user with this username and their password hash, if they have one.
     async fn user_with_password(&self, username: &str) -> Result<Option<(User, Option<String>)>, StoreError>;
+
+    /// Sets a user's password hash and revokes the tokens `revoke` names, in one
+    /// transaction; answers how many tokens were revoked.
+    async fn set_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        revoke: RevokeTokens<'_>,
+        now_ms: i64,
+    ) -> Result<u64, StoreError>;
 
     async fn create_community(&self, slug: &str, name: &str, now_ms: i64) -> Result<Community, StoreError>;
 

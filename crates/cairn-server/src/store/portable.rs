@@ -405,6 +405,44 @@ macro_rules! portable_store {
                 Ok(row.map(|(id, username, display_name, hash)| (User { id, username, display_name }, hash)))
             }
 
+            async fn set_password(
+                &self,
+                user_id: &str,
+                password_hash: &str,
+                revoke: crate::store::RevokeTokens<'_>,
+                now_ms: i64,
+            ) -> Result<u64, StoreError> {
+                use crate::store::RevokeTokens;
+                let mut tx = self.begin_write().await?;
+                let updated = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                    .bind(password_hash)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?
+                    .rows_affected();
+                if updated == 0 {
+                    return Err(StoreError::NotFound(format!("no user with id {user_id:?}")));
+                }
+                let revoke_sql = "UPDATE tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL";
+                let revoked = match revoke {
+                    RevokeTokens::Nothing => 0,
+                    RevokeTokens::All => {
+                        sqlx::query(revoke_sql).bind(now_ms).bind(user_id).execute(&mut *tx).await.map_err(backend)?.rows_affected()
+                    }
+                    RevokeTokens::AllBut(keep) => sqlx::query(&format!("{revoke_sql} AND token_hash <> $3"))
+                        .bind(now_ms)
+                        .bind(user_id)
+                        .bind(keep)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?
+                        .rows_affected(),
+                };
+                tx.commit().await.map_err(backend)?;
+                Ok(revoked)
+            }
+
             async fn create_community(&self, slug: &str, name: &str, now_ms: i64) -> Result<Community, StoreError> {
                 let community = Community { id: new_id(), slug: slug.into(), name: name.into(), archived: false };
                 sqlx::query("INSERT INTO communities (id, slug, name, created_at) VALUES ($1, $2, $3, $4)")
