@@ -142,6 +142,7 @@ describe('messages are typed and checked by sender', () => {
         return {
           signOut: await w.handle_message({ kind: 'sign_out' }, asPage(page)),
           connect: await w.handle_message({ kind: 'connect', server_url: 'https://evil.example', token: 't' }, asPage(page)),
+          changePassword: await w.handle_message({ kind: 'change_password', current_password: 'x', new_password: 'pwned-by-a-page' }, asPage(page)),
           otherSite: await w.handle_message({ kind: 'page_status' }, asPage('https://evil.example/')),
           namedPage: await w.handle_message({ kind: 'page_status', url: 'https://hr.example/' }, asPage(page)),
           badRange: await w.handle_message({ kind: 'create_highlight', text: 'abc', start: 2, end: 9 }, asPage(page)),
@@ -154,6 +155,7 @@ describe('messages are typed and checked by sender', () => {
     );
     assert.equal(results.signOut.error.code, 'forbidden');
     assert.equal(results.connect.error.code, 'forbidden');
+    assert.equal(results.changePassword.error.code, 'forbidden');
     assert.equal(results.otherSite.error.code, 'site_not_allowed');
     assert.equal(results.namedPage.error.code, 'malformed');
     assert.equal(results.badRange.error.code, 'invalid');
@@ -220,5 +222,51 @@ describe('two teammates and an outsider', () => {
     await popup.close();
     const online = await popupTexts(alice.context, alice.extensionId, CSP_PAGE());
     assert.equal(online.items[0].sync, 'synced');
+  });
+});
+
+describe('the account', () => {
+  test('a password changed in the options page signs out other devices and keeps this one', async () => {
+    const server = await startServer();
+    const signInApi = (password) =>
+      fetch(`${server.url}/v1/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'alice', password }),
+      });
+    const other = await (await signInApi('alice-demo-password')).json();
+    const alice = await launchBrowser(extensionDir);
+    await signIn(alice.context, alice.extensionId, 'alice', 'alice-demo-password', server.url);
+
+    const options = await alice.context.newPage();
+    await options.goto(`chrome-extension://${alice.extensionId}/options.html`);
+    await options.getByText('Change password').first().click();
+    const change = async (current, next) => {
+      await options.getByTestId('current-password').fill(current);
+      await options.getByTestId('new-password').fill(next);
+      await options.getByTestId('change-password').click();
+    };
+    await change('not the password', 'a brand new secret');
+    await eventually(async () => /current password is wrong/.test(await options.getByTestId('notice').textContent()), 'the refusal');
+    assert.equal((await signInApi('alice-demo-password')).status, 200, 'a refused change changes nothing');
+
+    await change('alice-demo-password', 'a brand new secret');
+    await eventually(async () => /Password changed/.test(await options.getByTestId('notice').textContent()), 'the change');
+    assert.equal(await options.getByTestId('current-password').inputValue(), '', 'the password does not stay on the page');
+    assert.match(await options.getByTestId('signed-in').textContent(), /as Alice Example/);
+    assert.equal((await signInApi('alice-demo-password')).status, 401);
+    assert.equal((await signInApi('a brand new secret')).status, 200);
+    const otherDevice = await fetch(`${server.url}/v1/me`, { headers: { authorization: `Bearer ${other.token}` } });
+    assert.equal(otherDevice.status, 401, 'the other device was signed out');
+
+    // This browser stays signed in: a highlight made now reaches the server.
+    await options.close();
+    const page = await openPage(alice.context, RUNBOOK());
+    await select(page, 'A rollback is always the safe choice');
+    await highlightSelection(alice.worker, RUNBOOK());
+    await eventually(async () => {
+      const { items } = await popupTexts(alice.context, alice.extensionId, RUNBOOK());
+      return items.length === 1 && items[0].sync === 'synced';
+    }, 'the highlight made after the change to sync');
   });
 });

@@ -145,6 +145,9 @@ pub enum PanelRequest {
     /// Use a token made elsewhere (`cairn-server token issue`).
     Connect { server_url: String, token: String },
     SignOut {},
+    /// Change the signed-in account's password; the server signs out the
+    /// account's other devices and tokens, this one stays signed in.
+    ChangePassword { current_password: String, new_password: String },
     /// Share new highlights with this community (slug), or keep them private (`None`).
     ChooseCommunity { community: Option<String> },
     SyncNow {},

@@ -33,6 +33,8 @@ pub fn options() -> Html {
     let password = use_node_ref();
     let token = use_node_ref();
     let site = use_node_ref();
+    let current_password = use_node_ref();
+    let new_password = use_node_ref();
 
     {
         let state = state.clone();
@@ -79,6 +81,20 @@ pub fn options() -> Html {
             let server_url = input_value(&server);
             let request = PanelRequest::Connect { server_url: server_url.clone(), token: input_value(&token) };
             with_server_permission(state.clone(), server_url, request, "Connected");
+        })
+    };
+    let change_password = {
+        let (state, current, new) = (state.clone(), current_password.clone(), new_password.clone());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let request = PanelRequest::ChangePassword { current_password: input_value(&current), new_password: input_value(&new) };
+            // Passwords do not stay on the page once sent.
+            for field in [&current, &new] {
+                if let Some(input) = field.cast::<HtmlInputElement>() {
+                    input.set_value("");
+                }
+            }
+            run(&state, request, "Password changed; your other devices and tokens are signed out");
         })
     };
     let sign_out = {
@@ -141,6 +157,14 @@ pub fn options() -> Html {
                         </select>
                     </label>
                     <p><button onclick={sign_out} disabled={state.busy} data-testid="sign-out">{ "Sign out" }</button></p>
+                    <details>
+                        <summary>{ "Change password" }</summary>
+                        <form onsubmit={change_password}>
+                            <label>{ "Current password " }<input ref={current_password} data-testid="current-password" type="password" autocomplete="current-password" required=true /></label>
+                            <label>{ "New password " }<input ref={new_password} data-testid="new-password" type="password" autocomplete="new-password" required=true minlength="8" /></label>
+                            <button type="submit" disabled={state.busy} data-testid="change-password">{ "Change password" }</button>
+                        </form>
+                    </details>
                 } else {
                     <form onsubmit={sign_in}>
                         <label>{ "Server URL " }<input ref={server} data-testid="server-url" type="url" required=true placeholder="https://cairn.example.com" value={status.server_url.clone().unwrap_or_default()} /></label>

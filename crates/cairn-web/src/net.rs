@@ -63,8 +63,16 @@ impl Server<'_> {
     }
 
     pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, NetError> {
+        self.send_json("POST", path, body).await
+    }
+
+    pub async fn put<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, NetError> {
+        self.send_json("PUT", path, body).await
+    }
+
+    async fn send_json<B: Serialize, T: DeserializeOwned>(&self, method: &str, path: &str, body: &B) -> Result<T, NetError> {
         let json = serde_json::to_string(body).map_err(|e| NetError::BadAnswer(e.to_string()))?;
-        self.call("POST", path, Some(json), None).await
+        self.call(method, path, Some(json), None).await
     }
 
     async fn call<T: DeserializeOwned>(&self, method: &str, path: &str, body: Option<String>, timeout_ms: Option<u32>) -> Result<T, NetError> {

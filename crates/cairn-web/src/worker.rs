@@ -11,7 +11,7 @@ use std::rc::Rc;
 use cairn_anchor::TextIndex;
 use cairn_model::{Annotation, AnnotationId, ClipKind, PageKey};
 use cairn_protocol::api::{
-    MeResponse, Mutation, PageAnnotationsResponse, PushRequest, PushResponse, SignInRequest, SignInResponse,
+    ChangePasswordRequest, ChangePasswordResponse, MeResponse, Mutation, PageAnnotationsResponse, PushRequest, PushResponse, SignInRequest, SignInResponse,
     MAX_PUSH_MUTATIONS,
 };
 
@@ -457,6 +457,15 @@ async fn panel_request(request: PanelRequest) -> Outcome<PanelReply> {
         PanelRequest::Connect { server_url, token } => {
             let base = server_base(&server_url)?;
             connect(&store, settings, base, token.trim().to_string()).await
+        }
+        PanelRequest::ChangePassword { current_password, new_password } => {
+            let (Some(base), Some(token)) = (settings.server_url.as_deref(), settings.token.as_deref()) else {
+                return Err(Failure::new("not_signed_in", "sign in first, then change your password"));
+            };
+            let server = Server { base_url: base, token: Some(token) };
+            let request = ChangePasswordRequest { current_password, new_password, sign_out_elsewhere: true };
+            let _: ChangePasswordResponse = server.put("/v1/me/password", &request).await?;
+            Ok(PanelReply::Status(status(&store, &settings).await?))
         }
         PanelRequest::SignOut {} => {
             settings.token = None;
