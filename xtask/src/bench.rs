@@ -60,9 +60,10 @@ pub fn main(args: &[&str]) -> Result {
     if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
         let one: f64 = load.split_whitespace().next().and_then(|l| l.parse().ok()).unwrap_or(0.0);
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        println!("    load average {one:.1} on {cores} cores{}", if one > cores as f64 * 0.5 {
-            ": the machine is busy, figures will be low and noisy"
-        } else { "" });
+        println!(
+            "    load average {one:.1} on {cores} cores{}",
+            if one > cores as f64 * 0.5 { ": the machine is busy, figures will be low and noisy" } else { "" }
+        );
     }
     let started = Instant::now();
     match *which {
@@ -107,7 +108,14 @@ pub fn build_wasm() -> Result<PathBuf> {
     let t = Instant::now();
     println!("    cargo build -p cairn-bench-wasm ({WASM_TARGET}, wasm-release: the extension's profile)");
     util::run_cmd(util::cargo().args([
-        "build", "--quiet", "--target", WASM_TARGET, "--profile", "wasm-release", "-p", "cairn-bench-wasm",
+        "build",
+        "--quiet",
+        "--target",
+        WASM_TARGET,
+        "--profile",
+        "wasm-release",
+        "-p",
+        "cairn-bench-wasm",
     ]))?;
     let input = target_dir().join(WASM_TARGET).join("wasm-release").join("cairn_bench_wasm.wasm");
     if !input.is_file() {
@@ -129,7 +137,15 @@ pub fn build_wasm() -> Result<PathBuf> {
 /// The native helper (`cairn-bench-wasm`'s `bench_data` example), release build.
 pub fn build_bench_data() -> Result<PathBuf> {
     println!("    cargo build --release -p cairn-bench-wasm --example bench_data");
-    util::run_cmd(util::cargo().args(["build", "--quiet", "--release", "-p", "cairn-bench-wasm", "--example", "bench_data"]))?;
+    util::run_cmd(util::cargo().args([
+        "build",
+        "--quiet",
+        "--release",
+        "-p",
+        "cairn-bench-wasm",
+        "--example",
+        "bench_data",
+    ]))?;
     let bin = target_dir().join("release/examples").join(format!("bench_data{}", std::env::consts::EXE_SUFFIX));
     if bin.is_file() {
         Ok(bin)

@@ -18,8 +18,8 @@ use std::process::Command;
 
 pub fn run(opts: &Options) -> Result {
     println!("==> bench anchor (corpus {})", opts.corpus.display());
-    let testdata = bench::corpus_dir(opts, "mozilla-readability-test-pages/test/test-pages")
-        .map(|_| opts.corpus.clone())?;
+    let testdata =
+        bench::corpus_dir(opts, "mozilla-readability-test-pages/test/test-pages").map(|_| opts.corpus.clone())?;
     bench::ensure_node(&["approx-string-match"])?;
     let glue = bench::build_wasm()?;
     let data = bench::build_bench_data()?;
@@ -35,7 +35,18 @@ pub fn run(opts: &Options) -> Result {
         let out = dir.join(format!("anchor-results-{side}.json"));
         let r = bench::run_node(
             "anchor.mjs",
-            &["--side", side, "--workload", path_str(&workload), "--out", path_str(&out), "--runs", runs, "--wasm", path_str(&glue)],
+            &[
+                "--side",
+                side,
+                "--workload",
+                path_str(&workload),
+                "--out",
+                path_str(&out),
+                "--runs",
+                runs,
+                "--wasm",
+                path_str(&glue),
+            ],
         )?;
         sides.push((label, r, out));
     }
@@ -63,9 +74,11 @@ pub fn run(opts: &Options) -> Result {
     let cairn = f64_of(&sides[0].1, &["median_ms"]);
     let hyp = f64_of(&sides[1].1, &["median_ms"]);
     let ratio = hyp / cairn;
-    println!("  heap used after the runs: Cairn {}, Hypothesis {}",
+    println!(
+        "  heap used after the runs: Cairn {}, Hypothesis {}",
         fmt_mib(f64_of(&sides[0].1, &["memory", "after_long", "heap_used"])),
-        fmt_mib(f64_of(&sides[1].1, &["memory", "after_long", "heap_used"])));
+        fmt_mib(f64_of(&sides[1].1, &["memory", "after_long", "heap_used"]))
+    );
     println!("  ratio Hypothesis / Cairn: {ratio:.1}x (target >= 5x: {})", verdict(ratio >= 5.0));
     println!("  Cairn wasm: {} (target < 100 ms: {})", fmt_ms(cairn), verdict(cairn < 100.0));
     println!(

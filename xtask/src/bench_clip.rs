@@ -29,7 +29,18 @@ pub fn run(opts: &Options) -> Result {
         let out = dir.join(format!("clip-results-{side}.json"));
         let r = bench::run_node(
             "clip.mjs",
-            &["--side", side, "--corpus", path_str(&opts.corpus), "--out", path_str(&out), "--runs", runs, "--wasm", path_str(&glue)],
+            &[
+                "--side",
+                side,
+                "--corpus",
+                path_str(&opts.corpus),
+                "--out",
+                path_str(&out),
+                "--runs",
+                runs,
+                "--wasm",
+                path_str(&glue),
+            ],
         )?;
         sides.push((label, r, out));
     }
@@ -53,7 +64,11 @@ pub fn run(opts: &Options) -> Result {
     let ratios = median(common.iter().map(|k| b[*k] / a[*k]).collect());
     let total_ratio = sum(&b) / sum(&a);
 
-    println!("\nArticle extraction, parse included, {} pages, node {}:", common.len(), crate::bench_anchor::node_version());
+    println!(
+        "\nArticle extraction, parse included, {} pages, node {}:",
+        common.len(),
+        crate::bench_anchor::node_version()
+    );
     println!("  {:<16} {:>16} {:>16} {:>12} {:>14}", "", "median per page", "sum of medians", "peak RSS", "RSS growth");
     for ((label, r, _), m) in sides.iter().zip([&a, &b]) {
         let before = f64_of(r, &["memory", "before", "rss"]);
@@ -82,11 +97,7 @@ pub fn run(opts: &Options) -> Result {
         }
     }
     let slowest = common.iter().max_by(|x, y| b[**x].total_cmp(&b[**y])).expect("non-empty");
-    println!(
-        "  largest Readability.js time: {slowest} {} (Cairn {})",
-        fmt_ms(b[*slowest]),
-        fmt_ms(a[*slowest])
-    );
+    println!("  largest Readability.js time: {slowest} {} (Cairn {})", fmt_ms(b[*slowest]), fmt_ms(a[*slowest]));
     println!(
         "  ratio Readability.js / Cairn: median of per-page ratios {ratios:.1}x, total time {total_ratio:.1}x \
          (target >= 3x: {})",
@@ -112,7 +123,10 @@ pub fn run(opts: &Options) -> Result {
         "  whole clip path in Chromium: median {} for {:.1} MB of HTML (runs: {})",
         fmt_ms(r["median_ms"].as_f64().unwrap_or(f64::NAN)),
         r["html_bytes"].as_f64().unwrap_or(0.0) / 1e6,
-        r["runs"].as_array().map(|a| a.iter().filter_map(|v| v.as_f64()).map(fmt_ms).collect::<Vec<_>>().join(", ")).unwrap_or_default()
+        r["runs"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_f64()).map(fmt_ms).collect::<Vec<_>>().join(", "))
+            .unwrap_or_default()
     );
     Ok(())
 }

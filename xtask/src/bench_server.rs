@@ -68,7 +68,12 @@ pub fn run(opts: &Options) -> Result {
         let target_met = if *db == "sqlite" { r.sync >= 2000.0 } else { r.sync > 2000.0 && r.sync > *base };
         println!(
             "  {:<10} {:>10.0} req/s {:>10.2}x of {base:.0} {:>10.0} req/s {:>14} in {:.1} s",
-            db, r.sync, r.sync / base, r.pages, r.rows, r.pull_secs
+            db,
+            r.sync,
+            r.sync / base,
+            r.pages,
+            r.rows,
+            r.pull_secs
         );
         println!(
             "  {:<10} target {}: {}",
@@ -104,10 +109,7 @@ struct Figures {
 /// Runs the generator, echoing its output, and parses its `RESULT backend: ...` lines.
 fn stream_results(cmd: &mut Command) -> Result<Vec<Figures>> {
     let shown = util::show(cmd);
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("could not start `{shown}`: {e}"))?;
+    let mut child = cmd.stdout(Stdio::piped()).spawn().map_err(|e| format!("could not start `{shown}`: {e}"))?;
     let mut results = Vec::new();
     for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
         let line = line.map_err(|e| format!("reading `{shown}`: {e}"))?;

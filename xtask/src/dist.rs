@@ -15,10 +15,7 @@ pub struct Options {
 }
 
 /// The two wasm modules, each built by its own cargo run (see the module docs of `main`).
-const MODULES: &[(&str, &[&str])] = &[
-    ("cairn-web", &["--features", "worker"]),
-    ("cairn-ui", &[]),
-];
+const MODULES: &[(&str, &[&str])] = &[("cairn-web", &["--features", "worker"]), ("cairn-ui", &[])];
 
 const WASM_OPT_FLAGS: &[&str] = &[
     "-Oz",
@@ -39,11 +36,7 @@ pub fn dist(opts: &Options) -> Result<PathBuf> {
     let started = Instant::now();
     let root = project_root();
     let dist = dist_dir();
-    let (profile, profile_dir) = if opts.release {
-        ("wasm-release", "wasm-release")
-    } else {
-        ("dev", "debug")
-    };
+    let (profile, profile_dir) = if opts.release { ("wasm-release", "wasm-release") } else { ("dev", "debug") };
     println!("==> dist ({profile} profile) into {}", dist.display());
 
     util::ensure_wasm_target()?;
@@ -54,21 +47,17 @@ pub fn dist(opts: &Options) -> Result<PathBuf> {
     let dist = final_dir.with_file_name(format!("extension.staging-{}", std::process::id()));
     let _cleanup = RemoveOnDrop(dist.clone());
     if dist.exists() {
-        fs::remove_dir_all(&dist)
-            .map_err(|e| format!("could not clear {}: {e}", dist.display()))?;
+        fs::remove_dir_all(&dist).map_err(|e| format!("could not clear {}: {e}", dist.display()))?;
     }
     let wasm_dir = dist.join("wasm");
-    fs::create_dir_all(&wasm_dir)
-        .map_err(|e| format!("could not create {}: {e}", wasm_dir.display()))?;
+    fs::create_dir_all(&wasm_dir).map_err(|e| format!("could not create {}: {e}", wasm_dir.display()))?;
 
     let out_dir = target_dir().join(WASM_TARGET).join(profile_dir);
     for (package, features) in MODULES {
         let t = Instant::now();
         println!("    cargo build {package} ({WASM_TARGET}, {profile})");
         util::run_cmd(
-            util::cargo()
-                .args(["build", "--target", WASM_TARGET, "--profile", profile, "-p", package])
-                .args(*features),
+            util::cargo().args(["build", "--target", WASM_TARGET, "--profile", profile, "-p", package]).args(*features),
         )
         .map_err(|e| format!("building the wasm crate {package} failed: {e}"))?;
         let stem = package.replace('-', "_");
@@ -84,35 +73,24 @@ pub fn dist(opts: &Options) -> Result<PathBuf> {
 
     let ext_src = root.join("extension");
     if !ext_src.is_dir() {
-        return Err(format!(
-            "{} is missing: the hand-written extension files live there",
-            ext_src.display()
-        ));
+        return Err(format!("{} is missing: the hand-written extension files live there", ext_src.display()));
     }
     copy_tree(&ext_src, &dist)?;
 
     let manifest_path = root.join("manifest.json");
     let src = fs::read_to_string(&manifest_path).map_err(|e| {
-        format!(
-            "could not read {} (the extension's manifest, single source of truth): {e}",
-            manifest_path.display()
-        )
+        format!("could not read {} (the extension's manifest, single source of truth): {e}", manifest_path.display())
     })?;
     let cargo_toml = fs::read_to_string(root.join("Cargo.toml")).unwrap_or_default();
     let derived = manifest::derive(&src, manifest::workspace_version(&cargo_toml).as_deref())?;
     let text = serde_json::to_string_pretty(&derived).expect("a JSON value serializes") + "\n";
-    fs::write(dist.join("manifest.json"), text)
-        .map_err(|e| format!("could not write manifest.json: {e}"))?;
+    fs::write(dist.join("manifest.json"), text).map_err(|e| format!("could not write manifest.json: {e}"))?;
     manifest::validate(&dist, &derived)?;
 
     print_sizes(&wasm_dir)?;
     swap_in(&dist, &final_dir)?;
     let dist = final_dir;
-    println!(
-        "    extension ready in {}: {}",
-        fmt_duration(started.elapsed()),
-        dist.display()
-    );
+    println!("    extension ready in {}: {}", fmt_duration(started.elapsed()), dist.display());
     println!("    (chrome://extensions, Developer mode, Load unpacked)");
     Ok(dist)
 }
@@ -126,10 +104,7 @@ fn bindgen(input: &Path, out_dir: &Path, release: bool) -> Result {
         ));
     }
     let mut b = wasm_bindgen_cli_support::Bindgen::new();
-    b.input_path(input)
-        .typescript(false)
-        .remove_name_section(release)
-        .remove_producers_section(release);
+    b.input_path(input).typescript(false).remove_name_section(release).remove_producers_section(release);
     // DWARF is dropped, as the wasm-bindgen CLI does without --keep-debug: with it a dev module
     // is 25 MB. The name section stays in dev builds, so stack traces read well.
     b.web(true)
@@ -155,9 +130,7 @@ fn wasm_opt(wasm_dir: &Path) -> Result {
         let mut cmd = Command::new(&bin);
         cmd.args(WASM_OPT_FLAGS).arg(&file).arg("-o").arg(&tmp);
         let shown = util::show(&cmd);
-        let child = cmd
-            .spawn()
-            .map_err(|e| format!("could not start `{shown}`: {e}"))?;
+        let child = cmd.spawn().map_err(|e| format!("could not start `{shown}`: {e}"))?;
         children.push((child, shown, file, tmp));
     }
     let mut failure = None;
@@ -196,11 +169,7 @@ fn print_sizes(wasm_dir: &Path) -> Result {
         gz.write_all(&bytes).expect("writing to a Vec cannot fail");
         let gz = gz.finish().expect("writing to a Vec cannot fail");
         let name = file.file_name().unwrap_or_default().to_string_lossy();
-        println!(
-            "    {name:<20} {:>10}  (gzip {})",
-            fmt_kib(bytes.len() as u64),
-            fmt_kib(gz.len() as u64)
-        );
+        println!("    {name:<20} {:>10}  (gzip {})", fmt_kib(bytes.len() as u64), fmt_kib(gz.len() as u64));
     }
     Ok(())
 }
@@ -213,15 +182,12 @@ pub fn copy_tree(from: &Path, to: &Path) -> Result {
         let entry = entry.map_err(|e| format!("{}: {e}", from.display()))?;
         let src = entry.path();
         let dst = to.join(entry.file_name());
-        let ty = entry
-            .file_type()
-            .map_err(|e| format!("{}: {e}", src.display()))?;
+        let ty = entry.file_type().map_err(|e| format!("{}: {e}", src.display()))?;
         if ty.is_dir() {
             copy_tree(&src, &dst)?;
         } else {
             // Follows symlinks: the extension must hold real files.
-            fs::copy(&src, &dst)
-                .map_err(|e| format!("could not copy {} to {}: {e}", src.display(), dst.display()))?;
+            fs::copy(&src, &dst).map_err(|e| format!("could not copy {} to {}: {e}", src.display(), dst.display()))?;
         }
     }
     Ok(())
@@ -233,8 +199,7 @@ fn swap_in(staged: &Path, dest: &Path) -> Result {
     if dest.exists() {
         fs::rename(dest, &old).map_err(|e| format!("could not move {} aside: {e}", dest.display()))?;
     }
-    fs::rename(staged, dest)
-        .map_err(|e| format!("could not move {} to {}: {e}", staged.display(), dest.display()))?;
+    fs::rename(staged, dest).map_err(|e| format!("could not move {} to {}: {e}", staged.display(), dest.display()))?;
     if old.exists() {
         let _ = fs::remove_dir_all(&old);
     }

@@ -65,12 +65,8 @@ fn main() -> ExitCode {
     };
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let result = match task.as_str() {
-        "dist" => parse_flags(&flags, &["--dev"]).and_then(|f| {
-            dist::dist(&dist::Options {
-                release: !f.contains(&"--dev"),
-            })
-            .map(|_| ())
-        }),
+        "dist" => parse_flags(&flags, &["--dev"])
+            .and_then(|f| dist::dist(&dist::Options { release: !f.contains(&"--dev") }).map(|_| ())),
         "run" => parse_flags(&flags, &["--headless", "--release", "--dev"]).and_then(|f| {
             run::run(&run::Options {
                 headless: f.contains(&"--headless"),
@@ -78,19 +74,14 @@ fn main() -> ExitCode {
                 release_dist: !f.contains(&"--dev"),
             })
         }),
-        "test" => parse_flags(&flags, &["--no-e2e"]).and_then(|f| {
-            test::test(&test::Options {
-                e2e: !f.contains(&"--no-e2e"),
-            })
-        }),
+        "test" => parse_flags(&flags, &["--no-e2e"])
+            .and_then(|f| test::test(&test::Options { e2e: !f.contains(&"--no-e2e") })),
         "bench" => bench::main(&flags),
         "help" | "-h" | "--help" => {
             print!("{}", help());
             Ok(())
         }
-        other => Err(format!(
-            "unknown task `{other}`; run `cargo xtask` for the list of tasks"
-        )),
+        other => Err(format!("unknown task `{other}`; run `cargo xtask` for the list of tasks")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -108,10 +99,7 @@ fn parse_flags<'a>(flags: &[&'a str], known: &[&str]) -> Result<Vec<&'a str>, St
             return Err(if known.is_empty() {
                 format!("unexpected argument `{flag}`: this task takes no flags")
             } else {
-                format!(
-                    "unknown flag `{flag}` (this task accepts: {}); run `cargo xtask` for help",
-                    known.join(", ")
-                )
+                format!("unknown flag `{flag}` (this task accepts: {}); run `cargo xtask` for help", known.join(", "))
             });
         }
     }

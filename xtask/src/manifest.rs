@@ -11,8 +11,7 @@ use crate::util::Result;
 
 /// The manifest to ship: `src` without `$` keys (at the top level), with `version` if given.
 pub fn derive(src: &str, version: Option<&str>) -> Result<Value> {
-    let value: Value =
-        serde_json::from_str(src).map_err(|e| format!("manifest.json is not valid JSON: {e}"))?;
+    let value: Value = serde_json::from_str(src).map_err(|e| format!("manifest.json is not valid JSON: {e}"))?;
     let Value::Object(map) = value else {
         return Err("manifest.json must be a JSON object".into());
     };
@@ -73,13 +72,9 @@ pub fn referenced_files(manifest: &Value) -> Vec<String> {
         }
     }
     // Icons: a map size -> path, or (action.default_icon) a plain path.
-    for icons in [
-        m.get("icons"),
-        m.pointer("/action/default_icon"),
-        m.pointer("/browser_action/default_icon"),
-    ]
-    .into_iter()
-    .flatten()
+    for icons in [m.get("icons"), m.pointer("/action/default_icon"), m.pointer("/browser_action/default_icon")]
+        .into_iter()
+        .flatten()
     {
         match icons {
             Value::Object(map) => map.values().for_each(|v| add(Some(v))),
@@ -105,10 +100,7 @@ fn arr(v: Option<&Value>) -> impl Iterator<Item = &Value> {
 
 /// Fails, listing them all, if files the manifest names are missing from `dist`.
 pub fn validate(dist: &Path, manifest: &Value) -> Result {
-    let missing: Vec<String> = referenced_files(manifest)
-        .into_iter()
-        .filter(|f| !dist.join(f).is_file())
-        .collect();
+    let missing: Vec<String> = referenced_files(manifest).into_iter().filter(|f| !dist.join(f).is_file()).collect();
     if missing.is_empty() {
         Ok(())
     } else {
@@ -116,11 +108,7 @@ pub fn validate(dist: &Path, manifest: &Value) -> Result {
             "manifest.json names files that are not in {}:\n{}\n\
              Add them to extension/ (copied as is) or fix manifest.json at the repository root.",
             dist.display(),
-            missing
-                .iter()
-                .map(|f| format!("  - {f}"))
-                .collect::<Vec<_>>()
-                .join("\n")
+            missing.iter().map(|f| format!("  - {f}")).collect::<Vec<_>>().join("\n")
         ))
     }
 }

@@ -26,9 +26,7 @@ const DEMO_LOGINS: &str = "    \
     carol / carol-demo-password   (community other-team)";
 
 pub fn run(opts: &Options) -> Result {
-    let dist = dist::dist(&dist::Options {
-        release: opts.release_dist,
-    })?;
+    let dist = dist::dist(&dist::Options { release: opts.release_dist })?;
     let server_bin = build_server(opts.release_server)?;
 
     // Children are stopped when this guard drops: on Ctrl-C, on error and on normal exit.
@@ -44,14 +42,12 @@ pub fn run(opts: &Options) -> Result {
 
     let run_dir = target_dir().join("cairn-run");
     let data_dir = run_dir.join("data");
-    std::fs::create_dir_all(&data_dir)
-        .map_err(|e| format!("could not create {}: {e}", data_dir.display()))?;
+    std::fs::create_dir_all(&data_dir).map_err(|e| format!("could not create {}: {e}", data_dir.display()))?;
     let port = match serve::bind_loopback(SERVER_PORT) {
         Ok(l) if l.local_addr().is_ok_and(|a| a.port() == SERVER_PORT) => SERVER_PORT,
         _ => 0,
     };
-    let (server, server_url) =
-        start_server(&server_bin, &format!("127.0.0.1:{port}"), &data_dir, "[server] ")?;
+    let (server, server_url) = start_server(&server_bin, &format!("127.0.0.1:{port}"), &data_dir, "[server] ")?;
     children.push("cairn-server", server);
 
     let fixtures = project_root().join("tests/fixtures");
@@ -59,10 +55,7 @@ pub fn run(opts: &Options) -> Result {
         let addr = serve::start(&fixtures, FIXTURES_PORT)?;
         Some(format!("http://{addr}"))
     } else {
-        println!(
-            "    warning: {} is missing; no demo pages are served",
-            fixtures.display()
-        );
+        println!("    warning: {} is missing; no demo pages are served", fixtures.display());
         None
     };
 
@@ -71,11 +64,8 @@ pub fn run(opts: &Options) -> Result {
         "server_url": server_url,
     });
     let preset_path = dist.join("preset.json");
-    std::fs::write(
-        &preset_path,
-        serde_json::to_string_pretty(&preset).expect("JSON serializes") + "\n",
-    )
-    .map_err(|e| format!("could not write {}: {e}", preset_path.display()))?;
+    std::fs::write(&preset_path, serde_json::to_string_pretty(&preset).expect("JSON serializes") + "\n")
+        .map_err(|e| format!("could not write {}: {e}", preset_path.display()))?;
 
     let demo_url = match &fixtures_origin {
         Some(o) => format!("{o}{DEMO_PAGE}"),
@@ -91,9 +81,7 @@ pub fn run(opts: &Options) -> Result {
     println!("    demo logins:\n{DEMO_LOGINS}");
     println!();
 
-    let has_display = ["DISPLAY", "WAYLAND_DISPLAY"]
-        .iter()
-        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
+    let has_display = ["DISPLAY", "WAYLAND_DISPLAY"].iter().any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
     if opts.headless || !has_display {
         if !opts.headless {
             println!("    no DISPLAY or WAYLAND_DISPLAY: not launching a browser.");
@@ -179,13 +167,9 @@ pub fn build_server(release: bool) -> Result<PathBuf> {
 /// Starts `cairn-server serve --demo`, waits for its `listening on URL` line; echoes its output.
 fn start_server(bin: &Path, listen: &str, data_dir: &Path, prefix: &'static str) -> Result<(Child, String)> {
     let mut cmd = Command::new(bin);
-    cmd.args(["serve", "--demo", "--listen", listen, "--data-dir"])
-        .arg(data_dir)
-        .stdout(Stdio::piped());
+    cmd.args(["serve", "--demo", "--listen", listen, "--data-dir"]).arg(data_dir).stdout(Stdio::piped());
     let shown = util::show(&cmd);
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("could not start `{shown}`: {e}"))?;
+    let mut child = cmd.spawn().map_err(|e| format!("could not start `{shown}`: {e}"))?;
     let stdout = child.stdout.take().expect("stdout is piped");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -210,9 +194,7 @@ fn start_server(bin: &Path, listen: &str, data_dir: &Path, prefix: &'static str)
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!(
-                    "`{shown}` did not print `cairn-server listening on http://...` within 30 s"
-                ));
+                return Err(format!("`{shown}` did not print `cairn-server listening on http://...` within 30 s"));
             }
         }
     };
@@ -221,9 +203,7 @@ fn start_server(bin: &Path, listen: &str, data_dir: &Path, prefix: &'static str)
         None => {
             let _ = child.kill();
             let _ = child.wait();
-            Err(format!(
-                "`{shown}` printed {first:?} first; expected `cairn-server listening on http://IP:PORT`"
-            ))
+            Err(format!("`{shown}` printed {first:?} first; expected `cairn-server listening on http://IP:PORT`"))
         }
     }
 }
@@ -245,10 +225,7 @@ impl Children {
 
     /// The first child that has exited, taken out of the list.
     fn exited(&mut self) -> Option<(&'static str, std::process::ExitStatus)> {
-        let i = self
-            .0
-            .iter_mut()
-            .position(|(_, c)| matches!(c.try_wait(), Ok(Some(_))))?;
+        let i = self.0.iter_mut().position(|(_, c)| matches!(c.try_wait(), Ok(Some(_))))?;
         let (name, mut child) = self.0.remove(i);
         let status = child.wait().ok()?;
         Some((name, status))
@@ -260,10 +237,7 @@ impl Drop for Children {
         // Browser first, so it does not report a vanished server.
         for (_, child) in self.0.iter_mut().rev() {
             if let Ok(None) = child.try_wait() {
-                let _ = Command::new("kill")
-                    .args(["-TERM", &child.id().to_string()])
-                    .stderr(Stdio::null())
-                    .status();
+                let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).stderr(Stdio::null()).status();
             }
         }
         let deadline = Instant::now() + Duration::from_secs(3);

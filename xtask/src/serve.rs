@@ -15,9 +15,7 @@ pub const STRICT_CSP: &str = "script-src 'self'";
 
 /// Binds `127.0.0.1:port` (any free port if that one is taken) and serves `root` from a thread.
 pub fn start(root: &Path, port: u16) -> Result<SocketAddr> {
-    let root = root
-        .canonicalize()
-        .map_err(|e| format!("cannot serve {}: {e}", root.display()))?;
+    let root = root.canonicalize().map_err(|e| format!("cannot serve {}: {e}", root.display()))?;
     let listener = bind_loopback(port)?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     std::thread::spawn(move || {

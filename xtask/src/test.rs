@@ -31,7 +31,11 @@ pub fn test(opts: &Options) -> Result {
     let cli = steps.run("build cairn (CLI)", || {
         util::run_cmd(util::cargo().args(["build", "-p", "cairn-cli"]))?;
         let bin = util::target_dir().join("debug").join(format!("cairn{}", std::env::consts::EXE_SUFFIX));
-        if bin.is_file() { Ok(bin) } else { Err(format!("cargo built cairn-cli but {} is missing", bin.display())) }
+        if bin.is_file() {
+            Ok(bin)
+        } else {
+            Err(format!("cargo built cairn-cli but {} is missing", bin.display()))
+        }
     })?;
 
     let e2e_dir = root.join("tests/e2e");
@@ -85,10 +89,7 @@ impl Steps {
             }
             Err(e) => {
                 self.summary();
-                Err(format!(
-                    "test step `{name}` FAILED after {}: {e}",
-                    fmt_duration(t.elapsed())
-                ))
+                Err(format!("test step `{name}` FAILED after {}: {e}", fmt_duration(t.elapsed())))
             }
         }
     }
@@ -113,19 +114,13 @@ fn ensure_chromium() -> Result<PathBuf> {
         return Err(format!("CHROMIUM={} does not exist", chromium.display()));
     }
     if !util::is_root() || !apt.is_file() {
-        return Err(
-            "Chromium is missing: install it (Debian/Ubuntu: `sudo apt-get install -y chromium`) \
+        return Err("Chromium is missing: install it (Debian/Ubuntu: `sudo apt-get install -y chromium`) \
              or set CHROMIUM=/path/to/chromium, then run `cargo xtask test` again"
-                .into(),
-        );
+            .into());
     }
     println!("    /usr/bin/chromium is missing; installing it with apt-get");
     util::run_cmd(Command::new(apt).arg("update"))?;
-    util::run_cmd(
-        Command::new(apt)
-            .args(["install", "-y", "chromium"])
-            .env("DEBIAN_FRONTEND", "noninteractive"),
-    )?;
+    util::run_cmd(Command::new(apt).args(["install", "-y", "chromium"]).env("DEBIAN_FRONTEND", "noninteractive"))?;
     if chromium.is_file() {
         Ok(chromium)
     } else {
@@ -136,16 +131,9 @@ fn ensure_chromium() -> Result<PathBuf> {
 /// node and npm present; `npm ci` in tests/ when node_modules is missing or older than the lock.
 pub(crate) fn ensure_npm_packages() -> Result {
     let node = util::output_of(Command::new("node").arg("--version")).map_err(|_| {
-        "node is missing: install Node.js 20 or newer (Debian/Ubuntu: `apt-get install -y nodejs npm`)"
-            .to_string()
+        "node is missing: install Node.js 20 or newer (Debian/Ubuntu: `apt-get install -y nodejs npm`)".to_string()
     })?;
-    let major: u32 = node
-        .trim()
-        .trim_start_matches('v')
-        .split('.')
-        .next()
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(0);
+    let major: u32 = node.trim().trim_start_matches('v').split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
     if major < 20 {
         println!("    warning: node {} found; the e2e suite expects node 20 or newer", node.trim());
     }
@@ -162,16 +150,11 @@ pub(crate) fn ensure_npm_packages() -> Result {
     }
     if util::which("npm").is_none() {
         return Err(
-            "npm is missing: install it (Debian/Ubuntu: `apt-get install -y npm`), it installs the test tooling"
-                .into(),
+            "npm is missing: install it (Debian/Ubuntu: `apt-get install -y npm`), it installs the test tooling".into(),
         );
     }
     println!("    node {}; npm ci in tests/", node.trim());
-    util::run_cmd(
-        Command::new("npm")
-            .current_dir(&tests)
-            .args(["ci", "--no-audit", "--no-fund"]),
-    )
+    util::run_cmd(Command::new("npm").current_dir(&tests).args(["ci", "--no-audit", "--no-fund"]))
 }
 
 fn mtime(p: &Path) -> Option<SystemTime> {

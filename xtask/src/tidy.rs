@@ -72,9 +72,12 @@ fn optional_dep_enabled(package: &Value, enabled: &Value, dep: &str) -> bool {
         let key = d["rename"].as_str().unwrap_or(dep);
         enabled.contains(&key)
             || enabled.iter().any(|f| {
-                package["features"][*f].as_array().into_iter().flatten().filter_map(Value::as_str).any(|x| {
-                    x == format!("dep:{key}") || x.starts_with(&format!("{key}/"))
-                })
+                package["features"][*f]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .any(|x| x == format!("dep:{key}") || x.starts_with(&format!("{key}/")))
             })
     })
 }
@@ -83,16 +86,10 @@ fn optional_dep_enabled(package: &Value, enabled: &Value, dep: &str) -> bool {
 /// build) dependencies, with the chain that pulls it in: `cairn-x -> foo -> tokio`.
 fn forbidden_paths(metadata: &Value, pure_names: &[&str]) -> Vec<String> {
     let packages = metadata["packages"].as_array().cloned().unwrap_or_default();
-    let name_of: BTreeMap<&str, &str> = packages
-        .iter()
-        .filter_map(|p| Some((p["id"].as_str()?, p["name"].as_str()?)))
-        .collect();
-    let members: Vec<&str> = metadata["workspace_members"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
+    let name_of: BTreeMap<&str, &str> =
+        packages.iter().filter_map(|p| Some((p["id"].as_str()?, p["name"].as_str()?))).collect();
+    let members: Vec<&str> =
+        metadata["workspace_members"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
     let pure: Vec<&str> = packages
         .iter()
         .filter(|p| p["id"].as_str().is_some_and(|id| members.contains(&id)))
@@ -111,13 +108,7 @@ fn forbidden_paths(metadata: &Value, pure_names: &[&str]) -> Vec<String> {
             .as_array()
             .into_iter()
             .flatten()
-            .filter(|d| {
-                d["dep_kinds"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .any(|k| k["kind"].is_null())
-            })
+            .filter(|d| d["dep_kinds"].as_array().into_iter().flatten().any(|k| k["kind"].is_null()))
             .filter_map(|d| d["pkg"].as_str())
             .filter(|dep| {
                 let pkg = packages.iter().find(|p| p["id"] == id);
@@ -172,11 +163,7 @@ fn workspace_metadata() -> Value {
         .args(["metadata", "--format-version", "1"])
         .output()
         .expect("run cargo metadata");
-    assert!(
-        out.status.success(),
-        "cargo metadata failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).expect("cargo metadata prints JSON")
 }
 
@@ -242,9 +229,7 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
 
 /// Whether the first non-blank line is a `//!` comment.
 fn starts_with_crate_doc(text: &str) -> bool {
-    text.lines()
-        .find(|l| !l.trim().is_empty())
-        .is_some_and(|l| l.trim_start().starts_with("//!"))
+    text.lines().find(|l| !l.trim().is_empty()).is_some_and(|l| l.trim_start().starts_with("//!"))
 }
 
 #[test]
@@ -291,10 +276,7 @@ fn tracked_artifacts<'a>(files: impl IntoIterator<Item = &'a str>) -> Vec<&'a st
 
 #[test]
 fn no_build_output_is_tracked() {
-    let out = Command::new("git")
-        .current_dir(project_root())
-        .args(["ls-files", "-z"])
-        .output();
+    let out = Command::new("git").current_dir(project_root()).args(["ls-files", "-z"]).output();
     let out = match out {
         Ok(o) if o.status.success() => o,
         _ => {
@@ -304,11 +286,7 @@ fn no_build_output_is_tracked() {
     };
     let text = String::from_utf8_lossy(&out.stdout);
     let bad = tracked_artifacts(text.split('\0').filter(|f| !f.is_empty()));
-    assert!(
-        bad.is_empty(),
-        "build output is tracked by git; `git rm --cached` these:\n{}",
-        bad.join("\n")
-    );
+    assert!(bad.is_empty(), "build output is tracked by git; `git rm --cached` these:\n{}", bad.join("\n"));
 }
 
 // The checks above must be able to fail: each helper is tested on a bad input.

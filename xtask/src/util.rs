@@ -35,9 +35,7 @@ pub fn cargo() -> Command {
 /// Runs `cmd` with inherited stdio; an error names the command and its exit status.
 pub fn run_cmd(cmd: &mut Command) -> Result {
     let shown = show(cmd);
-    let status = cmd
-        .status()
-        .map_err(|e| format!("could not start `{shown}`: {e}"))?;
+    let status = cmd.status().map_err(|e| format!("could not start `{shown}`: {e}"))?;
     if status.success() {
         Ok(())
     } else {
@@ -48,10 +46,8 @@ pub fn run_cmd(cmd: &mut Command) -> Result {
 /// Runs `cmd` and returns its stdout; stderr is passed through.
 pub fn output_of(cmd: &mut Command) -> Result<String> {
     let shown = show(cmd);
-    let out = cmd
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .map_err(|e| format!("could not start `{shown}`: {e}"))?;
+    let out =
+        cmd.stderr(std::process::Stdio::inherit()).output().map_err(|e| format!("could not start `{shown}`: {e}"))?;
     if !out.status.success() {
         return Err(format!("`{shown}` failed ({})", out.status));
     }
@@ -75,21 +71,15 @@ pub fn show(cmd: &Command) -> String {
 
 /// Adds the wasm target with rustup unless it is installed already.
 pub fn ensure_wasm_target() -> Result {
-    let installed = Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .output();
+    let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
     match installed {
         Ok(out) if out.status.success() => {
-            if String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .any(|l| l.trim() == WASM_TARGET)
-            {
+            if String::from_utf8_lossy(&out.stdout).lines().any(|l| l.trim() == WASM_TARGET) {
                 return Ok(());
             }
             println!("    adding the {WASM_TARGET} target with rustup");
-            run_cmd(Command::new("rustup").args(["target", "add", WASM_TARGET])).map_err(|e| {
-                format!("{e}; install it by hand with `rustup target add {WASM_TARGET}`")
-            })
+            run_cmd(Command::new("rustup").args(["target", "add", WASM_TARGET]))
+                .map_err(|e| format!("{e}; install it by hand with `rustup target add {WASM_TARGET}`"))
         }
         _ => {
             // No rustup (a distribution's Rust): look for the target's std in the sysroot.
@@ -128,9 +118,7 @@ pub fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(1).map(|uid| uid == "0"))
+            s.lines().find(|l| l.starts_with("Uid:")).and_then(|l| l.split_whitespace().nth(1).map(|uid| uid == "0"))
         })
         .unwrap_or(false)
 }
@@ -146,9 +134,7 @@ pub fn chromium_path() -> PathBuf {
 /// Finds `name` on `PATH`.
 pub fn which(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
+    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| p.is_file())
 }
 
 #[cfg(test)]

@@ -38,7 +38,11 @@ fn main() {
     let t0 = Instant::now();
     let baseline = corpus::evaluate(std::slice::from_ref(&page), corpus::hypothesis_resolve);
     let hyp_ms = t0.elapsed().as_secs_f64() * 1000.0;
-    println!("hypothesis (native reproduction): {hyp_ms:.1} ms, ratio {:.1}x\n{}", hyp_ms / best, corpus::format_tally(&baseline));
+    println!(
+        "hypothesis (native reproduction): {hyp_ms:.1} ms, ratio {:.1}x\n{}",
+        hyp_ms / best,
+        corpus::format_tally(&baseline)
+    );
 
     let pages = corpus::generate(&dir, None, 40, 0.6, 2024).expect("reading the readability pages");
     let cases: usize = pages.iter().map(|p| p.cases.len()).sum();

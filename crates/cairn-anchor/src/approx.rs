@@ -188,9 +188,7 @@ pub fn search<T: Copy + Into<u32>>(text: &[T], pattern: &[T], max_errors: usize)
             ends.push(end);
         }
     });
-    ends.into_iter()
-        .map(|end| Match { start: match_start(text, pattern, end, best), end, errors: best })
-        .collect()
+    ends.into_iter().map(|end| Match { start: match_start(text, pattern, end, best), end, errors: best }).collect()
 }
 
 /// The fewest edits that turn `pattern` into some substring of `text`
@@ -229,7 +227,8 @@ mod tests {
 
     #[test]
     fn agrees_with_dynamic_programming_on_one_and_several_words() {
-        let text = chars(&"the quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs. ".repeat(6));
+        let text =
+            chars(&"the quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs. ".repeat(6));
         for pat in [
             "quick brwn fox",
             "lazy dgo",

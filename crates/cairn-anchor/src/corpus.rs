@@ -164,7 +164,13 @@ pub fn page_text(source: &Path) -> std::io::Result<String> {
 
 /// Edits every page of the corpus (or the first `limit`): up to `quotes` highlights per
 /// page, a fraction `edited` of them edited, kinds taken in turn from [`EditKind::EDITS`].
-pub fn generate(testdata: &Path, limit: Option<usize>, quotes: usize, edited: f64, seed: u64) -> std::io::Result<Vec<Page>> {
+pub fn generate(
+    testdata: &Path,
+    limit: Option<usize>,
+    quotes: usize,
+    edited: f64,
+    seed: u64,
+) -> std::io::Result<Vec<Page>> {
     let mut pages = Vec::new();
     for (i, (name, path)) in page_paths(testdata)?.into_iter().take(limit.unwrap_or(usize::MAX)).enumerate() {
         let text = page_text(&path)?;
@@ -333,10 +339,8 @@ pub fn edit_page(name: &str, text: &str, quotes: usize, edited: f64, seed: u64) 
                 }
             }
             EditKind::Whitespace => {
-                let q: Vec<char> = quote
-                    .iter()
-                    .flat_map(|&c| if c == ' ' { vec!['\n', ' ', ' '] } else { vec![c] })
-                    .collect();
+                let q: Vec<char> =
+                    quote.iter().flat_map(|&c| if c == ' ' { vec!['\n', ' ', ' '] } else { vec![c] }).collect();
                 let q = if q == quote { [vec![' '], quote.clone(), vec![' ']].concat() } else { q };
                 let len = q.len();
                 let lead = (q.first() == Some(&' ')) as usize;
@@ -344,7 +348,8 @@ pub fn edit_page(name: &str, text: &str, quotes: usize, edited: f64, seed: u64) 
             }
             EditKind::InsertSentence => {
                 let at = (lo_zone..s).rev().find(|&k| doc[k] == '.' && k + 1 < s).map_or(s, |k| k + 1);
-                let sentence: Vec<char> = " An editor added this sentence later, with a few more words. ".chars().collect();
+                let sentence: Vec<char> =
+                    " An editor added this sentence later, with a few more words. ".chars().collect();
                 let len = sentence.len();
                 ((at, at), sentence, Some((s + len, e + len)))
             }
@@ -395,7 +400,10 @@ pub type Tally = std::collections::BTreeMap<EditKind, [usize; 3]>;
 
 /// Resolves every case of every page with `resolver` (called with an index of the edited
 /// text, reused across the page's cases) and tallies the outcomes.
-pub fn evaluate(pages: &[Page], mut resolver: impl FnMut(&TextIndex<'_>, &[Selector]) -> Option<(usize, usize)>) -> Tally {
+pub fn evaluate(
+    pages: &[Page],
+    mut resolver: impl FnMut(&TextIndex<'_>, &[Selector]) -> Option<(usize, usize)>,
+) -> Tally {
     let mut tally = Tally::new();
     for page in pages {
         let index = TextIndex::new(&page.edited);
@@ -456,7 +464,10 @@ mod tests {
         for c in &page.cases {
             match (c.kind, c.expected) {
                 (EditKind::DeleteQuote, e) => assert_eq!(e, None),
-                (EditKind::Untouched | EditKind::InsertSentence | EditKind::DeleteSentence | EditKind::MoveParagraph, Some((s, e))) => {
+                (
+                    EditKind::Untouched | EditKind::InsertSentence | EditKind::DeleteSentence | EditKind::MoveParagraph,
+                    Some((s, e)),
+                ) => {
                     assert_eq!(edited[s..e].iter().collect::<String>(), c.quote, "{:?}", c.kind)
                 }
                 (_, Some((s, e))) => assert!(e > s && e <= edited.len()),

@@ -56,7 +56,11 @@ impl std::error::Error for InvalidCss {}
 /// the whole document (as `querySelectorAll` on the document), then only elements inside
 /// `scope` (strict descendants; the whole document when `None`) are kept. So `"u i"`
 /// with a `<u>` scope means "an `i` in a `u` anywhere", not relative to the scope.
-pub fn css_select<'a>(doc: &'a Document, value: &str, scope: Option<&NodeRef<'a>>) -> Result<Vec<NodeRef<'a>>, InvalidCss> {
+pub fn css_select<'a>(
+    doc: &'a Document,
+    value: &str,
+    scope: Option<&NodeRef<'a>>,
+) -> Result<Vec<NodeRef<'a>>, InvalidCss> {
     let matcher = Matcher::new(value).map_err(|_| InvalidCss(value.to_string()))?;
     let found = doc.select_matcher(&matcher);
     Ok(found

@@ -35,7 +35,14 @@ impl<'a> TextIndex<'a> {
             u16s += c.len_utf16() as u32;
             chars += 1;
         }
-        TextIndex { text, decoded: OnceLock::new(), collapsed: OnceLock::new(), checkpoints, chars: chars as usize, utf16_len: u16s as usize }
+        TextIndex {
+            text,
+            decoded: OnceLock::new(),
+            collapsed: OnceLock::new(),
+            checkpoints,
+            chars: chars as usize,
+            utf16_len: u16s as usize,
+        }
     }
 
     pub fn text(&self) -> &'a str {

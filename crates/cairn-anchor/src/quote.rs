@@ -113,8 +113,12 @@ pub fn resolve(index: &TextIndex<'_>, selectors: &[Selector]) -> Option<Anchor> 
         None => {
             let (start, end) = hint?;
             // An empty range stays empty (the W3C model allows it); nothing is painted for it.
-            (start <= end && end <= index.char_len())
-                .then_some(Anchor { start, end, method: Method::PositionOnly, score: 0.5 })
+            (start <= end && end <= index.char_len()).then_some(Anchor {
+                start,
+                end,
+                method: Method::PositionOnly,
+                score: 0.5,
+            })
         }
     }
 }
@@ -188,7 +192,13 @@ const NEAR_WINDOW: usize = 4096;
 /// which bounds the work on pathological pages (a short quote on a huge repetitive text).
 const MAX_CANDIDATES: usize = 256;
 
-fn resolve_quote(index: &TextIndex<'_>, exact: &str, prefix: &str, suffix: &str, hint: Option<usize>) -> Option<Anchor> {
+fn resolve_quote(
+    index: &TextIndex<'_>,
+    exact: &str,
+    prefix: &str,
+    suffix: &str,
+    hint: Option<usize>,
+) -> Option<Anchor> {
     if exact.is_empty() || index.char_len() == 0 {
         return None;
     }
@@ -476,7 +486,13 @@ fn fuzzy_candidates(
 /// occurrences if any, else the fewest-error approximate matches with up to
 /// `min(256, len/2)` errors, scored 50/20/20/2; the best, however low its score.
 /// Returns `(start, end, score)` in code points.
-pub fn match_quote(text: &[char], quote: &[char], prefix: &[char], suffix: &[char], hint: Option<usize>) -> Option<(usize, usize, f32)> {
+pub fn match_quote(
+    text: &[char],
+    quote: &[char],
+    prefix: &[char],
+    suffix: &[char],
+    hint: Option<usize>,
+) -> Option<(usize, usize, f32)> {
     if quote.is_empty() {
         return None;
     }
@@ -498,8 +514,16 @@ pub fn match_quote(text: &[char], quote: &[char], prefix: &[char], suffix: &[cha
         .iter()
         .map(|mt| {
             let q = 1.0 - mt.errors as f32 / quote.len() as f32;
-            let p = if prefix.is_empty() { 1.0 } else { sim(prefix, &text[mt.start.saturating_sub(prefix.len())..mt.start]) };
-            let s = if suffix.is_empty() { 1.0 } else { sim(suffix, &text[mt.end..(mt.end + suffix.len()).min(text.len())]) };
+            let p = if prefix.is_empty() {
+                1.0
+            } else {
+                sim(prefix, &text[mt.start.saturating_sub(prefix.len())..mt.start])
+            };
+            let s = if suffix.is_empty() {
+                1.0
+            } else {
+                sim(suffix, &text[mt.end..(mt.end + suffix.len()).min(text.len())])
+            };
             let pos = hint.map_or(1.0, |h| 1.0 - h.abs_diff(mt.start) as f32 / text.len() as f32);
             (mt.start, mt.end, (50.0 * q + 20.0 * p + 20.0 * s + 2.0 * pos) / 92.0)
         })
@@ -570,14 +594,19 @@ mod tests {
         assert_eq!(anchor("Written by machines for machines.", &sel), None);
         assert_eq!(anchor("anything", &[]), None);
         // A short quote still present elsewhere, but with none of its context: not this highlight.
-        let sel = [quote("Linus", "Kernel maintained by ", " since 1991"), Selector::TextPositionSelector { start: 21, end: 26 }];
+        let sel = [
+            quote("Linus", "Kernel maintained by ", " since 1991"),
+            Selector::TextPositionSelector { start: 21, end: 26 },
+        ];
         assert_eq!(anchor("The kernel has many maintainers now. Linus Pauling won two Nobel prizes.", &sel), None);
     }
 
     #[test]
     fn edited_quote_found_by_fuzzy_match_near_the_hint() {
-        let before = "Our deploy policy. Rollbacks always need a ticket from the on-call engineer. Questions go to ops.";
-        let after = "Our deploy policy. Rollbacks always require a ticket from the on-call engineer. Questions go to ops.";
+        let before =
+            "Our deploy policy. Rollbacks always need a ticket from the on-call engineer. Questions go to ops.";
+        let after =
+            "Our deploy policy. Rollbacks always require a ticket from the on-call engineer. Questions go to ops.";
         let idx = TextIndex::new(before);
         let s = before.find("Rollbacks").unwrap();
         let e = before.find(" Questions").unwrap();

@@ -27,8 +27,22 @@ fn edit_corpus_has_no_wrong_anchors_on_deleted_quotes() {
             let a = resolve(&index, &case.selectors);
             let outcome = corpus::judge(case, a.map(|a| (a.start, a.end)));
             if outcome == Outcome::Wrong {
-                let got = a.map(|a| (a.method.name(), a.score, page.edited.chars().skip(a.start).take(a.end - a.start).collect::<String>()));
-                println!("{outcome:?} {} {:?}: {:?} -> {got:?}\n   sel {:?}\n   expected {:?} got {:?}", page.name, case.kind, case.quote, case.selectors[0], case.expected, a.map(|a| (a.start, a.end)));
+                let got = a.map(|a| {
+                    (
+                        a.method.name(),
+                        a.score,
+                        page.edited.chars().skip(a.start).take(a.end - a.start).collect::<String>(),
+                    )
+                });
+                println!(
+                    "{outcome:?} {} {:?}: {:?} -> {got:?}\n   sel {:?}\n   expected {:?} got {:?}",
+                    page.name,
+                    case.kind,
+                    case.quote,
+                    case.selectors[0],
+                    case.expected,
+                    a.map(|a| (a.start, a.end))
+                );
             }
         }
     }

@@ -103,7 +103,8 @@ fn hypothesis_ranking_cases() {
     for case in cases["ranking_cases"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
         let t = chars(case["text"].as_str());
-        let strs = |k: &str| case[k].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect::<Vec<_>>();
+        let strs =
+            |k: &str| case[k].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect::<Vec<_>>();
         let scores: Vec<f32> = if let Some(_) = case.get("quotes_desc") {
             strs("quotes_desc").iter().map(|q| match_quote(&t, &chars(Some(q)), &[], &[], None).unwrap().2).collect()
         } else if case.get("prefixes_desc").is_some() {
@@ -186,7 +187,8 @@ fn apache_text_quote_match_cases() {
     for (name, case) in list {
         let dom = Dom::new(case["html"].as_str().unwrap());
         let index = TextIndex::new(&dom.text);
-        let want: Vec<(usize, usize)> = case["expected"].as_array().unwrap().iter().map(|r| dom.range(&index, r)).collect();
+        let want: Vec<(usize, usize)> =
+            case["expected"].as_array().unwrap().iter().map(|r| dom.range(&index, r)).collect();
         let s = &case["selector"];
         let (exact, prefix, suffix) =
             (s["exact"].as_str().unwrap(), s["prefix"].as_str().unwrap_or(""), s["suffix"].as_str().unwrap_or(""));
@@ -208,7 +210,8 @@ fn apache_text_position_match_cases() {
     for (name, case) in list {
         let dom = Dom::new(case["html"].as_str().unwrap());
         let index = TextIndex::new(&dom.text);
-        let want: Vec<(usize, usize)> = case["expected"].as_array().unwrap().iter().map(|r| dom.range(&index, r)).collect();
+        let want: Vec<(usize, usize)> =
+            case["expected"].as_array().unwrap().iter().map(|r| dom.range(&index, r)).collect();
         let selector: Selector = serde_json::from_value(case["selector"].clone()).unwrap();
         let a = resolve(&index, &[selector]).unwrap_or_else(|| panic!("{name}: nothing"));
         assert_eq!(a.method, Method::PositionOnly);
@@ -233,10 +236,13 @@ fn apache_text_quote_describe_cases() {
             let defaults = MinimalOptions::default();
             let opts = MinimalOptions {
                 minimal_context: o["minimalContext"].as_bool().unwrap_or(defaults.minimal_context),
-                minimum_quote_length: o["minimumQuoteLength"].as_u64().map_or(defaults.minimum_quote_length, |v| v as usize),
+                minimum_quote_length: o["minimumQuoteLength"]
+                    .as_u64()
+                    .map_or(defaults.minimum_quote_length, |v| v as usize),
                 max_word_length: o["maxWordLength"].as_u64().map_or(defaults.max_word_length, |v| v as usize),
             };
-            let got = describe_minimal(&index, start, end, &opts).unwrap_or_else(|| panic!("{group}/{name}: no selector"));
+            let got =
+                describe_minimal(&index, start, end, &opts).unwrap_or_else(|| panic!("{group}/{name}: no selector"));
             let Selector::TextQuoteSelector { exact, prefix, suffix } = &got else { panic!("{group}/{name}: {got:?}") };
             let want = &case["expected"];
             assert_eq!(
@@ -265,7 +271,8 @@ fn apache_css_match_cases() {
         let Selector::CssSelector { value } = selector else { panic!("{name}: not a CssSelector") };
         let scope = case.get("scopeXPath").map(|x| NodeRef::new(dom.xpath(x.as_str().unwrap()), &dom.doc.tree));
         let got: Vec<NodeId> = css_select(&dom.doc, &value, scope.as_ref()).unwrap().iter().map(|n| n.id).collect();
-        let want: Vec<NodeId> = case["expected"].as_array().unwrap().iter().map(|x| dom.xpath(x.as_str().unwrap())).collect();
+        let want: Vec<NodeId> =
+            case["expected"].as_array().unwrap().iter().map(|x| dom.xpath(x.as_str().unwrap())).collect();
         assert_eq!(got, want, "{name}");
     }
 }

@@ -61,10 +61,15 @@ fn all_fixtures() -> Vec<Fixture> {
     for page in ["minimal", "wikipedia-regression-testing"] {
         let v = common::json(&format!("{BASELINES}/{page}.json"));
         for row in v["rows"].as_array().unwrap() {
-            out.push(fixture(format!("{page}.json#{}", row["id"].as_str().unwrap()), page, &row["target"][0]["selector"]));
+            out.push(fixture(
+                format!("{page}.json#{}", row["id"].as_str().unwrap()),
+                page,
+                &row["target"][0]["selector"],
+            ));
         }
     }
-    let mut converted: Vec<_> = std::fs::read_dir(dir.join("w3c-converted")).expect("w3c-converted").map(|e| e.unwrap().path()).collect();
+    let mut converted: Vec<_> =
+        std::fs::read_dir(dir.join("w3c-converted")).expect("w3c-converted").map(|e| e.unwrap().path()).collect();
     converted.sort();
     for path in converted {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
@@ -134,7 +139,12 @@ fn models(page_html: &str) -> Models {
 
 impl Models {
     fn to_hypothesis(&self, c: usize) -> usize {
-        let &(cs, hs, _) = self.segments.iter().rev().find(|&&(cs, _, len)| cs <= c && (c < cs + len || len == 0)).expect("offset in a segment");
+        let &(cs, hs, _) = self
+            .segments
+            .iter()
+            .rev()
+            .find(|&&(cs, _, len)| cs <= c && (c < cs + len || len == 0))
+            .expect("offset in a segment");
         hs + (c - cs)
     }
 }
@@ -156,7 +166,11 @@ fn hypothesis_fixture_annotations_round_trip() {
 
         // Anchor the annotation as stored (its position is Hypothesis's, so only a hint here).
         let stored = [
-            Selector::TextQuoteSelector { exact: f.exact.clone(), prefix: Some(f.prefix.clone()), suffix: Some(f.suffix.clone()) },
+            Selector::TextQuoteSelector {
+                exact: f.exact.clone(),
+                prefix: Some(f.prefix.clone()),
+                suffix: Some(f.suffix.clone()),
+            },
             Selector::TextPositionSelector { start: f.position.0 as u64, end: f.position.1 as u64 },
         ];
         let a = resolve(&index, &stored).unwrap_or_else(|| panic!("{origin}: not anchored"));

@@ -8,7 +8,8 @@ use proptest::prelude::*;
 /// Text with multi-byte and astral characters and repeats, so that byte, UTF-16 and
 /// code point offsets all differ and quotes recur.
 fn text() -> impl Strategy<Value = String> {
-    proptest::collection::vec(prop_oneof!["[a-c ]{1,6}", "[é😀\n]", "ab ab", "\\PC{1,3}"], 0..60).prop_map(|v| v.concat())
+    proptest::collection::vec(prop_oneof!["[a-c ]{1,6}", "[é😀\n]", "ab ab", "\\PC{1,3}"], 0..60)
+        .prop_map(|v| v.concat())
 }
 
 fn selector() -> impl Strategy<Value = Selector> {

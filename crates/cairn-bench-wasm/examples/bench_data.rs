@@ -25,9 +25,11 @@ fn main() {
         Some("anchor-workload") if args.len() == 3 => anchor_workload(Path::new(&args[1]), Path::new(&args[2])),
         Some("anchor-score") if args.len() >= 3 => anchor_score(Path::new(&args[1]), &args[2..]),
         Some("clip-f1") if args.len() >= 3 => clip_f1(Path::new(&args[1]), &args[2..]),
-        _ => Err("usage: bench_data anchor-workload TESTDATA OUT.json | anchor-score WORKLOAD.json NAME=RESULTS.json... \
+        _ => Err(
+            "usage: bench_data anchor-workload TESTDATA OUT.json | anchor-score WORKLOAD.json NAME=RESULTS.json... \
                   | clip-f1 TESTDATA NAME=RESULTS.json..."
-            .into()),
+                .into(),
+        ),
     };
     if let Err(e) = result {
         eprintln!("bench_data: {e}");
@@ -98,7 +100,12 @@ fn pages_of(v: &Value) -> Result<Vec<Page>> {
                 expected: serde_json::from_value(c["expected"].clone()).map_err(|e| format!("expected: {e}"))?,
             });
         }
-        pages.push(Page { name: p["name"].as_str().unwrap_or("").to_string(), original: String::new(), edited: text, cases });
+        pages.push(Page {
+            name: p["name"].as_str().unwrap_or("").to_string(),
+            original: String::new(),
+            edited: text,
+            cases,
+        });
     }
     Ok(pages)
 }
@@ -114,7 +121,8 @@ fn tally_of(pages: &[Page], anchors: &[Value]) -> Result<corpus::Tally> {
             return Err(format!("page {}: {} results for {} cases", page.name, got.len(), page.cases.len()));
         }
         for (case, a) in page.cases.iter().zip(got) {
-            let anchor: Option<(usize, usize)> = serde_json::from_value(a.clone()).map_err(|e| format!("result: {e}"))?;
+            let anchor: Option<(usize, usize)> =
+                serde_json::from_value(a.clone()).map_err(|e| format!("result: {e}"))?;
             tally.entry(case.kind).or_default()[corpus::judge(case, anchor) as usize] += 1;
         }
     }
@@ -152,7 +160,13 @@ fn anchor_score(workload: &Path, results: &[String]) -> Result {
         let n = (c[0] + c[1] + c[2]).max(1);
         println!(
             "    {name:<14} long page {}/{}/{}   edit corpus {}/{}/{} ({:.1} % correct)",
-            l[0], l[1], l[2], c[0], c[1], c[2], 100.0 * c[0] as f64 / n as f64
+            l[0],
+            l[1],
+            l[2],
+            c[0],
+            c[1],
+            c[2],
+            100.0 * c[0] as f64 / n as f64
         );
     }
     Ok(())

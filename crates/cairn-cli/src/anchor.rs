@@ -119,7 +119,10 @@ mod tests {
         assert_eq!(r["selectors"][0]["exact"], "Rollbacks need");
         assert_eq!(r["selectors"][1], json!({"type": "TextPositionSelector", "start": 28, "end": 42}));
         let short = r#"{"id":"a","target":{"selector":{"type":"TextQuoteSelector","exact":"Linus"}}}"#;
-        assert_eq!(run_line(text, short), json!({"id":"a","status":"orphan","method":null,"score":null,"selectors":[]}));
+        assert_eq!(
+            run_line(text, short),
+            json!({"id":"a","status":"orphan","method":null,"score":null,"selectors":[]})
+        );
     }
 
     #[test]

@@ -35,9 +35,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
     let mut clipped_at = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
-        let mut value = |flag: &str| {
-            it.next().cloned().ok_or_else(|| format!("{flag} needs a value; {USAGE}"))
-        };
+        let mut value = |flag: &str| it.next().cloned().ok_or_else(|| format!("{flag} needs a value; {USAGE}"));
         match arg.as_str() {
             "--url" => url = Some(value("--url")?),
             "--format" => {
@@ -56,7 +54,8 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
     }
     Ok(Args {
         page: page.ok_or_else(|| format!("no page given; {USAGE}"))?,
-        url: url.ok_or_else(|| format!("--url is required (links and images are made absolute against it); {USAGE}"))?,
+        url: url
+            .ok_or_else(|| format!("--url is required (links and images are made absolute against it); {USAGE}"))?,
         format,
         clipped_at,
     })
@@ -67,10 +66,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let html = std::fs::read(&args.page).map_err(|e| format!("cannot read {}: {e}", args.page))?;
     // Saved pages are not always UTF-8; a lossy read clips what can be read.
     let html = String::from_utf8_lossy(&html);
-    let context = ClipContext {
-        clipped_at: args.clipped_at.unwrap_or_else(now_rfc3339),
-        ..ClipContext::default()
-    };
+    let context = ClipContext { clipped_at: args.clipped_at.unwrap_or_else(now_rfc3339), ..ClipContext::default() };
     let clip = clip_article(&html, &args.url, &context).map_err(|e| format!("{}: {e}", args.page))?;
     match args.format {
         Format::Markdown => print!("{}", clip.markdown),
@@ -102,12 +98,7 @@ fn format_utc(secs: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
 }
 
 #[cfg(test)]

@@ -113,10 +113,7 @@ fn clean(s: &str) -> Option<String> {
 /// `<link rel=canonical>`, else `og:url`, made absolute; only http(s) URLs are trusted,
 /// so a page cannot point the clip's source at a `javascript:` URL.
 fn canonical_url(doc: &Document, base: &url::Url) -> Option<String> {
-    let candidates = [
-        ("link[rel~='canonical'][href]", "href"),
-        ("meta[property='og:url'][content]", "content"),
-    ];
+    let candidates = [("link[rel~='canonical'][href]", "href"), ("meta[property='og:url'][content]", "content")];
     candidates.iter().find_map(|(sel, attr)| {
         let href = doc.try_select(sel)?.attr(attr)?;
         let url = base.join(href.trim()).ok()?;

@@ -153,19 +153,16 @@ pub enum ClipError {
 impl std::fmt::Display for ClipError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ClipError::TooLarge { bytes, limit } => write!(
-                f,
-                "the page is too large to clip ({bytes} bytes of HTML, limit {limit})"
-            ),
-            ClipError::TooDeep { depth, limit } => write!(
-                f,
-                "the page nests elements too deeply to clip (depth {depth}, limit {limit})"
-            ),
+            ClipError::TooLarge { bytes, limit } => {
+                write!(f, "the page is too large to clip ({bytes} bytes of HTML, limit {limit})")
+            }
+            ClipError::TooDeep { depth, limit } => {
+                write!(f, "the page nests elements too deeply to clip (depth {depth}, limit {limit})")
+            }
             ClipError::BadUrl { url } => write!(f, "the page URL {url:?} is not an absolute URL"),
-            ClipError::NotReaderable => write!(
-                f,
-                "the page does not look like an article; clip a selection or the URL instead"
-            ),
+            ClipError::NotReaderable => {
+                write!(f, "the page does not look like an article; clip a selection or the URL instead")
+            }
             ClipError::NoContent => write!(f, "no content was found on the page"),
         }
     }
@@ -233,11 +230,7 @@ pub fn clip_selection(
     }
     markdown.push_str(&body);
     markdown.push_str("\n\n");
-    markdown.push_str(&format!(
-        "— [{}]({})\n",
-        markdown::escape_text(&title),
-        markdown::link_destination(&source)
-    ));
+    markdown.push_str(&format!("— [{}]({})\n", markdown::escape_text(&title), markdown::link_destination(&source)));
     Ok(Clip { kind: ClipKind::Selection, title, source, markdown, article: None })
 }
 
@@ -260,11 +253,7 @@ pub fn clip_url_only(page: &PageRef, context: &ClipContext) -> Result<Clip, Clip
     let base = parse_page_url(&page.url)?;
     let title = fallback_title(&page.title, &base);
     let mut markdown = front_matter(&page_front_matter(&title, base.as_str(), context));
-    markdown.push_str(&format!(
-        "[{}]({})\n",
-        markdown::escape_text(&title),
-        markdown::link_destination(base.as_str())
-    ));
+    markdown.push_str(&format!("[{}]({})\n", markdown::escape_text(&title), markdown::link_destination(base.as_str())));
     if let Some(note) = context.note.as_deref().filter(|n| !n.trim().is_empty()) {
         markdown.push('\n');
         markdown.push_str(&markdown::escape_text(note.trim()));

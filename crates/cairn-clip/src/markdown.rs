@@ -77,29 +77,89 @@ struct Tree {
 /// Attributes the writer reads; everything else (event handlers, styles, data) is dropped
 /// when copying, so nothing executable can leak into the Markdown.
 const KEPT_ATTRS: &[&str] = &[
-    "href", "src", "alt", "title", "class", "start", "data-lang", "data-language", "lang",
-    "width", "height", "srcset", "data-src", "colspan", "alttext", "display", "encoding",
-    "data-syntaxhighlighter-params", "data-canonical-lang",
+    "href",
+    "src",
+    "alt",
+    "title",
+    "class",
+    "start",
+    "data-lang",
+    "data-language",
+    "lang",
+    "width",
+    "height",
+    "srcset",
+    "data-src",
+    "colspan",
+    "alttext",
+    "display",
+    "encoding",
+    "data-syntaxhighlighter-params",
+    "data-canonical-lang",
 ];
 
 /// Elements whose content is never article text: code, styling, embedded objects and
 /// form controls.
 const DROPPED: &[&str] = &[
-    "script", "style", "noscript", "template", "head", "title", "meta", "link", "base",
-    "svg", "iframe", "frame", "frameset", "object", "embed", "canvas", "button",
-    "input", "select", "textarea", "option", "dialog", "audio", "video", "source", "track",
-    "map", "area", "param",
+    "script", "style", "noscript", "template", "head", "title", "meta", "link", "base", "svg", "iframe", "frame",
+    "frameset", "object", "embed", "canvas", "button", "input", "select", "textarea", "option", "dialog", "audio",
+    "video", "source", "track", "map", "area", "param",
 ];
 
 fn is_block(name: &str) -> bool {
     matches!(
         name,
-        "address" | "article" | "aside" | "audio" | "blockquote" | "body" | "canvas" | "center"
-            | "dd" | "dir" | "div" | "dl" | "dt" | "fieldset" | "figcaption" | "figure"
-            | "footer" | "form" | "frameset" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6"
-            | "header" | "hgroup" | "hr" | "html" | "isindex" | "li" | "main" | "menu" | "nav"
-            | "noframes" | "noscript" | "ol" | "output" | "p" | "pre" | "section" | "table"
-            | "tbody" | "td" | "tfoot" | "th" | "thead" | "tr" | "ul" | "details" | "summary"
+        "address"
+            | "article"
+            | "aside"
+            | "audio"
+            | "blockquote"
+            | "body"
+            | "canvas"
+            | "center"
+            | "dd"
+            | "dir"
+            | "div"
+            | "dl"
+            | "dt"
+            | "fieldset"
+            | "figcaption"
+            | "figure"
+            | "footer"
+            | "form"
+            | "frameset"
+            | "h1"
+            | "h2"
+            | "h3"
+            | "h4"
+            | "h5"
+            | "h6"
+            | "header"
+            | "hgroup"
+            | "hr"
+            | "html"
+            | "isindex"
+            | "li"
+            | "main"
+            | "menu"
+            | "nav"
+            | "noframes"
+            | "noscript"
+            | "ol"
+            | "output"
+            | "p"
+            | "pre"
+            | "section"
+            | "table"
+            | "tbody"
+            | "td"
+            | "tfoot"
+            | "th"
+            | "thead"
+            | "tr"
+            | "ul"
+            | "details"
+            | "summary"
             | "caption"
     )
 }
@@ -107,18 +167,28 @@ fn is_block(name: &str) -> bool {
 fn is_void(name: &str) -> bool {
     matches!(
         name,
-        "area" | "base" | "br" | "col" | "command" | "embed" | "hr" | "img" | "input"
-            | "keygen" | "link" | "meta" | "param" | "source" | "track" | "wbr"
+        "area"
+            | "base"
+            | "br"
+            | "col"
+            | "command"
+            | "embed"
+            | "hr"
+            | "img"
+            | "input"
+            | "keygen"
+            | "link"
+            | "meta"
+            | "param"
+            | "source"
+            | "track"
+            | "wbr"
     )
 }
 
 /// Elements that mean something even without text (turndown's "meaningful when blank").
 fn is_meaningful_when_blank(name: &str) -> bool {
-    matches!(
-        name,
-        "a" | "table" | "thead" | "tbody" | "tfoot" | "th" | "td" | "iframe" | "script"
-            | "audio" | "video"
-    )
+    matches!(name, "a" | "table" | "thead" | "tbody" | "tfoot" | "th" | "td" | "iframe" | "script" | "audio" | "video")
 }
 
 fn is_hidden(node: &NodeRef) -> bool {
@@ -136,11 +206,8 @@ fn is_hidden(node: &NodeRef) -> bool {
 
 /// Images that only track the reader: 1×1 pixels and the usual beacon hosts.
 fn is_tracking_pixel(node: &NodeRef) -> bool {
-    let tiny = |a: &str| {
-        node.attr(a).is_some_and(|v| {
-            v.trim().trim_end_matches("px").parse::<f32>().is_ok_and(|n| n <= 1.0)
-        })
-    };
+    let tiny =
+        |a: &str| node.attr(a).is_some_and(|v| v.trim().trim_end_matches("px").parse::<f32>().is_ok_and(|n| n <= 1.0));
     if tiny("width") || tiny("height") {
         return true;
     }
@@ -184,10 +251,7 @@ impl Tree {
             if name == "img" && is_tracking_pixel(&dom) {
                 continue;
             }
-            let attrs = KEPT_ATTRS
-                .iter()
-                .filter_map(|a| dom.attr(a).map(|v| (a.to_string(), v.to_string())))
-                .collect();
+            let attrs = KEPT_ATTRS.iter().filter_map(|a| dom.attr(a).map(|v| (a.to_string(), v.to_string()))).collect();
             nodes.push(Node { name, text: String::new(), attrs, children: Vec::new(), parent });
             nodes[parent].children.push(index);
             stack.extend(dom.children_it(true).map(|c| (c, index)));
@@ -216,8 +280,7 @@ impl Tree {
             };
             if self.nodes[i].is_text() {
                 let mut text = collapse_ascii_ws(&self.nodes[i].text);
-                let prev_ends_with_space =
-                    prev_text.is_none_or(|p| self.nodes[p].text.ends_with(' '));
+                let prev_ends_with_space = prev_text.is_none_or(|p| self.nodes[p].text.ends_with(' '));
                 if prev_ends_with_space && !keep_leading_ws && text.starts_with(' ') {
                     text.remove(0);
                 }
@@ -308,8 +371,8 @@ impl Tree {
                 e.first_char = e.first_char.or(ce.first_char);
                 e.last_char = ce.last_char.or(e.last_char);
                 let cn = &self.nodes[c].name;
-                has_meaningful |= ce.has_meaningful
-                    || (!cn.is_empty() && (is_void(cn) || is_meaningful_when_blank(cn)));
+                has_meaningful |=
+                    ce.has_meaningful || (!cn.is_empty() && (is_void(cn) || is_meaningful_when_blank(cn)));
             }
             if e.all_ws {
                 e.trailing = e.leading.clone();
@@ -513,10 +576,7 @@ impl Writer<'_> {
 
     fn is_blank(&self, i: usize) -> bool {
         let name = self.tree.nodes[i].name.as_str();
-        !is_void(name)
-            && !is_meaningful_when_blank(name)
-            && self.edges[i].all_ws
-            && !self.edges[i].has_meaningful
+        !is_void(name) && !is_meaningful_when_blank(name) && self.edges[i].all_ws && !self.edges[i].has_meaningful
     }
 
     /// Turndown's flanking whitespace: spaces at the edge of an inline element move outside
@@ -566,11 +626,7 @@ impl Writer<'_> {
         let node = &self.tree.nodes[i];
         let name = node.name.as_str();
         let (leading, trailing) = self.flanking(i);
-        let content = if !leading.is_empty() || !trailing.is_empty() {
-            content.trim().to_string()
-        } else {
-            content
-        };
+        let content = if !leading.is_empty() || !trailing.is_empty() { content.trim().to_string() } else { content };
         // A hard break at the end of a block shows as a literal backslash; drop it.
         let content = if is_block(name) { trim_trailing_breaks(&content).to_string() } else { content };
         let body = match name {
@@ -583,10 +639,7 @@ impl Writer<'_> {
             }
             "blockquote" => {
                 let trimmed = content.trim_matches('\n');
-                let quoted: Vec<String> = trimmed
-                    .split('\n')
-                    .map(|l| format!("> {l}"))
-                    .collect();
+                let quoted: Vec<String> = trimmed.split('\n').map(|l| format!("> {l}")).collect();
                 format!("\n\n{}\n\n", quoted.join("\n"))
             }
             "ul" | "ol" => {
@@ -802,9 +855,12 @@ impl Writer<'_> {
                 // Jira writes `code-java` on the pre itself; elsewhere `code-` prefixes
                 // layout classes, so it only counts on `pre`.
                 let code_prefix: &[&str] = if c == pre { &["code-"] } else { &[] };
-                let prefixes = ["language-", "lang-", "highlight-source-", "highlight-text-", "mw-highlight-lang-", "brush:"];
+                let prefixes =
+                    ["language-", "lang-", "highlight-source-", "highlight-text-", "mw-highlight-lang-", "brush:"];
                 for prefix in prefixes.iter().chain(code_prefix) {
-                    if let Some(l) = class.strip_prefix(prefix).filter(|l| is_language_name(l) && !NOT_LANGUAGES.contains(l)) {
+                    if let Some(l) =
+                        class.strip_prefix(prefix).filter(|l| is_language_name(l) && !NOT_LANGUAGES.contains(l))
+                    {
                         return Some(l.to_ascii_lowercase());
                     }
                 }

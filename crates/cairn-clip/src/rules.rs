@@ -68,20 +68,42 @@ const COMMON_REMOVE: &[&str] = &[".sr-only", ".visually-hidden", "[aria-hidden=t
 pub const SITE_RULES: &[SiteRule] = &[
     SiteRule {
         name: "jira-issue",
-        detect: &["#jira #issue-content", "#jira .issue-view", "[data-testid='issue.views.issue-details.issue-layout.issue-layout']"],
-        title: &[
-            "#summary-val",
-            "[data-testid='issue.views.issue-base.foundation.summary.heading']",
+        detect: &[
+            "#jira #issue-content",
+            "#jira .issue-view",
+            "[data-testid='issue.views.issue-details.issue-layout.issue-layout']",
         ],
+        title: &["#summary-val", "[data-testid='issue.views.issue-base.foundation.summary.heading']"],
         fields: &[
-            Field { label: "Key", selectors: &["#key-val", "[data-testid='issue.views.issue-base.foundation.breadcrumbs.current-issue.item']"] },
+            Field {
+                label: "Key",
+                selectors: &[
+                    "#key-val",
+                    "[data-testid='issue.views.issue-base.foundation.breadcrumbs.current-issue.item']",
+                ],
+            },
             Field { label: "Type", selectors: &["#type-val"] },
-            Field { label: "Status", selectors: &["#status-val", "[data-testid='issue.views.issue-base.foundation.status.status-field-wrapper']"] },
+            Field {
+                label: "Status",
+                selectors: &[
+                    "#status-val",
+                    "[data-testid='issue.views.issue-base.foundation.status.status-field-wrapper']",
+                ],
+            },
             Field { label: "Priority", selectors: &["#priority-val"] },
             Field { label: "Resolution", selectors: &["#resolution-val"] },
-            Field { label: "Assignee", selectors: &["#assignee-val", "[data-testid='issue.views.field.user.assignee']"] },
-            Field { label: "Reporter", selectors: &["#reporter-val", "[data-testid='issue.views.field.user.reporter']"] },
-            Field { label: "Labels", selectors: &["#wrap-labels .labels li", "[data-testid='issue.views.field.labels'] a"] },
+            Field {
+                label: "Assignee",
+                selectors: &["#assignee-val", "[data-testid='issue.views.field.user.assignee']"],
+            },
+            Field {
+                label: "Reporter",
+                selectors: &["#reporter-val", "[data-testid='issue.views.field.user.reporter']"],
+            },
+            Field {
+                label: "Labels",
+                selectors: &["#wrap-labels .labels li", "[data-testid='issue.views.field.labels'] a"],
+            },
             Field { label: "Fix versions", selectors: &["#fixfor-val"] },
             Field { label: "Created", selectors: &["#created-val time", "#created-val"] },
             Field { label: "Updated", selectors: &["#updated-val time", "#updated-val"] },
@@ -130,7 +152,12 @@ pub const SITE_RULES: &[SiteRule] = &[
             "[data-sp-feature-tag]",
             "#spPageCanvasContent",
         ],
-        title: &["[data-automation-id='pageHeader'] [role='heading']", "[data-automation-id='pageHeader'] h1", "#pageTitle", ".ms-core-pageTitle"],
+        title: &[
+            "[data-automation-id='pageHeader'] [role='heading']",
+            "[data-automation-id='pageHeader'] h1",
+            "#pageTitle",
+            ".ms-core-pageTitle",
+        ],
         fields: &[],
         body: &[
             "[data-sp-feature-tag='Rich Text Editor']",
@@ -171,15 +198,32 @@ pub const SITE_RULES: &[SiteRule] = &[
         ],
         title: &["[data-testid='issue-title']", "[data-testid='title-content']", "h1.title"],
         fields: &[
-            Field { label: "State", selectors: &["[data-testid='issue-state-badge']", ".issuable-status-badge", "[data-testid='state-badge']"] },
-            Field { label: "Author", selectors: &[".issuable-meta .author-link .author", ".detail-page-header .author-link"] },
+            Field {
+                label: "State",
+                selectors: &[
+                    "[data-testid='issue-state-badge']",
+                    ".issuable-status-badge",
+                    "[data-testid='state-badge']",
+                ],
+            },
+            Field {
+                label: "Author",
+                selectors: &[".issuable-meta .author-link .author", ".detail-page-header .author-link"],
+            },
             Field { label: "Assignee", selectors: &[".assignee .author-link", "[data-testid='assignee-link']"] },
-            Field { label: "Labels", selectors: &[".labels-select-wrapper .gl-label-text", "[data-testid='sidebar-labels'] .gl-label-text"] },
+            Field {
+                label: "Labels",
+                selectors: &[".labels-select-wrapper .gl-label-text", "[data-testid='sidebar-labels'] .gl-label-text"],
+            },
             Field { label: "Milestone", selectors: &[".milestone .milestone-title", "[data-testid='milestone-link']"] },
             Field { label: "Source branch", selectors: &[".js-source-branch", "[data-testid='source-branch-link']"] },
             Field { label: "Target branch", selectors: &[".js-target-branch", "[data-testid='target-branch-link']"] },
         ],
-        body: &[".detail-page-description .description .md", ".description .md", "[data-testid='work-item-description'] .md"],
+        body: &[
+            ".detail-page-description .description .md",
+            ".description .md",
+            "[data-testid='work-item-description'] .md",
+        ],
         sections: &[Section {
             heading: "Comments",
             item: "#notes-list li.note:not(.system-note)",
@@ -190,7 +234,10 @@ pub const SITE_RULES: &[SiteRule] = &[
     },
     SiteRule {
         name: "gitlab-readme",
-        detect: &["body[data-page^='projects:show'] .readme-holder", "body[data-page^='projects:blob:show'] .blob-viewer[data-type='rich']"],
+        detect: &[
+            "body[data-page^='projects:show'] .readme-holder",
+            "body[data-page^='projects:blob:show'] .blob-viewer[data-type='rich']",
+        ],
         title: &[".readme-holder .file-title-name", ".file-title-name", "[data-testid='file-title-content']"],
         fields: &[],
         body: &[".readme-holder .blob-viewer .md", ".blob-viewer[data-type='rich'] .md", ".file-content.md"],
@@ -199,16 +246,23 @@ pub const SITE_RULES: &[SiteRule] = &[
     },
     SiteRule {
         name: "github-issue",
-        detect: &[
-            "[data-testid='issue-viewer-container']",
+        detect: &["[data-testid='issue-viewer-container']", ".js-issue-title", "#partial-discussion-header"],
+        title: &[
+            "[data-testid='issue-title']",
+            "bdi.js-issue-title",
             ".js-issue-title",
-            "#partial-discussion-header",
+            ".gh-header-title .markdown-title",
         ],
-        title: &["[data-testid='issue-title']", "bdi.js-issue-title", ".js-issue-title", ".gh-header-title .markdown-title"],
         fields: &[
             Field { label: "State", selectors: &["[data-testid='header-state']", ".gh-header-meta .State"] },
-            Field { label: "Author", selectors: &["[data-testid='issue-body-header-author']", ".gh-header-meta .author"] },
-            Field { label: "Labels", selectors: &["[data-testid='sidebar-labels'] .IssueLabel", ".sidebar-labels .IssueLabel"] },
+            Field {
+                label: "Author",
+                selectors: &["[data-testid='issue-body-header-author']", ".gh-header-meta .author"],
+            },
+            Field {
+                label: "Labels",
+                selectors: &["[data-testid='sidebar-labels'] .IssueLabel", ".sidebar-labels .IssueLabel"],
+            },
             Field { label: "Base branch", selectors: &[".gh-header-meta .base-ref"] },
             Field { label: "Head branch", selectors: &[".gh-header-meta .head-ref"] },
         ],
@@ -236,7 +290,11 @@ pub const SITE_RULES: &[SiteRule] = &[
     SiteRule {
         name: "github-readme",
         detect: &["#readme article.markdown-body", "article.markdown-body[itemprop='text']"],
-        title: &["#readme article.markdown-body h1", "article.markdown-body[itemprop='text'] h1", "strong[itemprop='name'] a"],
+        title: &[
+            "#readme article.markdown-body h1",
+            "article.markdown-body[itemprop='text'] h1",
+            "strong[itemprop='name'] a",
+        ],
         fields: &[],
         body: &["#readme article.markdown-body", "article.markdown-body[itemprop='text']"],
         sections: &[],
@@ -268,12 +326,8 @@ pub(crate) fn apply(doc: &Document, rules: &[SiteRule], base: &url::Url) -> Opti
             s.remove();
         }
     }
-    let title = rule
-        .title
-        .iter()
-        .filter_map(|t| select(doc, t))
-        .map(|s| clean_text(&s.first().text()))
-        .find(|t| !t.is_empty());
+    let title =
+        rule.title.iter().filter_map(|t| select(doc, t)).map(|s| clean_text(&s.first().text())).find(|t| !t.is_empty());
 
     let mut md = String::new();
     let mut text = String::new();
@@ -321,10 +375,8 @@ pub(crate) fn apply(doc: &Document, rules: &[SiteRule], base: &url::Url) -> Opti
         let mut section_text = String::new();
         for item in items.nodes() {
             let item_sel = Selection::from(*item);
-            let author = item_sel
-                .try_select(section.author)
-                .map(|s| clean_text(&s.first().text()))
-                .filter(|a| !a.is_empty());
+            let author =
+                item_sel.try_select(section.author).map(|s| clean_text(&s.first().text())).filter(|a| !a.is_empty());
             let Some(body) = item_sel.try_select(section.body).filter(|s| s.exists()) else { continue };
             let body_node = body.nodes()[0];
             let body_md = crate::markdown::node_to_markdown(&body_node, Some(base));

@@ -2,8 +2,8 @@
 //! finish with `Ok` or a clear `ClipError`, never a panic or a stack overflow.
 
 use cairn_clip::{
-    article, clip_article, clip_selection, clip_url_only, front_matter, html_to_markdown, ClipContext,
-    ClipError, ClipKind, ClipOptions, FrontMatter, PageRef, MAX_DEPTH,
+    article, clip_article, clip_selection, clip_url_only, front_matter, html_to_markdown, ClipContext, ClipError,
+    ClipKind, ClipOptions, FrontMatter, PageRef, MAX_DEPTH,
 };
 
 fn context() -> ClipContext {
@@ -54,8 +54,15 @@ fn selection_clip_links_back_with_a_text_fragment() {
     )
     .unwrap();
     assert_eq!(clip.kind, ClipKind::Selection);
-    assert_eq!(clip.source, "https://wiki.example.com/a/page.html#:~:text=Deploys%20freeze%20on%20Fridays%2C%20see%20calendar.");
-    assert!(clip.markdown.contains("Deploys **freeze** on Fridays, see [calendar](https://wiki.example.com/a/cal.html)."), "{}", clip.markdown);
+    assert_eq!(
+        clip.source,
+        "https://wiki.example.com/a/page.html#:~:text=Deploys%20freeze%20on%20Fridays%2C%20see%20calendar."
+    );
+    assert!(
+        clip.markdown.contains("Deploys **freeze** on Fridays, see [calendar](https://wiki.example.com/a/cal.html)."),
+        "{}",
+        clip.markdown
+    );
     assert!(clip.markdown.ends_with(&format!("— [Runbook]({})\n", clip.source)), "{}", clip.markdown);
     assert!(clip.markdown.contains("source: \"https://wiki.example.com/a/page.html#:~:text="));
 }
@@ -66,9 +73,15 @@ fn url_only_clip_keeps_no_page_content() {
     let clip = clip_url_only(&page, &context()).unwrap();
     assert_eq!(clip.kind, ClipKind::UrlOnly);
     assert_eq!(clip.title, "hr.example.com/salaries");
-    assert!(clip.markdown.ends_with("[hr.example.com/salaries](https://hr.example.com/salaries)\n\ncheck with: the team\n"), "{}", clip.markdown);
-    assert_eq!(clip_url_only(&PageRef { url: "not a url".into(), title: "x".into() }, &context()),
-        Err(ClipError::BadUrl { url: "not a url".into() }));
+    assert!(
+        clip.markdown.ends_with("[hr.example.com/salaries](https://hr.example.com/salaries)\n\ncheck with: the team\n"),
+        "{}",
+        clip.markdown
+    );
+    assert_eq!(
+        clip_url_only(&PageRef { url: "not a url".into(), title: "x".into() }, &context()),
+        Err(ClipError::BadUrl { url: "not a url".into() })
+    );
 }
 
 #[test]
@@ -115,7 +128,10 @@ fn not_readerable_pages_can_be_refused() {
 
 #[test]
 fn bad_urls_are_refused() {
-    assert_eq!(article(ARTICLE, "/relative", &ClipOptions::default()), Err(ClipError::BadUrl { url: "/relative".into() }));
+    assert_eq!(
+        article(ARTICLE, "/relative", &ClipOptions::default()),
+        Err(ClipError::BadUrl { url: "/relative".into() })
+    );
 }
 
 // ----- hostile inputs ------------------------------------------------------------------
@@ -131,7 +147,10 @@ fn deep_nesting_is_refused_not_overflowed() {
     assert!(matches!(html_to_markdown(&html, None), Err(ClipError::TooDeep { .. })));
     // Unclosed inline formatting nests too, through the parser's reconstruction.
     let html = "<b><i><u>x".repeat(2_000);
-    assert!(matches!(article(&html, "https://e.example/", &ClipOptions::default()), Err(ClipError::TooDeep { .. }) | Ok(_) | Err(ClipError::NoContent)));
+    assert!(matches!(
+        article(&html, "https://e.example/", &ClipOptions::default()),
+        Err(ClipError::TooDeep { .. }) | Ok(_) | Err(ClipError::NoContent)
+    ));
 }
 
 #[test]
@@ -177,12 +196,64 @@ fn giant_table_finishes() {
 #[test]
 fn generated_tag_soup_never_panics() {
     const PIECES: &[&str] = &[
-        "<p>", "</p>", "<div>", "</div>", "<ul>", "<li>", "</li>", "</ul>", "<ol start=\"-3\">", "<table>", "<tr>",
-        "<td>", "<th>", "</table>", "<pre>", "</pre>", "<code>", "</code>", "<a href=\"javascript:x\">", "<a href=\"  \">",
-        "<a href=\"http://[::1\">", "</a>", "<img src=\"\">", "<img src=\"%%\" alt=\"]]\">", "<b>", "</i>", "<br>", "<hr>",
-        "<h1>", "</h7>", "<blockquote>", "<math><annotation encoding=\"tex\">x^2", "<script>", "</script>", "<!--",
-        "-->", "&amp;", "&#0;", "&#xFFFFFFFF;", "* ", "_", "`", "```", "\n", "  ", "\u{a0}", "1. ", "# ", "> ",
-        "|", "\\", "[", "]", "text", "ü", "<svg><p>", "<template>", "<table><caption>c</caption>",
+        "<p>",
+        "</p>",
+        "<div>",
+        "</div>",
+        "<ul>",
+        "<li>",
+        "</li>",
+        "</ul>",
+        "<ol start=\"-3\">",
+        "<table>",
+        "<tr>",
+        "<td>",
+        "<th>",
+        "</table>",
+        "<pre>",
+        "</pre>",
+        "<code>",
+        "</code>",
+        "<a href=\"javascript:x\">",
+        "<a href=\"  \">",
+        "<a href=\"http://[::1\">",
+        "</a>",
+        "<img src=\"\">",
+        "<img src=\"%%\" alt=\"]]\">",
+        "<b>",
+        "</i>",
+        "<br>",
+        "<hr>",
+        "<h1>",
+        "</h7>",
+        "<blockquote>",
+        "<math><annotation encoding=\"tex\">x^2",
+        "<script>",
+        "</script>",
+        "<!--",
+        "-->",
+        "&amp;",
+        "&#0;",
+        "&#xFFFFFFFF;",
+        "* ",
+        "_",
+        "`",
+        "```",
+        "\n",
+        "  ",
+        "\u{a0}",
+        "1. ",
+        "# ",
+        "> ",
+        "|",
+        "\\",
+        "[",
+        "]",
+        "text",
+        "ü",
+        "<svg><p>",
+        "<template>",
+        "<table><caption>c</caption>",
     ];
     let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
     let mut next = || {

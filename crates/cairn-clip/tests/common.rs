@@ -8,9 +8,9 @@ use std::path::PathBuf;
 /// workspace. Missing corpora fail the test: a silently skipped accuracy test would let
 /// regressions through.
 pub fn testdata(sub: &str) -> PathBuf {
-    let root = std::env::var_os("CAIRN_TESTDATA").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata")
-    });
+    let root = std::env::var_os("CAIRN_TESTDATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata"));
     let dir = root.join(sub);
     assert!(
         dir.is_dir(),
@@ -23,10 +23,7 @@ pub fn testdata(sub: &str) -> PathBuf {
 
 /// Lower-case word tokens; punctuation separates words, as in the extraction benchmark.
 pub fn words(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| w.to_lowercase())
-        .collect()
+    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(|w| w.to_lowercase()).collect()
 }
 
 /// Word 4-gram shingle precision, recall and F1 (multiset overlap).

@@ -97,7 +97,10 @@ fn turndown_cases_in_our_style() {
 const FLOOR_PASS_RATE: f64 = 0.95;
 
 fn markdown_to_html(md: &str) -> String {
-    let parser = pulldown_cmark::Parser::new_ext(md, pulldown_cmark::Options::ENABLE_TABLES | pulldown_cmark::Options::ENABLE_STRIKETHROUGH);
+    let parser = pulldown_cmark::Parser::new_ext(
+        md,
+        pulldown_cmark::Options::ENABLE_TABLES | pulldown_cmark::Options::ENABLE_STRIKETHROUGH,
+    );
     let mut html = String::new();
     pulldown_cmark::html::push_html(&mut html, parser);
     html
@@ -110,13 +113,18 @@ fn markdown_round_trip_is_stable() {
     let path = testdata("turndown-test-cases").join("cases.json");
     let data: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("cases.json")).expect("json");
-    let mut inputs: Vec<String> =
-        data["cases"].as_array().expect("cases").iter().map(|c| c["input_html"].as_str().unwrap_or_default().to_string()).collect();
+    let mut inputs: Vec<String> = data["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .map(|c| c["input_html"].as_str().unwrap_or_default().to_string())
+        .collect();
     inputs.extend(ROUND_TRIP_PAGES.iter().map(|s| s.to_string()));
     let mut unstable = Vec::new();
     for html in &inputs {
         let first = html_to_markdown(html, Some("https://example.org/a/b.html")).expect("converts");
-        let second = html_to_markdown(&markdown_to_html(&first), Some("https://example.org/a/b.html")).expect("converts");
+        let second =
+            html_to_markdown(&markdown_to_html(&first), Some("https://example.org/a/b.html")).expect("converts");
         if first != second {
             unstable.push(format!("input {html:?}\n  first  {first:?}\n  second {second:?}"));
         }
@@ -127,7 +135,6 @@ fn markdown_round_trip_is_stable() {
     }
     assert!(unstable.is_empty(), "{} outputs changed on a round trip", unstable.len());
 }
-
 
 const ROUND_TRIP_PAGES: &[&str] = &[
     r#"<h2>Setup</h2><p>Run <code>cargo build</code> then read <a href="../docs/x.html">the docs</a>.</p>

@@ -112,9 +112,16 @@ pub enum Selector {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         suffix: Option<String>,
     },
-    TextPositionSelector { start: u64, end: u64 },
-    CssSelector { value: String },
-    XPathSelector { value: String },
+    TextPositionSelector {
+        start: u64,
+        end: u64,
+    },
+    CssSelector {
+        value: String,
+    },
+    XPathSelector {
+        value: String,
+    },
     RangeSelector {
         #[serde(rename = "startSelector")]
         start_selector: Box<Selector>,
@@ -268,7 +275,13 @@ impl Annotation {
 
     /// An annotation made on this device: created and modified now, no creator
     /// (the server sets it from the token) and no audience yet.
-    fn made_here(id: AnnotationId, motivation: Motivation, body: Vec<Body>, target: Target, created_ms: i64) -> Annotation {
+    fn made_here(
+        id: AnnotationId,
+        motivation: Motivation,
+        body: Vec<Body>,
+        target: Target,
+        created_ms: i64,
+    ) -> Annotation {
         let now = crate::format_rfc3339_ms(created_ms);
         Annotation {
             context: serde_json::Value::String(ANNO_CONTEXT.into()),
@@ -322,10 +335,7 @@ impl Annotation {
 
     /// The Markdown note, if any.
     pub fn note(&self) -> Option<&str> {
-        self.body
-            .iter()
-            .find(|b| b.purpose.as_deref() == Some("commenting"))
-            .map(|b| b.value.as_str())
+        self.body.iter().find(|b| b.purpose.as_deref() == Some("commenting")).map(|b| b.value.as_str())
     }
 
     /// Replaces the note; an empty note removes it. The motivation follows:
@@ -355,11 +365,7 @@ impl Annotation {
     }
 
     pub fn tags(&self) -> Vec<&str> {
-        self.body
-            .iter()
-            .filter(|b| b.purpose.as_deref() == Some("tagging"))
-            .map(|b| b.value.as_str())
-            .collect()
+        self.body.iter().filter(|b| b.purpose.as_deref() == Some("tagging")).map(|b| b.value.as_str()).collect()
     }
 
     /// Replaces the tags. Tags are trimmed, empty ones dropped, duplicates merged.
@@ -569,7 +575,14 @@ mod tests {
     #[test]
     fn clips_need_no_quote_but_have_a_size_cap() {
         let id = AnnotationId::new_v7(1_795_442_966_123, [2; 10]);
-        let mut clip = Annotation::new_clip(id, ClipKind::UrlOnly, "https://wiki.example/p", vec![], "---\ntitle: x\n---\n# Hello\n", 1_795_442_966_123);
+        let mut clip = Annotation::new_clip(
+            id,
+            ClipKind::UrlOnly,
+            "https://wiki.example/p",
+            vec![],
+            "---\ntitle: x\n---\n# Hello\n",
+            1_795_442_966_123,
+        );
         clip.set_note("worth reading");
         clip.set_tags(["design"]);
         clip.validate().unwrap();
@@ -581,7 +594,14 @@ mod tests {
         let json = serde_json::to_value(&clip).unwrap();
         assert_eq!(json["motivation"], "bookmarking");
         assert_eq!(json["body"][0]["purpose"], "commenting");
-        let big = Annotation::new_clip(id, ClipKind::Article, "https://wiki.example/p", vec![], &"x".repeat(MAX_CLIP_BYTES + 1), 0);
+        let big = Annotation::new_clip(
+            id,
+            ClipKind::Article,
+            "https://wiki.example/p",
+            vec![],
+            &"x".repeat(MAX_CLIP_BYTES + 1),
+            0,
+        );
         assert_eq!(big.validate(), Err(AnnotationError::ClipTooLarge(MAX_CLIP_BYTES + 1)));
         assert!(!sample().is_clip());
     }

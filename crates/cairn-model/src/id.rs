@@ -109,9 +109,6 @@ mod tests {
             Err(IdError::NotVersion7(_))
         ));
         assert!(matches!("'; drop table x; --".parse::<AnnotationId>(), Err(IdError::NotAUuid(_))));
-        assert!(matches!(
-            "0190f0c2e2d87c3e8b4a1b2c3d4e5f60".parse::<AnnotationId>(),
-            Err(IdError::NotAUuid(_))
-        ));
+        assert!(matches!("0190f0c2e2d87c3e8b4a1b2c3d4e5f60".parse::<AnnotationId>(), Err(IdError::NotAUuid(_))));
     }
 }

@@ -20,8 +20,8 @@ mod page;
 mod time;
 
 pub use annotation::{
-    Agent, Annotation, AnnotationError, Audience, Body, ClipKind, Color, Motivation, Selector, Target,
-    ANNO_CONTEXT, MAX_CLIP_BYTES, MAX_NOTE_CHARS, MAX_QUOTE_CHARS, MAX_TAGS, MAX_TAG_CHARS, MAX_URL_CHARS,
+    Agent, Annotation, AnnotationError, Audience, Body, ClipKind, Color, Motivation, Selector, Target, ANNO_CONTEXT,
+    MAX_CLIP_BYTES, MAX_NOTE_CHARS, MAX_QUOTE_CHARS, MAX_TAGS, MAX_TAG_CHARS, MAX_URL_CHARS,
 };
 pub use id::{AnnotationId, IdError};
 pub use page::{PageKey, PageKeyError};

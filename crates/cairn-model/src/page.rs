@@ -40,11 +40,9 @@ impl fmt::Display for PageKeyError {
             PageKeyError::UnsupportedScheme(s) => {
                 write!(f, "pages with scheme {s:?} cannot be annotated; only http and https")
             }
-            PageKeyError::TooLong(n) => write!(
-                f,
-                "the page URL is {n} characters long; at most {} are accepted",
-                crate::MAX_URL_CHARS
-            ),
+            PageKeyError::TooLong(n) => {
+                write!(f, "the page URL is {n} characters long; at most {} are accepted", crate::MAX_URL_CHARS)
+            }
         }
     }
 }
@@ -53,8 +51,24 @@ impl std::error::Error for PageKeyError {}
 
 /// Query parameters that identify a click, not a document.
 const TRACKING_PARAMS: &[&str] = &[
-    "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "mc_cid", "mc_eid", "igshid", "yclid",
-    "_hsenc", "_hsmi", "mkt_tok", "oly_anon_id", "oly_enc_id", "vero_id", "_ga", "_gl",
+    "fbclid",
+    "gclid",
+    "dclid",
+    "gbraid",
+    "wbraid",
+    "msclkid",
+    "mc_cid",
+    "mc_eid",
+    "igshid",
+    "yclid",
+    "_hsenc",
+    "_hsmi",
+    "mkt_tok",
+    "oly_anon_id",
+    "oly_enc_id",
+    "vero_id",
+    "_ga",
+    "_gl",
 ];
 
 fn is_tracking_param(name: &str) -> bool {
@@ -139,13 +153,17 @@ fn sharepoint(url: &Url) -> Option<Url> {
 /// of the same content; other parameters (`plain=1`, `ref=`) change what is shown.
 fn code_host(url: &Url) -> Option<Url> {
     let host = url.host_str()?;
-    let known = ["github.com", "gitlab.com"].contains(&host) || host.starts_with("github.") || host.starts_with("gitlab.");
+    let known =
+        ["github.com", "gitlab.com"].contains(&host) || host.starts_with("github.") || host.starts_with("gitlab.");
     if !known || url.query().is_none() {
         return None;
     }
     let noise = ["tab", "ref_type", "source", "from"];
-    let kept: Vec<(String, String)> =
-        url.query_pairs().filter(|(k, _)| !noise.contains(&k.as_ref())).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| !noise.contains(&k.as_ref()))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
     let mut u = url.clone();
     if kept.is_empty() {
         u.set_query(None);
@@ -271,7 +289,10 @@ mod tests {
         assert_eq!(k, "https://wiki.example.com/pages/42");
         assert_eq!(key("https://wiki.example.com/spaces/ENG/pages/42/Runbook+for+deploys"), k);
         assert_eq!(key("https://x.atlassian.net/wiki/spaces/ENG/pages/42"), "https://x.atlassian.net/wiki/pages/42");
-        assert_eq!(key("https://x.atlassian.net/wiki/pages/viewpage.action?pageId=42"), "https://x.atlassian.net/wiki/pages/42");
+        assert_eq!(
+            key("https://x.atlassian.net/wiki/pages/viewpage.action?pageId=42"),
+            "https://x.atlassian.net/wiki/pages/42"
+        );
         // Not a page id: left alone.
         assert_eq!(key("https://wiki.example.com/spaces/ENG/overview"), "https://wiki.example.com/spaces/ENG/overview");
     }
@@ -301,8 +322,14 @@ mod tests {
     #[test]
     fn code_hosts_drop_view_parameters_only() {
         assert_eq!(key("https://github.com/o/r?tab=readme-ov-file"), "https://github.com/o/r");
-        assert_eq!(key("https://gitlab.example.com/g/p/-/blob/main/README.md?ref_type=heads"), "https://gitlab.example.com/g/p/-/blob/main/README.md");
-        assert_eq!(key("https://github.com/o/r/blob/main/a.md?plain=1&tab=x"), "https://github.com/o/r/blob/main/a.md?plain=1");
+        assert_eq!(
+            key("https://gitlab.example.com/g/p/-/blob/main/README.md?ref_type=heads"),
+            "https://gitlab.example.com/g/p/-/blob/main/README.md"
+        );
+        assert_eq!(
+            key("https://github.com/o/r/blob/main/a.md?plain=1&tab=x"),
+            "https://github.com/o/r/blob/main/a.md?plain=1"
+        );
         // `tab` elsewhere may well matter.
         assert_eq!(key("https://intra.example/report?tab=2"), "https://intra.example/report?tab=2");
     }

@@ -9,19 +9,20 @@ pub fn format_rfc3339_ms(unix_ms: i64) -> String {
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
-        sod / 3600,
-        (sod % 3600) / 60,
-        sod % 60
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z", sod / 3600, (sod % 3600) / 60, sod % 60)
 }
 
 /// Parses an RFC 3339 timestamp with a `Z` or `±hh:mm` offset into Unix milliseconds.
 /// Returns `None` for anything else, so callers can say which field was wrong.
 pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b't') || b[13] != b':' || b[16] != b':' {
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !(b[10] == b'T' || b[10] == b't')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
@@ -55,7 +56,11 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
             let oh: i64 = rest[1..3].parse().ok()?;
             let om: i64 = rest[4..6].parse().ok()?;
             let v = oh * 60 + om;
-            if rest.starts_with('-') { -v } else { v }
+            if rest.starts_with('-') {
+                -v
+            } else {
+                v
+            }
         }
         _ => return None,
     };

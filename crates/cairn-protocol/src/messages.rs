@@ -139,19 +139,35 @@ pub enum PanelRequest {
     /// Connection, account, sync queue and allowed sites.
     Status {},
     /// The highlights of a page, newest first.
-    ListPage { url: String },
+    ListPage {
+        url: String,
+    },
     /// Sign in with a username and password; the server issues a token.
-    SignIn { server_url: String, username: String, password: String },
+    SignIn {
+        server_url: String,
+        username: String,
+        password: String,
+    },
     /// Use a token made elsewhere (`cairn-server token issue`).
-    Connect { server_url: String, token: String },
+    Connect {
+        server_url: String,
+        token: String,
+    },
     SignOut {},
     /// Change the signed-in account's password; the server signs out the
     /// account's other devices and tokens, this one stays signed in.
-    ChangePassword { current_password: String, new_password: String },
+    ChangePassword {
+        current_password: String,
+        new_password: String,
+    },
     /// Share new highlights with this community (slug), or keep them private (`None`).
-    ChooseCommunity { community: Option<String> },
+    ChooseCommunity {
+        community: Option<String>,
+    },
     SyncNow {},
-    DeleteHighlight { id: String },
+    DeleteHighlight {
+        id: String,
+    },
     /// Change the note (empty removes it) or colour of one of the user's highlights.
     EditHighlight {
         id: String,
@@ -170,10 +186,17 @@ pub enum PanelRequest {
         tags: Vec<String>,
     },
     /// Ask the tab showing `page_url` to re-attach an orphan to its current selection.
-    ReattachOrphan { id: String, page_url: String },
+    ReattachOrphan {
+        id: String,
+        page_url: String,
+    },
     /// Let Cairn run on a site (`scheme://host[:port]`).
-    AllowSite { origin: String },
-    DisallowSite { origin: String },
+    AllowSite {
+        origin: String,
+    },
+    DisallowSite {
+        origin: String,
+    },
 }
 
 /// What the background asks of a content script (the only messages a content
@@ -217,9 +240,16 @@ pub struct PlacedHighlight {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PageReply {
-    Status { count: u32 },
-    Anchored { highlights: Vec<PlacedHighlight>, orphans: u32 },
-    Created { highlight: PlacedHighlight },
+    Status {
+        count: u32,
+    },
+    Anchored {
+        highlights: Vec<PlacedHighlight>,
+        orphans: u32,
+    },
+    Created {
+        highlight: PlacedHighlight,
+    },
     Edited {
         id: String,
         color: Color,
@@ -228,9 +258,15 @@ pub enum PageReply {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note_html: Option<String>,
     },
-    Reattached { highlight: PlacedHighlight },
-    Clipped { clip: ClipSummary },
-    Deleted { id: String },
+    Reattached {
+        highlight: PlacedHighlight,
+    },
+    Clipped {
+        clip: ClipSummary,
+    },
+    Deleted {
+        id: String,
+    },
 }
 
 /// Where a highlight stands with the server.
@@ -329,7 +365,10 @@ pub struct Sender {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Request {
     /// From a content script on `page_url` (taken from the sender, not the message).
-    Page { page_url: String, request: PageRequest },
+    Page {
+        page_url: String,
+        request: PageRequest,
+    },
     Panel(PanelRequest),
 }
 
@@ -385,8 +424,7 @@ pub fn authorize(sender: &Sender, raw: serde_json::Value) -> Result<Request, Mes
     let moz_origin = format!("moz-extension://{}/", sender.own_id);
     let url = sender.url.as_deref().unwrap_or("");
     if url.starts_with(&own_origin) || url.starts_with(&moz_origin) {
-        let request: PanelRequest =
-            serde_json::from_value(raw).map_err(|e| MessageError::Malformed(e.to_string()))?;
+        let request: PanelRequest = serde_json::from_value(raw).map_err(|e| MessageError::Malformed(e.to_string()))?;
         return Ok(Request::Panel(request));
     }
     // Anything else is a content script (or a renderer pretending to be one).
@@ -425,7 +463,11 @@ fn validate_page_request(r: &PageRequest) -> Result<(), MessageError> {
             }
             check_note(note.as_deref())?;
             if tags.len() > cairn_model::MAX_TAGS {
-                return Err(MessageError::Invalid(format!("{} tags; at most {} are accepted", tags.len(), cairn_model::MAX_TAGS)));
+                return Err(MessageError::Invalid(format!(
+                    "{} tags; at most {} are accepted",
+                    tags.len(),
+                    cairn_model::MAX_TAGS
+                )));
             }
             if let Some(h) = html {
                 if h.len() > MAX_CLIP_HTML_BYTES {
@@ -436,10 +478,12 @@ fn validate_page_request(r: &PageRequest) -> Result<(), MessageError> {
                 }
             }
             match clip {
-                ClipKind::UrlOnly if html.is_some() || text.is_some() || quote.is_some() => Err(MessageError::Invalid(
-                    "a URL-only clip carries nothing from the page's content".into(),
-                )),
-                ClipKind::Article if html.is_none() => Err(MessageError::Invalid("an article clip needs the page's HTML".into())),
+                ClipKind::UrlOnly if html.is_some() || text.is_some() || quote.is_some() => {
+                    Err(MessageError::Invalid("a URL-only clip carries nothing from the page's content".into()))
+                }
+                ClipKind::Article if html.is_none() => {
+                    Err(MessageError::Invalid("an article clip needs the page's HTML".into()))
+                }
                 ClipKind::Selection => {
                     let (Some(text), Some(start), Some(end), Some(_), Some(_)) = (text, start, end, html, quote) else {
                         return Err(MessageError::Invalid(
@@ -479,10 +523,9 @@ fn check_selection(start: u32, end: u32, units: usize) -> Result<(), MessageErro
 
 fn check_note(note: Option<&str>) -> Result<(), MessageError> {
     match note {
-        Some(n) if n.chars().count() > cairn_model::MAX_NOTE_CHARS => Err(MessageError::Invalid(format!(
-            "note is longer than {} characters",
-            cairn_model::MAX_NOTE_CHARS
-        ))),
+        Some(n) if n.chars().count() > cairn_model::MAX_NOTE_CHARS => {
+            Err(MessageError::Invalid(format!("note is longer than {} characters", cairn_model::MAX_NOTE_CHARS)))
+        }
         _ => Ok(()),
     }
 }
@@ -505,7 +548,13 @@ mod tests {
     #[test]
     fn content_script_gets_page_channel_with_sender_url() {
         let r = authorize(&content("https://wiki.example/p#x"), json!({"kind": "page_status"})).unwrap();
-        assert_eq!(r, Request::Page { page_url: "https://wiki.example/p#x".into(), request: PageRequest::PageStatus { canonical: None } });
+        assert_eq!(
+            r,
+            Request::Page {
+                page_url: "https://wiki.example/p#x".into(),
+                request: PageRequest::PageStatus { canonical: None }
+            }
+        );
     }
 
     #[test]
@@ -527,8 +576,9 @@ mod tests {
     #[test]
     fn content_script_cannot_name_another_page() {
         // A forged field is an unknown field, not a way to pick the page.
-        let err = authorize(&content("https://wiki.example/"), json!({"kind": "page_status", "url": "https://hr.example/"}))
-            .unwrap_err();
+        let err =
+            authorize(&content("https://wiki.example/"), json!({"kind": "page_status", "url": "https://hr.example/"}))
+                .unwrap_err();
         assert!(matches!(err, MessageError::Malformed(_)), "{err:?}");
     }
 
@@ -541,7 +591,10 @@ mod tests {
             authorize(&content("file:///etc/passwd"), json!({"kind": "page_status"})),
             Err(MessageError::BadSenderUrl)
         );
-        assert_eq!(authorize(&content("chrome-extension://other/popup.html"), json!({"kind": "status"})).unwrap_err().code(), "bad_sender_url");
+        assert_eq!(
+            authorize(&content("chrome-extension://other/popup.html"), json!({"kind": "status"})).unwrap_err().code(),
+            "bad_sender_url"
+        );
     }
 
     #[test]
@@ -577,8 +630,11 @@ mod tests {
 
     #[test]
     fn extension_pages_get_panel_channel() {
-        let r = authorize(&popup(), json!({"kind": "sign_in", "server_url": "http://127.0.0.1:1", "username": "a", "password": "b"}))
-            .unwrap();
+        let r = authorize(
+            &popup(),
+            json!({"kind": "sign_in", "server_url": "http://127.0.0.1:1", "username": "a", "password": "b"}),
+        )
+        .unwrap();
         assert!(matches!(r, Request::Panel(PanelRequest::SignIn { .. })));
         assert!(matches!(authorize(&popup(), json!({"kind": "nope"})), Err(MessageError::Malformed(_))));
     }

@@ -27,12 +27,12 @@ use serde_json::{json, Value};
 #[allow(dead_code)]
 mod postgres;
 
-
 /// As the server binary (`main.rs`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const USAGE: &str = "usage: load [--backend sqlite|postgres|both] [--clients 200] [--step-secs 5] [--seed 5000] [--device-pull 50000]
+const USAGE: &str =
+    "usage: load [--backend sqlite|postgres|both] [--clients 200] [--step-secs 5] [--seed 5000] [--device-pull 50000]
             [--hold sync|pages@RATE]  (runs that mix at that rate for ten steps, to profile)
 PostgreSQL: CAIRN_TEST_POSTGRES_URL, else a throwaway local cluster (as the tests do), reached through its
 Unix socket (CAIRN_BENCH_POSTGRES_TCP=1: over TCP); CAIRN_BENCH_PG_CONNECTIONS=N sets the pool size.";
@@ -48,13 +48,26 @@ struct Options {
 }
 
 fn options() -> Options {
-    let mut o = Options { backends: vec!["sqlite", "postgres"], clients: 200, step: Duration::from_secs(5), seed: 5_000, device_pull: 50_000, hold: None };
+    let mut o = Options {
+        backends: vec!["sqlite", "postgres"],
+        clients: 200,
+        step: Duration::from_secs(5),
+        seed: 5_000,
+        device_pull: 50_000,
+        hold: None,
+    };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < args.len() {
         let value = args.get(i + 1).cloned().unwrap_or_default();
         match args[i].as_str() {
-            "--backend" => o.backends = match value.as_str() { "sqlite" => vec!["sqlite"], "postgres" => vec!["postgres"], _ => vec!["sqlite", "postgres"] },
+            "--backend" => {
+                o.backends = match value.as_str() {
+                    "sqlite" => vec!["sqlite"],
+                    "postgres" => vec!["postgres"],
+                    _ => vec!["sqlite", "postgres"],
+                }
+            }
             "--clients" => o.clients = value.parse().expect("--clients N"),
             "--step-secs" => o.step = Duration::from_secs(value.parse().expect("--step-secs N")),
             "--seed" => o.seed = value.parse().expect("--seed N"),
@@ -85,7 +98,11 @@ fn annotation(id: &str, url: &str, n: u64) -> Value {
     let mut a = Annotation::new_highlight(
         id.parse().unwrap(),
         url,
-        vec![Selector::TextQuoteSelector { exact: "some quoted words from the page".into(), prefix: None, suffix: None }],
+        vec![Selector::TextQuoteSelector {
+            exact: "some quoted words from the page".into(),
+            prefix: None,
+            suffix: None,
+        }],
         Color::Yellow,
         1_790_000_000_000 + n as i64,
     );
@@ -119,8 +136,13 @@ impl Bench {
             .collect();
         let token = &self.tokens[client % self.tokens.len()];
         let device = format!("dev{client}");
-        match self.http.post(format!("{}/v1/sync/push", self.base)).bearer_auth(token)
-            .json(&json!({"device_id": device, "mutations": mutations})).send().await
+        match self
+            .http
+            .post(format!("{}/v1/sync/push", self.base))
+            .bearer_auth(token)
+            .json(&json!({"device_id": device, "mutations": mutations}))
+            .send()
+            .await
         {
             Ok(r) if r.status() == 200 => {
                 self.max_seq.fetch_add(count as u64, Ordering::Relaxed);
@@ -134,7 +156,13 @@ impl Bench {
         let max = self.max_seq.load(Ordering::Relaxed).saturating_sub(100).max(1);
         let since = (client as u64 * 7919 + self.ids.load(Ordering::Relaxed)) % max;
         let token = &self.tokens[client % self.tokens.len()];
-        match self.http.get(format!("{}/v1/communities/bench/changes?since={since}&limit=100", self.base)).bearer_auth(token).send().await {
+        match self
+            .http
+            .get(format!("{}/v1/communities/bench/changes?since={since}&limit=100", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+        {
             Ok(r) if r.status() == 200 => r.bytes().await.is_ok(),
             _ => false,
         }
@@ -143,7 +171,14 @@ impl Bench {
     async fn page(&self, client: usize) -> bool {
         let token = &self.tokens[client % self.tokens.len()];
         let url = format!("https://bench.example/lookup/{}", client % LOOKUP_PAGES);
-        match self.http.get(format!("{}/v1/annotations", self.base)).query(&[("url", url)]).bearer_auth(token).send().await {
+        match self
+            .http
+            .get(format!("{}/v1/annotations", self.base))
+            .query(&[("url", url)])
+            .bearer_auth(token)
+            .send()
+            .await
+        {
             Ok(r) if r.status() == 200 => r.bytes().await.is_ok(),
             _ => false,
         }
@@ -203,7 +238,9 @@ async fn run_at(bench: Arc<Bench>, mix: Mix, rate: f64, duration: Duration, clie
     }
     let mut l = latencies.lock().unwrap().clone();
     l.sort_unstable();
-    let pct = |p: f64| l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1))).copied().unwrap_or(0) as f64 / 1000.0;
+    let pct = |p: f64| {
+        l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1))).copied().unwrap_or(0) as f64 / 1000.0
+    };
     (pct(0.50), pct(0.99), l.last().copied().unwrap_or(0) as f64 / 1000.0, errors.load(Ordering::Relaxed))
 }
 
@@ -304,7 +341,10 @@ async fn open(backend: &str, dir: &std::path::Path) -> (Arc<dyn Store>, Option<S
                 _ => url,
             };
             println!("  PostgreSQL at {url}");
-            let connections = std::env::var("CAIRN_BENCH_PG_CONNECTIONS").ok().and_then(|n| n.parse().ok()).unwrap_or_else(PostgresStore::default_connections);
+            let connections = std::env::var("CAIRN_BENCH_PG_CONNECTIONS")
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(PostgresStore::default_connections);
             (Arc::new(PostgresStore::open(&url, connections).await.unwrap()), Some(url))
         }
     }
@@ -321,8 +361,18 @@ async fn analyze(url: &str) {
 
 fn main() {
     let o = options();
-    let server_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("server").enable_all().build().unwrap();
-    let client_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("load-client").enable_all().build().unwrap();
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("server")
+        .enable_all()
+        .build()
+        .unwrap();
+    let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("load-client")
+        .enable_all()
+        .build()
+        .unwrap();
     for backend in o.backends.clone() {
         settle_the_disk();
         // CAIRN_BENCH_KEEP=DIR keeps the SQLite file there, to look at afterwards.

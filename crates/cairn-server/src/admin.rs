@@ -66,7 +66,12 @@ fn hash_new_password(password: &str) -> anyhow::Result<String> {
 
 /// Sets `username`'s password (`cairn-server user passwd`); with
 /// `revoke_tokens`, also revokes every token they hold. Answers how many were revoked.
-pub async fn set_password(store: &dyn Store, username: &str, password: &str, revoke_tokens: bool) -> anyhow::Result<u64> {
+pub async fn set_password(
+    store: &dyn Store,
+    username: &str,
+    password: &str,
+    revoke_tokens: bool,
+) -> anyhow::Result<u64> {
     let (user, _) = store.user_with_password(username).await?.with_context(|| format!("no user named {username:?}"))?;
     let hash = hash_new_password(password)?;
     let revoke = if revoke_tokens { RevokeTokens::All } else { RevokeTokens::Nothing };
@@ -81,8 +86,7 @@ pub async fn create_community(store: &dyn Store, slug: &str, name: &str) -> anyh
 
 pub async fn add_member(store: &dyn Store, slug: &str, username: &str, role: Role) -> anyhow::Result<()> {
     let community = store.community(slug).await?.with_context(|| format!("no community with slug {slug:?}"))?;
-    let (user, _) =
-        store.user_with_password(username).await?.with_context(|| format!("no user named {username:?}"))?;
+    let (user, _) = store.user_with_password(username).await?.with_context(|| format!("no user named {username:?}"))?;
     store.set_membership(&user.id, &community.id, role, now_ms()).await?;
     Ok(())
 }
@@ -104,8 +108,7 @@ pub async fn archive_community(store: &dyn Store, slug: &str, archived: bool) ->
 
 pub async fn remove_member(store: &dyn Store, slug: &str, username: &str) -> anyhow::Result<()> {
     let community = community_named(store, slug).await?;
-    let (user, _) =
-        store.user_with_password(username).await?.with_context(|| format!("no user named {username:?}"))?;
+    let (user, _) = store.user_with_password(username).await?.with_context(|| format!("no user named {username:?}"))?;
     if !store.remove_membership(&user.id, &community.id).await? {
         bail!("{username} is not a member of {slug}");
     }
@@ -125,15 +128,21 @@ pub async fn invite(store: &dyn Store, slug: &str, multi_use: bool, hours: u32) 
     let now = now_ms();
     let expires = now + i64::from(hours.clamp(1, 24 * 90)) * 3_600_000;
     store
-        .create_invite(&community.id, &owner.user.id, &tokens::hash(&code), Some(expires), (!multi_use).then_some(1), now)
+        .create_invite(
+            &community.id,
+            &owner.user.id,
+            &tokens::hash(&code),
+            Some(expires),
+            (!multi_use).then_some(1),
+            now,
+        )
         .await?;
     Ok(code)
 }
 
 /// Issues a token for `username` and returns it; it cannot be shown again.
 pub async fn issue_token(store: &dyn Store, username: &str, expires_days: Option<u32>) -> anyhow::Result<String> {
-    let (user, _) =
-        store.user_with_password(username).await?.with_context(|| format!("no user named {username:?}"))?;
+    let (user, _) = store.user_with_password(username).await?.with_context(|| format!("no user named {username:?}"))?;
     let token = tokens::generate();
     let now = now_ms();
     let expires = expires_days.map(|d| now + i64::from(d) * DAY_MS);
@@ -145,7 +154,8 @@ pub async fn issue_token(store: &dyn Store, username: &str, expires_days: Option
 pub async fn revoke_token(store: &dyn Store, prefix_or_token: &str) -> anyhow::Result<u64> {
     let key = if tokens::looks_like_token(prefix_or_token) {
         tokens::hash(prefix_or_token)
-    } else if prefix_or_token.len() == tokens::DISPLAY_PREFIX_CHARS && prefix_or_token.starts_with(tokens::TOKEN_PREFIX) {
+    } else if prefix_or_token.len() == tokens::DISPLAY_PREFIX_CHARS && prefix_or_token.starts_with(tokens::TOKEN_PREFIX)
+    {
         prefix_or_token.to_string()
     } else {
         bail!(

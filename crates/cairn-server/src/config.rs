@@ -75,7 +75,9 @@ impl Database {
     pub fn choose(url: Option<&str>, data_dir: &Path) -> anyhow::Result<Database> {
         match url {
             None | Some("") => Ok(Database::Sqlite(data_dir.join("cairn.sqlite3"))),
-            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => Ok(Database::Postgres(u.into())),
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+                Ok(Database::Postgres(u.into()))
+            }
             Some(u) if u.starts_with("sqlite:") => Ok(Database::Sqlite(PathBuf::from(u.trim_start_matches("sqlite:")))),
             Some(_) => anyhow::bail!("--database must be a postgres:// URL or sqlite:PATH"),
         }

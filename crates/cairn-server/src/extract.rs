@@ -78,7 +78,8 @@ impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
             ApiError::Unauthorized(
-                "this endpoint needs the header Authorization: Bearer <token>; get a token from POST /v1/session".into(),
+                "this endpoint needs the header Authorization: Bearer <token>; get a token from POST /v1/session"
+                    .into(),
             )
         })?;
         let token = value
@@ -97,7 +98,9 @@ impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
 
 /// 401 for a token the store does not accept.
 pub fn invalid_token() -> ApiError {
-    ApiError::Unauthorized("the token is not valid (unknown, expired or revoked); sign in again with POST /v1/session".into())
+    ApiError::Unauthorized(
+        "the token is not valid (unknown, expired or revoked); sign in again with POST /v1/session".into(),
+    )
 }
 
 /// The user a request acts for, established from its bearer token and nothing else.

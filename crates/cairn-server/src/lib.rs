@@ -64,7 +64,8 @@ impl AppState {
     pub fn with_config(store: Arc<dyn Store>, config: ServerConfig) -> AppState {
         let (changes, _) = tokio::sync::broadcast::channel(1024);
         // Outside a runtime (a state built for inspection) nothing is relayed.
-        let announced = tokio::runtime::Handle::try_current().ok().and_then(|rt| Some((store.changes_announced()?, rt)));
+        let announced =
+            tokio::runtime::Handle::try_current().ok().and_then(|rt| Some((store.changes_announced()?, rt)));
         if let Some((mut announced, runtime)) = announced {
             let changes = changes.clone();
             runtime.spawn(async move {
@@ -80,13 +81,7 @@ impl AppState {
                 }
             });
         }
-        AppState {
-            store,
-            changes,
-            config: Arc::new(config),
-            limiter: Arc::default(),
-            metrics: Arc::default(),
-        }
+        AppState { store, changes, config: Arc::new(config), limiter: Arc::default(), metrics: Arc::default() }
     }
 
     /// Tells live-stream listeners about committed changes (nobody listening is fine).
@@ -143,10 +138,7 @@ pub fn router(state: AppState) -> Router {
         .route("/communities/{slug}/members/{username}", put(routes::set_member_role).delete(routes::remove_member))
         .route("/join", post(routes::join));
     let w3c = Router::new()
-        .route(
-            "/{container}/",
-            get(w3c::container_get).post(w3c::container_post).options(w3c::container_options),
-        )
+        .route("/{container}/", get(w3c::container_get).post(w3c::container_post).options(w3c::container_options))
         .route(
             "/{container}/{id}",
             get(w3c::annotation_get)

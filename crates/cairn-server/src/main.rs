@@ -229,7 +229,8 @@ async fn open_store(data: &DataDir) -> anyhow::Result<Arc<dyn Store>> {
     match data.database()? {
         Database::Sqlite(path) => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create data directory {}", dir.display()))?;
             }
             Ok(Arc::new(SqliteStore::open(&path).await?))
         }
@@ -272,7 +273,10 @@ async fn serve(data: &DataDir, options: ServeOptions) -> anyhow::Result<()> {
     let config = ServerConfig {
         extension_origin: options.extension_origin.or(file.extension_origin).unwrap_or(defaults.extension_origin),
         public_url: options.public_url.or(file.public_url),
-        rate_per_second: options.rate_limit_per_second.or(file.rate_limit_per_second).unwrap_or(defaults.rate_per_second),
+        rate_per_second: options
+            .rate_limit_per_second
+            .or(file.rate_limit_per_second)
+            .unwrap_or(defaults.rate_per_second),
         rate_burst: options.rate_limit_burst.or(file.rate_limit_burst).unwrap_or(defaults.rate_burst),
         request_timeout: options
             .request_timeout_secs
@@ -383,9 +387,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 CommunityCommand::Invite { slug, multi_use, hours, .. } => {
                     admin::invite(s, slug, *multi_use, *hours).await
                 }
-                CommunityCommand::AddMember { slug, username, role, .. } => admin::add_member(s, slug, username, (*role).into())
-                    .await
-                    .map(|()| format!("{username} is now a member of {slug}")),
+                CommunityCommand::AddMember { slug, username, role, .. } => {
+                    admin::add_member(s, slug, username, (*role).into())
+                        .await
+                        .map(|()| format!("{username} is now a member of {slug}"))
+                }
             };
             store.close().await;
             println!("{}", result?);
@@ -410,10 +416,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let level = std::env::var("CAIRN_LOG")
-        .ok()
-        .and_then(|v| v.parse::<tracing::Level>().ok())
-        .unwrap_or(tracing::Level::INFO);
+    let level =
+        std::env::var("CAIRN_LOG").ok().and_then(|v| v.parse::<tracing::Level>().ok()).unwrap_or(tracing::Level::INFO);
     tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

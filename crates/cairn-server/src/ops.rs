@@ -23,12 +23,10 @@ const EXPOSED_HEADERS: &str = "etag, location, link, retry-after, content-locati
 /// origin gets no CORS headers at all (the browser then refuses to hand the
 /// answer to the page); the `Origin` header is compared, never echoed blindly.
 pub async fn cors(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let allowed = request
-        .headers()
-        .get(header::ORIGIN)
-        .is_some_and(|o| o.as_bytes() == state.config.extension_origin.as_bytes());
-    let preflight = request.method() == Method::OPTIONS
-        && request.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let allowed =
+        request.headers().get(header::ORIGIN).is_some_and(|o| o.as_bytes() == state.config.extension_origin.as_bytes());
+    let preflight =
+        request.method() == Method::OPTIONS && request.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
     let mut response = if allowed && preflight {
         let mut r = StatusCode::NO_CONTENT.into_response();
         let h = r.headers_mut();

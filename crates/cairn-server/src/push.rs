@@ -37,9 +37,15 @@ impl Rejection {
 #[derive(Clone, Debug)]
 pub enum PreparedMutation {
     Upsert(Box<PreparedUpsert>),
-    Delete { seq: i64, id: String },
+    Delete {
+        seq: i64,
+        id: String,
+    },
     /// Already known to be refused; still recorded under its seq.
-    Invalid { seq: i64, rejection: Rejection },
+    Invalid {
+        seq: i64,
+        rejection: Rejection,
+    },
 }
 
 impl PreparedMutation {
@@ -75,7 +81,9 @@ pub struct PreparedUpsert {
 /// short and plain keeps that table small and the ids safe to log.
 pub fn check_device_id(device_id: &str) -> Result<(), ApiError> {
     let n = device_id.chars().count();
-    if n == 0 || n > MAX_DEVICE_ID_CHARS || !device_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    if n == 0
+        || n > MAX_DEVICE_ID_CHARS
+        || !device_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
         return Err(ApiError::BadRequest(format!(
             "\"device_id\" must be 1 to {MAX_DEVICE_ID_CHARS} characters of A-Z, a-z, 0-9, '-' and '_'"
@@ -94,10 +102,12 @@ pub fn prepare(mutation: Mutation, now_ms: i64) -> Result<PreparedMutation, ApiE
             Ok(parsed) => PreparedMutation::Delete { seq, id: parsed.to_urn() },
             Err(e) => PreparedMutation::Invalid { seq, rejection: Rejection::new("invalid_annotation", e.to_string()) },
         },
-        Mutation::Upsert { annotation, communities, .. } => match prepare_upsert(seq, annotation, communities, now_ms) {
-            Ok(u) => PreparedMutation::Upsert(Box::new(u)),
-            Err(rejection) => PreparedMutation::Invalid { seq, rejection },
-        },
+        Mutation::Upsert { annotation, communities, .. } => {
+            match prepare_upsert(seq, annotation, communities, now_ms) {
+                Ok(u) => PreparedMutation::Upsert(Box::new(u)),
+                Err(rejection) => PreparedMutation::Invalid { seq, rejection },
+            }
+        }
     })
 }
 
@@ -148,7 +158,9 @@ pub fn search_columns(annotation: &Annotation) -> (String, String) {
 fn search_columns_raw(annotation: &Annotation) -> (String, String) {
     let tags = annotation.tags();
     let mut text = String::new();
-    for part in [annotation.note().unwrap_or(""), annotation.quote().unwrap_or("")].into_iter().chain(tags.iter().copied()) {
+    for part in
+        [annotation.note().unwrap_or(""), annotation.quote().unwrap_or("")].into_iter().chain(tags.iter().copied())
+    {
         text.push_str(&part.to_lowercase());
         text.push('\n');
     }
@@ -279,7 +291,12 @@ mod tests {
 
     fn member_of(slug: &str) -> Membership {
         Membership {
-            community: Community { id: format!("c-{slug}"), slug: slug.into(), name: format!("{slug} name"), archived: false },
+            community: Community {
+                id: format!("c-{slug}"),
+                slug: slug.into(),
+                name: format!("{slug} name"),
+                archived: false,
+            },
             role: Role::Member,
         }
     }
@@ -394,7 +411,10 @@ mod tests {
         assert_eq!(decide_delete(&alice, "x", None), Ok(DeleteDecision::Tombstone));
 
         let newer = StoredState { author_id: "alice".into(), deleted: false, modified_ms: 50 };
-        assert_eq!(decide_upsert(&alice, Some(&newer), &upsert(40, &[]), &[], &[]).unwrap().0, UpsertDecision::KeepStored);
+        assert_eq!(
+            decide_upsert(&alice, Some(&newer), &upsert(40, &[]), &[], &[]).unwrap().0,
+            UpsertDecision::KeepStored
+        );
         assert_eq!(decide_upsert(&alice, Some(&newer), &upsert(50, &[]), &[], &[]).unwrap().0, UpsertDecision::Write);
         assert_eq!(decide_upsert(&alice, Some(&newer), &upsert(60, &[]), &[], &[]).unwrap().0, UpsertDecision::Write);
     }
@@ -402,7 +422,8 @@ mod tests {
     #[test]
     fn stamp_overrides_creator_and_audience() {
         let mut a = annotation(0);
-        a.creator = Some(Agent { id: Some("urn:cairn:user:someone-else".into()), kind: None, name: Some("Mallory".into()) });
+        a.creator =
+            Some(Agent { id: Some("urn:cairn:user:someone-else".into()), kind: None, name: Some("Mallory".into()) });
         let m = member_of("team");
         stamp(&mut a, &user("alice"), &[&m.community]);
         let creator = a.creator.unwrap();

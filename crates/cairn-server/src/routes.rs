@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json as JsonResponse;
 use cairn_model::{format_rfc3339_ms, parse_rfc3339_ms, PageKey};
 use cairn_protocol::api::{
-    ChangeEvent, ChangePasswordRequest, ChangePasswordResponse, CommunityDetail, CommunityInfo, CreateCommunityRequest, CreateInviteRequest,
-    InviteResponse, JoinRequest, MeResponse, MemberInfo, PushRequest, PushResponse, Role,
+    ChangeEvent, ChangePasswordRequest, ChangePasswordResponse, CommunityDetail, CommunityInfo, CreateCommunityRequest,
+    CreateInviteRequest, InviteResponse, JoinRequest, MeResponse, MemberInfo, PushRequest, PushResponse, Role,
     SearchResponse, SetRoleRequest, SignInRequest, SignInResponse, UpdateCommunityRequest, MAX_PAGE_LIMIT,
     MAX_PUSH_MUTATIONS,
 };
@@ -59,7 +59,10 @@ pub async fn sign_in(
 }
 
 /// Runs argon2 (tens of milliseconds of CPU) off the async workers.
-async fn off_the_workers<T: Send + 'static>(what: &str, work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+async fn off_the_workers<T: Send + 'static>(
+    what: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::Internal(format!("{what} panicked: {e}")))
 }
 
@@ -290,8 +293,9 @@ fn decode_cursor(cursor: &str) -> Result<(i64, String), ApiError> {
 fn time_param(name: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
     value
         .map(|v| {
-            parse_rfc3339_ms(v)
-                .ok_or_else(|| ApiError::BadRequest(format!("\"{name}\" must be an RFC 3339 time like 2025-01-31T12:00:00Z")))
+            parse_rfc3339_ms(v).ok_or_else(|| {
+                ApiError::BadRequest(format!("\"{name}\" must be an RFC 3339 time like 2025-01-31T12:00:00Z"))
+            })
         })
         .transpose()
 }
@@ -331,7 +335,8 @@ pub async fn search(
     let mut found = state.store.search(&user, &filter).await?;
     let more = found.len() as i64 > limit;
     found.truncate(limit as usize);
-    let next_cursor = if more { found.last().map(|a| encode_cursor(a.created_ms, &a.shared.annotation.id)) } else { None };
+    let next_cursor =
+        if more { found.last().map(|a| encode_cursor(a.created_ms, &a.shared.annotation.id)) } else { None };
     Ok(JsonResponse(SearchResponse { annotations: found.into_iter().map(|a| a.shared).collect(), next_cursor }))
 }
 
@@ -356,7 +361,10 @@ pub async fn create_community(
     let now = now_ms();
     let community = state.store.create_community(&request.slug, &name, now).await?;
     state.store.set_membership(&user.id, &community.id, Role::Owner, now).await?;
-    Ok((StatusCode::CREATED, JsonResponse(CommunityInfo { id: community.slug, name: community.name, role: Role::Owner })))
+    Ok((
+        StatusCode::CREATED,
+        JsonResponse(CommunityInfo { id: community.slug, name: community.name, role: Role::Owner }),
+    ))
 }
 
 pub async fn community_detail(

@@ -66,7 +66,9 @@ fn kind_name(kind: ChangeKind) -> &'static str {
 
 /// `ChangesResponse { changes, next, more }`.
 pub fn changes(rows: &[FeedRow], next: u64, more: bool) -> JsonBytes {
-    let mut out = Vec::with_capacity(256 + rows.iter().map(|r| 256 + r.annotation.as_ref().map_or(0, |a| a.annotation_json.len())).sum::<usize>());
+    let mut out = Vec::with_capacity(
+        256 + rows.iter().map(|r| 256 + r.annotation.as_ref().map_or(0, |a| a.annotation_json.len())).sum::<usize>(),
+    );
     out.extend_from_slice(b"{\"changes\":[");
     for (i, row) in rows.iter().enumerate() {
         if i > 0 {
@@ -89,7 +91,12 @@ pub fn changes(rows: &[FeedRow], next: u64, more: bool) -> JsonBytes {
 
 /// `PageAnnotationsResponse { page_key, annotations }`.
 pub fn page(page_key: &str, annotations: &[std::sync::Arc<ServedAnnotation>]) -> JsonBytes {
-    let mut out = Vec::with_capacity(64 + annotations.iter().map(|a| a.wire_json.get().map_or(256 + a.annotation_json.len(), Vec::len)).sum::<usize>());
+    let mut out = Vec::with_capacity(
+        64 + annotations
+            .iter()
+            .map(|a| a.wire_json.get().map_or(256 + a.annotation_json.len(), Vec::len))
+            .sum::<usize>(),
+    );
     out.extend_from_slice(b"{\"page_key\":");
     push_value(&mut out, page_key);
     out.extend_from_slice(b",\"annotations\":[");
@@ -130,7 +137,12 @@ mod tests {
     #[test]
     fn feed_pages_read_back_as_the_protocol_type() {
         let rows = vec![
-            FeedRow { seq: 7, id: "urn:uuid:x".into(), kind: ChangeKind::Upsert, annotation: Some(std::sync::Arc::new(served(Some("<p>hi</p>")))) },
+            FeedRow {
+                seq: 7,
+                id: "urn:uuid:x".into(),
+                kind: ChangeKind::Upsert,
+                annotation: Some(std::sync::Arc::new(served(Some("<p>hi</p>")))),
+            },
             FeedRow { seq: 9, id: "urn:uuid:y".into(), kind: ChangeKind::Deleted, annotation: None },
             FeedRow { seq: 10, id: "urn:uuid:z".into(), kind: ChangeKind::Unshared, annotation: None },
         ];
@@ -138,7 +150,10 @@ mod tests {
         let back: ChangesResponse = serde_json::from_slice(&body).unwrap();
         assert_eq!((back.next, back.more, back.changes.len()), (10, true, 3));
         let first = back.changes[0].annotation.as_ref().unwrap();
-        assert_eq!(serde_json::to_string(&first.annotation).unwrap(), rows[0].annotation.as_ref().unwrap().annotation_json);
+        assert_eq!(
+            serde_json::to_string(&first.annotation).unwrap(),
+            rows[0].annotation.as_ref().unwrap().annotation_json
+        );
         assert_eq!((first.author.username.as_str(), first.note_html.as_deref()), ("al\"ice", Some("<p>hi</p>")));
         assert_eq!(first.communities, ["team", "ops"]);
         assert_eq!((back.changes[1].kind, back.changes[2].kind), (ChangeKind::Deleted, ChangeKind::Unshared));
@@ -160,7 +175,8 @@ mod tests {
 
     #[test]
     fn page_lookups_read_back_as_the_protocol_type() {
-        let JsonBytes(body) = page("a.example/p", &[std::sync::Arc::new(served(None)), std::sync::Arc::new(served(Some("<em>x</em>")))]);
+        let JsonBytes(body) =
+            page("a.example/p", &[std::sync::Arc::new(served(None)), std::sync::Arc::new(served(Some("<em>x</em>")))]);
         let back: PageAnnotationsResponse = serde_json::from_slice(&body).unwrap();
         assert_eq!(back.page_key, "a.example/p");
         assert_eq!(back.annotations.len(), 2);

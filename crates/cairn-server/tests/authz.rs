@@ -46,7 +46,9 @@ async fn events_until(response: &mut reqwest::Response, stop: &ChangeEvent) -> V
     loop {
         while let Some(end) = buffer.find("\n\n") {
             let frame: String = buffer.drain(..end + 2).collect();
-            if let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data: ")).filter(|_| frame.contains("event: change")) {
+            if let Some(data) =
+                frame.lines().find_map(|l| l.strip_prefix("data: ")).filter(|_| frame.contains("event: change"))
+            {
                 let event: ChangeEvent = serde_json::from_str(data).unwrap();
                 if &event == stop {
                     return seen;
@@ -118,8 +120,17 @@ async fn check(s: &TestServer, sc: Scenario) -> Result<(), TestCaseError> {
                 prop_assert!(sc.member[viewer][idx] || model[&a.annotation.id].0 == viewer, "leaked community name");
             }
         }
-        let found: SearchResponse = s.http.get(s.url("/v1/search")).query(&[("q", format!("needle{case}")), ("limit", "500".into())])
-            .bearer_auth(token).send().await.unwrap().json().await.unwrap();
+        let found: SearchResponse = s
+            .http
+            .get(s.url("/v1/search"))
+            .query(&[("q", format!("needle{case}")), ("limit", "500".into())])
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         let got: BTreeSet<String> = found.annotations.iter().map(|a| a.annotation.id.clone()).collect();
         prop_assert_eq!(&got, &want, "search for user {}", viewer);
         for (c, slug) in slugs.iter().enumerate() {
@@ -143,7 +154,11 @@ async fn check(s: &TestServer, sc: Scenario) -> Result<(), TestCaseError> {
             let a = annotation(id, &page, "hijacked", T0 + 1_000_000);
             let seq = EVIL_SEQ.fetch_add(2, Ordering::Relaxed) as u64;
             let results = s.push(token, "evil", json!([upsert(seq, &a, &[]), delete(seq + 1, id)])).await;
-            prop_assert!(results.iter().all(|r| r["status"] == "rejected" && r["error"]["code"] == "forbidden"), "{:?}", results);
+            prop_assert!(
+                results.iter().all(|r| r["status"] == "rejected" && r["error"]["code"] == "forbidden"),
+                "{:?}",
+                results
+            );
         }
     }
     // Every stream ends with its owner's own sentinel; nothing before it may be about a community they are not in.

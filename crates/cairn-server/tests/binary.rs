@@ -97,7 +97,8 @@ async fn admin_commands_create_accounts_and_manage_tokens() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let (ok, out, err) =
-        admin(&["user", "add", "dana", "--display-name", "Dana Ops", "--password-stdin"], d, Some("dana-secret-pw\n")).await;
+        admin(&["user", "add", "dana", "--display-name", "Dana Ops", "--password-stdin"], d, Some("dana-secret-pw\n"))
+            .await;
     assert!(ok, "{out}{err}");
     assert!(out.contains("created user dana"), "{out}");
     let (ok, _, err) = admin(&["user", "add", "dana", "--display-name", "Again"], d, None).await;
@@ -145,7 +146,10 @@ async fn admin_commands_create_accounts_and_manage_tokens() {
     let (ok, _, err) = admin(&["user", "passwd", "nobody"], d, Some("long enough pw\n")).await;
     assert!(!ok);
     assert!(err.contains("no user named"), "{err}");
-    let device = sign_in(&base, "dana", "dana-secret-pw").await.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_string();
+    let device = sign_in(&base, "dana", "dana-secret-pw").await.json::<serde_json::Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let (ok, out, err) = admin(&["user", "passwd", "dana", "--revoke-tokens"], d, Some("dana-new-secret\n")).await;
     assert!(ok, "{out}{err}");
     assert!(out.contains("revoked 2 token(s)"), "{out}");

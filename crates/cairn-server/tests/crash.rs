@@ -19,7 +19,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_cairn-server");
 /// Starts `serve --demo` on the current backend and returns the child and base URL.
 async fn serve(data_dir: &Path, database: Option<&str>) -> (Child, String) {
     let mut cmd = Command::new(BIN);
-    cmd.args(["serve", "--demo", "--listen", "127.0.0.1:0", "--rate-limit-per-second", "0", "--data-dir"]).arg(data_dir);
+    cmd.args(["serve", "--demo", "--listen", "127.0.0.1:0", "--rate-limit-per-second", "0", "--data-dir"])
+        .arg(data_dir);
     if let Some(url) = database {
         cmd.args(["--database", url]);
     }
@@ -31,8 +32,12 @@ async fn serve(data_dir: &Path, database: Option<&str>) -> (Child, String) {
 }
 
 async fn sign_in(http: &reqwest::Client, base: &str, user: &str) -> String {
-    let r = http.post(format!("{base}/v1/session")).json(&json!({"username": user, "password": format!("{user}-demo-password")}))
-        .send().await.unwrap();
+    let r = http
+        .post(format!("{base}/v1/session"))
+        .json(&json!({"username": user, "password": format!("{user}-demo-password")}))
+        .send()
+        .await
+        .unwrap();
     r.json::<SignInResponse>().await.unwrap().token
 }
 
@@ -41,8 +46,15 @@ async fn alice_ids(http: &reqwest::Client, base: &str, token: &str) -> HashSet<S
     let mut ids = HashSet::new();
     let mut since = 0;
     loop {
-        let page: ChangesResponse = http.get(format!("{base}/v1/me/changes?since={since}&limit=500")).bearer_auth(token)
-            .send().await.unwrap().json().await.unwrap();
+        let page: ChangesResponse = http
+            .get(format!("{base}/v1/me/changes?since={since}&limit=500"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         ids.extend(page.changes.iter().map(|c| c.id.clone()));
         since = page.next;
         if !page.more {
@@ -131,10 +143,16 @@ async fn serve_runs_on_postgresql_when_given_a_url() {
     assert!(!dir.path().join("cairn.sqlite3").exists(), "nothing was written to SQLite");
     child.start_kill().unwrap();
     // The admin CLI reaches the same database through CAIRN_DATABASE_URL.
-    let out = std::process::Command::new(BIN).args(["token", "issue", "bob"]).env("CAIRN_DATABASE_URL", &url)
-        .arg("--data-dir").arg(dir.path()).output().unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["token", "issue", "bob"])
+        .env("CAIRN_DATABASE_URL", &url)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let backup = std::process::Command::new(BIN).args(["backup", "--to", "/tmp/x.dump", "--database", &url]).output().unwrap();
+    let backup =
+        std::process::Command::new(BIN).args(["backup", "--to", "/tmp/x.dump", "--database", &url]).output().unwrap();
     assert!(String::from_utf8_lossy(&backup.stdout).contains("pg_dump"));
 }
 
@@ -142,11 +160,19 @@ async fn serve_runs_on_postgresql_when_given_a_url() {
 async fn backup_copies_a_live_sqlite_database_and_a_config_file_is_read() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("cairn.toml");
-    std::fs::write(&config, format!("data_dir = {:?}\nrate_limit_per_second = 0.0\n", dir.path().join("data"))).unwrap();
-    let mut child = Command::new(BIN).args(["serve", "--demo", "--listen", "127.0.0.1:0", "--config"]).arg(&config)
-        .stdout(Stdio::piped()).stderr(Stdio::null()).kill_on_drop(true).spawn().unwrap();
+    std::fs::write(&config, format!("data_dir = {:?}\nrate_limit_per_second = 0.0\n", dir.path().join("data")))
+        .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = lines.next_line().await.unwrap().unwrap().strip_prefix("cairn-server listening on ").unwrap().to_string();
+    let base =
+        lines.next_line().await.unwrap().unwrap().strip_prefix("cairn-server listening on ").unwrap().to_string();
     let http = reqwest::Client::new();
     let token = sign_in(&http, &base, "alice").await;
     let id = new_id();
@@ -157,19 +183,38 @@ async fn backup_copies_a_live_sqlite_database_and_a_config_file_is_read() {
     assert!(dir.path().join("data/cairn.sqlite3").exists(), "the config file chose the data directory");
 
     let copy = dir.path().join("copy.sqlite3");
-    let out = std::process::Command::new(BIN).args(["backup", "--config"]).arg(&config).arg("--to").arg(&copy).output().unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["backup", "--config"])
+        .arg(&config)
+        .arg("--to")
+        .arg(&copy)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     child.start_kill().unwrap();
-    let again = std::process::Command::new(BIN).args(["backup", "--config"]).arg(&config).arg("--to").arg(&copy).output().unwrap();
+    let again = std::process::Command::new(BIN)
+        .args(["backup", "--config"])
+        .arg(&config)
+        .arg("--to")
+        .arg(&copy)
+        .output()
+        .unwrap();
     assert!(!again.status.success(), "an existing file is never overwritten");
 
     // The copy is a working database with the annotation in it.
     let restored = tempfile::tempdir().unwrap();
     std::fs::copy(&copy, restored.path().join("cairn.sqlite3")).unwrap();
-    let mut child = Command::new(BIN).args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(restored.path())
-        .stdout(Stdio::piped()).stderr(Stdio::null()).kill_on_drop(true).spawn().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(restored.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = lines.next_line().await.unwrap().unwrap().strip_prefix("cairn-server listening on ").unwrap().to_string();
+    let base =
+        lines.next_line().await.unwrap().unwrap().strip_prefix("cairn-server listening on ").unwrap().to_string();
     let token = sign_in(&http, &base, "alice").await;
     assert!(alice_ids(&http, &base, &token).await.contains(&id));
     child.start_kill().unwrap();

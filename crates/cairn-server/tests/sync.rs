@@ -303,7 +303,12 @@ async fn requests_after_the_database_dropped_every_connection_succeed() {
                 assert_eq!(feed.changes.len(), 1 + round, "round {round}: the pull after the sessions ended");
                 assert_eq!(s.page(&bob, PAGE).await.annotations.len(), 1 + round, "round {round}: the page lookup");
                 let next = new_id();
-                s.push(&alice, "d1", json!([upsert(2 + round as u64, &annotation(&next, PAGE, "after", T0), &["demo-team"])])).await;
+                s.push(
+                    &alice,
+                    "d1",
+                    json!([upsert(2 + round as u64, &annotation(&next, PAGE, "after", T0), &["demo-team"])]),
+                )
+                .await;
             }
             let feed = changes(&s, &bob, "/v1/communities/demo-team/changes?since=0").await;
             assert_eq!(feed.changes.len(), 3, "both pushes after the sessions ended were applied");

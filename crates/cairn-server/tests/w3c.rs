@@ -14,7 +14,8 @@ use serde_json::{json, Value};
 const PROFILE_TYPE: &str = "application/ld+json; profile=\"http://www.w3.org/ns/anno.jsonld\"";
 const PREFER_MINIMAL: &str = "return=representation;include=\"http://www.w3.org/ns/ldp#PreferMinimalContainer\"";
 const PREFER_IRIS: &str = "return=representation;include=\"http://www.w3.org/ns/oa#PreferContainedIRIs\"";
-const PREFER_DESCRIPTIONS: &str = "return=representation;include=\"http://www.w3.org/ns/oa#PreferContainedDescriptions\"";
+const PREFER_DESCRIPTIONS: &str =
+    "return=representation;include=\"http://www.w3.org/ns/oa#PreferContainedDescriptions\"";
 
 fn body_json() -> Value {
     json!({
@@ -40,7 +41,13 @@ impl Ctx {
         Ctx { s, alice, container }
     }
 
-    async fn req(&self, method: Method, url: &str, headers: &[(&str, &str)], body: Option<&Value>) -> reqwest::Response {
+    async fn req(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> reqwest::Response {
         let mut r = self.s.http.request(method, url).bearer_auth(&self.alice);
         for (k, v) in headers {
             r = r.header(*k, *v);
@@ -69,7 +76,10 @@ impl Ctx {
 
 fn link_has(headers: &HeaderMap, target: &str, rel: &str) -> bool {
     headers.get_all("link").iter().any(|v| {
-        v.to_str().unwrap().split(',').any(|l| l.contains(&format!("<{target}>")) && l.contains(&format!("rel=\"{rel}\"")))
+        v.to_str()
+            .unwrap()
+            .split(',')
+            .any(|l| l.contains(&format!("<{target}>")) && l.contains(&format!("rel=\"{rel}\"")))
     })
 }
 

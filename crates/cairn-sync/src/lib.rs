@@ -36,7 +36,13 @@ pub struct LocalRecord {
 
 impl LocalRecord {
     /// A new highlight of the user's: local until a community is chosen, pending after.
-    pub fn own(annotation: Annotation, page_key: &PageKey, created_ms: i64, community: Option<&str>, signed_in: bool) -> LocalRecord {
+    pub fn own(
+        annotation: Annotation,
+        page_key: &PageKey,
+        created_ms: i64,
+        community: Option<&str>,
+        signed_in: bool,
+    ) -> LocalRecord {
         let communities: Vec<String> = community.map(|c| vec![c.to_string()]).unwrap_or_default();
         LocalRecord {
             id: annotation.id.clone(),
@@ -165,9 +171,15 @@ pub fn front_matter_title(markdown: &str) -> Option<String> {
             'n' => out.push('\n'),
             't' => out.push('\t'),
             'r' => out.push('\r'),
-            'x' => out.push(char::from_u32(u32::from_str_radix(&chars.by_ref().take(2).collect::<String>(), 16).ok()?)?),
-            'u' => out.push(char::from_u32(u32::from_str_radix(&chars.by_ref().take(4).collect::<String>(), 16).ok()?)?),
-            'U' => out.push(char::from_u32(u32::from_str_radix(&chars.by_ref().take(8).collect::<String>(), 16).ok()?)?),
+            'x' => {
+                out.push(char::from_u32(u32::from_str_radix(&chars.by_ref().take(2).collect::<String>(), 16).ok()?)?)
+            }
+            'u' => {
+                out.push(char::from_u32(u32::from_str_radix(&chars.by_ref().take(4).collect::<String>(), 16).ok()?)?)
+            }
+            'U' => {
+                out.push(char::from_u32(u32::from_str_radix(&chars.by_ref().take(8).collect::<String>(), 16).ok()?)?)
+            }
             other => out.push(other),
         }
     }
@@ -241,7 +253,8 @@ pub fn settle(batch: &[Mutation], results: &[MutationResult]) -> Result<Settleme
         match r.status {
             MutationStatus::Applied | MutationStatus::Duplicate => out.synced.push(id),
             MutationStatus::Rejected => {
-                let reason = r.error.as_ref().map(|e| e.message.clone()).unwrap_or_else(|| "refused by the server".into());
+                let reason =
+                    r.error.as_ref().map(|e| e.message.clone()).unwrap_or_else(|| "refused by the server".into());
                 out.rejected.push((id, reason));
             }
         }
@@ -262,12 +275,7 @@ pub fn merge_shared(my_user_id: &str, local: &[LocalRecord], remote: Vec<SharedA
                 return None;
             }
             let page_key = shared.annotation.page_key().ok()?;
-            let created_ms = shared
-                .annotation
-                .created
-                .as_deref()
-                .and_then(cairn_model::parse_rfc3339_ms)
-                .unwrap_or(0);
+            let created_ms = shared.annotation.created.as_deref().and_then(cairn_model::parse_rfc3339_ms).unwrap_or(0);
             Some(LocalRecord {
                 id: shared.annotation.id.clone(),
                 page_key: page_key.to_string(),

@@ -48,7 +48,11 @@ fn batches_take_oldest_first() {
 
 #[test]
 fn settle_acks_every_answer_and_keeps_rejections_visible() {
-    let batch = vec![upsert_mutation(&record(1, "a"), 1), upsert_mutation(&record(2, "b"), 2), Mutation::Delete { seq: 3, id: "urn:x".into() }];
+    let batch = vec![
+        upsert_mutation(&record(1, "a"), 1),
+        upsert_mutation(&record(2, "b"), 2),
+        Mutation::Delete { seq: 3, id: "urn:x".into() },
+    ];
     let results = vec![
         MutationResult { seq: 1, status: MutationStatus::Applied, error: None },
         MutationResult {
@@ -84,9 +88,24 @@ fn settle_never_forgets_unanswered_mutations() {
 fn merge_marks_teammates_and_adopts_own_from_other_devices() {
     let local = vec![record(1, "mine here")];
     let remote = vec![
-        SharedAnnotation { annotation: local[0].annotation.clone(), author: user("u-me", "Me"), communities: vec![], note_html: None },
-        SharedAnnotation { annotation: annotation(2, "bob's"), author: user("u-bob", "Bob Example"), communities: vec!["demo-team".into()], note_html: None },
-        SharedAnnotation { annotation: annotation(3, "mine elsewhere"), author: user("u-me", "Me"), communities: vec![], note_html: None },
+        SharedAnnotation {
+            annotation: local[0].annotation.clone(),
+            author: user("u-me", "Me"),
+            communities: vec![],
+            note_html: None,
+        },
+        SharedAnnotation {
+            annotation: annotation(2, "bob's"),
+            author: user("u-bob", "Bob Example"),
+            communities: vec!["demo-team".into()],
+            note_html: None,
+        },
+        SharedAnnotation {
+            annotation: annotation(3, "mine elsewhere"),
+            author: user("u-me", "Me"),
+            communities: vec![],
+            note_html: None,
+        },
     ];
     let merged = merge_shared("u-me", &local, remote);
     assert_eq!(merged.len(), 2);
@@ -115,7 +134,8 @@ fn records_survive_a_json_round_trip() {
 
 #[test]
 fn canonical_counts_only_on_the_same_origin() {
-    let k = page_key_for("https://wiki.example/x?utm_source=a", Some("https://wiki.example/display/ENG/Runbook")).unwrap();
+    let k =
+        page_key_for("https://wiki.example/x?utm_source=a", Some("https://wiki.example/display/ENG/Runbook")).unwrap();
     assert_eq!(k.as_str(), "https://wiki.example/display/ENG/Runbook");
     let k = page_key_for("https://wiki.example/x", Some("https://evil.example/hr/salaries")).unwrap();
     assert_eq!(k.as_str(), "https://wiki.example/x");
@@ -187,7 +207,14 @@ fn batches_stay_under_the_byte_budget_but_always_move() {
 #[test]
 fn clips_are_listed_apart_from_highlights() {
     let md = "---\ntitle: \"Runbook: \\\"deploys\\\" \\u00e9t\\u00e9\"\nsource: \"https://wiki.example/page\"\n---\n\n# Body\n";
-    let mut clip = Annotation::new_clip(AnnotationId::new_v7(9, [9; 10]), cairn_model::ClipKind::Article, "https://wiki.example/page", vec![], md, 9);
+    let mut clip = Annotation::new_clip(
+        AnnotationId::new_v7(9, [9; 10]),
+        cairn_model::ClipKind::Article,
+        "https://wiki.example/page",
+        vec![],
+        md,
+        9,
+    );
     clip.set_tags(["ops"]);
     let key = clip.page_key().unwrap();
     let records = vec![record(1, "a highlight"), LocalRecord::own(clip, &key, 9, None, false)];

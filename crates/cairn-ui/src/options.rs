@@ -51,27 +51,36 @@ pub fn options() -> Html {
 
     // Asks the browser for access to the server's origin (needs the click's user
     // gesture), then hands over to the background.
-    let with_server_permission = |state: UseReducerHandle<OptionsState>, server_url: String, request: PanelRequest, success: &'static str| {
-        wasm_bindgen_futures::spawn_local(async move {
-            if let Some(origin) = crate::state::page_origin(&server_url) {
-                if let Ok(false) = chrome::request_host_permission(&origin).await {
-                    state.dispatch(OptionsAction::Failed(format!("Cairn needs access to {origin} to reach the server; allow it when the browser asks")));
+    let with_server_permission =
+        |state: UseReducerHandle<OptionsState>, server_url: String, request: PanelRequest, success: &'static str| {
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Some(origin) = crate::state::page_origin(&server_url) {
+                    if let Ok(false) = chrome::request_host_permission(&origin).await {
+                        state.dispatch(OptionsAction::Failed(format!(
+                            "Cairn needs access to {origin} to reach the server; allow it when the browser asks"
+                        )));
+                        return;
+                    }
+                } else {
+                    state.dispatch(OptionsAction::Failed(format!(
+                        "{server_url:?} is not a server URL; enter one like https://cairn.example.com"
+                    )));
                     return;
                 }
-            } else {
-                state.dispatch(OptionsAction::Failed(format!("{server_url:?} is not a server URL; enter one like https://cairn.example.com")));
-                return;
-            }
-            run(&state, request, success);
-        });
-    };
+                run(&state, request, success);
+            });
+        };
 
     let sign_in = {
         let (state, server, username, password) = (state.clone(), server.clone(), username.clone(), password.clone());
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             let server_url = input_value(&server);
-            let request = PanelRequest::SignIn { server_url: server_url.clone(), username: input_value(&username), password: input_value(&password) };
+            let request = PanelRequest::SignIn {
+                server_url: server_url.clone(),
+                username: input_value(&username),
+                password: input_value(&password),
+            };
             with_server_permission(state.clone(), server_url, request, "Signed in");
         })
     };
@@ -87,7 +96,10 @@ pub fn options() -> Html {
         let (state, current, new) = (state.clone(), current_password.clone(), new_password.clone());
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
-            let request = PanelRequest::ChangePassword { current_password: input_value(&current), new_password: input_value(&new) };
+            let request = PanelRequest::ChangePassword {
+                current_password: input_value(&current),
+                new_password: input_value(&new),
+            };
             // Passwords do not stay on the page once sent.
             for field in [&current, &new] {
                 if let Some(input) = field.cast::<HtmlInputElement>() {
@@ -104,7 +116,8 @@ pub fn options() -> Html {
     let choose = {
         let state = state.clone();
         Callback::from(move |e: Event| {
-            let value = e.target().and_then(|t| t.dyn_into::<HtmlSelectElement>().ok()).map(|s| s.value()).unwrap_or_default();
+            let value =
+                e.target().and_then(|t| t.dyn_into::<HtmlSelectElement>().ok()).map(|s| s.value()).unwrap_or_default();
             let community = (!value.is_empty()).then_some(value);
             run(&state, PanelRequest::ChooseCommunity { community }, "Community saved");
         })
@@ -115,14 +128,18 @@ pub fn options() -> Html {
             e.prevent_default();
             let input = input_value(&site);
             let Some(origin) = crate::state::page_origin(&input) else {
-                state.dispatch(OptionsAction::Failed(format!("{input:?} is not a site; enter one like https://wiki.example.com")));
+                state.dispatch(OptionsAction::Failed(format!(
+                    "{input:?} is not a site; enter one like https://wiki.example.com"
+                )));
                 return;
             };
             let state = state.clone();
             wasm_bindgen_futures::spawn_local(async move {
                 match chrome::request_host_permission(&origin).await {
                     Ok(true) => run(&state, PanelRequest::AllowSite { origin }, "Site allowed"),
-                    Ok(false) => state.dispatch(OptionsAction::Failed(format!("Cairn was not given access to {origin}"))),
+                    Ok(false) => {
+                        state.dispatch(OptionsAction::Failed(format!("Cairn was not given access to {origin}")))
+                    }
                     Err(e) => state.dispatch(OptionsAction::Failed(e.to_string())),
                 }
             });

@@ -22,7 +22,8 @@ fn download(name: &str, bytes: &[u8], mime: &str) -> Result<(), String> {
     let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options).map_err(err)?;
     let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(err)?;
     let document = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
-    let a: web_sys::HtmlAnchorElement = document.create_element("a").map_err(err)?.dyn_into().map_err(|_| "no anchor")?;
+    let a: web_sys::HtmlAnchorElement =
+        document.create_element("a").map_err(err)?.dyn_into().map_err(|_| "no anchor")?;
     a.set_href(&url);
     a.set_download(name);
     a.click();
@@ -72,7 +73,8 @@ fn clips_section(state: &UseReducerHandle<PopupState>) -> Html {
             let tags = parse_tags(&input_value("clip-tags"));
             let state = state.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                match client::ask(&PanelRequest::ClipPage { page_url: page_url.clone(), clip: kind, note, tags }).await {
+                match client::ask(&PanelRequest::ClipPage { page_url: page_url.clone(), clip: kind, note, tags }).await
+                {
                     Ok(_) => {
                         state.dispatch(PopupAction::Info("Clipped.".into()));
                         load(state, Some(page_url));
@@ -237,7 +239,9 @@ pub fn popup() -> Html {
             wasm_bindgen_futures::spawn_local(async move {
                 match chrome::request_host_permission(&origin).await {
                     Ok(true) => {}
-                    Ok(false) => return state.dispatch(PopupAction::Failed(format!("Cairn was not given access to {origin}"))),
+                    Ok(false) => {
+                        return state.dispatch(PopupAction::Failed(format!("Cairn was not given access to {origin}")))
+                    }
                     Err(e) => return state.dispatch(PopupAction::Failed(e.to_string())),
                 }
                 match client::ask(&PanelRequest::AllowSite { origin }).await {
@@ -376,6 +380,10 @@ trait ColorClass {
 
 impl ColorClass for cairn_protocol::messages::HighlightSummary {
     fn color_class(&self) -> String {
-        if self.teammate.is_some() { "teammate".into() } else { format!("color-{}", self.color.name()) }
+        if self.teammate.is_some() {
+            "teammate".into()
+        } else {
+            format!("color-{}", self.color.name())
+        }
     }
 }

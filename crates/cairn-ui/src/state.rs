@@ -108,7 +108,6 @@ pub enum PopupAction {
 }
 
 impl PopupState {
-
     /// Whether Cairn runs on the popup's page.
     pub fn site_allowed(&self) -> bool {
         match (&self.page_url, &self.status) {
@@ -244,7 +243,11 @@ mod tests {
         assert!(!s.site_allowed());
         let s = s.reduce(PopupAction::StatusLoaded(status()));
         assert!(s.site_allowed());
-        let s = s.reduce(PopupAction::PageLoaded { page_key: "k".into(), highlights: vec![summary("a"), summary("b")], clips: vec![] });
+        let s = s.reduce(PopupAction::PageLoaded {
+            page_key: "k".into(),
+            highlights: vec![summary("a"), summary("b")],
+            clips: vec![],
+        });
         assert!(!s.loading);
         let s = s.reduce(PopupAction::Deleted("a".into()));
         assert_eq!(s.highlights.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), ["b"]);

@@ -66,13 +66,20 @@ fn crc32(data: &[u8]) -> u32 {
 /// A file name for a clip: its title without characters file systems refuse,
 /// short enough for every system, and unique within `taken`.
 pub fn clip_file_name(title: &str, taken: &mut Vec<String>) -> String {
-    let cleaned: String = title
-        .chars()
-        .map(|c| if matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|') || c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let cleaned: String =
+        title
+            .chars()
+            .map(|c| {
+                if matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|') || c.is_control() {
+                    ' '
+                } else {
+                    c
+                }
+            })
+            .collect::<String>()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
     let base: String = cleaned.trim_matches('.').chars().take(80).collect();
     let base = if base.is_empty() { "clip".to_string() } else { base };
     let mut name = format!("{base}.md");

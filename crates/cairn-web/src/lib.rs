@@ -27,7 +27,5 @@ mod worker;
 /// (objects, not `Map`s; numbers, not `BigInt`s).
 #[cfg(target_arch = "wasm32")]
 pub fn to_js<T: serde::Serialize>(value: &T) -> wasm_bindgen::JsValue {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .unwrap_or(wasm_bindgen::JsValue::NULL)
+    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(wasm_bindgen::JsValue::NULL)
 }

@@ -41,11 +41,19 @@ impl NetError {
 impl std::fmt::Display for NetError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            NetError::Unreachable(server) => write!(f, "Cannot reach the Cairn server at {server}; changes stay queued and are sent when it answers"),
-            NetError::Unauthorized(m) => write!(f, "The server did not accept your sign-in ({m}); sign in again in Cairn's options"),
+            NetError::Unreachable(server) => {
+                write!(f, "Cannot reach the Cairn server at {server}; changes stay queued and are sent when it answers")
+            }
+            NetError::Unauthorized(m) => {
+                write!(f, "The server did not accept your sign-in ({m}); sign in again in Cairn's options")
+            }
             NetError::Busy(m) => write!(f, "The server is busy ({m}); Cairn will retry"),
-            NetError::Refused { status, code, message } => write!(f, "The server refused the request ({status} {code}): {message}"),
-            NetError::BadAnswer(m) => write!(f, "The server's answer could not be read ({m}); is this the URL of a Cairn server?"),
+            NetError::Refused { status, code, message } => {
+                write!(f, "The server refused the request ({status} {code}): {message}")
+            }
+            NetError::BadAnswer(m) => {
+                write!(f, "The server's answer could not be read ({m}); is this the URL of a Cairn server?")
+            }
         }
     }
 }
@@ -70,12 +78,23 @@ impl Server<'_> {
         self.send_json("PUT", path, body).await
     }
 
-    async fn send_json<B: Serialize, T: DeserializeOwned>(&self, method: &str, path: &str, body: &B) -> Result<T, NetError> {
+    async fn send_json<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: &B,
+    ) -> Result<T, NetError> {
         let json = serde_json::to_string(body).map_err(|e| NetError::BadAnswer(e.to_string()))?;
         self.call(method, path, Some(json), None).await
     }
 
-    async fn call<T: DeserializeOwned>(&self, method: &str, path: &str, body: Option<String>, timeout_ms: Option<u32>) -> Result<T, NetError> {
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+        timeout_ms: Option<u32>,
+    ) -> Result<T, NetError> {
         let unreachable = || NetError::Unreachable(self.base_url.to_string());
         let headers = Headers::new().map_err(|_| unreachable())?;
         let _ = headers.set("accept", "application/json");

@@ -121,8 +121,12 @@ impl Store {
         let tx = self.db.transaction(RECORDS).build()?;
         let records = tx.object_store(RECORDS)?;
         let by_page = records.index(BY_PAGE)?;
-        let found: Vec<LocalRecord> =
-            by_page.get_all().with_query(page_key.to_string()..=page_key.to_string()).serde()?.await?.collect::<std::result::Result<_, _>>()?;
+        let found: Vec<LocalRecord> = by_page
+            .get_all()
+            .with_query(page_key.to_string()..=page_key.to_string())
+            .serde()?
+            .await?
+            .collect::<std::result::Result<_, _>>()?;
         Ok(found)
     }
 
@@ -138,10 +142,7 @@ impl Store {
         let tx = self.db.transaction(RECORDS).build()?;
         let records = tx.object_store(RECORDS)?;
         let all: Vec<LocalRecord> = records.get_all().serde()?.await?.collect::<std::result::Result<_, _>>()?;
-        Ok(all
-            .into_iter()
-            .filter(|r| r.is_own() && r.sync == cairn_protocol::messages::SyncState::Local)
-            .collect())
+        Ok(all.into_iter().filter(|r| r.is_own() && r.sync == cairn_protocol::messages::SyncState::Local).collect())
     }
 
     pub async fn outbox(&self) -> Result<Vec<Mutation>> {

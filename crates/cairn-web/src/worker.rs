@@ -11,8 +11,8 @@ use std::rc::Rc;
 use cairn_anchor::TextIndex;
 use cairn_model::{Annotation, AnnotationId, ClipKind, PageKey};
 use cairn_protocol::api::{
-    ChangePasswordRequest, ChangePasswordResponse, MeResponse, Mutation, PageAnnotationsResponse, PushRequest, PushResponse, SignInRequest, SignInResponse,
-    MAX_PUSH_MUTATIONS,
+    ChangePasswordRequest, ChangePasswordResponse, MeResponse, Mutation, PageAnnotationsResponse, PushRequest,
+    PushResponse, SignInRequest, SignInResponse, MAX_PUSH_MUTATIONS,
 };
 
 /// Bytes of JSON per push: under the server's 2 MiB body limit with room to spare.
@@ -161,7 +161,8 @@ async fn page_request(page_url: &str, request: PageRequest) -> Outcome<PageReply
         PageRequest::PageStatus { .. } => {
             refresh_shared(&store, &settings, &key, page_url).await;
             // Clips are listed in the popup, not painted: only highlights count here.
-            let count = store.page_records(key.as_str()).await?.iter().filter(|r| !r.annotation.is_clip()).count() as u32;
+            let count =
+                store.page_records(key.as_str()).await?.iter().filter(|r| !r.annotation.is_clip()).count() as u32;
             Ok(PageReply::Status { count })
         }
         PageRequest::AnchorAll { text, .. } => {
@@ -246,13 +247,24 @@ async fn page_request(page_url: &str, request: PageRequest) -> Outcome<PageReply
                     let (start, end) = (index.utf16_to_char(start as usize), index.utf16_to_char(end as usize));
                     let selectors = cairn_anchor::describe(&index, start, end)
                         .ok_or_else(|| Failure::new("empty_selection", "the selection holds no text of the page"))?;
-                    let made = cairn_clip::clip_selection(&html.unwrap_or_default(), &quote.unwrap_or_default(), &page, &context)
-                        .map_err(fail)?;
+                    let made = cairn_clip::clip_selection(
+                        &html.unwrap_or_default(),
+                        &quote.unwrap_or_default(),
+                        &page,
+                        &context,
+                    )
+                    .map_err(fail)?;
                     (made, selectors)
                 }
             };
-            let mut annotation =
-                Annotation::new_clip(AnnotationId::new_v7(now as u64, random_bytes()), clip, page_url, selectors, &made.markdown, now);
+            let mut annotation = Annotation::new_clip(
+                AnnotationId::new_v7(now as u64, random_bytes()),
+                clip,
+                page_url,
+                selectors,
+                &made.markdown,
+                now,
+            );
             if let Some(note) = &note {
                 annotation.set_note(note);
             }
@@ -358,7 +370,9 @@ async fn refresh_shared(store: &Store, settings: &Settings, key: &PageKey, page_
             let stale_teammates = local.iter().filter(|r| !r.is_own()).map(|r| r.id.clone()).collect();
             s.last_error = None;
             s.last_sync_ms = Some(now_ms());
-            let _ = store.apply(Change { delete: stale_teammates, put: merged, settings: Some(s), ..Change::default() }).await;
+            let _ = store
+                .apply(Change { delete: stale_teammates, put: merged, settings: Some(s), ..Change::default() })
+                .await;
         }
         Err(e) => {
             s.last_error = Some(e.to_string());
@@ -479,7 +493,10 @@ async fn panel_request(request: PanelRequest) -> Outcome<PanelReply> {
         PanelRequest::ChooseCommunity { community } => {
             if let Some(c) = &community {
                 if !settings.communities.iter().any(|m| &m.id == c) {
-                    return Err(Failure::new("not_a_member", format!("you are not a member of {c:?}; pick one of your communities")));
+                    return Err(Failure::new(
+                        "not_a_member",
+                        format!("you are not a member of {c:?}; pick one of your communities"),
+                    ));
                 }
             }
             settings.community = community;
@@ -493,7 +510,8 @@ async fn panel_request(request: PanelRequest) -> Outcome<PanelReply> {
             Ok(PanelReply::Status(status(&store, &settings).await?))
         }
         PanelRequest::DeleteHighlight { id } => {
-            let record = store.record(&id).await?.ok_or_else(|| Failure::new("not_found", "that highlight is already gone"))?;
+            let record =
+                store.record(&id).await?.ok_or_else(|| Failure::new("not_found", "that highlight is already gone"))?;
             if !record.is_own() {
                 return Err(Failure::new("forbidden", "only the author can delete a highlight"));
             }
@@ -505,7 +523,8 @@ async fn panel_request(request: PanelRequest) -> Outcome<PanelReply> {
             Ok(PanelReply::Done)
         }
         PanelRequest::EditHighlight { id, note, color } => {
-            let mut record = store.record(&id).await?.ok_or_else(|| Failure::new("not_found", "that highlight is gone"))?;
+            let mut record =
+                store.record(&id).await?.ok_or_else(|| Failure::new("not_found", "that highlight is gone"))?;
             if !record.is_own() {
                 return Err(Failure::new("forbidden", "only the author can edit a highlight"));
             }
@@ -521,16 +540,19 @@ async fn panel_request(request: PanelRequest) -> Outcome<PanelReply> {
         PanelRequest::ClipPage { page_url, clip, note, tags } => {
             let key = PageKey::from_url(&page_url).map_err(|e| Failure::new("bad_url", e.to_string()))?;
             if !settings.allowed_sites.contains(&key.origin()) {
-                return Err(Failure::new("site_not_allowed", format!("Cairn is off on {}; allow the site first", key.origin())));
+                return Err(Failure::new(
+                    "site_not_allowed",
+                    format!("Cairn is off on {}; allow the site first", key.origin()),
+                ));
             }
             // The page's content script reads what this kind of clip needs and
             // answers with the outcome; the first tab showing the page does it.
             let message = crate::to_js(&TabCommand::Clip { clip, note, tags });
             for (tab, url) in chrome::visible_tabs().await {
                 if PageKey::from_url(&url).is_ok_and(|k| k == key) {
-                    let answer = chrome::send_to_tab(tab, &message)
-                        .await
-                        .map_err(|e| Failure::new("no_tab", format!("the page did not answer ({e}); reload it and try again")))?;
+                    let answer = chrome::send_to_tab(tab, &message).await.map_err(|e| {
+                        Failure::new("no_tab", format!("the page did not answer ({e}); reload it and try again"))
+                    })?;
                     return match js_string(&answer, "error") {
                         Some(e) => Err(Failure::new("clip_failed", e)),
                         None => Ok(PanelReply::Done),
@@ -586,7 +608,8 @@ async fn install_site_hooks(settings: &Settings) -> Outcome<()> {
 
 /// `https://Host:443/path` -> `https://host`: what an allow-list entry is.
 fn site_origin(input: &str) -> Outcome<String> {
-    let key = PageKey::from_url(input.trim()).map_err(|e| Failure::new("bad_site", format!("{e}; enter a site like https://wiki.example.com")))?;
+    let key = PageKey::from_url(input.trim())
+        .map_err(|e| Failure::new("bad_site", format!("{e}; enter a site like https://wiki.example.com")))?;
     Ok(key.origin())
 }
 
@@ -660,7 +683,10 @@ pub async fn on_installed() -> Result<(), JsValue> {
         if settings.server_url.is_none() {
             settings.server_url = preset.server_url.and_then(|u| server_base(&u).ok());
         }
-        store.apply(Change { settings: Some(settings.clone()), ..Change::default() }).await.map_err(|e| JsValue::from_str(&e.to_string()))?;
+        store
+            .apply(Change { settings: Some(settings.clone()), ..Change::default() })
+            .await
+            .map_err(|e| JsValue::from_str(&e.to_string()))?;
     }
     install_site_hooks(&settings).await.map_err(|f| JsValue::from_str(&f.message))?;
     Ok(())
@@ -730,6 +756,7 @@ pub async fn on_clip_command(tab_id: i32, kind: String) {
         _ => ClipKind::Article,
     };
     if tab_id >= 0 {
-        let _ = chrome::send_to_tab(tab_id, &crate::to_js(&TabCommand::Clip { clip, note: None, tags: Vec::new() })).await;
+        let _ =
+            chrome::send_to_tab(tab_id, &crate::to_js(&TabCommand::Clip { clip, note: None, tags: Vec::new() })).await;
     }
 }

@@ -44,7 +44,11 @@ pub(crate) trait PushTx: Send {
     /// Runs a statement returning one integer column, one value per row.
     async fn integers(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<i64>, StoreError>;
     /// `(id, author_id, deleted_at, modified_at)` of the annotations `ids` that exist.
-    async fn stored_states(&mut self, sql: &str, ids: &[&str]) -> Result<Vec<(String, String, Option<i64>, i64)>, StoreError>;
+    async fn stored_states(
+        &mut self,
+        sql: &str,
+        ids: &[&str],
+    ) -> Result<Vec<(String, String, Option<i64>, i64)>, StoreError>;
     /// `(annotation id, community id, slug)` of the live shares of `ids`.
     async fn live_shares(&mut self, sql: &str, ids: &[&str]) -> Result<Vec<(String, String, String)>, StoreError>;
     async fn execute(&mut self, sql: &str, args: &[Arg]) -> Result<(), StoreError>;
@@ -140,7 +144,12 @@ pub(crate) async fn finish_numbered<T: PushTx>(
             .ok_or_else(|| StoreError::Backend(format!("no counter row for community {community_id}")))?;
         first.insert(community_id.clone(), end - taken);
         for (place, (annotation_id, removed_at)) in batch.rows.iter().enumerate() {
-            let values = vec![text(annotation_id), text(community_id), Arg::Int(end - taken + place as i64), Arg::OptInt(*removed_at)];
+            let values = vec![
+                text(annotation_id),
+                text(community_id),
+                Arg::Int(end - taken + place as i64),
+                Arg::OptInt(*removed_at),
+            ];
             rows.push((&SHARE, format!("{annotation_id} {community_id}"), values));
         }
     }
@@ -200,7 +209,8 @@ const TOMBSTONE: RowsStatement = RowsStatement {
 const SHARE: RowsStatement = RowsStatement {
     into: "annotation_shares (annotation_id, community_id, seq, removed_at)",
     columns: 4,
-    then: "ON CONFLICT (annotation_id, community_id) DO UPDATE SET seq = excluded.seq, removed_at = excluded.removed_at",
+    then:
+        "ON CONFLICT (annotation_id, community_id) DO UPDATE SET seq = excluded.seq, removed_at = excluded.removed_at",
 };
 
 /// What phase 1 reads ([`PushTx::read_for_push`]).
@@ -261,7 +271,8 @@ impl PushState {
             state.shares.insert(id.to_string(), Vec::new());
         }
         for (id, author_id, deleted_at, modified_ms) in &reads.stored {
-            let stored = StoredState { author_id: author_id.clone(), deleted: deleted_at.is_some(), modified_ms: *modified_ms };
+            let stored =
+                StoredState { author_id: author_id.clone(), deleted: deleted_at.is_some(), modified_ms: *modified_ms };
             state.stored.insert(id.clone(), Some(stored));
         }
         for (id, community_id, slug) in &reads.shares {
@@ -399,7 +410,9 @@ fn plan_upsert(
         plan.share(&upsert.id, community_id, slug, Some(now_ms));
     }
     let author_id = stored.map(|s| s.author_id).unwrap_or_else(|| author.id.clone());
-    state.stored.insert(upsert.id.clone(), Some(StoredState { author_id, deleted: false, modified_ms: upsert.modified_ms }));
+    state
+        .stored
+        .insert(upsert.id.clone(), Some(StoredState { author_id, deleted: false, modified_ms: upsert.modified_ms }));
     state.shares.insert(upsert.id, audience.iter().map(|c| (c.id.clone(), c.slug.clone())).collect());
     Ok(Ok(()))
 }
@@ -411,7 +424,8 @@ fn plan_delete(plan: &mut Plan, state: &mut PushState, author: &User, id: &str, 
         DeleteDecision::Tombstone => {}
     }
     let author_seq = state.next_author_seq();
-    let values = vec![text(id), text(&author.id), Arg::Int(now_ms), Arg::Int(now_ms), Arg::Int(now_ms), Arg::Int(author_seq)];
+    let values =
+        vec![text(id), text(&author.id), Arg::Int(now_ms), Arg::Int(now_ms), Arg::Int(now_ms), Arg::Int(author_seq)];
     plan.annotations.push((&TOMBSTONE, id.to_string(), values));
     plan.notices.push(Ok(author_seq));
     let author_id = stored.map(|s| s.author_id).unwrap_or_else(|| author.id.clone());
@@ -427,7 +441,10 @@ fn plan_delete(plan: &mut Plan, state: &mut PushState, author: &User, id: &str, 
 /// Writes `rows` (statement, key, values) in order, as few statements as the
 /// order allows: consecutive rows of one statement go together until a key repeats
 /// (one statement may not upsert a row twice). Answers the rows written.
-async fn write_in_order<T: PushTx>(tx: &mut T, rows: &[(&'static RowsStatement, String, Vec<Arg>)]) -> Result<u64, StoreError> {
+async fn write_in_order<T: PushTx>(
+    tx: &mut T,
+    rows: &[(&'static RowsStatement, String, Vec<Arg>)],
+) -> Result<u64, StoreError> {
     let mut written = 0;
     let mut start = 0;
     while start < rows.len() {
@@ -528,7 +545,9 @@ pub(crate) async fn apply_push<T: PushTx>(
         }
         let result = match mutation {
             PreparedMutation::Invalid { rejection, .. } => Err(rejection),
-            PreparedMutation::Upsert(upsert) => plan_upsert(&mut plan, &mut state, author, &memberships, *upsert, now_ms)?,
+            PreparedMutation::Upsert(upsert) => {
+                plan_upsert(&mut plan, &mut state, author, &memberships, *upsert, now_ms)?
+            }
             PreparedMutation::Delete { id, .. } => plan_delete(&mut plan, &mut state, author, &id, now_ms),
         };
         outcome.results.push(match result {
@@ -540,7 +559,8 @@ pub(crate) async fn apply_push<T: PushTx>(
     // Phase 3. Only the last position of each feed matters to listeners.
     let notices = write_plan(tx, plan, &state, author).await?;
     let mut seen = HashSet::new();
-    let mut notices: Vec<ChangeNotice> = notices.into_iter().rev().filter(|n| seen.insert(n.community.clone())).collect();
+    let mut notices: Vec<ChangeNotice> =
+        notices.into_iter().rev().filter(|n| seen.insert(n.community.clone())).collect();
     notices.reverse();
     outcome.notices = notices;
     Ok(outcome)

@@ -60,11 +60,20 @@ pub(crate) struct CachedContent {
 }
 
 impl CachedContent {
-    pub(crate) fn of(id: &str, body_json: String, note_html: Option<String>, author: UserInfo, share_slugs: Option<String>) -> Result<CachedContent, StoreError> {
+    pub(crate) fn of(
+        id: &str,
+        body_json: String,
+        note_html: Option<String>,
+        author: UserInfo,
+        share_slugs: Option<String>,
+    ) -> Result<CachedContent, StoreError> {
         let author_id = author.id.clone();
         let as_author = Viewer { id: &author_id, slugs: &[], authors: HashMap::from([(author_id.clone(), author)]) };
-        let everything = serve_row((id.to_string(), Some(body_json), note_html, author_id.clone(), share_slugs.clone()), &as_author)?
-            .ok_or_else(|| StoreError::Backend(format!("annotation {id} has no content")))?;
+        let everything = serve_row(
+            (id.to_string(), Some(body_json), note_html, author_id.clone(), share_slugs.clone()),
+            &as_author,
+        )?
+        .ok_or_else(|| StoreError::Backend(format!("annotation {id} has no content")))?;
         crate::wire::keep_wire_json(&everything);
         Ok(CachedContent { everything: Arc::new(everything), author_id, share_slugs })
     }
@@ -72,29 +81,46 @@ impl CachedContent {
     /// Whether `viewer` may see it: its author, or a member of a community it is shared with.
     pub(crate) fn visible_to(&self, viewer: &Viewer) -> bool {
         self.author_id == viewer.id
-            || self.share_slugs.as_deref().is_some_and(|list| list.split(' ').any(|s| !s.is_empty() && viewer.slugs.iter().any(|v| v == s)))
+            || self
+                .share_slugs
+                .as_deref()
+                .is_some_and(|list| list.split(' ').any(|s| !s.is_empty() && viewer.slugs.iter().any(|v| v == s)))
     }
 
     /// Bytes it keeps in memory, for the caches' weighers.
     pub(crate) fn weight(&self) -> u64 {
         let e = &self.everything;
         let written = e.wire_json.get().map_or(0, Vec::len);
-        (written + e.annotation_json.len() + e.note_html.as_ref().map_or(0, String::len) + self.share_slugs.as_ref().map_or(0, String::len))
-            as u64
+        (written
+            + e.annotation_json.len()
+            + e.note_html.as_ref().map_or(0, String::len)
+            + self.share_slugs.as_ref().map_or(0, String::len)) as u64
     }
 
     /// The annotation as `viewer` may see it.
     pub(crate) fn served_to(&self, viewer: &Viewer) -> Result<Arc<ServedAnnotation>, StoreError> {
         let knows_every_share = self.share_slugs.as_deref().is_some_and(|list| {
-            self.author_id == viewer.id || list.split(' ').filter(|s| !s.is_empty()).all(|s| viewer.slugs.iter().any(|v| v == s))
+            self.author_id == viewer.id
+                || list.split(' ').filter(|s| !s.is_empty()).all(|s| viewer.slugs.iter().any(|v| v == s))
         });
         if knows_every_share {
             return Ok(self.everything.clone());
         }
         let e = &self.everything;
-        let row = (String::new(), Some(e.annotation_json.clone()), e.note_html.clone(), self.author_id.clone(), self.share_slugs.clone());
-        let viewer = Viewer { id: viewer.id, slugs: viewer.slugs, authors: HashMap::from([(self.author_id.clone(), e.author.clone())]) };
-        let served = serve_row(row, &viewer)?.ok_or_else(|| StoreError::Backend("a cached annotation has no content".into()))?;
+        let row = (
+            String::new(),
+            Some(e.annotation_json.clone()),
+            e.note_html.clone(),
+            self.author_id.clone(),
+            self.share_slugs.clone(),
+        );
+        let viewer = Viewer {
+            id: viewer.id,
+            slugs: viewer.slugs,
+            authors: HashMap::from([(self.author_id.clone(), e.author.clone())]),
+        };
+        let served =
+            serve_row(row, &viewer)?.ok_or_else(|| StoreError::Backend("a cached annotation has no content".into()))?;
         Ok(Arc::new(served))
     }
 }
@@ -185,8 +211,18 @@ impl FeedLookup<'_> {
                 Slot::Cached(position) => position,
                 Slot::Missing(id) => {
                     // Gone (a community's shares go only with the community): nothing to show.
-                    let Some((now_seq, now_removed, _, deleted_at, body, note, author_id, share_slugs, username, display_name)) =
-                        now.remove(&id)
+                    let Some((
+                        now_seq,
+                        now_removed,
+                        _,
+                        deleted_at,
+                        body,
+                        note,
+                        author_id,
+                        share_slugs,
+                        username,
+                        display_name,
+                    )) = now.remove(&id)
                     else {
                         feed.push(row(seq, id, ChangeKind::Unshared, None));
                         continue;
@@ -204,7 +240,9 @@ impl FeedLookup<'_> {
                         }
                     };
                     let position = Arc::new(CachedPosition { annotation_id: id, content });
-                    if let (Some(key), true) = (self.key, now_seq == seq && now_removed.is_none() && removed_at.is_none()) {
+                    if let (Some(key), true) =
+                        (self.key, now_seq == seq && now_removed.is_none() && removed_at.is_none())
+                    {
                         self.cache.0.insert((key, seq), position.clone());
                     }
                     position
@@ -226,7 +264,18 @@ mod tests {
     fn content(seq: i64, id: &str, removed_at: Option<i64>, deleted_at: Option<i64>) -> ContentRow {
         let body = serde_json::json!({"id": id, "type": "Annotation", "target": "https://example.org/"}).to_string();
         let body = deleted_at.is_none().then_some(body);
-        (seq, removed_at, id.into(), deleted_at, body, None, "u1".into(), Some("team".into()), "ann".into(), "Ann".into())
+        (
+            seq,
+            removed_at,
+            id.into(),
+            deleted_at,
+            body,
+            None,
+            "u1".into(),
+            Some("team".into()),
+            "ann".into(),
+            "Ann".into(),
+        )
     }
 
     const COMMUNITY: &str = "52178c6b-25a9-46df-80f9-b8c42e8ebfd7";
@@ -265,7 +314,12 @@ mod tests {
         let kinds: Vec<_> = feed.iter().map(|r| (r.seq, r.id.as_str(), r.kind)).collect();
         assert_eq!(
             kinds,
-            [(1, "live", ChangeKind::Upsert), (2, "unshared", ChangeKind::Unshared), (3, "moved", ChangeKind::Upsert), (4, "deleted", ChangeKind::Deleted)],
+            [
+                (1, "live", ChangeKind::Upsert),
+                (2, "unshared", ChangeKind::Unshared),
+                (3, "moved", ChangeKind::Upsert),
+                (4, "deleted", ChangeKind::Deleted)
+            ],
             "in position order"
         );
         let again = look_up(&cache, COMMUNITY, &positions);

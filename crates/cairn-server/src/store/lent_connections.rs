@@ -52,11 +52,7 @@ pub(crate) struct Lent<'p> {
 
 impl LentConnections {
     /// At most `max_connections`, connected when first needed.
-    pub(crate) fn new(
-        options: PgConnectOptions,
-        max_connections: u32,
-        acquire_timeout: Duration,
-    ) -> LentConnections {
+    pub(crate) fn new(options: PgConnectOptions, max_connections: u32, acquire_timeout: Duration) -> LentConnections {
         LentConnections {
             options,
             idle: Mutex::new(Vec::new()),
@@ -99,14 +95,7 @@ impl LentConnections {
         reused: bool,
         permit: SemaphorePermit<'p>,
     ) -> Lent<'p> {
-        Lent {
-            connection: Some(connection),
-            connected_at,
-            reused,
-            answered: false,
-            pool: self,
-            _permit: permit,
-        }
+        Lent { connection: Some(connection), connected_at, reused, answered: false, pool: self, _permit: permit }
     }
 
     fn take_idle(&self) -> Option<Idle> {
@@ -125,9 +114,7 @@ impl LentConnections {
 
 impl Lent<'_> {
     pub(crate) fn connection(&mut self) -> &mut PgConnection {
-        self.connection
-            .as_mut()
-            .expect("a lent connection is there until dropped")
+        self.connection.as_mut().expect("a lent connection is there until dropped")
     }
 
     /// Notes how the statements run on it ended, and hands `result` on.
@@ -153,9 +140,7 @@ impl Lent<'_> {
     pub(crate) fn died_idle(&self, error: &sqlx::Error) -> bool {
         let died = self.reused && connection_lost(error);
         if died {
-            drop(std::mem::take(
-                &mut *self.pool.idle.lock().unwrap_or_else(|e| e.into_inner()),
-            ));
+            drop(std::mem::take(&mut *self.pool.idle.lock().unwrap_or_else(|e| e.into_inner())));
         }
         died
     }
@@ -167,9 +152,7 @@ impl Lent<'_> {
 fn connection_lost(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_) => true,
-        sqlx::Error::Database(e) => e
-            .code()
-            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        sqlx::Error::Database(e) => e.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
         _ => false,
     }
 }
@@ -180,15 +163,8 @@ impl Drop for Lent<'_> {
             return;
         };
         if self.answered && !self.pool.closed.load(Ordering::Acquire) {
-            let idle = Idle {
-                connection,
-                connected_at: self.connected_at,
-            };
-            self.pool
-                .idle
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(idle);
+            let idle = Idle { connection, connected_at: self.connected_at };
+            self.pool.idle.lock().unwrap_or_else(|e| e.into_inner()).push(idle);
         }
         // Otherwise dropping it closes its socket; PostgreSQL ends its process.
     }

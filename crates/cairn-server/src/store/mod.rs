@@ -16,10 +16,10 @@
 
 #[macro_use]
 mod portable;
-mod feed_cache;
-mod page_cache;
 mod apply;
+mod feed_cache;
 mod lent_connections;
+mod page_cache;
 pub mod postgres;
 pub mod sqlite;
 
@@ -288,8 +288,13 @@ pub trait Store: Send + Sync {
     async fn set_archived(&self, community_id: &str, archived_at_ms: Option<i64>) -> Result<(), StoreError>;
 
     /// Makes `user_id` a member of the community with `role`, or changes their role.
-    async fn set_membership(&self, user_id: &str, community_id: &str, role: Role, now_ms: i64)
-        -> Result<(), StoreError>;
+    async fn set_membership(
+        &self,
+        user_id: &str,
+        community_id: &str,
+        role: Role,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
 
     /// Ends a membership; answers whether there was one.
     async fn remove_membership(&self, user_id: &str, community_id: &str) -> Result<bool, StoreError>;
@@ -342,7 +347,11 @@ pub trait Store: Send + Sync {
 
     /// The live annotations on a page that `viewer` may see: their own and those
     /// shared with a community they belong to. Newest first.
-    async fn page_annotations(&self, viewer: &User, page_key: &str) -> Result<Vec<std::sync::Arc<ServedAnnotation>>, StoreError>;
+    async fn page_annotations(
+        &self,
+        viewer: &User,
+        page_key: &str,
+    ) -> Result<Vec<std::sync::Arc<ServedAnnotation>>, StoreError>;
 
     /// The change feed of the community `slug` after `since`, in sequence order, as
     /// `viewer` sees it; `None` when they are not a member (or there is no such

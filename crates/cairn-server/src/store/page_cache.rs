@@ -102,7 +102,8 @@ impl PageLookup<'_> {
             let content = match slot {
                 Slot::Cached(content) => content,
                 Slot::Missing => {
-                    let Some((_, version, deleted_at, body, note, author_id, share_slugs, username, display_name)) = now.remove(&id)
+                    let Some((_, version, deleted_at, body, note, author_id, share_slugs, username, display_name)) =
+                        now.remove(&id)
                     else {
                         continue;
                     };
@@ -141,7 +142,17 @@ mod tests {
         );
         let body = serde_json::to_string(&annotation).unwrap();
         let deleted_at = deleted.then_some(5);
-        (id.into(), Some(version), deleted_at, Some(body), None, "u1".into(), Some(shares.into()), "ann".into(), "Ann".into())
+        (
+            id.into(),
+            Some(version),
+            deleted_at,
+            Some(body),
+            None,
+            "u1".into(),
+            Some(shares.into()),
+            "ann".into(),
+            "Ann".into(),
+        )
     }
 
     fn look_up<'c>(cache: &'c PageCache, listed: &[(&str, i64)]) -> PageLookup<'c> {

@@ -98,7 +98,8 @@ pub(crate) type AnnotationRow =
 
 /// The slugs of a `slug_list` column, sorted.
 pub(crate) fn slugs_of(list: Option<&str>) -> Vec<String> {
-    let mut communities: Vec<String> = list.unwrap_or("").split(' ').filter(|s| !s.is_empty()).map(String::from).collect();
+    let mut communities: Vec<String> =
+        list.unwrap_or("").split(' ').filter(|s| !s.is_empty()).map(String::from).collect();
     communities.sort_unstable();
     communities
 }
@@ -133,7 +134,8 @@ pub(crate) fn assemble_row(row: AnnotationRow) -> Result<Option<super::StoredAnn
 /// `rusqlite` for SQLite, see `sqlite.rs`) and turns rows into results with the
 /// functions below. `$1` is the viewer's id (or the token hash) throughout.
 pub(crate) mod hot {
-    pub const USER_FOR_TOKEN: &str = "SELECT u.id, u.username, u.display_name FROM tokens t JOIN users u ON u.id = t.user_id
+    pub const USER_FOR_TOKEN: &str =
+        "SELECT u.id, u.username, u.display_name FROM tokens t JOIN users u ON u.id = t.user_id
          WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)";
 
     /// (id, slug, name, archived_at, role) of the viewer's communities.
@@ -221,7 +223,9 @@ pub(crate) fn serve_row(row: ServedRow, viewer: &Viewer) -> Result<Option<super:
         None => {
             let mut annotation: cairn_model::Annotation = serde_json::from_str(&body_json)
                 .map_err(|e| StoreError::Backend(format!("stored annotation {id} is unreadable: {e}")))?;
-            annotation.audience.retain(|a| a.id.strip_prefix("urn:cairn:community:").is_some_and(|s| may_know(&s.to_string())));
+            annotation
+                .audience
+                .retain(|a| a.id.strip_prefix("urn:cairn:community:").is_some_and(|s| may_know(&s.to_string())));
             let mut communities: Vec<String> = annotation
                 .audience
                 .iter()
@@ -258,7 +262,10 @@ pub(crate) fn assemble(rows: Vec<AnnotationRow>) -> Result<Vec<super::StoredAnno
 }
 
 /// A change-feed row as the feed shows it to `viewer`.
-pub(crate) fn feed_row((seq, id, removed_at, deleted_at, row): FeedSqlRow, viewer: &Viewer) -> Result<FeedRow, StoreError> {
+pub(crate) fn feed_row(
+    (seq, id, removed_at, deleted_at, row): FeedSqlRow,
+    viewer: &Viewer,
+) -> Result<FeedRow, StoreError> {
     let (kind, annotation) = if deleted_at.is_some() {
         (ChangeKind::Deleted, None)
     } else if removed_at.is_some() {

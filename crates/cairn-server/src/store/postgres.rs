@@ -95,7 +95,16 @@ impl PostgresStore {
             .map_err(|e| StoreError::Backend(format!("cannot listen for changes on PostgreSQL: {e}")))?;
         let (announced, _) = tokio::sync::broadcast::channel(1024);
         tokio::spawn(relay(listener, listen.clone(), announced.clone()));
-        Ok(PostgresStore { read: pool.clone(), pool, hot, pushes, feed_cache, page_cache: PageCache::new(), announced, listen })
+        Ok(PostgresStore {
+            read: pool.clone(),
+            pool,
+            hot,
+            pushes,
+            feed_cache,
+            page_cache: PageCache::new(),
+            announced,
+            listen,
+        })
     }
 
     fn subscribe_to_announcements(&self) -> Option<tokio::sync::broadcast::Receiver<ChangeNotice>> {
@@ -306,7 +315,8 @@ mod one_trip {
 type PageSqlRow = (String, Option<String>, Option<String>, Option<i64>);
 
 /// The row of [`one_trip::FEED_POSITIONS`].
-type PositionRow = (String, Option<String>, Option<String>, Option<Vec<i64>>, Option<Vec<String>>, Option<Vec<Option<i64>>>);
+type PositionRow =
+    (String, Option<String>, Option<String>, Option<Vec<i64>>, Option<Vec<String>>, Option<Vec<Option<i64>>>);
 
 /// A row of [`one_trip::OWN_FEED`]: the viewer's
 /// slugs, then a feed row and its author's names, all NULL when the feed is empty.
@@ -358,7 +368,11 @@ async fn listen_for_changes(listen: &PgPool) -> Result<sqlx::postgres::PgListene
 
 /// Forwards what `listener` hears on [`CHANGES_CHANNEL`] to `to`, until the store
 /// closes; listens anew on `listen` after a pause when the connection drops.
-async fn relay(mut listener: sqlx::postgres::PgListener, listen: PgPool, to: tokio::sync::broadcast::Sender<ChangeNotice>) {
+async fn relay(
+    mut listener: sqlx::postgres::PgListener,
+    listen: PgPool,
+    to: tokio::sync::broadcast::Sender<ChangeNotice>,
+) {
     loop {
         let heard: Result<std::convert::Infallible, sqlx::Error> = async {
             loop {
@@ -428,7 +442,11 @@ impl crate::store::apply::PushTx for SqlxPushTx<'_> {
         bind_all!(sqlx::query_scalar(sql), args).fetch_all(&mut *self.0).await.map_err(backend)
     }
 
-    async fn stored_states(&mut self, sql: &str, ids: &[&str]) -> Result<Vec<(String, String, Option<i64>, i64)>, StoreError> {
+    async fn stored_states(
+        &mut self,
+        sql: &str,
+        ids: &[&str],
+    ) -> Result<Vec<(String, String, Option<i64>, i64)>, StoreError> {
         let mut query = sqlx::query_as(sql);
         for id in ids {
             query = query.bind(*id);
@@ -484,8 +502,15 @@ impl crate::store::apply::PushTx for SqlxPushTx<'_> {
             None => vec![true; seqs.len()],
             Some(_) => crate::store::apply::first_times(seqs, new),
         };
-        let author_next = author_next.ok_or_else(|| StoreError::Backend(format!("no counter row for user {author_id}")))?;
-        Ok(crate::store::apply::PushReads { author_next, memberships, first_times, stored: rows(stored)?, shares: rows(shares)? })
+        let author_next =
+            author_next.ok_or_else(|| StoreError::Backend(format!("no counter row for user {author_id}")))?;
+        Ok(crate::store::apply::PushReads {
+            author_next,
+            memberships,
+            first_times,
+            stored: rows(stored)?,
+            shares: rows(shares)?,
+        })
     }
 
     /// Writes the author's feed counter and hands the share rows to the
@@ -532,10 +557,16 @@ impl crate::store::apply::PushTx for SqlxPushTx<'_> {
         Ok(None)
     }
 
-    async fn write_rows(&mut self, statement: &crate::store::apply::RowsStatement, rows: &[&[Arg]]) -> Result<u64, StoreError> {
+    async fn write_rows(
+        &mut self,
+        statement: &crate::store::apply::RowsStatement,
+        rows: &[&[Arg]],
+    ) -> Result<u64, StoreError> {
         let sql = statement.sql(rows.len());
-        let done =
-            bind_all!(sqlx::query(&sql), rows.iter().copied().flatten()).execute(&mut *self.0).await.map_err(backend)?;
+        let done = bind_all!(sqlx::query(&sql), rows.iter().copied().flatten())
+            .execute(&mut *self.0)
+            .await
+            .map_err(backend)?;
         Ok(done.rows_affected())
     }
 }
@@ -575,8 +606,9 @@ impl PostgresStore {
         let row: Option<(String, String, String)> = lent!(self.hot, |c| sqlx::query_as(hot::USER_FOR_TOKEN)
             .bind(token_hash)
             .bind(now_ms)
-            .fetch_optional(c).await)
-            .map_err(backend)?;
+            .fetch_optional(c)
+            .await)
+        .map_err(backend)?;
         Ok(row.map(|(id, username, display_name)| User { id, username, display_name }))
     }
 
@@ -586,9 +618,14 @@ impl PostgresStore {
         rows.into_iter().map(membership_of).collect()
     }
 
-    async fn hot_page_annotations(&self, viewer: &User, page_key: &str) -> Result<Vec<Arc<ServedAnnotation>>, StoreError> {
+    async fn hot_page_annotations(
+        &self,
+        viewer: &User,
+        page_key: &str,
+    ) -> Result<Vec<Arc<ServedAnnotation>>, StoreError> {
         let rows: Vec<PageSqlRow> =
-            lent!(self.hot, |c| sqlx::query_as(one_trip::PAGE).bind(&viewer.id).bind(page_key).fetch_all(c).await).map_err(backend)?;
+            lent!(self.hot, |c| sqlx::query_as(one_trip::PAGE).bind(&viewer.id).bind(page_key).fetch_all(c).await)
+                .map_err(backend)?;
         self.page_of(rows).await.map(|page| page.unwrap_or_default())
     }
 
@@ -602,8 +639,9 @@ impl PostgresStore {
             .bind(token_hash)
             .bind(page_key)
             .bind(now_ms)
-            .fetch_all(c).await)
-            .map_err(backend)?;
+            .fetch_all(c)
+            .await)
+        .map_err(backend)?;
         Ok(match self.page_of(rows).await? {
             None => WithToken::Invalid,
             Some(page) => WithToken::Valid(page),
@@ -622,8 +660,9 @@ impl PostgresStore {
             .bind(slug)
             .bind(since)
             .bind(limit)
-            .fetch_optional(c).await)
-            .map_err(backend)?;
+            .fetch_optional(c)
+            .await)
+        .map_err(backend)?;
         Ok(self.feed_at(positions).await?.unwrap_or(None))
     }
 
@@ -641,8 +680,9 @@ impl PostgresStore {
             .bind(since)
             .bind(limit)
             .bind(now_ms)
-            .fetch_optional(c).await)
-            .map_err(backend)?;
+            .fetch_optional(c)
+            .await)
+        .map_err(backend)?;
         Ok(match self.feed_at(positions).await? {
             None => WithToken::Invalid,
             Some(feed) => WithToken::Valid(feed),
@@ -665,7 +705,8 @@ impl PostgresStore {
         let now: Vec<PageContentRow> = if missing.is_empty() {
             Vec::new()
         } else {
-            lent!(self.hot, |c| sqlx::query_as(one_trip::PAGE_CONTENTS).bind(&missing).fetch_all(c).await).map_err(backend)?
+            lent!(self.hot, |c| sqlx::query_as(one_trip::PAGE_CONTENTS).bind(&missing).fetch_all(c).await)
+                .map_err(backend)?
         };
         lookup.finish(now, &Viewer { id: &viewer_id, slugs: &slugs, authors: HashMap::new() }).map(Some)
     }
@@ -693,8 +734,9 @@ impl PostgresStore {
             lent!(self.hot, |c| sqlx::query_as(one_trip::FEED_CONTENTS)
                 .bind(lookup.community_id())
                 .bind(&missing)
-                .fetch_all(c).await)
-                .map_err(backend)?
+                .fetch_all(c)
+                .await)
+            .map_err(backend)?
         };
         let viewer = Viewer { id: &viewer_id, slugs: &slugs, authors: HashMap::new() };
         Ok(Some(Some(lookup.finish(now, &viewer)?)))
@@ -705,8 +747,9 @@ impl PostgresStore {
             .bind(&viewer.id)
             .bind(since)
             .bind(limit)
-            .fetch_all(c).await)
-            .map_err(backend)?;
+            .fetch_all(c)
+            .await)
+        .map_err(backend)?;
         feed_of(viewer, rows)
     }
 }

@@ -46,7 +46,9 @@ pub struct SqliteStore {
 /// A rusqlite failure; a busy or locked database is a conflict, which a push retries.
 fn sqlite_error(e: rusqlite::Error) -> StoreError {
     match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => StoreError::Conflict(e.to_string()),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            StoreError::Conflict(e.to_string())
+        }
         _ => StoreError::Backend(e.to_string()),
     }
 }
@@ -65,7 +67,11 @@ fn open_pusher(path: &Path) -> Result<rusqlite::Connection, StoreError> {
 }
 
 /// A cached statement with `args` bound to `$1`, `$2`, ...
-fn bound<'c>(conn: &'c rusqlite::Connection, sql: &str, args: &[Arg]) -> Result<rusqlite::CachedStatement<'c>, StoreError> {
+fn bound<'c>(
+    conn: &'c rusqlite::Connection,
+    sql: &str,
+    args: &[Arg],
+) -> Result<rusqlite::CachedStatement<'c>, StoreError> {
     let mut stmt = conn.prepare_cached(sql).map_err(sqlite_error)?;
     for (i, arg) in args.iter().enumerate() {
         let Some(index) = stmt.parameter_index(&format!("${}", i + 1)).map_err(sqlite_error)? else { continue };
@@ -89,7 +95,12 @@ fn texts(ids: &[&str]) -> Vec<Arg> {
 struct RusqlitePushTx<'c>(&'c mut rusqlite::Connection);
 
 impl RusqlitePushTx<'_> {
-    fn rows<T>(&self, sql: &str, args: &[Arg], row: impl Fn(&rusqlite::Row) -> rusqlite::Result<T>) -> Result<Vec<T>, StoreError> {
+    fn rows<T>(
+        &self,
+        sql: &str,
+        args: &[Arg],
+        row: impl Fn(&rusqlite::Row) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
         let mut stmt = bound(self.0, sql, args)?;
         let mut rows = stmt.raw_query();
         let mut out = Vec::new();
@@ -110,7 +121,11 @@ impl crate::store::apply::PushTx for RusqlitePushTx<'_> {
         self.rows(sql, args, |r| r.get(0))
     }
 
-    async fn stored_states(&mut self, sql: &str, ids: &[&str]) -> Result<Vec<(String, String, Option<i64>, i64)>, StoreError> {
+    async fn stored_states(
+        &mut self,
+        sql: &str,
+        ids: &[&str],
+    ) -> Result<Vec<(String, String, Option<i64>, i64)>, StoreError> {
         self.rows(sql, &texts(ids), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
     }
 
@@ -132,7 +147,11 @@ impl crate::store::apply::PushTx for RusqlitePushTx<'_> {
         crate::store::apply::finish_numbered(self, author_id, author_next, batches).await
     }
 
-    async fn write_rows(&mut self, statement: &crate::store::apply::RowsStatement, rows: &[&[Arg]]) -> Result<u64, StoreError> {
+    async fn write_rows(
+        &mut self,
+        statement: &crate::store::apply::RowsStatement,
+        rows: &[&[Arg]],
+    ) -> Result<u64, StoreError> {
         let sql = statement.sql(1);
         let mut written = 0;
         for row in rows {
@@ -271,7 +290,8 @@ fn rows_for_ids<T>(
 }
 
 /// [`PageContentRow`]s of the annotations `$1` (a JSON array of ids) as they are now.
-const PAGE_CONTENTS: &str = "SELECT a.id, a.author_seq, a.deleted_at, a.body_json, a.note_html, a.author_id, a.share_slugs,
+const PAGE_CONTENTS: &str =
+    "SELECT a.id, a.author_seq, a.deleted_at, a.body_json, a.note_html, a.author_id, a.share_slugs,
             u.username, u.display_name
      FROM annotations a JOIN users u ON u.id = a.author_id WHERE a.id IN (SELECT value FROM json_each($1))";
 
@@ -291,14 +311,27 @@ fn community_changes(
     let slugs: Vec<String> = memberships.iter().map(|m| m.community.slug.clone()).collect();
     let mut lookup = cache.lookup(membership.community.id.clone(), usize::try_from(limit).unwrap_or(0).min(1_000));
     let mut stmt = conn.prepare_cached(FEED_POSITIONS).map_err(sqlite_error)?;
-    let mut rows = stmt.query(named_params! {"$1": membership.community.id, "$2": since, "$3": limit}).map_err(sqlite_error)?;
+    let mut rows =
+        stmt.query(named_params! {"$1": membership.community.id, "$2": since, "$3": limit}).map_err(sqlite_error)?;
     while let Some(r) = rows.next().map_err(sqlite_error)? {
         let id = r.get_ref(1).and_then(|v| v.as_str().map_err(Into::into)).map_err(sqlite_error)?;
         lookup.position(r.get(0).map_err(sqlite_error)?, id, r.get(2).map_err(sqlite_error)?);
     }
-    let now: Vec<ContentRow> = rows_for_ids(conn, FEED_CONTENTS, &lookup.missing(), Some(lookup.community_id()), |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?))
-    })?;
+    let now: Vec<ContentRow> =
+        rows_for_ids(conn, FEED_CONTENTS, &lookup.missing(), Some(lookup.community_id()), |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+                r.get(8)?,
+                r.get(9)?,
+            ))
+        })?;
     let viewer = Viewer { id: viewer_id, slugs: &slugs, authors: std::collections::HashMap::new() };
     lookup.finish(now, &viewer).map(Some)
 }
@@ -364,7 +397,11 @@ fn own_feed(
 ) -> Result<Vec<FeedRow>, StoreError> {
     let slugs = viewer_slugs(conn, viewer_id)?;
     let mut stmt = conn.prepare_cached(hot::OWN_FEED).map_err(sqlite_error)?;
-    let rows = stmt.query_map(params, feed_sql_row).map_err(sqlite_error)?.collect::<Result<Vec<_>, _>>().map_err(sqlite_error)?;
+    let rows = stmt
+        .query_map(params, feed_sql_row)
+        .map_err(sqlite_error)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sqlite_error)?;
     let viewer = viewer_with_authors(conn, viewer_id, &slugs, author_ids(rows.iter().map(|r| &r.4)))?;
     feed_rows(rows, &viewer)
 }
@@ -413,14 +450,14 @@ impl SqliteStore {
 
     async fn hot_memberships(&self, user_id: &str) -> Result<Vec<Membership>, StoreError> {
         let user_id = user_id.to_string();
-        self.hot
-            .run(move |conn| {
-                read_memberships(conn, &user_id)
-            })
-            .await
+        self.hot.run(move |conn| read_memberships(conn, &user_id)).await
     }
 
-    async fn hot_page_annotations(&self, viewer: &User, page_key: &str) -> Result<Vec<Arc<ServedAnnotation>>, StoreError> {
+    async fn hot_page_annotations(
+        &self,
+        viewer: &User,
+        page_key: &str,
+    ) -> Result<Vec<Arc<ServedAnnotation>>, StoreError> {
         let (viewer_id, page_key, cache) = (viewer.id.clone(), page_key.to_string(), self.page_cache.clone());
         self.hot.run(move |conn| page_annotations(conn, &cache, &viewer_id, &page_key)).await
     }
@@ -513,9 +550,11 @@ impl SqliteStore {
         // The writer never checkpoints (that fsyncs, and every queued writer would wait):
         // a background connection does, see `checkpoints`.
         let writer = options.clone().pragma("wal_autocheckpoint", "0");
-        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(writer).await.map_err(|e| {
-            StoreError::Backend(format!("cannot open database {}: {e}", path.display()))
-        })?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(writer)
+            .await
+            .map_err(|e| StoreError::Backend(format!("cannot open database {}: {e}", path.display())))?;
         sqlx::migrate!("./migrations/sqlite")
             .run(&pool)
             .await
@@ -537,7 +576,15 @@ impl SqliteStore {
             permits: tokio::sync::Semaphore::new(HOT_CONNECTIONS),
         });
         let pusher = Arc::new(std::sync::Mutex::new(open_pusher(path)?));
-        let store = SqliteStore { pool, read, checkpointer, hot, pusher, feed_cache: Arc::new(FeedCache::new()), page_cache: Arc::new(PageCache::new()) };
+        let store = SqliteStore {
+            pool,
+            read,
+            checkpointer,
+            hot,
+            pusher,
+            feed_cache: Arc::new(FeedCache::new()),
+            page_cache: Arc::new(PageCache::new()),
+        };
         store.backfill_search_columns().await?;
         Ok(store)
     }
@@ -589,20 +636,19 @@ impl SqliteStore {
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
         self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(backend)
     }
-
 }
 
 portable_store!(SqliteStore, SqliteConnection);
 
-use crate::store::portable::{author_ids, feed_rows, FeedSqlRow, ServedRow, Viewer};
 use crate::store::feed_cache::{ContentRow, FeedCache};
 use crate::store::page_cache::{PageCache, PageContentRow};
+use crate::store::portable::{author_ids, feed_rows, FeedSqlRow, ServedRow, Viewer};
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cairn_model::Annotation;
     use crate::push::prepare;
+    use cairn_model::Annotation;
     use cairn_model::{AnnotationId, Color, Selector};
     use cairn_protocol::api::Mutation;
 
@@ -614,7 +660,8 @@ mod tests {
             Color::Blue,
             modified_ms,
         );
-        let m = Mutation::Upsert { seq, annotation: a, communities: communities.iter().map(|s| s.to_string()).collect() };
+        let m =
+            Mutation::Upsert { seq, annotation: a, communities: communities.iter().map(|s| s.to_string()).collect() };
         prepare(m, 0).unwrap()
     }
 

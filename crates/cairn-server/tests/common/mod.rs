@@ -116,7 +116,14 @@ impl TestServer {
         let state = adjust(AppState::new(store.clone()));
         let app = router(state.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        TestServer { base: format!("http://{addr}"), http: reqwest::Client::new(), store, state, database_url, _dir: dir }
+        TestServer {
+            base: format!("http://{addr}"),
+            http: reqwest::Client::new(),
+            store,
+            state,
+            database_url,
+            _dir: dir,
+        }
     }
 
     pub async fn token(&self, username: &str) -> String {

@@ -57,7 +57,8 @@ pub fn durable_as_sqlite() {
 pub async fn fresh_database() -> String {
     let admin = admin_url().to_string();
     let name = format!("cairn_test_{:032x}", rand::random::<u128>());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| panic!("cannot connect to {admin}: {e}"));
+    let mut conn =
+        sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| panic!("cannot connect to {admin}: {e}"));
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
     conn.close().await.unwrap();
     let (base, _) = admin.rsplit_once('/').expect("CAIRN_TEST_POSTGRES_URL must end with /DATABASE");
@@ -86,7 +87,9 @@ fn find_bin_dir() -> Option<PathBuf> {
         .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
         .filter(|p| p.join("postgres").exists() && p.join("initdb").exists())
         .collect();
-    dirs.sort_by_key(|p| p.parent().and_then(|v| v.file_name()).and_then(|v| v.to_str()).and_then(|v| v.parse::<u32>().ok()));
+    dirs.sort_by_key(|p| {
+        p.parent().and_then(|v| v.file_name()).and_then(|v| v.to_str()).and_then(|v| v.parse::<u32>().ok())
+    });
     dirs.pop()
 }
 
@@ -95,7 +98,9 @@ fn install() -> Result<(), String> {
         return Err("PostgreSQL is not installed under /usr/lib/postgresql and we are not root to install it".into());
     }
     let install = || {
-        run(Command::new("apt-get").args(["install", "-y", "-q", "postgresql"]).env("DEBIAN_FRONTEND", "noninteractive"))
+        run(Command::new("apt-get")
+            .args(["install", "-y", "-q", "postgresql"])
+            .env("DEBIAN_FRONTEND", "noninteractive"))
     };
     if install().is_err() {
         run(Command::new("apt-get").args(["update", "-q"]))?;
@@ -134,7 +139,8 @@ fn start_cluster() -> Result<String, String> {
     run(as_db_user(&bin.join("initdb"))
         .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "-D"])
         .arg(&data))?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+    let port =
+        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
     let durability = if DURABLE.load(std::sync::atomic::Ordering::SeqCst) {
         "-c synchronous_commit=off -c max_wal_size=4GB"
     } else {
