@@ -1,6 +1,6 @@
 //! `cargo xtask run`: the extension, the demo server and the demo pages, ready to click through.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::dist;
 use crate::serve;
-use crate::util::{self, project_root, target_dir, Result};
+use crate::util::{self, fmt_duration, project_root, target_dir, Result};
 
 pub struct Options {
     /// Do not launch a browser (also implied when there is no display).
@@ -20,14 +20,26 @@ pub struct Options {
 const SERVER_PORT: u16 = 8787;
 const FIXTURES_PORT: u16 = 8788;
 const DEMO_PAGE: &str = "/intranet/index.html";
-const DEMO_LOGINS: &str = "    \
-    alice / alice-demo-password   (community demo-team)
-    bob   / bob-demo-password     (community demo-team)
-    carol / carol-demo-password   (community other-team)";
+/// Fixed by the `key` in manifest.json (the server's default allowed extension origin names it too).
+const EXTENSION_ID: &str = "olgobbnoljhjkginkhjjfcacgmgdlooj";
+/// The demo accounts `cairn-server serve --demo` creates, with their community's display name.
+const DEMO_LOGINS: &[(&str, &str, &str)] = &[
+    ("alice", "alice-demo-password", "Demo team"),
+    ("bob", "bob-demo-password", "Demo team"),
+    ("carol", "carol-demo-password", "Other team"),
+];
 
 pub fn run(opts: &Options) -> Result {
+    let started = Instant::now();
+    // Children write into pipes, so they cannot tell whether a terminal is at the end: when ours
+    // is not one, ask them for no colours (NO_COLOR) and strip what escapes come anyway.
+    let plain = !std::io::stdout().is_terminal();
+    let t = Instant::now();
     let dist = dist::dist(&dist::Options { release: opts.release_dist })?;
+    let dist_time = t.elapsed();
+    let t = Instant::now();
     let server_bin = build_server(opts.release_server)?;
+    let server_build_time = t.elapsed();
 
     // Children are stopped when this guard drops: on Ctrl-C, on error and on normal exit.
     let mut children = Children::default();
@@ -47,12 +59,15 @@ pub fn run(opts: &Options) -> Result {
         Ok(l) if l.local_addr().is_ok_and(|a| a.port() == SERVER_PORT) => SERVER_PORT,
         _ => 0,
     };
-    let (server, server_url) = start_server(&server_bin, &format!("127.0.0.1:{port}"), &data_dir, "[server] ")?;
-    children.push("cairn-server", server);
+    let (server, server_url) =
+        start_server(server_command(&server_bin, &format!("127.0.0.1:{port}"), &data_dir, plain), plain)?;
+    children.push(SERVER, server);
+    // A restart listens where the extension was told the server is.
+    let restart_cmd = server_command(&server_bin, server_url.trim_start_matches("http://"), &data_dir, plain);
 
     let fixtures = project_root().join("tests/fixtures");
     let fixtures_origin = if fixtures.is_dir() {
-        let addr = serve::start(&fixtures, FIXTURES_PORT)?;
+        let addr = serve::start(&fixtures, FIXTURES_PORT, move |line| print_prefixed("[pages] ", &line, plain))?;
         Some(format!("http://{addr}"))
     } else {
         println!("    warning: {} is missing; no demo pages are served", fixtures.display());
@@ -71,22 +86,37 @@ pub fn run(opts: &Options) -> Result {
         Some(o) => format!("{o}{DEMO_PAGE}"),
         None => server_url.clone(),
     };
+    let shortcut = highlight_shortcut(&dist);
     println!();
     println!("    extension  {}", dist.display());
+    println!("    options    chrome-extension://{EXTENSION_ID}/options.html");
     println!("    server     {server_url}   (data in {})", data_dir.display());
     if let Some(o) = &fixtures_origin {
         println!("    demo pages {o}/   (from {})", fixtures.display());
     }
     println!("    demo page  {demo_url}");
-    println!("    demo logins:\n{DEMO_LOGINS}");
+    println!("    demo logins (username / password, community):");
+    for line in demo_logins() {
+        println!("      {line}");
+    }
     println!();
 
     let has_display = ["DISPLAY", "WAYLAND_DISPLAY"].iter().any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
-    if opts.headless || !has_display {
+    let (alice, alice_password, _) = DEMO_LOGINS[0];
+    let with_browser = !opts.headless && has_display;
+    if !with_browser {
         if !opts.headless {
             println!("    no DISPLAY or WAYLAND_DISPLAY: not launching a browser.");
         }
-        println!("    Load the extension above unpacked (chrome://extensions), then open the demo page.");
+        println!("    Next steps:");
+        println!("      1. Load the extension above unpacked: chrome://extensions, Developer mode, Load unpacked.");
+        println!("      2. Sign in: open Cairn's Options (the options URL above, or Details > Extension options)");
+        println!(
+            "         and sign in with a demo login, e.g. {alice} / {alice_password} (the server URL is filled in)."
+        );
+        println!(
+            "      3. Open the demo page, select text and press {shortcut} (or right-click > Highlight with Cairn)."
+        );
     } else {
         let chromium = util::chromium_path();
         let profile = run_dir.join("profile");
@@ -103,24 +133,69 @@ pub fn run(opts: &Options) -> Result {
         if util::is_root() {
             cmd.arg("--no-sandbox");
         }
-        cmd.arg(&demo_url);
-        let browser = cmd.spawn().map_err(|e| {
+        cmd.arg(&demo_url).stdout(Stdio::piped()).stderr(Stdio::piped());
+        if plain {
+            cmd.env("NO_COLOR", "1");
+        }
+        let mut browser = cmd.spawn().map_err(|e| {
             format!(
                 "could not start {}: {e}; install Chromium (apt-get install chromium) \
                  or set CHROMIUM=/path/to/chromium, or use --headless",
                 chromium.display()
             )
         })?;
-        children.push("chromium", browser);
+        prefix_output(&mut browser, "[chromium] ", plain);
+        children.push(BROWSER, browser);
+        println!("    Chromium is open on the demo page with Cairn loaded. Next steps:");
+        println!("      1. Sign in: Cairn's toolbar button > Options (or the options URL above), then a demo login,");
+        println!("         e.g. {alice} / {alice_password} (the server URL is filled in).");
+        println!(
+            "      2. On the demo page, select text and press {shortcut} (or right-click > Highlight with Cairn)."
+        );
     }
-    println!("    Ctrl-C stops everything.");
+    println!();
+    println!(
+        "    ready in {} (extension {}, server build {}). Ctrl-C stops everything.",
+        fmt_duration(started.elapsed()),
+        fmt_duration(dist_time),
+        fmt_duration(server_build_time)
+    );
+    // Enter restarts a stopped server; only read a terminal (a closed or redirected stdin
+    // would read as an endless stream of empty lines or nothing at all).
+    if std::io::stdin().is_terminal() {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in std::io::stdin().lines() {
+                if line.is_err() || tx.send(Event::Enter).is_err() {
+                    break;
+                }
+            }
+        });
+    }
 
+    let mut server_down = false;
     loop {
         match events.recv_timeout(Duration::from_millis(300)) {
             Ok(Event::Interrupted) => {
                 println!("\n    stopping");
                 break;
             }
+            Ok(Event::Enter) if server_down => {
+                println!("    restarting the Cairn server");
+                let cmd = server_command(&server_bin, server_url.trim_start_matches("http://"), &data_dir, plain);
+                match start_server(cmd, plain) {
+                    Ok((server, _)) => {
+                        children.push(SERVER, server);
+                        server_down = false;
+                        println!("    the Cairn server is back on {server_url}");
+                    }
+                    Err(e) => {
+                        println!("    could not restart the Cairn server: {e}");
+                        println!("    press Enter to try again");
+                    }
+                }
+            }
+            Ok(Event::Enter) => {}
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
@@ -130,19 +205,53 @@ pub fn run(opts: &Options) -> Result {
                 println!("\n    stopping");
                 break;
             }
-            if name == "chromium" {
+            if name == BROWSER {
                 println!("    the browser closed; stopping");
                 break;
             }
-            return Err(format!("{name} exited unexpectedly ({status})"));
+            // The server stopped on its own (crashed, or killed): the demo pages and the browser
+            // stay up, and the user is told how to bring it back.
+            server_down = true;
+            println!();
+            println!(
+                "    the Cairn server stopped ({status}); the demo pages{} stay up.",
+                if with_browser { " and the browser" } else { "" }
+            );
+            if std::io::stdin().is_terminal() {
+                println!("    Press Enter here to restart it, or run it yourself:");
+            } else {
+                println!("    Restart it with:");
+            }
+            println!("      {}", util::show(&restart_cmd));
+            println!("    Highlights made meanwhile are kept and synced when it is back (Cairn's popup > Sync now).");
         }
     }
     drop(children);
     Ok(())
 }
 
+const SERVER: &str = "cairn-server";
+const BROWSER: &str = "chromium";
+
 enum Event {
     Interrupted,
+    /// A line typed on the terminal.
+    Enter,
+}
+
+/// The logins as printed: `alice / alice-demo-password   Demo team`.
+fn demo_logins() -> Vec<String> {
+    let width = DEMO_LOGINS.iter().map(|(u, p, _)| u.len() + p.len() + 3).max().unwrap_or(0);
+    DEMO_LOGINS.iter().map(|(u, p, c)| format!("{:<width$}   {c}", format!("{u} / {p}"))).collect()
+}
+
+/// The highlight command's default key, from the packaged manifest.
+fn highlight_shortcut(dist: &Path) -> String {
+    std::fs::read_to_string(dist.join("manifest.json"))
+        .ok()
+        .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+        .and_then(|m| m["commands"]["highlight-selection"]["suggested_key"]["default"].as_str().map(String::from))
+        .unwrap_or_else(|| "the Highlight with Cairn shortcut".to_string())
 }
 
 /// `cargo build -p cairn-server`; the binary's path.
@@ -164,23 +273,34 @@ pub fn build_server(release: bool) -> Result<PathBuf> {
     }
 }
 
-/// Starts `cairn-server serve --demo`, waits for its `listening on URL` line; echoes its output.
-fn start_server(bin: &Path, listen: &str, data_dir: &Path, prefix: &'static str) -> Result<(Child, String)> {
+/// `cairn-server serve --demo --listen LISTEN --data-dir DIR`.
+fn server_command(bin: &Path, listen: &str, data_dir: &Path, plain: bool) -> Command {
     let mut cmd = Command::new(bin);
-    cmd.args(["serve", "--demo", "--listen", listen, "--data-dir"]).arg(data_dir).stdout(Stdio::piped());
+    cmd.args(["serve", "--demo", "--listen", listen, "--data-dir"]).arg(data_dir);
+    if plain {
+        cmd.env("NO_COLOR", "1");
+    }
+    cmd
+}
+
+/// Starts the server, waits for its `listening on URL` line; its output is echoed as `[server] `
+/// lines.
+fn start_server(mut cmd: Command, plain: bool) -> Result<(Child, String)> {
+    const PREFIX: &str = "[server] ";
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let shown = util::show(&cmd);
     let mut child = cmd.spawn().map_err(|e| format!("could not start `{shown}`: {e}"))?;
     let stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    std::thread::spawn(move || echo_lines(stderr, PREFIX, plain, |_| {}));
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        if let Some(Ok(first)) = lines.next() {
-            println!("{prefix}{first}");
-            let _ = tx.send(first);
-        }
-        for line in lines.map_while(std::result::Result::ok) {
-            println!("{prefix}{line}");
-        }
+        let mut first = Some(tx);
+        echo_lines(stdout, PREFIX, plain, move |line| {
+            if let Some(tx) = first.take() {
+                let _ = tx.send(line.to_string());
+            }
+        });
     });
     let deadline = Instant::now() + Duration::from_secs(30);
     let first = loop {
@@ -206,6 +326,79 @@ fn start_server(bin: &Path, listen: &str, data_dir: &Path, prefix: &'static str)
             Err(format!("`{shown}` printed {first:?} first; expected `cairn-server listening on http://IP:PORT`"))
         }
     }
+}
+
+/// Echoes a child's stdout and stderr line by line behind `prefix`.
+fn prefix_output(child: &mut Child, prefix: &'static str, plain: bool) {
+    if let Some(out) = child.stdout.take() {
+        std::thread::spawn(move || echo_lines(out, prefix, plain, |_| {}));
+    }
+    if let Some(err) = child.stderr.take() {
+        std::thread::spawn(move || echo_lines(err, prefix, plain, |_| {}));
+    }
+}
+
+/// Prints each line of `from` behind `prefix` (escapes stripped when `plain`), after handing it
+/// to `seen`; ends at end of file. Lines need not be UTF-8.
+fn echo_lines(from: impl Read, prefix: &str, plain: bool, mut seen: impl FnMut(&str)) {
+    let mut reader = BufReader::new(from);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let line = String::from_utf8_lossy(&buf);
+        let line = line.trim_end_matches(['\n', '\r']);
+        seen(&strip_ansi(line));
+        print_prefixed(prefix, line, plain);
+    }
+}
+
+/// One line of a child's output, behind its prefix.
+fn print_prefixed(prefix: &str, line: &str, plain: bool) {
+    if plain {
+        println!("{prefix}{}", strip_ansi(line));
+    } else {
+        println!("{prefix}{line}");
+    }
+}
+
+/// `line` without ANSI escape sequences: CSI (`ESC [ ... final`, colours and cursor moves), OSC
+/// (`ESC ] ... BEL` or `ESC ] ... ESC \`) and two-byte escapes.
+pub fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\x1b' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('[') => {
+                // Parameters and intermediates, then one final byte in @..~.
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            Some(']') => {
+                while let Some(c) = chars.next() {
+                    if c == '\x07' {
+                        break;
+                    }
+                    if c == '\x1b' && chars.peek() == Some(&'\\') {
+                        chars.next();
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// `cairn-server listening on http://127.0.0.1:8787` → `http://127.0.0.1:8787`.
@@ -257,6 +450,34 @@ impl Drop for Children {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strips_ansi_escapes() {
+        assert_eq!(
+            strip_ansi(
+                "\x1b[2m2026-12-03T18:00:00Z\x1b[0m \x1b[32m INFO\x1b[0m \x1b[2mcairn_server\x1b[0m\x1b[2m:\x1b[0m up"
+            ),
+            "2026-12-03T18:00:00Z  INFO cairn_server: up"
+        );
+        assert_eq!(strip_ansi("\x1b]0;title\x07text \x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\"), "text link");
+        assert_eq!(strip_ansi("plain: 100% [ok]"), "plain: 100% [ok]");
+        assert_eq!(strip_ansi("cut \x1b["), "cut ");
+    }
+
+    #[test]
+    fn logins_name_the_communities_as_the_ui_does() {
+        let lines = demo_logins();
+        assert_eq!(lines[0], "alice / alice-demo-password   Demo team");
+        assert_eq!(lines[2], "carol / carol-demo-password   Other team");
+        // The server's demo data is the source of these names and passwords.
+        let admin = std::fs::read_to_string(project_root().join("crates/cairn-server/src/admin.rs")).unwrap();
+        for (user, password, community) in DEMO_LOGINS {
+            assert!(admin.contains(&format!("\"{community}\"")), "{community} is not a demo community's name");
+            assert!(admin.contains(&format!("\"{user}\"")) && admin.contains(password), "{user} / {password}");
+        }
+        let config = std::fs::read_to_string(project_root().join("crates/cairn-server/src/config.rs")).unwrap();
+        assert!(config.contains(&format!("chrome-extension://{EXTENSION_ID}")), "the demo build's id changed");
+    }
 
     #[test]
     fn parses_the_listening_line() {

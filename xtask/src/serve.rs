@@ -14,15 +14,19 @@ use crate::util::Result;
 pub const STRICT_CSP: &str = "script-src 'self'";
 
 /// Binds `127.0.0.1:port` (any free port if that one is taken) and serves `root` from a thread.
-pub fn start(root: &Path, port: u16) -> Result<SocketAddr> {
+/// `log` is handed one line per page served (HTML) and per failed request; assets that load
+/// fine are not logged.
+pub fn start(root: &Path, port: u16, log: impl Fn(String) + Send + Sync + 'static) -> Result<SocketAddr> {
     let root = root.canonicalize().map_err(|e| format!("cannot serve {}: {e}", root.display()))?;
     let listener = bind_loopback(port)?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let log = std::sync::Arc::new(log);
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             let root = root.clone();
+            let log = log.clone();
             std::thread::spawn(move || {
-                let _ = handle(stream, &root);
+                let _ = handle(stream, &root, &*log);
             });
         }
     });
@@ -36,7 +40,8 @@ pub fn bind_loopback(port: u16) -> Result<TcpListener> {
         .map_err(|e| format!("cannot listen on 127.0.0.1: {e}"))
 }
 
-fn handle(stream: TcpStream, root: &Path) -> std::io::Result<()> {
+/// Answers one request and logs it (before the connection closes) if it is a page or a failure.
+fn handle(stream: TcpStream, root: &Path, log: &dyn Fn(String)) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request_line = String::new();
@@ -52,19 +57,30 @@ fn handle(stream: TcpStream, root: &Path) -> std::io::Result<()> {
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let mut out = stream;
     if method != "GET" && method != "HEAD" {
-        return respond(&mut out, 405, "text/plain", &[], b"method not allowed\n", method);
+        respond(&mut out, 405, "text/plain", &[], b"method not allowed\n", method)?;
+        log(format!("{method} {target} 405"));
+        return Ok(());
     }
     let path = target.split(['?', '#']).next().unwrap_or("");
     let mut extra: Vec<(&str, &str)> = Vec::new();
     if path.contains("strict-csp") {
         extra.push(("Content-Security-Policy", STRICT_CSP));
     }
-    match resolve(root, path) {
-        Some(file) => match std::fs::read(&file) {
-            Ok(body) => respond(&mut out, 200, content_type(&file), &extra, &body, method),
-            Err(_) => respond(&mut out, 404, "text/plain", &extra, b"not found\n", method),
-        },
-        None => respond(&mut out, 404, "text/plain", &extra, b"not found\n", method),
+    let found = resolve(root, path).and_then(|file| std::fs::read(&file).ok().map(|body| (file, body)));
+    match found {
+        Some((file, body)) => {
+            let ty = content_type(&file);
+            respond(&mut out, 200, ty, &extra, &body, method)?;
+            if ty.starts_with("text/html") {
+                log(format!("{method} {target} 200"));
+            }
+            Ok(())
+        }
+        None => {
+            respond(&mut out, 404, "text/plain", &extra, b"not found\n", method)?;
+            log(format!("{method} {target} 404"));
+            Ok(())
+        }
     }
 }
 
@@ -174,7 +190,9 @@ mod tests {
         std::fs::write(root.join("app.js"), "1").unwrap();
         std::fs::write(base.join("secret.txt"), "secret").unwrap();
 
-        let addr = start(&root, 0).unwrap();
+        let (tx, logged) = std::sync::mpsc::channel();
+        let tx = std::sync::Mutex::new(tx);
+        let addr = start(&root, 0, move |line| tx.lock().unwrap().send(line).unwrap()).unwrap();
         let r = get(addr, "GET", "/intranet/index.html?x=1");
         assert!(r.starts_with("HTTP/1.1 200"), "{r}");
         assert!(r.contains("text/html") && r.ends_with("<p>hi</p>"), "{r}");
@@ -196,6 +214,13 @@ mod tests {
             assert!(!r.contains("secret\n") && !r.ends_with("secret"), "{bad}: {r}");
         }
         assert!(get(addr, "POST", "/app.js").starts_with("HTTP/1.1 405"));
+        // Pages and failures are logged, assets that load fine are not.
+        let mut lines: Vec<String> = logged.try_iter().collect();
+        lines.sort();
+        assert!(lines.contains(&"GET /intranet/index.html?x=1 200".to_string()), "{lines:?}");
+        assert!(lines.contains(&"GET /nope.html 404".to_string()), "{lines:?}");
+        assert!(lines.contains(&"POST /app.js 405".to_string()), "{lines:?}");
+        assert!(!lines.iter().any(|l| l.contains("HEAD /app.js")), "{lines:?}");
         std::fs::remove_dir_all(&base).unwrap();
     }
 }
