@@ -15,6 +15,7 @@ use cairn_model::{Annotation, Color, PageKey, Selector};
 use cairn_protocol::api::{Mutation, MutationResult, MutationStatus, SharedAnnotation};
 use cairn_protocol::messages::{ClipSummary, HighlightSummary, SyncState};
 use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
 
 /// One annotation as this device keeps it: the user's own or a teammate's.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -237,14 +238,18 @@ impl std::fmt::Display for SettleError {
 /// Anything not answered stays queued (never dropped); a mismatch is an error so
 /// a confused server cannot make the client forget mutations.
 pub fn settle(batch: &[Mutation], results: &[MutationResult]) -> Result<Settlement, SettleError> {
+    let sent: HashSet<u64> = batch.iter().map(Mutation::seq).collect();
+    let mut answers: HashMap<u64, &MutationResult> = HashMap::with_capacity(results.len());
     for r in results {
-        if !batch.iter().any(|m| m.seq() == r.seq) {
+        if !sent.contains(&r.seq) {
             return Err(SettleError::Unexpected(r.seq));
         }
+        // A repeated answer counts once: the first, as a scan in order would find.
+        answers.entry(r.seq).or_insert(r);
     }
     let mut out = Settlement::default();
     for m in batch {
-        let r = results.iter().find(|r| r.seq == m.seq()).ok_or(SettleError::Unanswered(m.seq()))?;
+        let r = answers.get(&m.seq()).ok_or(SettleError::Unanswered(m.seq()))?;
         out.acknowledged.push(m.seq());
         let id = match m {
             Mutation::Upsert { annotation, .. } => annotation.id.clone(),
@@ -262,32 +267,123 @@ pub fn settle(batch: &[Mutation], results: &[MutationResult]) -> Result<Settleme
     Ok(out)
 }
 
-/// Merges what the server returned for a page with what this device has.
-/// Returns the records to store: teammates' annotations (replacing the previous
-/// copy) and the user's own made on other devices. Own records already here are
-/// left alone: this device's copy is the newer or the same.
-pub fn merge_shared(my_user_id: &str, local: &[LocalRecord], remote: Vec<SharedAnnotation>) -> Vec<LocalRecord> {
-    remote
-        .into_iter()
-        .filter_map(|shared| {
-            let mine = shared.author.id == my_user_id;
-            if mine && local.iter().any(|l| l.id == shared.annotation.id) {
-                return None;
+/// What merging a page's server listing changes on this device: only what
+/// differs is written, and `page` is the page as the store holds it afterwards,
+/// so the caller need not read it back.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PageMerge {
+    /// Records to write: new ones, and the ones whose server copy differs from
+    /// this device's, in the listing's order.
+    pub put: Vec<LocalRecord>,
+    /// Teammates' records the server no longer lists for the user (deleted,
+    /// unshared, or the user left the community).
+    pub delete: Vec<String>,
+    /// The records filed under the page's key once `put` and `delete` are applied.
+    pub page: Vec<LocalRecord>,
+}
+
+impl PageMerge {
+    /// Whether the store has nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.put.is_empty() && self.delete.is_empty()
+    }
+}
+
+/// Merges what the server lists for a page (`remote`) with this device's records
+/// of that page (`local`, every record filed under `page_key`).
+///
+/// * Teammates' annotations are taken from the server; a copy that has not changed
+///   is not written again, and one whose target is unchanged keeps its orphan flag
+///   (the flag says what anchoring found on this device, which the server cannot know).
+/// * Teammates' records the server no longer lists are deleted.
+/// * The user's own annotations made on other devices are adopted as synced; own
+///   records already here are left alone, because this device's copy is the newer
+///   or the same, and never replaced by someone else's annotation of the same id,
+///   so that nothing the user made is lost to an id collision.
+///
+/// Merging the same listing twice writes nothing the second time.
+///
+/// Every lookup is by id, so the work is linear in the size of the listing and
+/// the writes are linear in what changed.
+pub fn merge_page(
+    my_user_id: &str,
+    page_key: &str,
+    local: Vec<LocalRecord>,
+    remote: Vec<SharedAnnotation>,
+) -> PageMerge {
+    let local_at: HashMap<&str, usize> = local.iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
+
+    // The listing as records, one per id; a repeated id keeps its last copy, as a
+    // store written in the listing's order would.
+    let mut listed: Vec<LocalRecord> = Vec::with_capacity(remote.len());
+    let mut listed_at: HashMap<String, usize> = HashMap::with_capacity(remote.len());
+    for shared in remote {
+        let mine = shared.author.id == my_user_id;
+        if mine && local_at.get(shared.annotation.id.as_str()).is_some_and(|&i| local[i].is_own()) {
+            continue;
+        }
+        let Some(record) = record_from_server(shared, mine) else { continue };
+        match listed_at.get(&record.id) {
+            Some(&i) => listed[i] = record,
+            None => {
+                listed_at.insert(record.id.clone(), listed.len());
+                listed.push(record);
             }
-            let page_key = shared.annotation.page_key().ok()?;
-            let created_ms = shared.annotation.created.as_deref().and_then(cairn_model::parse_rfc3339_ms).unwrap_or(0);
-            Some(LocalRecord {
-                id: shared.annotation.id.clone(),
-                page_key: page_key.to_string(),
-                created_ms,
-                annotation: shared.annotation,
-                communities: shared.communities,
-                sync: if mine { SyncState::Synced } else { SyncState::Shared },
-                teammate: if mine { None } else { Some(shared.author.display_name) },
-                orphan: false,
-            })
-        })
-        .collect()
+        }
+    }
+
+    let mut put = Vec::new();
+    for mut record in listed {
+        if let Some(&i) = local_at.get(record.id.as_str()) {
+            let here = &local[i];
+            if here.is_own() {
+                continue;
+            }
+            if same_anchor(&here.annotation, &record.annotation) {
+                record.orphan = here.orphan;
+            }
+            if record == *here {
+                continue;
+            }
+        }
+        put.push(record);
+    }
+    let delete: Vec<String> =
+        local.iter().filter(|r| !r.is_own() && !listed_at.contains_key(&r.id)).map(|r| r.id.clone()).collect();
+
+    let replaced: HashSet<&str> = put.iter().map(|r| r.id.as_str()).chain(delete.iter().map(String::as_str)).collect();
+    let mut page: Vec<LocalRecord> = Vec::with_capacity(local.len() + put.len());
+    page.extend(local.iter().filter(|r| !replaced.contains(r.id.as_str())).cloned());
+    page.extend(put.iter().filter(|r| r.page_key == page_key).cloned());
+    PageMerge { put, delete, page }
+}
+
+/// A record for an annotation the server listed; `None` if its page URL is not
+/// one Cairn can file (the server checks this too).
+fn record_from_server(shared: SharedAnnotation, mine: bool) -> Option<LocalRecord> {
+    let page_key = shared.annotation.page_key().ok()?;
+    let created_ms = shared.annotation.created.as_deref().and_then(cairn_model::parse_rfc3339_ms).unwrap_or(0);
+    Some(LocalRecord {
+        id: shared.annotation.id.clone(),
+        page_key: page_key.to_string(),
+        created_ms,
+        annotation: shared.annotation,
+        communities: shared.communities,
+        sync: if mine { SyncState::Synced } else { SyncState::Shared },
+        teammate: if mine { None } else { Some(shared.author.display_name) },
+        orphan: false,
+    })
+}
+
+/// Whether two versions of an annotation anchor the same way: same page, same
+/// selectors (a colour or note change does not move a highlight).
+fn same_anchor(a: &Annotation, b: &Annotation) -> bool {
+    a.target.source == b.target.source && a.target.selector == b.target.selector
+}
+
+/// How many highlights a page shows (clips are listed in the popup, not painted).
+pub fn highlight_count(records: &[LocalRecord]) -> u32 {
+    records.iter().filter(|r| !r.annotation.is_clip()).count() as u32
 }
 
 /// Delay before retry number `attempt` (0-based): exponential from 1 s, capped at

@@ -84,36 +84,141 @@ fn settle_never_forgets_unanswered_mutations() {
     assert_eq!(settle(&batch, &stray), Err(SettleError::Unexpected(9)));
 }
 
+const PAGE: &str = "https://wiki.example/page";
+
+fn shared(annotation: Annotation, author: &str, name: &str) -> SharedAnnotation {
+    SharedAnnotation { annotation, author: user(author, name), communities: vec!["demo-team".into()], note_html: None }
+}
+
 #[test]
 fn merge_marks_teammates_and_adopts_own_from_other_devices() {
     let local = vec![record(1, "mine here")];
     let remote = vec![
-        SharedAnnotation {
-            annotation: local[0].annotation.clone(),
-            author: user("u-me", "Me"),
-            communities: vec![],
-            note_html: None,
-        },
-        SharedAnnotation {
-            annotation: annotation(2, "bob's"),
-            author: user("u-bob", "Bob Example"),
-            communities: vec!["demo-team".into()],
-            note_html: None,
-        },
-        SharedAnnotation {
-            annotation: annotation(3, "mine elsewhere"),
-            author: user("u-me", "Me"),
-            communities: vec![],
-            note_html: None,
-        },
+        shared(local[0].annotation.clone(), "u-me", "Me"),
+        shared(annotation(2, "bob's"), "u-bob", "Bob Example"),
+        shared(annotation(3, "mine elsewhere"), "u-me", "Me"),
     ];
-    let merged = merge_shared("u-me", &local, remote);
-    assert_eq!(merged.len(), 2);
-    assert_eq!(merged[0].teammate.as_deref(), Some("Bob Example"));
-    assert_eq!(merged[0].sync, SyncState::Shared);
-    assert_eq!(merged[0].created_ms, 2);
-    assert_eq!(merged[1].teammate, None);
-    assert_eq!(merged[1].sync, SyncState::Synced);
+    let merged = merge_page("u-me", PAGE, local.clone(), remote);
+    assert_eq!(merged.put.len(), 2);
+    assert_eq!(merged.put[0].teammate.as_deref(), Some("Bob Example"));
+    assert_eq!(merged.put[0].sync, SyncState::Shared);
+    assert_eq!(merged.put[0].created_ms, 2);
+    assert_eq!(merged.put[1].teammate, None);
+    assert_eq!(merged.put[1].sync, SyncState::Synced);
+    assert!(merged.delete.is_empty());
+    assert_eq!(merged.page.len(), 3);
+    assert_eq!(merged.page[0], local[0], "this device's own copy is kept");
+}
+
+#[test]
+fn unchanged_teammates_are_not_rewritten_and_keep_their_orphan_flag() {
+    let bob = |ms: u64, quote: &str| shared(annotation(ms, quote), "u-bob", "Bob");
+    let first = merge_page("u-me", PAGE, vec![], vec![bob(1, "kept"), bob(2, "lost"), bob(3, "gone")]);
+    let mut local = first.page;
+    local.sort_by_key(|r| r.created_ms);
+    local[1].orphan = true; // anchoring did not find "lost" on this device
+
+    let mut moved = annotation(2, "lost");
+    moved.set_note("now with a note");
+    let again = merge_page("u-me", PAGE, local.clone(), vec![bob(1, "kept"), shared(moved, "u-bob", "Bob")]);
+    assert_eq!(again.delete, vec![local[2].id.clone()], "no longer listed");
+    assert_eq!(again.put.len(), 1, "only the changed one is written");
+    assert_eq!(again.put[0].annotation.note(), Some("now with a note"));
+    assert!(again.put[0].orphan, "a new note does not make an orphan anchorable");
+
+    let reattached = merge_page("u-me", PAGE, again.page.clone(), vec![bob(1, "kept"), bob(2, "found again")]);
+    assert_eq!(reattached.put.len(), 1);
+    assert!(!reattached.put[0].orphan, "new selectors: anchoring decides again");
+
+    let settled = merge_page("u-me", PAGE, again.page.clone(), vec![bob(1, "kept"), bob(2, "lost")]);
+    assert_eq!(settled.put.len(), 1);
+    assert!(settled.put[0].orphan);
+    let twice = merge_page("u-me", PAGE, settled.page.clone(), vec![bob(1, "kept"), bob(2, "lost")]);
+    assert!(twice.is_empty(), "{twice:?}");
+    assert_eq!(twice.page.len(), 2);
+}
+
+#[test]
+fn own_records_are_never_replaced_by_someone_elses_annotation_of_the_same_id() {
+    let mine = record(1, "mine");
+    let mut forged = mine.annotation.clone();
+    forged.set_note("not mine");
+    let merged = merge_page("u-me", PAGE, vec![mine.clone()], vec![shared(forged, "u-eve", "Eve")]);
+    assert!(merged.is_empty());
+    assert_eq!(merged.page, vec![mine]);
+}
+
+#[test]
+fn highlight_count_leaves_clips_out() {
+    let clip = Annotation::new_clip(
+        AnnotationId::new_v7(9, [9; 10]),
+        cairn_model::ClipKind::UrlOnly,
+        PAGE,
+        vec![],
+        "---\ntitle: \"t\"\n---\n",
+        9,
+    );
+    let key = clip.page_key().unwrap();
+    let records = vec![record(1, "a"), record(2, "b"), LocalRecord::own(clip, &key, 9, None, false)];
+    assert_eq!(highlight_count(&records), 2);
+}
+
+/// A merge of 10,000 listed annotations (half the user's own, half teammates')
+/// into a device that has them all writes exactly what changed.
+#[test]
+fn merging_ten_thousand_annotations_writes_only_what_changed() {
+    const N: u64 = 10_000;
+    let author = |ms: u64| if ms & 1 == 0 { ("u-me", "Me") } else { ("u-bob", "Bob") };
+    let listing = |changed: &[u64]| -> Vec<SharedAnnotation> {
+        (0..N)
+            .map(|ms| {
+                let mut a = annotation(ms, &format!("quote {ms}"));
+                if changed.contains(&ms) {
+                    a.set_note("edited");
+                }
+                let (id, name) = author(ms);
+                shared(a, id, name)
+            })
+            .collect()
+    };
+    let first = merge_page("u-me", PAGE, vec![], listing(&[]));
+    assert_eq!(first.put.len(), N as usize);
+    assert_eq!(first.page.len(), N as usize);
+    assert_eq!(first.page.iter().filter(|r| r.is_own()).count(), N as usize / 2);
+
+    let mut local = first.page;
+    for r in local.iter_mut().filter(|r| !r.is_own()).step_by(100) {
+        r.orphan = true;
+    }
+    let orphans = local.iter().filter(|r| r.orphan).count();
+    assert_eq!(orphans, 50);
+
+    let same = merge_page("u-me", PAGE, local.clone(), listing(&[]));
+    assert!(same.is_empty(), "an unchanged listing writes nothing");
+    assert_eq!(same.page.iter().filter(|r| r.orphan).count(), orphans);
+
+    // Two teammates' edits and one of the user's own (which this device already has).
+    let mut remote = listing(&[1, 3, 4]);
+    let gone = remote.pop().unwrap(); // a teammate's, unshared since
+    let changed = merge_page("u-me", PAGE, local, remote);
+    let put: Vec<i64> = changed.put.iter().map(|r| r.created_ms).collect();
+    assert_eq!(put, [1, 3]);
+    assert_eq!(changed.delete, vec![gone.annotation.id]);
+    assert_eq!(changed.page.len(), N as usize - 1);
+    assert_eq!(changed.page.iter().filter(|r| r.orphan).count(), orphans);
+}
+
+#[test]
+fn settle_counts_a_repeated_answer_once() {
+    let batch = vec![upsert_mutation(&record(1, "a"), 1)];
+    let results = vec![
+        MutationResult { seq: 1, status: MutationStatus::Applied, error: None },
+        MutationResult { seq: 1, status: MutationStatus::Rejected, error: None },
+    ];
+    let s = settle(&batch, &results).unwrap();
+    assert_eq!(s.acknowledged, [1]);
+    assert_eq!(s.synced.len(), 1);
+    assert!(s.rejected.is_empty());
 }
 
 #[test]
@@ -226,3 +331,5 @@ fn clips_are_listed_apart_from_highlights() {
     assert_eq!(clips[0].tags, vec!["ops".to_string()]);
     assert_eq!(front_matter_title("no front matter"), None);
 }
+
+mod merge_against_the_old_algorithm;

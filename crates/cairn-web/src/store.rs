@@ -158,6 +158,38 @@ impl Store {
         Ok(outbox.count().await?)
     }
 
+    /// Writes what refreshing a page from the server changed, in one transaction:
+    /// the records to put (updated in place) and to delete, and the refresh's
+    /// outcome recorded in the settings by `note`. The settings are read inside
+    /// the transaction, so that what another request saved while the page was
+    /// being fetched (a sequence number, say) is kept, not overwritten with the
+    /// copy read before the fetch.
+    pub async fn save_page_refresh(
+        &self,
+        put: Vec<LocalRecord>,
+        delete: Vec<String>,
+        note: impl FnOnce(&mut Settings),
+    ) -> Result<()> {
+        let tx = self.db.transaction([RECORDS, META]).with_mode(TransactionMode::Readwrite).build()?;
+        {
+            let records = tx.object_store(RECORDS)?;
+            for id in delete {
+                records.delete(id).build()?;
+            }
+            for r in put {
+                records.put(r).serde()?;
+            }
+            let meta = tx.object_store(META)?;
+            let settings: Option<Settings> = meta.get(SETTINGS_KEY).serde()?.await?;
+            if let Some(mut s) = settings {
+                note(&mut s);
+                meta.put(s).with_key(SETTINGS_KEY.to_string()).serde()?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Applies a [`Change`] in one transaction: all of it or none of it.
     pub async fn apply(&self, change: Change) -> Result<()> {
         let tx = self.db.transaction([RECORDS, OUTBOX, META]).with_mode(TransactionMode::Readwrite).build()?;

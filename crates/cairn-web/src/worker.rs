@@ -159,11 +159,8 @@ async fn page_request(page_url: &str, request: PageRequest) -> Outcome<PageReply
     let signed_in = settings.token.is_some();
     match request {
         PageRequest::PageStatus { .. } => {
-            refresh_shared(&store, &settings, &key, page_url).await;
-            // Clips are listed in the popup, not painted: only highlights count here.
-            let count =
-                store.page_records(key.as_str()).await?.iter().filter(|r| !r.annotation.is_clip()).count() as u32;
-            Ok(PageReply::Status { count })
+            let records = refresh_shared(&store, &settings, &key, page_url).await?;
+            Ok(PageReply::Status { count: cairn_sync::highlight_count(&records) })
         }
         PageRequest::AnchorAll { text, .. } => {
             let records = store.page_records(key.as_str()).await?;
@@ -352,31 +349,42 @@ async fn save_own(store: &Store, mut settings: Settings, record: LocalRecord) ->
     Ok(())
 }
 
-/// Fetches what the user may see on this page from the server and keeps a copy,
-/// so teammates' highlights show offline too. Failures are remembered, not raised:
-/// the page still shows what this device has.
-async fn refresh_shared(store: &Store, settings: &Settings, key: &PageKey, page_url: &str) {
+/// Fetches what the user may see on this page from the server, keeps a copy (so
+/// teammates' highlights show offline too), and returns the page's records.
+/// Only what changed is written (`cairn_sync::merge_page`). A failed fetch is
+/// remembered, not raised: the page still shows what this device has.
+async fn refresh_shared(
+    store: &Store,
+    settings: &Settings,
+    key: &PageKey,
+    page_url: &str,
+) -> Outcome<Vec<LocalRecord>> {
     let (Some(base), Some(token), Some(user)) = (&settings.server_url, &settings.token, &settings.user) else {
-        return;
+        return Ok(store.page_records(key.as_str()).await?);
     };
     let server = Server { base_url: base, token: Some(token) };
     let path = format!("/v1/annotations?url={}", String::from(js_sys::encode_uri_component(page_url)));
     let fetched: Result<PageAnnotationsResponse, NetError> = server.get(&path, Some(4_000)).await;
-    let Ok(local) = store.page_records(key.as_str()).await else { return };
-    let mut s = settings.clone();
+    let local = store.page_records(key.as_str()).await?;
     match fetched {
-        Ok(page) => {
-            let merged = cairn_sync::merge_shared(&user.id, &local, page.annotations);
-            let stale_teammates = local.iter().filter(|r| !r.is_own()).map(|r| r.id.clone()).collect();
-            s.last_error = None;
-            s.last_sync_ms = Some(now_ms());
-            let _ = store
-                .apply(Change { delete: stale_teammates, put: merged, settings: Some(s), ..Change::default() })
+        Ok(listing) => {
+            let merge = cairn_sync::merge_page(&user.id, key.as_str(), local, listing.annotations);
+            let now = now_ms();
+            let saved = store
+                .save_page_refresh(merge.put, merge.delete, |s| {
+                    s.last_error = None;
+                    s.last_sync_ms = Some(now);
+                })
                 .await;
+            match saved {
+                Ok(()) => Ok(merge.page),
+                // Not saved (a full disk, say): show what the device has, as before the fetch.
+                Err(_) => Ok(store.page_records(key.as_str()).await?),
+            }
         }
         Err(e) => {
-            s.last_error = Some(e.to_string());
-            let _ = store.apply(Change { settings: Some(s), ..Change::default() }).await;
+            let _ = store.save_page_refresh(Vec::new(), Vec::new(), |s| s.last_error = Some(e.to_string())).await;
+            Ok(local)
         }
     }
 }
@@ -452,10 +460,12 @@ async fn panel_request(request: PanelRequest) -> Outcome<PanelReply> {
         PanelRequest::Status {} => Ok(PanelReply::Status(status(&store, &settings).await?)),
         PanelRequest::ListPage { url } => {
             let key = PageKey::from_url(&url).map_err(|e| Failure::new("bad_url", e.to_string()))?;
-            if settings.allowed_sites.contains(&key.origin()) {
-                refresh_shared(&store, &settings, &key, &url).await;
-            }
-            let records = store.page_records(key.as_str()).await?;
+            // Only an allowed site's URL may leave the browser.
+            let records = if settings.allowed_sites.contains(&key.origin()) {
+                refresh_shared(&store, &settings, &key, &url).await?
+            } else {
+                store.page_records(key.as_str()).await?
+            };
             Ok(PanelReply::Page {
                 page_key: key.to_string(),
                 highlights: cairn_sync::page_summaries(&records),
