@@ -14,6 +14,11 @@
   // Elements whose text is not part of the document's text (keep in sync with cairn-anchor).
   const SKIPPED = new Set(['SCRIPT', 'STYLE', 'NOSCRIPT', 'TEMPLATE', 'TEXTAREA', 'IFRAME', 'OBJECT']);
   const COLORS = ['yellow', 'green', 'blue', 'pink'];
+  // Teammates' colours: TEAMMATE_PALETTE in cairn-protocol, same order (highlights.css has the rules).
+  const TEAMMATE_COLORS = ['#e69f00', '#56b4e9', '#009e73', '#d55e00', '#cc79a7', '#0072b2', '#8c6cf0', '#2a9d8f'];
+  // Same as cairn_model::MAX_NOTE_CHARS and the undo window of cairn_protocol::messages.
+  const MAX_NOTE_CHARS = 20000;
+  const UNDO_WINDOW_MS = 6000;
   // Late content (intranet apps render after load): retry orphans this long.
   const RETRY_FOR_MS = 15000;
   const RETRY_DEBOUNCE_MS = 300;
@@ -106,8 +111,9 @@
     return reply.value;
   }
 
+  // Failures are said where the user is looking: in a toast on the page.
   function report(e) {
-    console.warn('Cairn:', e.message);
+    toast(e.message || String(e), { error: true });
   }
 
   // ---- painting -----------------------------------------------------------
@@ -116,7 +122,7 @@
   const painted = new Map();
 
   function highlightName(h) {
-    if (h.teammate) return 'cairn-teammate';
+    if (h.teammate) return `cairn-teammate-${(h.teammate_color ?? 0) % TEAMMATE_COLORS.length}`;
     return COLORS.includes(h.color) ? `cairn-${h.color}` : 'cairn-yellow';
   }
 
@@ -127,7 +133,8 @@
       if (!groups.has(name)) groups.set(name, []);
       groups.get(name).push(range);
     }
-    for (const name of [...COLORS.map((c) => `cairn-${c}`), 'cairn-teammate']) {
+    const names = [...COLORS.map((c) => `cairn-${c}`), ...TEAMMATE_COLORS.map((_, i) => `cairn-teammate-${i}`)];
+    for (const name of names) {
       const ranges = groups.get(name);
       if (ranges) CSS.highlights.set(name, new Highlight(...ranges));
       else CSS.highlights.delete(name);
@@ -216,25 +223,54 @@
     const sheet = new CSSStyleSheet();
     // Constructed stylesheets are not inline styles, so pages with a strict style-src still show them.
     sheet.replaceSync(`
-      :host { font: 13px/1.4 system-ui, sans-serif; color: #1d2622; }
-      .bar, .card { background: #fff; border: 1px solid #b9c4bf; border-radius: 6px; box-shadow: 0 2px 8px rgba(0,0,0,.15); }
-      .bar { display: flex; gap: 2px; padding: 3px; }
-      button { font: inherit; border: 0; background: none; cursor: pointer; border-radius: 4px; padding: 3px 8px; height: 26px; }
-      button:hover { background: #eef1ee; }
-      .swatch { width: 22px; padding: 0; }
-      .swatch span { display: inline-block; width: 14px; height: 14px; border-radius: 50%; vertical-align: middle; }
-      .card { padding: 8px 10px; max-width: 360px; }
-      .who { color: #5c6b64; font-size: 12px; margin-bottom: 4px; }
+      /* The host carries all: initial against the page's styles, so the font is set here, inside. */
+      .root { font: 13px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, Ubuntu, sans-serif; color: #1d2420;
+        --surface: #fff; --border: #d0cfc6; --muted: #55605a; --hover: #f0efea; --accent: #2f6b55; --accent-text: #fff;
+        --bad: #b3261e; --focus: #2f6fd6; }
+      @media (prefers-color-scheme: dark) {
+        .root { color: #e6ebe8; --surface: #1f2421; --border: #3a423d; --muted: #a4b0a9; --hover: #2b322e;
+          --accent: #7cc4a4; --accent-text: #10231b; --bad: #ff9b92; --focus: #8ab4ff; }
+      }
+      .bar, .card, .toast { background: var(--surface); border: 1px solid var(--border); border-radius: 8px;
+        box-shadow: 0 2px 4px rgba(0,0,0,.08), 0 8px 24px rgba(0,0,0,.16); }
+      .bar { display: flex; gap: 2px; padding: 3px; align-items: center; }
+      button { font: inherit; color: inherit; border: 0; background: none; cursor: pointer; border-radius: 5px; padding: 3px 8px; min-height: 28px; }
+      button:hover { background: var(--hover); }
+      button:focus-visible, textarea:focus-visible { outline: 2px solid var(--focus); outline-offset: 1px; }
+      button.primary { background: var(--accent); color: var(--accent-text); font-weight: 600; }
+      button.danger { color: var(--bad); }
+      .swatch { width: 26px; padding: 0; }
+      .swatch span { display: inline-block; width: 14px; height: 14px; border-radius: 50%; vertical-align: middle; box-shadow: inset 0 0 0 1px rgba(0,0,0,.2); }
+      .card { padding: 10px 12px; width: min(380px, calc(100vw - 16px)); max-height: calc(100vh - 16px); overflow: auto; box-sizing: border-box; }
+      .who { display: flex; flex-wrap: wrap; gap: 4px 8px; align-items: center; color: var(--muted); font-size: 12px; margin-bottom: 6px; }
+      .who .dot { width: 8px; height: 8px; border-radius: 50%; display: inline-block; }
+      .chip { border: 1px solid var(--border); border-radius: 999px; padding: 0 7px; font-size: 11.5px; }
+      .note { overflow-wrap: anywhere; }
       .note :first-child { margin-top: 0; } .note :last-child { margin-bottom: 0; }
-      textarea { width: 320px; min-height: 70px; font: inherit; }
-      .actions { display: flex; gap: 4px; margin-top: 6px; }
-      .error { color: #9b2315; }
+      .note p, .note ul, .note ol, .note pre, .note blockquote { margin: 0 0 6px; }
+      .note ul, .note ol { padding-left: 18px; }
+      .note blockquote { border-left: 3px solid var(--border); padding-left: 8px; color: var(--muted); }
+      .note pre { overflow: auto; background: var(--hover); padding: 6px; border-radius: 5px; }
+      .note a { color: var(--accent); }
+      textarea { display: block; box-sizing: border-box; width: 100%; min-height: 72px; max-height: 50vh; field-sizing: content;
+        font: inherit; color: inherit; background: var(--surface); border: 1px solid var(--border); border-radius: 5px; padding: 6px 8px; resize: vertical; }
+      textarea[aria-invalid="true"] { border-color: var(--bad); }
+      .actions { display: flex; gap: 4px; margin-top: 8px; align-items: center; flex-wrap: wrap; }
+      .count { margin-left: auto; font-size: 11.5px; color: var(--muted); }
+      .count.over, .error { color: var(--bad); }
+      .toast { position: fixed; right: 16px; bottom: 16px; max-width: min(420px, calc(100vw - 32px)); padding: 8px 10px 8px 12px;
+        display: flex; gap: 8px; align-items: center; }
+      .toast.error { border-color: var(--bad); }
+      .toast .text { flex: 1; overflow-wrap: anywhere; }
     `);
     root.adoptedStyleSheets = [sheet];
     const box = document.createElement('div');
-    root.append(box);
+    box.className = 'root';
+    const toastBox = document.createElement('div');
+    toastBox.className = 'root';
+    root.append(box, toastBox);
     document.documentElement.append(host);
-    return { host, box };
+    return { host, box, toastBox };
   })();
 
   const SWATCH = { yellow: '#ffdd00', green: '#50c878', blue: '#5aa0ff', pink: '#ff78b4' };
@@ -246,32 +282,90 @@
     return e;
   }
 
+  // Places the overlay next to `rect` (below it if it fits, else above), always
+  // inside the viewport: the card itself scrolls when its content is taller.
   function showAt(rect) {
     const { host } = overlay;
     host.style.display = 'block';
-    const top = rect.bottom + 6 + 120 < innerHeight ? rect.bottom + 6 : Math.max(4, rect.top - 40);
+    host.style.top = '0px';
+    host.style.left = '0px';
+    const box = overlay.box.getBoundingClientRect();
+    const below = rect.bottom + 6;
+    const above = rect.top - 6 - box.height;
+    const top = below + box.height <= innerHeight - 8 ? below : above >= 8 ? above : Math.max(8, innerHeight - 8 - box.height);
+    const left = Math.min(Math.max(8, rect.left), Math.max(8, innerWidth - 8 - box.width));
     host.style.top = `${Math.round(top)}px`;
-    host.style.left = `${Math.round(Math.min(Math.max(4, rect.left), innerWidth - 380))}px`;
+    host.style.left = `${Math.round(left)}px`;
   }
 
   function hideOverlay() {
-    overlay.host.style.display = 'none';
     overlay.box.replaceChildren();
     overlay.showing = null;
+    if (!overlay.toastBox.childElementCount) overlay.host.style.display = 'none';
   }
 
+  // A short message in the page's corner, for actions started by a shortcut or
+  // the context menu (where there is no popup to answer in). `undo` adds a button.
+  let toastTimer = 0;
+  function toast(text, { error = false, undo = null, ms = error ? 8000 : 3000 } = {}) {
+    clearTimeout(toastTimer);
+    const close = () => {
+      overlay.toastBox.replaceChildren();
+      if (!overlay.showing) overlay.host.style.display = 'none';
+    };
+    const parts = [el('span', { className: 'text', textContent: text })];
+    if (undo) {
+      const b = el('button', { className: 'primary', textContent: 'Undo' });
+      b.addEventListener('click', () => {
+        close();
+        undo().catch(report);
+      });
+      parts.push(b);
+    }
+    const dismiss = el('button', { textContent: '×', title: 'Dismiss' });
+    dismiss.setAttribute('aria-label', 'Dismiss');
+    dismiss.addEventListener('click', close);
+    parts.push(dismiss);
+    const box = el('div', { className: `toast${error ? ' error' : ''}` }, ...parts);
+    box.setAttribute('role', error ? 'alert' : 'status');
+    overlay.toastBox.replaceChildren(box);
+    overlay.host.style.display = 'block';
+    toastTimer = setTimeout(close, ms);
+  }
+
+  // The note editor grows with its text, counts near the limit, and refuses an
+  // over-long note in place: nothing typed is lost, nothing is sent.
   function noteEditor(initial, onSave) {
     const area = el('textarea', { value: initial || '', placeholder: 'Note (Markdown). Ctrl+Enter saves.' });
-    const save = el('button', { textContent: 'Save', title: 'Save the note (Ctrl+Enter)' });
+    area.setAttribute('aria-label', 'Note');
+    const save = el('button', { className: 'primary', textContent: 'Save', title: 'Save the note (Ctrl+Enter)' });
     const cancel = el('button', { textContent: 'Cancel' });
-    save.addEventListener('click', () => onSave(area.value));
+    const count = el('span', { className: 'count' });
+    count.setAttribute('aria-live', 'polite');
+    const check = () => {
+      const n = [...area.value].length;
+      const over = n > MAX_NOTE_CHARS;
+      count.textContent = over
+        ? `${n - MAX_NOTE_CHARS} characters too long: notes hold up to ${MAX_NOTE_CHARS}`
+        : n >= MAX_NOTE_CHARS * 0.9 ? `${n} / ${MAX_NOTE_CHARS}` : '';
+      count.classList.toggle('over', over);
+      area.setAttribute('aria-invalid', String(over));
+      save.disabled = over;
+      return !over;
+    };
+    const submit = () => {
+      if (check()) onSave(area.value);
+    };
+    check();
+    area.addEventListener('input', check);
+    save.addEventListener('click', submit);
     cancel.addEventListener('click', hideOverlay);
     area.addEventListener('keydown', (e) => {
-      if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) onSave(area.value);
+      if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) submit();
       if (e.key === 'Escape') hideOverlay();
       e.stopPropagation();
     });
-    const card = el('div', { className: 'card' }, area, el('div', { className: 'actions' }, save, cancel));
+    const card = el('div', { className: 'card' }, area, el('div', { className: 'actions' }, save, cancel, count));
     // The caller puts the card in the overlay right after this returns; a
     // microtask runs before the next key is handled (a timeout did not: keys
     // typed at once went to the page, and the rest after the old note).
@@ -294,16 +388,18 @@
     const model = collectText();
     const at = selectionOffsets(model);
     if (!at) return;
-    const highlight = el('button', { textContent: 'Highlight', title: 'Highlight with Cairn (Alt+Shift+H)' });
+    const highlight = el('button', { textContent: 'Highlight', title: 'Highlight with Cairn (Alt+Shift+U)' });
     highlight.addEventListener('click', () => createHighlight(model, at).catch(report));
     const note = el('button', { textContent: 'Note', title: 'Highlight and add a note' });
     note.addEventListener('click', () => {
       overlay.box.replaceChildren(
         noteEditor('', (text) => createHighlight(model, at, { note: text }).catch(report)),
       );
+      showAt(rect);
     });
     const swatches = COLORS.map((c) => {
       const b = el('button', { className: 'swatch', title: `Highlight in ${c}` }, el('span'));
+      b.setAttribute('aria-label', `Highlight in ${c}`);
       b.firstChild.style.background = SWATCH[c];
       b.addEventListener('click', () => createHighlight(model, at, { color: c }).catch(report));
       return b;
@@ -322,7 +418,18 @@
     if (!h) return;
     const data = h.data;
     const parts = [];
-    parts.push(el('div', { className: 'who', textContent: data.teammate ? `Highlight by ${data.teammate}` : 'Your highlight' }));
+    const who = el('div', { className: 'who' });
+    if (data.teammate) {
+      const dot = el('span', { className: 'dot' });
+      dot.style.background = TEAMMATE_COLORS[(data.teammate_color ?? 0) % TEAMMATE_COLORS.length];
+      who.append(dot, el('strong', { textContent: data.teammate }));
+    } else {
+      who.append(el('strong', { textContent: 'You' }));
+    }
+    if (data.created) who.append(el('span', { textContent: new Date(data.created).toLocaleString() }));
+    const audience = data.audience?.length ? data.audience.join(', ') : data.teammate ? `Shared by ${data.teammate}` : 'Only you';
+    who.append(el('span', { className: 'chip', textContent: audience, title: data.audience?.length ? `Seen by the members of ${audience}` : 'Private' }));
+    parts.push(who);
     if (data.note_html) {
       const note = el('div', { className: 'note' });
       // note_html was rendered by the background (cairn-note: Markdown with raw HTML
@@ -336,11 +443,13 @@
         overlay.box.replaceChildren(
           noteEditor(data.note, (text) => editHighlight(id, { note: text }).catch(report)),
         );
+        showAt(h.range.getBoundingClientRect());
       });
-      const del = el('button', { textContent: 'Delete' });
-      del.addEventListener('click', () => deleteHighlight(id).catch(report));
+      const del = el('button', { className: 'danger', textContent: 'Delete' });
+      del.addEventListener('click', () => deleteHighlight(id, data.audience?.length > 0).catch(report));
       const swatches = COLORS.map((c) => {
         const b = el('button', { className: 'swatch', title: `Make it ${c}` }, el('span'));
+        b.setAttribute('aria-label', `Make it ${c}`);
         b.firstChild.style.background = SWATCH[c];
         b.addEventListener('click', () => editHighlight(id, { color: c }).catch(report));
         return b;
@@ -386,11 +495,13 @@
     hideOverlay();
   }
 
+  // From the keyboard command or the context menu: answer on the page.
   async function highlightSelection(color) {
     const model = collectText();
     const at = selectionOffsets(model);
-    if (!at) return;
+    if (!at) throw new Error('Select the text to highlight first, then press the shortcut again');
     await createHighlight(model, at, color ? { color } : {});
+    toast('Highlighted');
   }
 
   async function editHighlight(id, change) {
@@ -404,11 +515,22 @@
     hideOverlay();
   }
 
-  async function deleteHighlight(id) {
+  // Deleted at once here; the background holds the delete back from the server
+  // for the undo window, so Undo brings it back for everyone.
+  async function deleteHighlight(id, shared) {
     await ask({ kind: 'delete_highlight', id });
     painted.delete(id);
     repaint();
     hideOverlay();
+    const text = shared ? 'Highlight deleted. Teammates lose it in a few seconds unless you undo.' : 'Highlight deleted.';
+    toast(text, {
+      ms: UNDO_WINDOW_MS,
+      undo: async () => {
+        await ask({ kind: 'restore_highlight', id });
+        await refresh();
+        toast('Highlight restored');
+      },
+    });
   }
 
   async function reattach(id) {
@@ -467,9 +589,17 @@
   chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
     if (sender.id !== chrome.runtime.id || !message) return;
     if (message.kind === 'clip') {
+      // From the popup (it says the outcome itself) or from a shortcut or the
+      // context menu, where only the page can: `announce` is set for those.
       clip(message).then(
-        () => sendResponse({ ok: true }),
-        (e) => sendResponse({ error: e.message }),
+        () => {
+          if (message.announce) toast('Clipped: open Cairn from the toolbar to see it');
+          sendResponse({ ok: true });
+        },
+        (e) => {
+          if (message.announce) report(e);
+          sendResponse({ error: e.message });
+        },
       );
       return true; // answered asynchronously
     }

@@ -190,20 +190,29 @@ export async function eventually(probe, what, timeoutMs = 15_000) {
   throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
 }
 
-/** Texts painted by Cairn on a page under a CSS highlight name. */
+/** Texts painted by Cairn on a page under a CSS highlight name; `cairn-teammate`
+ *  means any teammate's colour (`cairn-teammate-0` ... `-7`). */
 export async function highlighted(page, name) {
   return page.evaluate((n) => {
-    const h = CSS.highlights.get(n);
-    return h ? [...h].map((r) => r.toString()) : [];
+    const out = [];
+    for (const [key, h] of CSS.highlights) {
+      if (key === n || (n === 'cairn-teammate' && key.startsWith('cairn-teammate-'))) {
+        out.push(...[...h].map((r) => r.toString()));
+      }
+    }
+    return out;
   }, name);
 }
 
 /** All texts Cairn painted on the page, whatever the colour. */
 export async function allHighlighted(page) {
-  const names = ['cairn-yellow', 'cairn-green', 'cairn-blue', 'cairn-pink', 'cairn-teammate'];
-  const out = [];
-  for (const n of names) out.push(...(await highlighted(page, n)));
-  return out;
+  return page.evaluate(() => {
+    const out = [];
+    for (const [key, h] of CSS.highlights) {
+      if (key.startsWith('cairn-')) out.push(...[...h].map((r) => r.toString()));
+    }
+    return out;
+  });
 }
 
 /** Selects `text` on the page (first occurrence inside the element matching `within`). */

@@ -23,6 +23,9 @@ use crate::api::{CommunityInfo, UserInfo};
 /// The most page text a content script may send (UTF-16 code units, as JS counts).
 /// 16 Mi units is far past any real article and bounds the worker's memory.
 pub const MAX_PAGE_TEXT_UNITS: usize = 16 * 1024 * 1024;
+/// How long a deleted highlight or clip can be brought back (undo) before the
+/// delete is sent to the server, where teammates lose it.
+pub const UNDO_WINDOW_MS: i64 = 6_000;
 /// Longest page title kept.
 pub const MAX_TITLE_CHARS: usize = 500;
 /// The most HTML a content script may send for an article clip (the serialized
@@ -76,8 +79,15 @@ pub enum PageRequest {
         #[serde(default)]
         canonical: Option<String>,
     },
-    /// Delete one of the user's highlights on this page.
+    /// Delete one of the user's highlights on this page. The delete reaches the
+    /// server only after the undo window ([`UNDO_WINDOW_MS`]).
     DeleteHighlight {
+        id: String,
+        #[serde(default)]
+        canonical: Option<String>,
+    },
+    /// Undo the delete of one of the user's highlights on this page, within the undo window.
+    RestoreHighlight {
         id: String,
         #[serde(default)]
         canonical: Option<String>,
@@ -126,6 +136,7 @@ impl PageRequest {
             | PageRequest::CreateHighlight { canonical, .. }
             | PageRequest::EditHighlight { canonical, .. }
             | PageRequest::DeleteHighlight { canonical, .. }
+            | PageRequest::RestoreHighlight { canonical, .. }
             | PageRequest::Clip { canonical, .. }
             | PageRequest::ReattachHighlight { canonical, .. } => canonical.as_deref(),
         }
@@ -165,7 +176,13 @@ pub enum PanelRequest {
         community: Option<String>,
     },
     SyncNow {},
+    /// Delete one of the user's highlights or clips; held back from the server for
+    /// the undo window ([`UNDO_WINDOW_MS`]).
     DeleteHighlight {
+        id: String,
+    },
+    /// Undo a delete within the undo window.
+    RestoreDeleted {
         id: String,
     },
     /// Change the note (empty removes it) or colour of one of the user's highlights.
@@ -217,6 +234,10 @@ pub enum TabCommand {
         note: Option<String>,
         #[serde(default)]
         tags: Vec<String>,
+        /// Started by a shortcut or the context menu: the page says the outcome
+        /// (a popup that asked says it itself).
+        #[serde(default)]
+        announce: bool,
     },
 }
 
@@ -235,6 +256,31 @@ pub struct PlacedHighlight {
     /// The teammate who made it; `None` for the user's own highlights.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teammate: Option<String>,
+    /// Who sees it: the names of the communities it is shared with; empty = only its author.
+    #[serde(default)]
+    pub audience: Vec<String>,
+    /// RFC 3339 creation time.
+    #[serde(default)]
+    pub created: String,
+    /// For a teammate's highlight: its author's place in [`TEAMMATE_PALETTE`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teammate_color: Option<u8>,
+}
+
+/// Colours that tell teammates apart (Okabe and Ito's palette for colour-blind
+/// readers, plus two), in the order [`teammate_color`] picks them. The page's
+/// stylesheet (`extension/highlights.css`) and the UI's use the same order.
+pub const TEAMMATE_PALETTE: [&str; 8] =
+    ["#e69f00", "#56b4e9", "#009e73", "#d55e00", "#cc79a7", "#0072b2", "#8c6cf0", "#2a9d8f"];
+
+/// A teammate's stable colour: the same person gets the same colour on every
+/// page and in every surface (FNV-1a of the name they are shown by).
+pub fn teammate_color(name: &str) -> u8 {
+    let mut hash: u32 = 0x811c_9dc5;
+    for b in name.bytes() {
+        hash = (hash ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    (hash % TEAMMATE_PALETTE.len() as u32) as u8
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -267,6 +313,10 @@ pub enum PageReply {
     Deleted {
         id: String,
     },
+    /// A deleted highlight put back (undo).
+    Restored {
+        highlight: Option<PlacedHighlight>,
+    },
 }
 
 /// Where a highlight stands with the server.
@@ -291,6 +341,9 @@ pub struct HighlightSummary {
     pub quote: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The note as sanitized HTML, rendered by the background with `cairn-note`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note_html: Option<String>,
     pub color: Color,
     pub created: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -299,6 +352,10 @@ pub struct HighlightSummary {
     /// The last time the page was anchored, this highlight's text was not found.
     #[serde(default)]
     pub orphan: bool,
+    /// Who sees it: the communities it is shared with (names once the background
+    /// has resolved them); empty = only its author.
+    #[serde(default)]
+    pub audience: Vec<String>,
 }
 
 /// A clip as the popup lists it.
@@ -317,6 +374,9 @@ pub struct ClipSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teammate: Option<String>,
     pub sync: SyncState,
+    /// Who sees it, as for highlights.
+    #[serde(default)]
+    pub audience: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
@@ -455,7 +515,9 @@ fn validate_page_request(r: &PageRequest) -> Result<(), MessageError> {
         Ok(units)
     };
     match r {
-        PageRequest::PageStatus { .. } | PageRequest::DeleteHighlight { .. } => Ok(()),
+        PageRequest::PageStatus { .. } | PageRequest::DeleteHighlight { .. } | PageRequest::RestoreHighlight { .. } => {
+            Ok(())
+        }
         PageRequest::AnchorAll { text, .. } => check_text(text).map(|_| ()),
         PageRequest::Clip { clip, html, quote, text, start, end, title, note, tags, .. } => {
             if title.chars().count() > MAX_TITLE_CHARS {

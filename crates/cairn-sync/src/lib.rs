@@ -17,6 +17,8 @@ use cairn_protocol::messages::{ClipSummary, HighlightSummary, SyncState};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 
+pub mod trash;
+
 /// One annotation as this device keeps it: the user's own or a teammate's.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct LocalRecord {
@@ -90,11 +92,13 @@ impl LocalRecord {
             id: self.id.clone(),
             quote: self.annotation.quote().unwrap_or_default().to_string(),
             note: self.annotation.note().map(str::to_string),
+            note_html: None,
             color: self.annotation.color(),
             created: cairn_model::format_rfc3339_ms(self.created_ms),
             teammate: self.teammate.clone(),
             sync: self.sync.clone(),
             orphan: self.orphan,
+            audience: self.communities.clone(),
         }
     }
 }
@@ -149,6 +153,7 @@ pub fn page_clips(records: &[LocalRecord]) -> Vec<ClipSummary> {
                 created: cairn_model::format_rfc3339_ms(r.created_ms),
                 teammate: r.teammate.clone(),
                 sync: r.sync.clone(),
+                audience: r.communities.clone(),
             })
         })
         .collect()

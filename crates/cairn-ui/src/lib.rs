@@ -3,7 +3,9 @@
 //! * [`state`]: each page's state as a `Reducible` plus the wording helpers,
 //!   with no UI code, tested natively.
 //! * `popup` / `options`: components on top (wasm only), which talk to the
-//!   background through `cairn_web::client` and never to the server directly.
+//!   background through `cairn_web::client` and never to the server directly;
+//!   `widgets`: the design system's components with behaviour (note editor,
+//!   rendered note, tag input, icons). The look is `extension/cairn.css`.
 //!
 //! **Architecture invariant:** the UI holds no token and writes no storage; it
 //! asks the background (panel channel) for everything.
@@ -15,6 +17,8 @@ pub mod zip;
 mod options;
 #[cfg(target_arch = "wasm32")]
 mod popup;
+#[cfg(target_arch = "wasm32")]
+mod widgets;
 
 #[cfg(target_arch = "wasm32")]
 mod entry {

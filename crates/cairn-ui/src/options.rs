@@ -111,7 +111,9 @@ pub fn options() -> Html {
     };
     let sign_out = {
         let state = state.clone();
-        Callback::from(move |_| run(&state, PanelRequest::SignOut {}, "Signed out"))
+        Callback::from(move |_| {
+            run(&state, PanelRequest::SignOut {}, "Signed out: what you make now stays in this browser")
+        })
     };
     let choose = {
         let state = state.clone();
@@ -119,7 +121,11 @@ pub fn options() -> Html {
             let value =
                 e.target().and_then(|t| t.dyn_into::<HtmlSelectElement>().ok()).map(|s| s.value()).unwrap_or_default();
             let community = (!value.is_empty()).then_some(value);
-            run(&state, PanelRequest::ChooseCommunity { community }, "Community saved");
+            run(
+                &state,
+                PanelRequest::ChooseCommunity { community },
+                "Saved: new highlights and clips go to the audience chosen here",
+            );
         })
     };
     let allow = {
@@ -136,7 +142,11 @@ pub fn options() -> Html {
             let state = state.clone();
             wasm_bindgen_futures::spawn_local(async move {
                 match chrome::request_host_permission(&origin).await {
-                    Ok(true) => run(&state, PanelRequest::AllowSite { origin }, "Site allowed"),
+                    Ok(true) => run(
+                        &state,
+                        PanelRequest::AllowSite { origin },
+                        "Site allowed: Cairn runs there now, in tabs already open too",
+                    ),
                     Ok(false) => {
                         state.dispatch(OptionsAction::Failed(format!("Cairn was not given access to {origin}")))
                     }
@@ -147,71 +157,105 @@ pub fn options() -> Html {
     };
 
     let status = state.status.clone().unwrap_or_default();
-    let label = connection_label(&status).0;
+    let (label, tone) = connection_label(&status);
     let signed_in = status.user.is_some();
+    let banner_class = match (state.status.is_some(), tone) {
+        (false, _) => "banner",
+        (true, t) => match t {
+            crate::state::Tone::Good => "banner good",
+            crate::state::Tone::Neutral => "banner",
+            crate::state::Tone::Bad => "banner bad",
+        },
+    };
+    let open_shortcuts = Callback::from(|e: MouseEvent| {
+        e.prevent_default();
+        wasm_bindgen_futures::spawn_local(async {
+            let _ = chrome::open_tab("chrome://extensions/shortcuts").await;
+        });
+    });
 
     html! {
         <main class="options">
-            <h1>{ "Cairn options" }</h1>
-            <p class="connection" data-testid="connection">{ label }</p>
+            <div class="page-title"><img src="icons/cairn.svg" alt="" /><h1>{ "Cairn options" }</h1></div>
+            <div class={banner_class} role="status"><span class="grow" data-testid="connection">{ label }</span></div>
             if let Some(n) = &state.notice {
                 { match n {
-                    Ok(t) => html! { <p class="ok" data-testid="notice" role="status">{ t }</p> },
-                    Err(t) => html! { <p class="error" data-testid="notice" role="alert">{ t }</p> },
+                    Ok(t) => html! { <div class="banner good" data-testid="notice" role="status"><span class="grow">{ t }</span></div> },
+                    Err(t) => html! { <div class="banner bad" data-testid="notice" role="alert"><span class="grow">{ t }</span></div> },
                 } }
             }
 
-            <section>
-                <h2>{ "Server" }</h2>
+            <section class="card" aria-labelledby="server-heading">
+                <h2 id="server-heading">{ "Your Cairn server" }</h2>
                 if signed_in {
-                    <p data-testid="signed-in">{ format!("Signed in to {} as {}", status.server_url.clone().unwrap_or_default(), status.user.as_ref().map(|u| u.display_name.clone()).unwrap_or_default()) }</p>
-                    <label>{ "Share new highlights with " }
+                    <p class="hint" data-testid="signed-in">{ format!("Signed in to {} as {}", status.server_url.clone().unwrap_or_default(), status.user.as_ref().map(|u| u.display_name.clone()).unwrap_or_default()) }</p>
+                    <label class="field">
+                        <span>{ "Share new highlights and clips with" }</span>
                         <select onchange={choose} data-testid="community">
-                            <option value="" selected={status.community.is_none()}>{ "nobody (private)" }</option>
+                            <option value="" selected={status.community.is_none()}>{ "Nobody: keep them private" }</option>
                             { for status.communities.iter().map(|c| html! {
                                 <option value={c.id.clone()} selected={status.community.as_deref() == Some(c.id.as_str())}>{ &c.name }</option>
                             }) }
                         </select>
+                        <span class="help">{ "Members of the community see them on the same page. You can keep any item private." }</span>
                     </label>
-                    <p><button onclick={sign_out} disabled={state.busy} data-testid="sign-out">{ "Sign out" }</button></p>
+                    <div class="row">
+                        <button class="btn" onclick={sign_out} disabled={state.busy} data-testid="sign-out">{ "Sign out" }</button>
+                    </div>
                     <details>
                         <summary>{ "Change password" }</summary>
-                        <form onsubmit={change_password}>
-                            <label>{ "Current password " }<input ref={current_password} data-testid="current-password" type="password" autocomplete="current-password" required=true /></label>
-                            <label>{ "New password " }<input ref={new_password} data-testid="new-password" type="password" autocomplete="new-password" required=true minlength="8" /></label>
-                            <button type="submit" disabled={state.busy} data-testid="change-password">{ "Change password" }</button>
+                        <form onsubmit={change_password} class="form-grid">
+                            <label class="field"><span>{ "Current password" }</span><input ref={current_password} data-testid="current-password" type="password" autocomplete="current-password" required=true /></label>
+                            <label class="field"><span>{ "New password" }</span><input ref={new_password} data-testid="new-password" type="password" autocomplete="new-password" required=true minlength="8" />
+                                <span class="help">{ "At least 8 characters. Your other devices and tokens are signed out." }</span></label>
+                            <div class="wide"><button type="submit" class="btn primary" disabled={state.busy} data-testid="change-password">{ "Change password" }</button></div>
                         </form>
                     </details>
                 } else {
-                    <form onsubmit={sign_in}>
-                        <label>{ "Server URL " }<input ref={server} data-testid="server-url" type="url" required=true placeholder="https://cairn.example.com" value={status.server_url.clone().unwrap_or_default()} /></label>
-                        <label>{ "Username " }<input ref={username} data-testid="username" autocomplete="username" /></label>
-                        <label>{ "Password " }<input ref={password} data-testid="password" type="password" autocomplete="current-password" /></label>
-                        <button type="submit" disabled={state.busy} data-testid="sign-in">{ "Sign in" }</button>
+                    <p class="hint">{ "Sign in to share highlights with your communities and keep them on every device. Until then they stay in this browser." }</p>
+                    <form onsubmit={sign_in} class="form-grid">
+                        <label class="field wide"><span>{ "Server URL" }</span><input ref={server} data-testid="server-url" type="url" required=true placeholder="https://cairn.example.com" value={status.server_url.clone().unwrap_or_default()} /></label>
+                        <label class="field"><span>{ "Username" }</span><input ref={username} data-testid="username" autocomplete="username" required=true /></label>
+                        <label class="field"><span>{ "Password" }</span><input ref={password} data-testid="password" type="password" autocomplete="current-password" required=true /></label>
+                        <div class="wide"><button type="submit" class="btn primary" disabled={state.busy} data-testid="sign-in">{ if state.busy { "Signing in…" } else { "Sign in" } }</button></div>
                     </form>
                     <details>
                         <summary>{ "Use an API token instead" }</summary>
-                        <label>{ "Token " }<input ref={token} data-testid="token" type="password" /></label>
-                        <button onclick={connect} disabled={state.busy} data-testid="connect">{ "Connect" }</button>
+                        <div class="inline-form">
+                            <label class="visually-hidden" for="token">{ "API token" }</label>
+                            <input id="token" ref={token} data-testid="token" type="password" placeholder="Paste a token from cairn-server token issue" />
+                            <button class="btn" onclick={connect} disabled={state.busy} data-testid="connect">{ "Connect" }</button>
+                        </div>
                     </details>
                 }
             </section>
 
-            <section>
-                <h2>{ "Sites where Cairn runs" }</h2>
+            <section class="card" aria-labelledby="sites-heading">
+                <h2 id="sites-heading">{ "Sites where Cairn runs" }</h2>
                 <p class="hint">{ "Everywhere else Cairn does nothing and sends nothing, not even the address of the page." }</p>
-                <ul data-testid="allowed-sites">
+                <ul class="sites" data-testid="allowed-sites">
+                    if status.allowed_sites.is_empty() {
+                        <li class="none">{ "No sites yet: add the first one below, or choose Allow here in Cairn's popup on the site." }</li>
+                    }
                     { for status.allowed_sites.iter().map(|o| {
                         let state = state.clone();
                         let origin = o.clone();
-                        let remove = Callback::from(move |_| run(&state, PanelRequest::DisallowSite { origin: origin.clone() }, "Site removed"));
-                        html! { <li>{ o }{ " " }<button class="link" onclick={remove}>{ "Remove" }</button></li> }
+                        let remove = Callback::from(move |_| run(&state, PanelRequest::DisallowSite { origin: origin.clone() }, "Site removed: Cairn stops there on the next page load"));
+                        html! { <li>{ o }<button class="btn ghost small danger" aria-label={format!("Remove {o}")} onclick={remove}>{ "Remove" }</button></li> }
                     }) }
                 </ul>
-                <form onsubmit={allow}>
-                    <input ref={site} data-testid="site" placeholder="https://wiki.example.com" />
-                    <button type="submit" disabled={state.busy} data-testid="allow">{ "Allow" }</button>
+                <form onsubmit={allow} class="inline-form">
+                    <label class="visually-hidden" for="site">{ "Site to allow" }</label>
+                    <input id="site" ref={site} data-testid="site" placeholder="https://wiki.example.com" />
+                    <button type="submit" class="btn primary" disabled={state.busy} data-testid="allow">{ "Allow" }</button>
                 </form>
+            </section>
+
+            <section class="card" aria-labelledby="keys-heading">
+                <h2 id="keys-heading">{ "Keyboard shortcuts" }</h2>
+                <p class="hint">{ "Highlight the selection: " }<kbd>{ "Alt+Shift+U" }</kbd>{ " · Clip this page: " }<kbd>{ "Alt+Shift+K" }</kbd></p>
+                <p class="hint" style="margin-top: 6px">{ "Change them in the browser's " }
+                    <a href="chrome://extensions/shortcuts" onclick={open_shortcuts} data-testid="shortcuts">{ "shortcut settings" }</a>{ "." }</p>
             </section>
         </main>
     }

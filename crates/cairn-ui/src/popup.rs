@@ -1,21 +1,27 @@
-//! The toolbar popup: this page's highlights, newest first, and the connection.
+//! The toolbar popup: this page's highlights and clips, newest first, the
+//! connection, and one notice for the outcome of the last action.
 
-use cairn_protocol::messages::{PanelReply, PanelRequest};
+use cairn_protocol::messages::{
+    teammate_color, ClipSummary, HighlightSummary, PanelReply, PanelRequest, TEAMMATE_PALETTE,
+};
 use cairn_web::{chrome, client};
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 use cairn_model::ClipKind;
-use cairn_protocol::messages::ClipSummary;
 
 use crate::state::{
-    clip_preview, connection_label, page_origin, parse_tags, sync_key, sync_label, PopupAction, PopupState, Tone,
+    audience_label, clip_preview, connection_label, page_origin, parse_tags, relative_time, sync_key, sync_label,
+    PopupAction, PopupState, Tone,
 };
+use crate::widgets::{Icon, NoteEditor, NoteView, TagInput};
 use crate::zip::{clip_file_name, zip_stored};
+
+type State = UseReducerHandle<PopupState>;
 
 /// Saves bytes as a file through the browser's download (a temporary object URL).
 fn download(name: &str, bytes: &[u8], mime: &str) -> Result<(), String> {
-    let err = |e: wasm_bindgen::JsValue| format!("download failed: {e:?}");
+    let err = |e: wasm_bindgen::JsValue| format!("The download failed ({e:?}); try again");
     let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
     let options = web_sys::BlobPropertyBag::new();
     options.set_type(mime);
@@ -31,18 +37,28 @@ fn download(name: &str, bytes: &[u8], mime: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Deletes one of the user's highlights or clips (the background queues the delete).
-fn delete_callback<E>(state: &UseReducerHandle<PopupState>, id: &str) -> Callback<E> {
+fn now_ms() -> i64 {
+    js_sys::Date::now() as i64
+}
+
+/// Runs a request in the background and reports a failure as the notice.
+fn ask(state: &State, request: PanelRequest, then: impl FnOnce(State, PanelReply) + 'static) {
     let state = state.clone();
-    let id = id.to_string();
+    wasm_bindgen_futures::spawn_local(async move {
+        match client::ask(&request).await {
+            Ok(reply) => then(state, reply),
+            Err(e) => state.dispatch(PopupAction::Failed(e)),
+        }
+    });
+}
+
+/// Deletes one of the user's highlights or clips; the notice offers Undo.
+fn delete_callback<E>(state: &State, id: &str, shared: bool) -> Callback<E> {
+    let (state, id) = (state.clone(), id.to_string());
     Callback::from(move |_| {
-        let state = state.clone();
-        let id = id.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            match client::ask(&PanelRequest::DeleteHighlight { id: id.clone() }).await {
-                Ok(_) => state.dispatch(PopupAction::Deleted(id)),
-                Err(e) => state.dispatch(PopupAction::Failed(e)),
-            }
+        let id2 = id.clone();
+        ask(&state, PanelRequest::DeleteHighlight { id: id.clone() }, move |s, _| {
+            s.dispatch(PopupAction::Deleted { id: id2, shared })
         });
     })
 }
@@ -64,23 +80,105 @@ fn input_value(id: &str) -> String {
         .unwrap_or_default()
 }
 
-fn clips_section(state: &UseReducerHandle<PopupState>) -> Html {
+fn audience_chip(audience: &[String], teammate: Option<&str>) -> Html {
+    let class = if audience.is_empty() { "chip audience-private" } else { "chip audience-shared" };
+    let label = audience_label(audience, teammate);
+    let title = if audience.is_empty() && teammate.is_none() {
+        "Private: only you see it".to_string()
+    } else {
+        format!("Seen by the members of {label}")
+    };
+    html! { <span class={class} title={title} data-testid="audience">{ label }</span> }
+}
+
+fn sync_badge(item_sync: &cairn_protocol::messages::SyncState) -> Html {
+    html! { <span class={classes!("sync-state", sync_key(item_sync))} data-testid="sync">{ sync_label(item_sync) }</span> }
+}
+
+fn highlight_item(state: &State, h: &HighlightSummary) -> Html {
+    let editing = state.editing.as_deref() == Some(h.id.as_str());
+    let expanded = state.expanded.contains(&h.id);
+    let own = h.teammate.is_none();
+    let style =
+        h.teammate.as_deref().map(|t| format!("--item-color: {}", TEAMMATE_PALETTE[teammate_color(t) as usize]));
+    let color_class = if own { format!("color-{}", h.color.name()) } else { "teammate".into() };
+    let start_edit = {
+        let (state, id) = (state.clone(), h.id.clone());
+        Callback::from(move |_| state.dispatch(PopupAction::StartEditing(id.clone())))
+    };
+    let save_note = {
+        let (state, id) = (state.clone(), h.id.clone());
+        Callback::from(move |note: String| {
+            let id2 = id.clone();
+            let request = PanelRequest::EditHighlight { id: id.clone(), note: Some(note.clone()), color: None };
+            ask(&state, request, move |s, _| {
+                s.dispatch(PopupAction::NoteSaved { id: id2, note });
+                let url = s.page_url.clone();
+                load(s, url);
+            });
+        })
+    };
+    let cancel_edit = {
+        let state = state.clone();
+        Callback::from(move |_| state.dispatch(PopupAction::StopEditing))
+    };
+    let toggle = {
+        let (state, id) = (state.clone(), h.id.clone());
+        Callback::from(move |_| state.dispatch(PopupAction::ToggleExpanded(id.clone())))
+    };
+    let reattach = {
+        let (state, id) = (state.clone(), h.id.clone());
+        Callback::from(move |_| {
+            let Some(page_url) = state.page_url.clone() else { return };
+            ask(&state, PanelRequest::ReattachOrphan { id: id.clone(), page_url }, |s, _| {
+                s.dispatch(PopupAction::Succeeded("Re-attached to the text selected on the page.".into()))
+            });
+        })
+    };
+    let delete = delete_callback(state, &h.id, !h.audience.is_empty());
+    html! {
+        <li class={classes!("item", color_class)} style={style} data-testid="highlight" data-sync={sync_key(&h.sync)} data-orphan={h.orphan.to_string()}>
+            <blockquote class="quote clamp" style="--lines: 4" data-testid="quote">{ &h.quote }</blockquote>
+            if editing {
+                <NoteEditor initial={h.note.clone().unwrap_or_default()} on_save={save_note} on_cancel={cancel_edit} />
+            } else if let Some(html) = &h.note_html {
+                <NoteView html={html.clone()} expanded={expanded} on_toggle={toggle} />
+            }
+            if h.orphan {
+                <p class="orphan" data-testid="orphan">{ "Not found on the page any more. Select where it belongs, then " }
+                    <button class="link" onclick={reattach} data-testid="reattach">{ "re-attach it" }</button></p>
+            }
+            <div class="meta">
+                { audience_chip(&h.audience, h.teammate.as_deref()) }
+                if let Some(t) = &h.teammate { <span class="teammate" data-testid="teammate">{ format!("by {t}") }</span> }
+                <time datetime={h.created.clone()} title={h.created.clone()}>{ relative_time(&h.created, now_ms()) }</time>
+                if own { { sync_badge(&h.sync) } }
+                if own && !editing {
+                    <span class="actions">
+                        <button class="btn ghost small" onclick={start_edit} data-testid="edit-note">{ if h.note.is_some() { "Edit note" } else { "Add note" } }</button>
+                        <button class="btn ghost small danger" onclick={delete} data-testid="delete">{ "Delete" }</button>
+                    </span>
+                }
+            </div>
+        </li>
+    }
+}
+
+fn clips_section(state: &State) -> Html {
     let clip = |kind: ClipKind| {
         let state = state.clone();
         Callback::from(move |_| {
             let Some(page_url) = state.page_url.clone() else { return };
             let note = Some(input_value("clip-note")).filter(|n| !n.trim().is_empty());
-            let tags = parse_tags(&input_value("clip-tags"));
-            let state = state.clone();
-            wasm_bindgen_futures::spawn_local(async move {
-                match client::ask(&PanelRequest::ClipPage { page_url: page_url.clone(), clip: kind, note, tags }).await
-                {
-                    Ok(_) => {
-                        state.dispatch(PopupAction::Info("Clipped.".into()));
-                        load(state, Some(page_url));
-                    }
-                    Err(e) => state.dispatch(PopupAction::Failed(e)),
-                }
+            // Chips plus whatever is still typed in the tag field.
+            let mut tags = state.clip_tags.clone();
+            for t in parse_tags(&input_value("clip-tags")) {
+                crate::state::add_tag(&mut tags, &t);
+            }
+            state.dispatch(PopupAction::ClipStarted);
+            ask(&state, PanelRequest::ClipPage { page_url: page_url.clone(), clip: kind, note, tags }, move |s, _| {
+                s.dispatch(PopupAction::Clipped);
+                load(s, Some(page_url));
             });
         })
     };
@@ -91,36 +189,58 @@ fn clips_section(state: &UseReducerHandle<PopupState>) -> Html {
             let mut taken = Vec::new();
             let entries: Vec<(String, Vec<u8>)> =
                 clips.iter().map(|c| (clip_file_name(&c.title, &mut taken), c.markdown.clone().into_bytes())).collect();
-            if let Err(e) = download("cairn-clips.zip", &zip_stored(&entries), "application/zip") {
-                state.dispatch(PopupAction::Failed(e));
+            match download("cairn-clips.zip", &zip_stored(&entries), "application/zip") {
+                Ok(()) => {
+                    state.dispatch(PopupAction::Succeeded(format!("Downloading {} clips as a .zip", clips.len())))
+                }
+                Err(e) => state.dispatch(PopupAction::Failed(e)),
             }
         })
     };
+    let on_note = {
+        let state = state.clone();
+        Callback::from(move |e: InputEvent| {
+            if let Some(i) = e.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
+                state.dispatch(PopupAction::ClipNote(i.value()));
+            }
+        })
+    };
+    let on_tags = {
+        let state = state.clone();
+        Callback::from(move |tags: Vec<String>| state.dispatch(PopupAction::ClipTags(tags)))
+    };
+    let busy = state.clipping;
     html! {
-        <section class="clips">
-            <h2>{ "Clips" }</h2>
+        <section aria-labelledby="clips-heading">
+            <div class="section-head">
+                <h2 id="clips-heading">{ "Clips" }</h2>
+                if !state.clips.is_empty() { <span class="count">{ state.clips.len() }</span> }
+            </div>
             <div class="clip-form">
-                <input id="clip-note" data-testid="clip-note" placeholder="Note (optional)" />
-                <input id="clip-tags" data-testid="clip-tags" placeholder="Tags, comma separated" />
-                <div>
-                    <button onclick={clip(ClipKind::Article)} data-testid="clip-article">{ "Clip article" }</button>
-                    <button onclick={clip(ClipKind::Selection)} data-testid="clip-selection">{ "Clip selection" }</button>
-                    <button onclick={clip(ClipKind::UrlOnly)} data-testid="clip-url">{ "Clip URL only" }</button>
+                <label class="field" style="margin: 0">
+                    <span class="visually-hidden">{ "Note for the clip" }</span>
+                    <input id="clip-note" data-testid="clip-note" placeholder="Add a note (optional)" value={state.clip_note.clone()} oninput={on_note} />
+                </label>
+                <TagInput id="clip-tags" label="Tags for the clip" tags={state.clip_tags.clone()} suggestions={state.known_tags()} on_change={on_tags} />
+                <div class="row">
+                    <button class="btn primary" onclick={clip(ClipKind::Article)} disabled={busy} data-testid="clip-article">{ "Clip article" }</button>
+                    <button class="btn" onclick={clip(ClipKind::Selection)} disabled={busy} data-testid="clip-selection">{ "Selection" }</button>
+                    <button class="btn" onclick={clip(ClipKind::UrlOnly)} disabled={busy} data-testid="clip-url">{ "URL only" }</button>
                 </div>
             </div>
             if !state.clips.is_empty() {
-                <ul class="clip-list">
+                <ul class="items" style="margin-top: 8px" data-testid="clips">
                     { for state.clips.iter().map(|c| clip_item(state, c)) }
                 </ul>
                 if state.clips.len() > 1 {
-                    <button onclick={download_all} data-testid="download-all">{ "Download all (.zip)" }</button>
+                    <p style="margin-top: 8px"><button class="btn small" onclick={download_all} data-testid="download-all">{ "Download all (.zip)" }</button></p>
                 }
             }
         </section>
     }
 }
 
-fn clip_item(state: &UseReducerHandle<PopupState>, c: &ClipSummary) -> Html {
+fn clip_item(state: &State, c: &ClipSummary) -> Html {
     let copy = {
         let markdown = c.markdown.clone();
         let state = state.clone();
@@ -130,8 +250,8 @@ fn clip_item(state: &UseReducerHandle<PopupState>, c: &ClipSummary) -> Html {
             wasm_bindgen_futures::spawn_local(async move {
                 let Some(clipboard) = web_sys::window().map(|w| w.navigator().clipboard()) else { return };
                 match wasm_bindgen_futures::JsFuture::from(clipboard.write_text(&markdown)).await {
-                    Ok(_) => state.dispatch(PopupAction::Info("Markdown copied.".into())),
-                    Err(e) => state.dispatch(PopupAction::Failed(format!("could not copy: {e:?}"))),
+                    Ok(_) => state.dispatch(PopupAction::Succeeded("Markdown copied".into())),
+                    Err(e) => state.dispatch(PopupAction::Failed(format!("Could not copy to the clipboard ({e:?})"))),
                 }
             });
         })
@@ -146,21 +266,28 @@ fn clip_item(state: &UseReducerHandle<PopupState>, c: &ClipSummary) -> Html {
             }
         })
     };
-    let delete = delete_callback(state, &c.id);
+    let delete = delete_callback(state, &c.id, !c.audience.is_empty());
     html! {
-        <li class="clip" data-testid="clip" data-kind={kind_label(c.clip)} data-sync={sync_key(&c.sync)}>
-            <p class="clip-title"><strong data-testid="clip-title">{ &c.title }</strong>{ format!(" · {}", kind_label(c.clip)) }</p>
+        <li class="item clip" data-testid="clip" data-kind={kind_label(c.clip)} data-sync={sync_key(&c.sync)}>
+            <p class="clamp" style="--lines: 2"><strong data-testid="clip-title">{ &c.title }</strong></p>
             // A preview as text: nothing from a clipped page is ever interpreted here.
             <pre class="preview" data-testid="clip-preview">{ clip_preview(&c.markdown, 300) }</pre>
-            <p class="meta">
-                if let Some(t) = &c.teammate { <span>{ format!("by {t} · ") }</span> }
-                <span>{ sync_label(&c.sync) }</span>{ " · " }
-                <button class="link" onclick={copy} data-testid="copy-markdown">{ "Copy Markdown" }</button>{ " · " }
-                <button class="link" onclick={save} data-testid="download">{ "Download .md" }</button>
-                if c.teammate.is_none() {
-                    { " · " }<button class="link" onclick={delete} data-testid="delete-clip">{ "Delete" }</button>
-                }
-            </p>
+            if !c.tags.is_empty() {
+                <div class="meta">{ for c.tags.iter().map(|t| html! { <span class="chip" data-testid="clip-tag">{ t }</span> }) }</div>
+            }
+            <div class="meta">
+                <span class="chip">{ kind_label(c.clip) }</span>
+                { audience_chip(&c.audience, c.teammate.as_deref()) }
+                if let Some(t) = &c.teammate { <span>{ format!("by {t}") }</span> }
+                if c.teammate.is_none() { { sync_badge(&c.sync) } }
+                <span class="actions">
+                    <button class="btn ghost small" onclick={copy} data-testid="copy-markdown">{ "Copy" }</button>
+                    <button class="btn ghost small" onclick={save} data-testid="download">{ ".md" }</button>
+                    if c.teammate.is_none() {
+                        <button class="btn ghost small danger" onclick={delete} data-testid="delete-clip">{ "Delete" }</button>
+                    }
+                </span>
+            </div>
         </li>
     }
 }
@@ -182,7 +309,7 @@ async fn page_url() -> Option<String> {
     .filter(|u| page_origin(u).is_some())
 }
 
-fn load(state: UseReducerHandle<PopupState>, url: Option<String>) {
+fn load(state: State, url: Option<String>) {
     wasm_bindgen_futures::spawn_local(async move {
         match client::ask(&PanelRequest::Status {}).await {
             Ok(PanelReply::Status(s)) => state.dispatch(PopupAction::StatusLoaded(s)),
@@ -201,6 +328,37 @@ fn load(state: UseReducerHandle<PopupState>, url: Option<String>) {
     });
 }
 
+/// The one notice: an outcome, where the user is looking, gone by itself unless it is an error.
+fn notice_view(state: &State) -> Html {
+    let Some(n) = state.notice.clone() else { return html! {} };
+    let dismiss = {
+        let state = state.clone();
+        Callback::from(move |_| state.dispatch(PopupAction::Dismiss { serial: n.serial }))
+    };
+    let undo = n.undo.clone().map(|id| {
+        let state = state.clone();
+        Callback::from(move |_| {
+            state.dispatch(PopupAction::Dismiss { serial: n.serial });
+            ask(&state, PanelRequest::RestoreDeleted { id: id.clone() }, |s, _| {
+                s.dispatch(PopupAction::Succeeded("Restored".into()));
+                let url = s.page_url.clone();
+                load(s, url);
+            });
+        })
+    });
+    let (class, testid, role) = match n.tone {
+        Tone::Bad => ("toast bad", "error", "alert"),
+        _ => ("toast", "info", "status"),
+    };
+    html! {
+        <div class={class} role={role} data-testid={testid}>
+            <span class="grow">{ &n.text }</span>
+            if let Some(undo) = undo { <button class="btn small" onclick={undo} data-testid="undo">{ "Undo" }</button> }
+            <button class="btn small icon" aria-label="Dismiss" onclick={dismiss}><Icon name="close" /></button>
+        </div>
+    }
+}
+
 #[function_component(Popup)]
 pub fn popup() -> Html {
     let state = use_reducer(PopupState::default);
@@ -214,19 +372,31 @@ pub fn popup() -> Html {
             });
         });
     }
+    // Notices other than errors go by themselves; each timer dismisses only its own notice.
+    {
+        let state = state.clone();
+        let notice = state.notice.clone();
+        use_effect_with(notice.as_ref().map(|n| n.serial), move |_| {
+            let timer = notice.and_then(|n| {
+                let ms = n.lifetime_ms()?;
+                Some(gloo_timers::callback::Timeout::new(ms, move || {
+                    state.dispatch(PopupAction::Dismiss { serial: n.serial })
+                }))
+            });
+            move || drop(timer)
+        });
+    }
 
     let sync_now = {
         let state = state.clone();
         Callback::from(move |_| {
-            let state = state.clone();
-            wasm_bindgen_futures::spawn_local(async move {
-                match client::ask(&PanelRequest::SyncNow {}).await {
-                    Ok(PanelReply::Status(s)) => state.dispatch(PopupAction::StatusLoaded(s)),
-                    Ok(_) => {}
-                    Err(e) => state.dispatch(PopupAction::Failed(e)),
+            state.dispatch(PopupAction::SyncStarted);
+            ask(&state, PanelRequest::SyncNow {}, |s, reply| {
+                if let PanelReply::Status(status) = reply {
+                    s.dispatch(PopupAction::SyncFinished(status));
                 }
-                let url = state.page_url.clone();
-                load(state, url);
+                let url = s.page_url.clone();
+                load(s, url);
             });
         })
     };
@@ -240,12 +410,21 @@ pub fn popup() -> Html {
                 match chrome::request_host_permission(&origin).await {
                     Ok(true) => {}
                     Ok(false) => {
-                        return state.dispatch(PopupAction::Failed(format!("Cairn was not given access to {origin}")))
+                        return state.dispatch(PopupAction::Failed(format!(
+                            "The browser did not give Cairn access to {origin}, so Cairn stays off there"
+                        )))
                     }
                     Err(e) => return state.dispatch(PopupAction::Failed(e.to_string())),
                 }
-                match client::ask(&PanelRequest::AllowSite { origin }).await {
-                    Ok(PanelReply::Status(s)) => state.dispatch(PopupAction::StatusLoaded(s)),
+                match client::ask(&PanelRequest::AllowSite { origin: origin.clone() }).await {
+                    Ok(PanelReply::Status(s)) => {
+                        state.dispatch(PopupAction::StatusLoaded(s));
+                        state.dispatch(PopupAction::Succeeded(format!(
+                            "Cairn is on for {origin}, in this tab too: select text to highlight it"
+                        )));
+                        let url = state.page_url.clone();
+                        load(state, url);
+                    }
                     Ok(_) => {}
                     Err(e) => state.dispatch(PopupAction::Failed(e)),
                 }
@@ -257,133 +436,68 @@ pub fn popup() -> Html {
         Some(s) => connection_label(s),
         None => ("…".to_string(), Tone::Neutral),
     };
-    let tone_class = match tone {
-        Tone::Good => "good",
-        Tone::Neutral => "neutral",
-        Tone::Bad => "bad",
-    };
+    let pill_class = if state.syncing { "busy" } else { tone.class() };
 
     let body = if state.page_url.is_none() {
-        html! { <p class="empty">{ "Open a web page to see its highlights." }</p> }
-    } else if state.loading {
-        html! { <p class="empty">{ "Loading…" }</p> }
-    } else if state.highlights.is_empty() {
-        html! { <p class="empty" data-testid="no-highlights">{ "No highlights on this page yet. Select text and choose “Highlight with Cairn”." }</p> }
+        html! {
+            <div class="empty" data-testid="not-a-page">
+                <strong>{ "Nothing to show here" }</strong>
+                { "Open a web page on a site you allowed to highlight and clip it." }
+            </div>
+        }
+    } else if state.status.is_some() && !state.site_allowed() {
+        let origin = state.page_url.as_deref().and_then(page_origin).unwrap_or_default();
+        html! {
+            <div class="banner warn" data-testid="site-off">
+                <div class="grow">
+                    <strong>{ format!("Cairn is off on {origin}") }</strong>
+                    <p class="hint">{ "Until you allow this site, Cairn reads nothing here and sends nothing, not even the page's address." }</p>
+                </div>
+                <button class="btn primary" onclick={allow_site} data-testid="allow-site">{ "Allow here" }</button>
+            </div>
+        }
+    } else if state.loading || state.status.is_none() {
+        html! { <p class="empty" aria-busy="true">{ "Loading…" }</p> }
     } else {
         html! {
-            <ul class="highlights" data-testid="highlights">
-                { for state.highlights.iter().map(|h| {
-                    let delete = delete_callback(&state, &h.id);
-                    let editing = state.editing.as_deref() == Some(h.id.as_str());
-                    let start_edit = {
-                        let state = state.clone();
-                        let id = h.id.clone();
-                        Callback::from(move |_| state.dispatch(PopupAction::StartEditing(id.clone())))
-                    };
-                    let save_note = {
-                        let state = state.clone();
-                        let id = h.id.clone();
-                        Callback::from(move |e: SubmitEvent| {
-                            e.prevent_default();
-                            let note = e
-                                .target()
-                                .and_then(|t| t.dyn_into::<web_sys::HtmlFormElement>().ok())
-                                .and_then(|f| f.elements().named_item("note"))
-                                .and_then(|n| n.dyn_into::<web_sys::HtmlTextAreaElement>().ok())
-                                .map(|t| t.value())
-                                .unwrap_or_default();
-                            let state = state.clone();
-                            let id = id.clone();
-                            wasm_bindgen_futures::spawn_local(async move {
-                                let request = PanelRequest::EditHighlight { id: id.clone(), note: Some(note.clone()), color: None };
-                                match client::ask(&request).await {
-                                    Ok(_) => state.dispatch(PopupAction::NoteSaved { id, note }),
-                                    Err(e) => state.dispatch(PopupAction::Failed(e)),
-                                }
-                            });
-                        })
-                    };
-                    let reattach = {
-                        let state = state.clone();
-                        let id = h.id.clone();
-                        Callback::from(move |_| {
-                            let Some(page_url) = state.page_url.clone() else { return };
-                            let state = state.clone();
-                            let id = id.clone();
-                            wasm_bindgen_futures::spawn_local(async move {
-                                match client::ask(&PanelRequest::ReattachOrphan { id, page_url }).await {
-                                    Ok(_) => state.dispatch(PopupAction::Info("Re-attached to the text selected on the page.".into())),
-                                    Err(e) => state.dispatch(PopupAction::Failed(e)),
-                                }
-                            });
-                        })
-                    };
-                    html! {
-                        <li class={classes!("highlight", h.color_class())} data-testid="highlight" data-sync={sync_key(&h.sync)} data-orphan={h.orphan.to_string()}>
-                            <blockquote data-testid="quote">{ &h.quote }</blockquote>
-                            if editing {
-                                <form onsubmit={save_note}>
-                                    <textarea name="note" data-testid="note-input" value={h.note.clone().unwrap_or_default()} />
-                                    <button type="submit" data-testid="save-note">{ "Save" }</button>
-                                </form>
-                            } else if let Some(note) = &h.note {
-                                // Shown as text: the popup never interprets a note as HTML.
-                                <p class="note" data-testid="note">{ note }</p>
-                            }
-                            if h.orphan {
-                                <p class="orphan" data-testid="orphan">{ "Not found on the page any more. Select where it belongs, then " }
-                                    <button class="link" onclick={reattach} data-testid="reattach">{ "re-attach it" }</button></p>
-                            }
-                            <p class="meta">
-                                if let Some(t) = &h.teammate { <span class="teammate" data-testid="teammate">{ format!("by {t}") }</span>{ " · " } }
-                                <span data-testid="sync">{ sync_label(&h.sync) }</span>
-                                if h.teammate.is_none() {
-                                    { " · " }<button class="link" onclick={start_edit} data-testid="edit-note">{ if h.note.is_some() { "Edit note" } else { "Add note" } }</button>
-                                    { " · " }<button class="link" onclick={delete} data-testid="delete">{ "Delete" }</button>
-                                }
-                            </p>
-                        </li>
+            <>
+                <section aria-labelledby="highlights-heading">
+                    <div class="section-head">
+                        <h2 id="highlights-heading">{ "Highlights" }</h2>
+                        if !state.highlights.is_empty() { <span class="count">{ state.highlights.len() }</span> }
+                    </div>
+                    if state.highlights.is_empty() {
+                        <div class="empty" data-testid="no-highlights">
+                            <strong>{ "No highlights on this page yet" }</strong>
+                            { "Select text on the page and choose Highlight in the bar that appears, or press " }<kbd>{ "Alt+Shift+U" }</kbd>{ "." }
+                        </div>
+                    } else {
+                        <ul class="items" data-testid="highlights">
+                            { for state.highlights.iter().map(|h| highlight_item(&state, h)) }
+                        </ul>
                     }
-                }) }
-            </ul>
+                </section>
+                { clips_section(&state) }
+            </>
         }
-    };
-
-    let allow = match (&state.page_url, &state.status) {
-        (Some(_), Some(_)) if !state.site_allowed() => html! {
-            <p class="notice">{ "Cairn is off on this site. " }
-                <button onclick={allow_site} data-testid="allow-site">{ "Allow Cairn here" }</button></p>
-        },
-        _ => html! {},
     };
 
     html! {
         <main class="popup">
-            <header>
-                <h1>{ "Cairn" }</h1>
-                <a href="options.html" target="_blank" class="link">{ "Options" }</a>
+            <header class="popup-header">
+                <span class="brand"><img src="icons/cairn.svg" alt="" />{ "Cairn" }</span>
+                <span class={classes!("pill", pill_class)} title={label.clone()}>
+                    <span class="dot" aria-hidden="true"></span>
+                    <span class="text" data-testid="connection">{ label }</span>
+                </span>
+                <button class={classes!("btn", "ghost", "icon", state.syncing.then_some("spinning"))} onclick={sync_now} disabled={state.syncing}
+                    aria-label="Sync now" title="Sync now" data-testid="sync-now"><Icon name="sync" /></button>
+                <a class="btn ghost icon" href="options.html" target="_blank" aria-label="Options" title="Options"><Icon name="settings" /></a>
             </header>
-            <p class={classes!("connection", tone_class)} data-testid="connection">{ label }</p>
-            if let Some(e) = &state.error { <p class="error" role="alert" data-testid="error">{ e }</p> }
-            if let Some(i) = &state.info { <p class="ok" role="status" data-testid="info">{ i }</p> }
-            { allow }
-            { body }
-            if state.page_url.is_some() && state.site_allowed() { { clips_section(&state) } }
-            <footer><button onclick={sync_now} data-testid="sync-now">{ "Sync now" }</button></footer>
+            <div class="popup-body">
+                { body }
+                { notice_view(&state) }
+            </div>
         </main>
-    }
-}
-
-trait ColorClass {
-    fn color_class(&self) -> String;
-}
-
-impl ColorClass for cairn_protocol::messages::HighlightSummary {
-    fn color_class(&self) -> String {
-        if self.teammate.is_some() {
-            "teammate".into()
-        } else {
-            format!("color-{}", self.color.name())
-        }
     }
 }

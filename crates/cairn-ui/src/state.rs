@@ -1,19 +1,32 @@
-//! Page state for the popup and the options page, as reducers.
+//! Page state for the popup and the options page, as reducers, plus the wording
+//! helpers. No UI code: everything here is tested natively.
 
 use std::rc::Rc;
 
 use cairn_protocol::messages::{ClipSummary, HighlightSummary, StatusReport, SyncState};
 use yew::Reducible;
 
-/// How the connection looks to the user.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// How something looks to the user: fine, in between, or wrong.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tone {
     Good,
     Neutral,
     Bad,
 }
 
-/// One line saying whether highlights reach the server.
+impl Tone {
+    pub fn class(self) -> &'static str {
+        match self {
+            Tone::Good => "good",
+            Tone::Neutral => "neutral",
+            Tone::Bad => "bad",
+        }
+    }
+}
+
+/// One line saying whether the user's highlights reach the server. It is the one
+/// place the popup speaks of the queue, so the header and the items never disagree:
+/// items say "waiting to sync" exactly when this counts them.
 pub fn connection_label(status: &StatusReport) -> (String, Tone) {
     let Some(user) = &status.user else {
         return ("Not connected: highlights stay on this device".into(), Tone::Neutral);
@@ -23,12 +36,12 @@ pub fn connection_label(status: &StatusReport) -> (String, Tone) {
     }
     match status.pending {
         0 => (format!("Synced as {}", user.display_name), Tone::Good),
-        1 => ("1 change waiting to sync".into(), Tone::Neutral),
-        n => (format!("{n} changes waiting to sync"), Tone::Neutral),
+        1 => (format!("Signed in as {}: 1 change waiting to sync", user.display_name), Tone::Neutral),
+        n => (format!("Signed in as {}: {n} changes waiting to sync", user.display_name), Tone::Neutral),
     }
 }
 
-/// Where one highlight stands, in a few words.
+/// Where one item stands with the server, in a few words.
 pub fn sync_label(state: &SyncState) -> String {
     match state {
         SyncState::Local => "on this device only".into(),
@@ -49,6 +62,28 @@ pub fn sync_key(state: &SyncState) -> &'static str {
     }
 }
 
+/// Who sees an item: "Only you", or the communities it is shared with.
+pub fn audience_label(audience: &[String], teammate: Option<&str>) -> String {
+    match (audience, teammate) {
+        ([], None) => "Only you".into(),
+        ([], Some(t)) => format!("Shared by {t}"),
+        (names, _) => names.join(", "),
+    }
+}
+
+/// "just now", "5 min ago", "3 h ago", "2 d ago", or the date, from two RFC 3339 times.
+pub fn relative_time(then: &str, now_ms: i64) -> String {
+    let Some(then_ms) = cairn_model::parse_rfc3339_ms(then) else { return then.to_string() };
+    let minutes = (now_ms - then_ms).max(0) / 60_000;
+    match minutes {
+        0 => "just now".into(),
+        1..=59 => format!("{minutes} min ago"),
+        60..=1439 => format!("{} h ago", minutes / 60),
+        1440..=10079 => format!("{} d ago", minutes / 1440),
+        _ => then.get(..10).unwrap_or(then).to_string(),
+    }
+}
+
 /// The start of a clip's body (front matter left out), for the preview.
 pub fn clip_preview(markdown: &str, max_chars: usize) -> String {
     let body = markdown
@@ -63,20 +98,91 @@ pub fn clip_preview(markdown: &str, max_chars: usize) -> String {
     preview
 }
 
-/// Tags typed as `a, b c, d` (commas or spaces separate).
+/// Tags typed as `a, b c; d`: commas, semicolons and new lines separate tags;
+/// spaces stay inside one ("payments deploy" is one tag, as the field says).
 pub fn parse_tags(input: &str) -> Vec<String> {
-    let mut tags: Vec<String> = Vec::new();
-    for t in input.split([',', ' ']).map(str::trim).filter(|t| !t.is_empty()) {
-        if !tags.iter().any(|x| x == t) {
-            tags.push(t.to_string());
-        }
+    let mut tags = Vec::new();
+    for t in input.split([',', ';', '\n']) {
+        add_tag(&mut tags, t);
     }
     tags
+}
+
+/// Adds one tag (trimmed, inner runs of spaces collapsed) unless it is empty or already there.
+pub fn add_tag(tags: &mut Vec<String>, raw: &str) {
+    let tag = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    if !tag.is_empty() && !tags.iter().any(|t| t.eq_ignore_ascii_case(&tag)) {
+        tags.push(tag);
+    }
+}
+
+/// Tags the user has used before that start with what is typed, for suggestions.
+pub fn tag_suggestions(known: &[String], chosen: &[String], typed: &str, max: usize) -> Vec<String> {
+    let typed = typed.trim().to_lowercase();
+    let mut out: Vec<String> = Vec::new();
+    for t in known {
+        let lower = t.to_lowercase();
+        if lower.starts_with(&typed)
+            && !chosen.iter().any(|c| c.eq_ignore_ascii_case(t))
+            && !out.iter().any(|o| o.eq_ignore_ascii_case(t))
+        {
+            out.push(t.clone());
+        }
+        if out.len() == max {
+            break;
+        }
+    }
+    out
+}
+
+/// The most characters a note may have (the model's cap, counted as the user sees them).
+pub const NOTE_MAX_CHARS: usize = cairn_model::MAX_NOTE_CHARS;
+
+/// What to say under a note editor: nothing while far from the limit, a count
+/// near it, and the refusal past it (the text stays; nothing is cut).
+pub fn note_counter(text: &str) -> Option<(String, bool)> {
+    let n = text.chars().count();
+    if n > NOTE_MAX_CHARS {
+        Some((
+            format!(
+                "{} characters too long: notes hold up to {NOTE_MAX_CHARS}. Shorten it to save.",
+                n - NOTE_MAX_CHARS
+            ),
+            true,
+        ))
+    } else if n * 10 >= NOTE_MAX_CHARS * 9 {
+        Some((format!("{n} / {NOTE_MAX_CHARS}"), false))
+    } else {
+        None
+    }
 }
 
 /// The origin (`scheme://host[:port]`) of a page URL, if it is a web page.
 pub fn page_origin(url: &str) -> Option<String> {
     cairn_model::PageKey::from_url(url).ok().map(|k| k.origin())
+}
+
+/// A message shown after an action, where the user is looking. Only one is
+/// shown at a time, so an old error never sits beside a newer success.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Notice {
+    pub tone: Tone,
+    pub text: String,
+    /// A deleted item that "Undo" brings back.
+    pub undo: Option<String>,
+    /// Tells notices apart so that a timer dismisses only its own.
+    pub serial: u32,
+}
+
+impl Notice {
+    /// How long it stays before it goes by itself; errors stay until replaced or dismissed.
+    pub fn lifetime_ms(&self) -> Option<u32> {
+        match (self.tone, &self.undo) {
+            (Tone::Bad, _) => None,
+            (_, Some(_)) => Some(cairn_protocol::messages::UNDO_WINDOW_MS as u32),
+            _ => Some(3_500),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -88,23 +194,55 @@ pub struct PopupState {
     pub clips: Vec<ClipSummary>,
     pub status: Option<StatusReport>,
     pub loading: bool,
-    pub error: Option<String>,
+    /// A sync the user asked for is running.
+    pub syncing: bool,
+    /// A clip is being made.
+    pub clipping: bool,
+    pub notice: Option<Notice>,
     /// The highlight whose note is being edited.
     pub editing: Option<String>,
-    /// A message after an action (e.g. "Select the new text on the page...").
-    pub info: Option<String>,
+    /// Notes shown whole rather than clamped.
+    pub expanded: Vec<String>,
+    /// The clip form: note and tags for the next clip, cleared once it is made.
+    pub clip_note: String,
+    pub clip_tags: Vec<String>,
+    serial: u32,
 }
 
 pub enum PopupAction {
-    Opened { page_url: Option<String> },
-    PageLoaded { page_key: String, highlights: Vec<HighlightSummary>, clips: Vec<ClipSummary> },
+    Opened {
+        page_url: Option<String>,
+    },
+    PageLoaded {
+        page_key: String,
+        highlights: Vec<HighlightSummary>,
+        clips: Vec<ClipSummary>,
+    },
     StatusLoaded(StatusReport),
-    Deleted(String),
+    SyncStarted,
+    /// A sync the user asked for ended; the status says how.
+    SyncFinished(StatusReport),
+    /// Deleted by the user: gone from the list, with "Undo" offered.
+    Deleted {
+        id: String,
+        shared: bool,
+    },
     StartEditing(String),
     StopEditing,
-    NoteSaved { id: String, note: String },
-    Info(String),
+    NoteSaved {
+        id: String,
+        note: String,
+    },
+    ToggleExpanded(String),
+    ClipNote(String),
+    ClipTags(Vec<String>),
+    ClipStarted,
+    Clipped,
+    Succeeded(String),
     Failed(String),
+    Dismiss {
+        serial: u32,
+    },
 }
 
 impl PopupState {
@@ -114,6 +252,22 @@ impl PopupState {
             (Some(url), Some(status)) => page_origin(url).is_some_and(|o| status.allowed_sites.contains(&o)),
             _ => false,
         }
+    }
+
+    /// Every tag the user has on this page, for suggestions.
+    pub fn known_tags(&self) -> Vec<String> {
+        let mut tags = Vec::new();
+        for c in &self.clips {
+            for t in &c.tags {
+                add_tag(&mut tags, t);
+            }
+        }
+        tags
+    }
+
+    fn notify(&mut self, tone: Tone, text: String, undo: Option<String>) {
+        self.serial += 1;
+        self.notice = Some(Notice { tone, text, undo, serial: self.serial });
     }
 }
 
@@ -134,23 +288,72 @@ impl Reducible for PopupState {
                 s.loading = false;
             }
             PopupAction::StatusLoaded(status) => s.status = Some(status),
-            PopupAction::Deleted(id) => {
+            PopupAction::SyncStarted => s.syncing = true,
+            PopupAction::SyncFinished(status) => {
+                s.syncing = false;
+                match (&status.last_error, status.user.is_some(), status.pending) {
+                    (Some(e), _, _) => s.notify(Tone::Bad, format!("Sync failed: {e}"), None),
+                    (None, false, _) => {
+                        s.notify(Tone::Neutral, "Not signed in: sign in from Options to sync".into(), None)
+                    }
+                    (None, true, 0) => s.notify(Tone::Good, "Everything is synced".into(), None),
+                    (None, true, n) => {
+                        s.notify(Tone::Neutral, format!("Sent what the server took; {n} still waiting"), None)
+                    }
+                }
+                s.status = Some(status);
+            }
+            PopupAction::Deleted { id, shared } => {
+                let what = if s.clips.iter().any(|c| c.id == id) { "Clip" } else { "Highlight" };
                 s.highlights.retain(|h| h.id != id);
                 s.clips.retain(|c| c.id != id);
+                s.expanded.retain(|e| e != &id);
+                let text = if shared {
+                    format!("{what} deleted. Teammates lose it in a few seconds unless you undo.")
+                } else {
+                    format!("{what} deleted.")
+                };
+                s.notify(Tone::Neutral, text, Some(id));
             }
             PopupAction::StartEditing(id) => s.editing = Some(id),
             PopupAction::StopEditing => s.editing = None,
             PopupAction::NoteSaved { id, note } => {
                 if let Some(h) = s.highlights.iter_mut().find(|h| h.id == id) {
                     h.note = (!note.trim().is_empty()).then_some(note);
-                    h.sync = SyncState::Pending;
                 }
                 s.editing = None;
+                s.notify(Tone::Good, "Note saved".into(), None);
             }
-            PopupAction::Info(text) => s.info = Some(text),
+            PopupAction::ToggleExpanded(id) => {
+                if let Some(i) = s.expanded.iter().position(|e| e == &id) {
+                    s.expanded.remove(i);
+                } else {
+                    s.expanded.push(id);
+                }
+            }
+            PopupAction::ClipNote(note) => s.clip_note = note,
+            PopupAction::ClipTags(tags) => s.clip_tags = tags,
+            PopupAction::ClipStarted => {
+                s.clipping = true;
+                s.notice = None;
+            }
+            PopupAction::Clipped => {
+                s.clipping = false;
+                s.clip_note.clear();
+                s.clip_tags.clear();
+                s.notify(Tone::Good, "Clipped".into(), None);
+            }
+            PopupAction::Succeeded(text) => s.notify(Tone::Good, text, None),
             PopupAction::Failed(e) => {
-                s.error = Some(e);
                 s.loading = false;
+                s.syncing = false;
+                s.clipping = false;
+                s.notify(Tone::Bad, e, None);
+            }
+            PopupAction::Dismiss { serial } => {
+                if s.notice.as_ref().is_some_and(|n| n.serial == serial) {
+                    s.notice = None;
+                }
             }
         }
         Rc::new(s)
@@ -216,11 +419,13 @@ mod tests {
             id: id.into(),
             quote: "q".into(),
             note: None,
+            note_html: None,
             color: Color::Yellow,
             created: "2026-11-23T00:00:00.000Z".into(),
             teammate: None,
             sync: SyncState::Pending,
             orphan: false,
+            audience: vec![],
         }
     }
 
@@ -230,7 +435,7 @@ mod tests {
         assert_eq!(connection_label(&status()), ("Synced as Alice Example".into(), Tone::Good));
         let mut s = status();
         s.pending = 3;
-        assert_eq!(connection_label(&s).0, "3 changes waiting to sync");
+        assert_eq!(connection_label(&s).0, "Signed in as Alice Example: 3 changes waiting to sync");
         s.last_error = Some("Cannot reach the Cairn server at http://x".into());
         assert_eq!(connection_label(&s), ("Sync error: Cannot reach the Cairn server at http://x".into(), Tone::Bad));
     }
@@ -249,8 +454,9 @@ mod tests {
             clips: vec![],
         });
         assert!(!s.loading);
-        let s = s.reduce(PopupAction::Deleted("a".into()));
+        let s = s.reduce(PopupAction::Deleted { id: "a".into(), shared: false });
         assert_eq!(s.highlights.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), ["b"]);
+        assert_eq!(s.notice.as_ref().and_then(|n| n.undo.as_deref()), Some("a"));
         let s = s.reduce(PopupAction::StartEditing("b".into()));
         assert_eq!(s.editing.as_deref(), Some("b"));
         let s = s.reduce(PopupAction::NoteSaved { id: "b".into(), note: "why".into() });
@@ -258,7 +464,58 @@ mod tests {
         let s = s.reduce(PopupAction::NoteSaved { id: "b".into(), note: "  ".into() });
         assert_eq!(s.highlights[0].note, None);
         let s = s.reduce(PopupAction::Failed("boom".into()));
-        assert_eq!(s.error.as_deref(), Some("boom"));
+        assert_eq!(s.notice.as_ref().map(|n| (n.tone, n.text.as_str())), Some((Tone::Bad, "boom")));
+    }
+
+    #[test]
+    fn one_notice_at_a_time_and_timers_dismiss_only_their_own() {
+        let s = Rc::new(PopupState::default()).reduce(PopupAction::Failed("server down".into()));
+        let old = s.notice.clone().unwrap();
+        assert_eq!(old.lifetime_ms(), None, "errors stay until replaced");
+        let s = s.reduce(PopupAction::ClipStarted);
+        assert_eq!(s.notice, None, "starting an action clears the old outcome");
+        let s = s.reduce(PopupAction::Clipped);
+        let new = s.notice.clone().unwrap();
+        assert_eq!((new.tone, new.text.as_str()), (Tone::Good, "Clipped"));
+        let s = s.reduce(PopupAction::Dismiss { serial: old.serial });
+        assert!(s.notice.is_some(), "an older timer does not dismiss a newer notice");
+        let s = s.reduce(PopupAction::Dismiss { serial: new.serial });
+        assert_eq!(s.notice, None);
+    }
+
+    #[test]
+    fn a_clip_clears_the_form_so_the_next_one_does_not_reuse_it() {
+        let s = Rc::new(PopupState::default())
+            .reduce(PopupAction::ClipNote("read first".into()))
+            .reduce(PopupAction::ClipTags(vec!["design".into()]))
+            .reduce(PopupAction::ClipStarted);
+        assert!(s.clipping);
+        let s = s.reduce(PopupAction::Clipped);
+        assert_eq!((s.clip_note.as_str(), s.clip_tags.len(), s.clipping), ("", 0, false));
+    }
+
+    #[test]
+    fn sync_now_says_what_happened() {
+        let s = Rc::new(PopupState::default()).reduce(PopupAction::SyncStarted);
+        assert!(s.syncing);
+        let s = s.reduce(PopupAction::SyncFinished(status()));
+        assert_eq!(s.notice.as_ref().map(|n| n.text.as_str()), Some("Everything is synced"));
+        let mut down = status();
+        down.last_error = Some("Cannot reach the Cairn server at http://x".into());
+        let s = s.reduce(PopupAction::SyncStarted).reduce(PopupAction::SyncFinished(down));
+        assert!(!s.syncing);
+        assert_eq!(s.notice.as_ref().map(|n| n.tone), Some(Tone::Bad));
+    }
+
+    #[test]
+    fn deleting_a_shared_item_says_teammates_lose_it() {
+        let mut shared = summary("a");
+        shared.audience = vec!["Demo team".into()];
+        let s = Rc::new(PopupState { highlights: vec![shared], ..PopupState::default() })
+            .reduce(PopupAction::Deleted { id: "a".into(), shared: true });
+        let n = s.notice.clone().unwrap();
+        assert!(n.text.contains("Teammates lose it"), "{}", n.text);
+        assert_eq!(n.lifetime_ms(), Some(cairn_protocol::messages::UNDO_WINDOW_MS as u32));
     }
 
     #[test]
@@ -287,12 +544,43 @@ mod tests {
         assert_eq!(clip_preview(md, 100), "# Heading\n\nBody text");
         assert_eq!(clip_preview(md, 5), "# Hea…");
         assert_eq!(clip_preview("no front matter", 100), "no front matter");
-        assert_eq!(parse_tags("ops, runbook  ops,,deploy"), vec!["ops", "runbook", "deploy"]);
     }
 
     #[test]
-    fn sync_labels() {
+    fn tags_keep_their_spaces_and_commas_separate_them() {
+        assert_eq!(parse_tags("payments deploy"), vec!["payments deploy"]);
+        assert_eq!(parse_tags("ops, runbook  ops,,deploy; Ops"), vec!["ops", "runbook ops", "deploy"]);
+        let mut tags = vec!["Design".to_string()];
+        add_tag(&mut tags, "  design ");
+        add_tag(&mut tags, "event   bus");
+        assert_eq!(tags, vec!["Design", "event bus"]);
+        let known = vec!["deploy".to_string(), "Design".into(), "docs".into(), "ops".into()];
+        assert_eq!(tag_suggestions(&known, &["docs".into()], "d", 5), vec!["deploy", "Design"]);
+        assert_eq!(tag_suggestions(&known, &[], "", 2), vec!["deploy", "Design"]);
+    }
+
+    #[test]
+    fn note_counter_warns_near_the_limit_and_refuses_past_it() {
+        assert_eq!(note_counter("short"), None);
+        let near = "a".repeat(NOTE_MAX_CHARS * 9 / 10);
+        assert_eq!(note_counter(&near).map(|c| c.1), Some(false));
+        let over = "a".repeat(NOTE_MAX_CHARS + 5);
+        let (text, over_limit) = note_counter(&over).unwrap();
+        assert!(over_limit);
+        assert!(text.starts_with("5 characters too long"), "{text}");
+    }
+
+    #[test]
+    fn wording_helpers() {
         assert_eq!(sync_label(&SyncState::Rejected { reason: "not a member".into() }), "not shared: not a member");
         assert_eq!(sync_key(&SyncState::Shared), "shared");
+        assert_eq!(audience_label(&[], None), "Only you");
+        assert_eq!(audience_label(&["Demo team".into(), "Ops".into()], None), "Demo team, Ops");
+        let now = cairn_model::parse_rfc3339_ms("2026-11-23T12:00:00.000Z").unwrap();
+        assert_eq!(relative_time("2026-11-23T11:59:30.000Z", now), "just now");
+        assert_eq!(relative_time("2026-11-23T11:15:00.000Z", now), "45 min ago");
+        assert_eq!(relative_time("2026-11-23T09:00:00.000Z", now), "3 h ago");
+        assert_eq!(relative_time("2026-11-21T12:00:00.000Z", now), "2 d ago");
+        assert_eq!(relative_time("2026-10-01T12:00:00.000Z", now), "2026-10-01");
     }
 }

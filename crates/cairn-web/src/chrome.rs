@@ -30,6 +30,18 @@ extern "C" {
     fn permissions_request(perms: &JsValue) -> Result<Promise, JsValue>;
     #[wasm_bindgen(js_namespace = ["chrome", "alarms"], js_name = create, catch)]
     fn alarms_create(name: &str, info: &JsValue) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(js_namespace = ["chrome", "scripting"], js_name = executeScript, catch)]
+    fn scripting_execute(injection: &JsValue) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(js_namespace = ["chrome", "scripting"], js_name = insertCSS, catch)]
+    fn scripting_insert_css(injection: &JsValue) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(js_namespace = ["chrome", "tabs"], js_name = create, catch)]
+    fn tabs_create(props: &JsValue) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(js_namespace = ["chrome", "action"], js_name = setBadgeText, catch)]
+    fn action_set_badge_text(details: &JsValue) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(js_namespace = ["chrome", "action"], js_name = setTitle, catch)]
+    fn action_set_title(details: &JsValue) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(callback: &js_sys::Function, ms: i32) -> JsValue;
 }
 
 /// An extension API call failed; the message is the browser's.
@@ -175,4 +187,38 @@ pub async fn request_host_permission(origin: &str) -> Result<bool, ChromeError> 
 /// A repeating alarm: MV3 workers stop when idle, alarms wake them.
 pub async fn ensure_periodic_alarm(name: &str, minutes: f64) -> Result<(), ChromeError> {
     wait(alarms_create(name, &obj(&[("periodInMinutes", minutes.into())]))).await.map(|_| ())
+}
+
+/// Starts Cairn in a tab that was already open when its site was allowed, so the
+/// user does not have to reload it (the registered content script only runs on
+/// pages loaded after registration). The script guards against running twice.
+pub async fn start_in_tab(tab_id: i32) -> Result<(), ChromeError> {
+    let target = obj(&[("tabId", tab_id.into())]);
+    wait(scripting_insert_css(&obj(&[
+        ("target", target.clone()),
+        ("files", str_array(&vec!["highlights.css".to_string()])),
+    ])))
+    .await?;
+    wait(scripting_execute(&obj(&[("target", target), ("files", str_array(&vec!["content.js".to_string()]))]))).await?;
+    Ok(())
+}
+
+/// Resolves after `ms` milliseconds.
+pub async fn sleep(ms: i32) {
+    let promise = Promise::new(&mut |resolve, _| {
+        set_timeout(&resolve, ms);
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+/// Opens a URL in a new tab (e.g. the browser's shortcut settings, which a link cannot open).
+pub async fn open_tab(url: &str) -> Result<(), ChromeError> {
+    wait(tabs_create(&obj(&[("url", url.into())]))).await.map(|_| ())
+}
+
+/// Marks the toolbar button of one tab with a short badge and a tooltip (empty text clears the badge).
+pub async fn mark_tab(tab_id: i32, badge: &str, title: &str) -> Result<(), ChromeError> {
+    wait(action_set_badge_text(&obj(&[("tabId", tab_id.into()), ("text", badge.into())]))).await?;
+    wait(action_set_title(&obj(&[("tabId", tab_id.into()), ("title", title.into())]))).await?;
+    Ok(())
 }

@@ -48,6 +48,9 @@ pub struct Settings {
     pub push_failures: u32,
     /// Do not retry a failed push before this time (ms).
     pub next_attempt_ms: i64,
+    /// Deleted records waiting out the undo window before the delete is queued.
+    #[serde(default)]
+    pub held_deletes: Vec<cairn_sync::trash::HeldDelete>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]

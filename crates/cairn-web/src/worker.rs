@@ -11,8 +11,8 @@ use std::rc::Rc;
 use cairn_anchor::TextIndex;
 use cairn_model::{Annotation, AnnotationId, ClipKind, PageKey};
 use cairn_protocol::api::{
-    ChangePasswordRequest, ChangePasswordResponse, MeResponse, Mutation, PageAnnotationsResponse, PushRequest,
-    PushResponse, SignInRequest, SignInResponse, MAX_PUSH_MUTATIONS,
+    ChangePasswordRequest, ChangePasswordResponse, MeResponse, PageAnnotationsResponse, PushRequest, PushResponse,
+    SignInRequest, SignInResponse, MAX_PUSH_MUTATIONS,
 };
 
 /// Bytes of JSON per push: under the server's 2 MiB body limit with room to spare.
@@ -153,7 +153,7 @@ async fn page_request(page_url: &str, request: PageRequest) -> Outcome<PageReply
     if !settings.allowed_sites.contains(&origin) {
         return Err(Failure::new(
             "site_not_allowed",
-            format!("Cairn is off on {origin}; allow the site in Cairn's options first"),
+            format!("Cairn is off on {origin}; open Cairn's toolbar popup and choose Allow on this site"),
         ));
     }
     let signed_in = settings.token.is_some();
@@ -171,7 +171,7 @@ async fn page_request(page_url: &str, request: PageRequest) -> Outcome<PageReply
             for r in records.iter().filter(|r| !r.annotation.is_clip()) {
                 let anchor = cairn_anchor::resolve(&index, &r.annotation.target.selector);
                 if let Some(a) = anchor {
-                    highlights.push(placed(&index, r, a.start, a.end));
+                    highlights.push(placed(&settings, &index, r, a.start, a.end));
                 } else {
                     orphans += 1;
                 }
@@ -205,7 +205,7 @@ async fn page_request(page_url: &str, request: PageRequest) -> Outcome<PageReply
             }
             annotation.validate().map_err(|e| Failure::new("invalid_annotation", e.to_string()))?;
             let record = LocalRecord::own(annotation, &key, now, settings.community.as_deref(), signed_in);
-            let highlight = placed(&index, &record, start, end);
+            let highlight = placed(&settings, &index, &record, start, end);
             save_own(&store, settings, record).await?;
             Ok(PageReply::Created { highlight })
         }
@@ -221,6 +221,16 @@ async fn page_request(page_url: &str, request: PageRequest) -> Outcome<PageReply
             let record = own_record_on_page(&store, &id, &key).await?;
             delete_own(&store, settings, record).await?;
             Ok(PageReply::Deleted { id })
+        }
+        PageRequest::RestoreHighlight { id, .. } => {
+            // Only the user's own highlight deleted from this very page.
+            let held = settings.held_deletes.iter().find(|h| h.record.id == id).map(|h| &h.record);
+            if !held.is_some_and(|r| cairn_sync::editable_from_page(r, &key)) {
+                return Err(Failure::new("not_found", "there is no deleted highlight of yours on this page to undo"));
+            }
+            restore_own(&store, settings, &id).await?;
+            // The page anchors it again like any other of its highlights.
+            Ok(PageReply::Restored { highlight: None })
         }
         PageRequest::Clip { clip, html, quote, text, start, end, title, note, tags, .. } => {
             let now = now_ms();
@@ -279,7 +289,7 @@ async fn page_request(page_url: &str, request: PageRequest) -> Outcome<PageReply
             let selectors = cairn_anchor::describe(&index, start, end)
                 .ok_or_else(|| Failure::new("empty_selection", "the selection holds no text of the page"))?;
             record.reattach(selectors, now_ms(), signed_in);
-            let highlight = placed(&index, &record, start, end);
+            let highlight = placed(&settings, &index, &record, start, end);
             save_own(&store, settings, record).await?;
             Ok(PageReply::Reattached { highlight })
         }
@@ -303,7 +313,17 @@ fn edited(r: &LocalRecord) -> PageReply {
     }
 }
 
-fn placed(index: &TextIndex<'_>, r: &LocalRecord, start: usize, end: usize) -> PlacedHighlight {
+/// The names of the communities a record is shared with, as the user knows them.
+fn audience_names(settings: &Settings, slugs: &[String]) -> Vec<String> {
+    slugs
+        .iter()
+        .map(|slug| {
+            settings.communities.iter().find(|c| &c.id == slug).map_or_else(|| slug.clone(), |c| c.name.clone())
+        })
+        .collect()
+}
+
+fn placed(settings: &Settings, index: &TextIndex<'_>, r: &LocalRecord, start: usize, end: usize) -> PlacedHighlight {
     PlacedHighlight {
         id: r.id.clone(),
         start: index.char_to_utf16(start) as u32,
@@ -314,21 +334,46 @@ fn placed(index: &TextIndex<'_>, r: &LocalRecord, start: usize, end: usize) -> P
         // trusts only HTML it made itself.
         note_html: r.annotation.note().map(cairn_note::render_note),
         teammate: r.teammate.clone(),
+        audience: audience_names(settings, &r.communities),
+        created: cairn_model::format_rfc3339_ms(r.created_ms),
+        teammate_color: r.teammate.as_deref().map(messages::teammate_color),
     }
 }
 
-/// Deletes one of the user's records; if the server may have it, queues the delete.
+/// Deletes one of the user's records: it leaves every list at once, and the
+/// delete is queued for the server only when the undo window has passed
+/// (`cairn_sync::trash`), so an undo never reaches teammates.
 async fn delete_own(store: &Store, mut settings: Settings, record: LocalRecord) -> Outcome<()> {
-    let mut change = Change { delete: vec![record.id.clone()], ..Change::default() };
-    if record.sync != SyncState::Local {
-        change.enqueue.push(Mutation::Delete { seq: settings.next_seq, id: record.id });
-        settings.next_seq += 1;
-    }
-    change.settings = Some(settings);
-    store.apply(change).await?;
+    let id = record.id.clone();
+    cairn_sync::trash::hold(&mut settings.held_deletes, record, now_ms(), messages::UNDO_WINDOW_MS);
+    store.apply(Change { delete: vec![id], settings: Some(settings), ..Change::default() }).await?;
     wasm_bindgen_futures::spawn_local(async {
+        // A worker stopped before this runs loses nothing: the next push settles what is due.
+        chrome::sleep(messages::UNDO_WINDOW_MS as i32 + 50).await;
         let _ = push_now(true).await;
     });
+    Ok(())
+}
+
+/// Puts a deleted record back if its undo window is still open.
+async fn restore_own(store: &Store, mut settings: Settings, id: &str) -> Outcome<LocalRecord> {
+    let record = cairn_sync::trash::restore(&mut settings.held_deletes, id, now_ms())
+        .ok_or_else(|| Failure::new("too_late", "it is too late to undo: the delete was already sent"))?;
+    store.apply(Change { put: vec![record.clone()], settings: Some(settings), ..Change::default() }).await?;
+    Ok(record)
+}
+
+/// Queues the deletes whose undo window has passed, in one transaction.
+async fn settle_held_deletes(store: &Store) -> Outcome<()> {
+    let mut settings = settings(store).await?;
+    let mut next_seq = settings.next_seq;
+    let before = settings.held_deletes.len();
+    let enqueue = cairn_sync::trash::settle_due(&mut settings.held_deletes, now_ms(), &mut next_seq);
+    if settings.held_deletes.len() == before {
+        return Ok(());
+    }
+    settings.next_seq = next_seq;
+    store.apply(Change { enqueue, settings: Some(settings), ..Change::default() }).await?;
     Ok(())
 }
 
@@ -402,6 +447,7 @@ async fn push_now(force: bool) -> Outcome<()> {
 
 async fn push_loop(force: bool) -> Outcome<()> {
     let store = store().await?;
+    settle_held_deletes(&store).await?;
     loop {
         let mut settings = settings(&store).await?;
         let (Some(base), Some(token)) = (settings.server_url.clone(), settings.token.clone()) else {
@@ -466,16 +512,30 @@ async fn panel_request(request: PanelRequest) -> Outcome<PanelReply> {
             } else {
                 store.page_records(key.as_str()).await?
             };
-            Ok(PanelReply::Page {
-                page_key: key.to_string(),
-                highlights: cairn_sync::page_summaries(&records),
-                clips: cairn_sync::page_clips(&records),
-            })
+            let settings = self::settings(&store).await?;
+            let mut highlights = cairn_sync::page_summaries(&records);
+            for h in &mut highlights {
+                // Rendered here, like the page's popover: the UI shows only HTML the background made.
+                h.note_html = h.note.as_deref().map(cairn_note::render_note);
+                h.audience = audience_names(&settings, &h.audience);
+            }
+            let mut clips = cairn_sync::page_clips(&records);
+            for c in &mut clips {
+                c.audience = audience_names(&settings, &c.audience);
+            }
+            Ok(PanelReply::Page { page_key: key.to_string(), highlights, clips })
         }
         PanelRequest::SignIn { server_url, username, password } => {
             let base = server_base(&server_url)?;
             let anon = Server { base_url: &base, token: None };
-            let signed: SignInResponse = anon.post("/v1/session", &SignInRequest { username, password }).await?;
+            let signed: SignInResponse =
+                anon.post("/v1/session", &SignInRequest { username, password }).await.map_err(|e| match e {
+                    NetError::Unauthorized(_) => Failure::new(
+                        "wrong_password",
+                        "That username and password do not match an account on this server; check both and try again",
+                    ),
+                    e => e.into(),
+                })?;
             connect(&store, settings, base, signed.token).await
         }
         PanelRequest::Connect { server_url, token } => {
@@ -532,6 +592,13 @@ async fn panel_request(request: PanelRequest) -> Outcome<PanelReply> {
             }
             Ok(PanelReply::Done)
         }
+        PanelRequest::RestoreDeleted { id } => {
+            let record = restore_own(&store, settings, &id).await?;
+            if let Ok(key) = PageKey::from_url(&record.annotation.target.source) {
+                tell_tabs(&key, TabCommand::Refresh {}).await;
+            }
+            Ok(PanelReply::Done)
+        }
         PanelRequest::EditHighlight { id, note, color } => {
             let mut record =
                 store.record(&id).await?.ok_or_else(|| Failure::new("not_found", "that highlight is gone"))?;
@@ -557,7 +624,7 @@ async fn panel_request(request: PanelRequest) -> Outcome<PanelReply> {
             }
             // The page's content script reads what this kind of clip needs and
             // answers with the outcome; the first tab showing the page does it.
-            let message = crate::to_js(&TabCommand::Clip { clip, note, tags });
+            let message = crate::to_js(&TabCommand::Clip { clip, note, tags, announce: false });
             for (tab, url) in chrome::visible_tabs().await {
                 if PageKey::from_url(&url).is_ok_and(|k| k == key) {
                     let answer = chrome::send_to_tab(tab, &message).await.map_err(|e| {
@@ -587,10 +654,18 @@ async fn panel_request(request: PanelRequest) -> Outcome<PanelReply> {
                 ));
             }
             if !settings.allowed_sites.contains(&origin) {
-                settings.allowed_sites.push(origin);
+                settings.allowed_sites.push(origin.clone());
                 settings.allowed_sites.sort();
             }
-            apply_sites(&store, settings).await
+            let reply = apply_sites(&store, settings).await?;
+            // Tabs already open on the site start Cairn now, without a reload.
+            for (tab, url) in chrome::visible_tabs().await {
+                if PageKey::from_url(&url).is_ok_and(|k| k.origin() == origin) {
+                    let _ = chrome::start_in_tab(tab).await;
+                    let _ = chrome::mark_tab(tab, "", "Cairn").await;
+                }
+            }
+            Ok(reply)
         }
         PanelRequest::DisallowSite { origin } => {
             let origin = site_origin(&origin)?;
@@ -754,7 +829,15 @@ pub async fn on_highlight_command(tab_id: i32) {
     if tab_id < 0 {
         return;
     }
-    let _ = chrome::send_to_tab(tab_id, &crate::to_js(&TabCommand::HighlightSelection {})).await;
+    if chrome::send_to_tab(tab_id, &crate::to_js(&TabCommand::HighlightSelection {})).await.is_err() {
+        site_is_off(tab_id).await;
+    }
+}
+
+/// A command on a page where Cairn does not run (a site not allowed): say so on
+/// the toolbar button, since nothing may be shown inside the page itself.
+async fn site_is_off(tab_id: i32) {
+    let _ = chrome::mark_tab(tab_id, "off", "Cairn is off on this site: click to allow it here").await;
 }
 
 /// Context menu "Clip selection / this page with Cairn" and the clip command.
@@ -766,7 +849,9 @@ pub async fn on_clip_command(tab_id: i32, kind: String) {
         _ => ClipKind::Article,
     };
     if tab_id >= 0 {
-        let _ =
-            chrome::send_to_tab(tab_id, &crate::to_js(&TabCommand::Clip { clip, note: None, tags: Vec::new() })).await;
+        let command = crate::to_js(&TabCommand::Clip { clip, note: None, tags: Vec::new(), announce: true });
+        if chrome::send_to_tab(tab_id, &command).await.is_err() {
+            site_is_off(tab_id).await;
+        }
     }
 }
