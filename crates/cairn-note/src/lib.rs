@@ -6,12 +6,30 @@
 //! The server renders with this crate before storing `note_html`, and the
 //! extension renders again with it before showing a note: neither trusts HTML
 //! that it did not make itself.
+//!
+//! A note is also bounded in shape: Markdown nests without limit (each `>` of
+//! `>>>>…` opens a blockquote) and a browser lays out every level, so a hostile
+//! note of 20,000 characters could stall the page it is shown on. Rendering
+//! keeps at most [`MAX_DEPTH`] levels of elements (deeper parts are kept as
+//! text) and at most [`MAX_ELEMENTS`] elements (the rest is cut, and the cut is
+//! marked). Ordinary notes are far inside both and render unchanged.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::OnceLock;
 
 use ammonia::{Builder, UrlRelative};
-use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd};
+
+/// Deepest nesting of elements a rendered note keeps. Notes people write nest a
+/// handful of levels (a list in a list in a quote, with emphasis).
+pub const MAX_DEPTH: usize = 16;
+
+/// Most elements a rendered note has, the mark of a cut note included. A long
+/// note with a table of a hundred rows has a few hundred.
+pub const MAX_ELEMENTS: usize = 2_000;
+
+/// What marks a note cut at [`MAX_ELEMENTS`].
+const CUT_MARK: &str = "\u{2026}";
 
 const ALLOWED_TAGS: &[&str] = &[
     "p",
@@ -71,8 +89,149 @@ pub fn render_note(markdown: &str) -> String {
         other => other,
     });
     let mut html = String::with_capacity(markdown.len() * 3 / 2);
-    pulldown_cmark::html::push_html(&mut html, events);
+    pulldown_cmark::html::push_html(&mut html, Bounded::new(events));
     sanitizer().clean(&html).to_string()
+}
+
+/// How a tag opens in the HTML that pulldown-cmark writes for it.
+struct Shape {
+    /// Levels of nesting it adds: `<pre><code>` is two; a table is two (the
+    /// table, then its head or body), its head row one more.
+    levels: usize,
+    /// Levels its children always add, so that a kept tag keeps its structure:
+    /// a list has items, a table rows and cells.
+    reserve: usize,
+    /// Elements it writes (a table also writes its `<tbody>`).
+    elements: usize,
+}
+
+fn shape(tag: &Tag<'_>) -> Shape {
+    let (levels, reserve, elements) = match tag {
+        Tag::HtmlBlock => (0, 0, 0),
+        Tag::Table(_) => (2, 2, 2),
+        Tag::TableHead => (1, 1, 2),
+        Tag::TableRow | Tag::List(_) => (1, 1, 1),
+        Tag::CodeBlock(_) => (2, 0, 2),
+        _ => (1, 0, 1),
+    };
+    Shape { levels, reserve, elements }
+}
+
+/// Whether a tag is inline, so that its text, when the tag is dropped, runs on
+/// without a break.
+fn is_inline(end: TagEnd) -> bool {
+    matches!(end, TagEnd::Emphasis | TagEnd::Strong | TagEnd::Strikethrough | TagEnd::Link | TagEnd::Image)
+}
+
+/// A Markdown event stream bounded to [`MAX_DEPTH`] and [`MAX_ELEMENTS`].
+///
+/// A tag that would open too deep is dropped together with its end (its text
+/// stays, as text of the deepest kept element); once the element budget is
+/// spent, the open elements are closed, the cut is marked, and the rest of the
+/// note is not rendered. Only whole tags are dropped, so what is written stays
+/// well nested, and the sanitizer's HTML parser never has to repair it.
+struct Bounded<'a, I> {
+    events: I,
+    /// Every open tag: its end if it was written, `None` if it was dropped,
+    /// with the levels it added.
+    open: Vec<(Option<TagEnd>, usize)>,
+    depth: usize,
+    elements: usize,
+    /// The closing of a cut note, given out before the stream ends.
+    closing: VecDeque<Event<'a>>,
+    cut: bool,
+}
+
+impl<'a, I: Iterator<Item = Event<'a>>> Bounded<'a, I> {
+    fn new(events: I) -> Self {
+        Bounded { events, open: Vec::new(), depth: 0, elements: 0, closing: VecDeque::new(), cut: false }
+    }
+
+    /// Whether `elements` more fit, leaving room for the mark of a cut.
+    fn fits(&self, elements: usize) -> bool {
+        self.elements + elements < MAX_ELEMENTS
+    }
+
+    fn cut(&mut self) {
+        self.cut = true;
+        self.closing.extend(self.open.drain(..).rev().filter_map(|(end, _)| end.map(Event::End)));
+        self.closing.extend([
+            Event::Start(Tag::Paragraph),
+            Event::Text(CowStr::Borrowed(CUT_MARK)),
+            Event::End(TagEnd::Paragraph),
+        ]);
+    }
+
+    /// An element with no children (`<code>`, `<br>`, `<hr>`): written if it
+    /// fits, else its text, if it has any.
+    fn leaf(&mut self, event: Event<'a>) -> Option<Event<'a>> {
+        if self.depth >= MAX_DEPTH {
+            return match event {
+                Event::Code(text) | Event::InlineMath(text) | Event::DisplayMath(text) => Some(Event::Text(text)),
+                Event::HardBreak | Event::Rule => Some(Event::SoftBreak),
+                _ => None,
+            };
+        }
+        if !self.fits(1) {
+            self.cut();
+            return None;
+        }
+        self.elements += 1;
+        Some(event)
+    }
+}
+
+impl<'a, I: Iterator<Item = Event<'a>>> Iterator for Bounded<'a, I> {
+    type Item = Event<'a>;
+
+    fn next(&mut self) -> Option<Event<'a>> {
+        loop {
+            if self.cut {
+                return self.closing.pop_front();
+            }
+            let event = self.events.next()?;
+            match event {
+                Event::Start(tag) => {
+                    let Shape { levels, reserve, elements } = shape(&tag);
+                    if self.depth + levels + reserve > MAX_DEPTH {
+                        self.open.push((None, 0));
+                        continue;
+                    }
+                    if !self.fits(elements) {
+                        self.cut();
+                        continue;
+                    }
+                    self.depth += levels;
+                    self.elements += elements;
+                    self.open.push((Some(tag.to_end()), levels));
+                    return Some(Event::Start(tag));
+                }
+                Event::End(end) => match self.open.pop() {
+                    Some((Some(_), levels)) => {
+                        self.depth -= levels;
+                        return Some(Event::End(end));
+                    }
+                    // A dropped block still ends a line, so that its words do not
+                    // run into the next block's.
+                    Some((None, _)) if !is_inline(end) => return Some(Event::SoftBreak),
+                    // pulldown-cmark balances its tags, so an end always has a start.
+                    _ => continue,
+                },
+                Event::Code(_)
+                | Event::InlineMath(_)
+                | Event::DisplayMath(_)
+                | Event::HardBreak
+                | Event::Rule
+                | Event::TaskListMarker(_)
+                | Event::FootnoteReference(_) => {
+                    if let Some(event) = self.leaf(event) {
+                        return Some(event);
+                    }
+                }
+                Event::Text(_) | Event::SoftBreak | Event::Html(_) | Event::InlineHtml(_) => return Some(event),
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -178,6 +337,160 @@ mod tests {
         assert!(has_event_handler_attribute("img src=x onerror=alert(1)"));
         assert!(!has_event_handler_attribute("a href=\"https://x.example/?online=1\""));
         assert_eq!(tags_of("<p>a &lt;b&gt; <a href=\"x\">l</a></p>"), vec!["p", "a href=\"x\"", "/a", "/p"]);
+    }
+
+    /// The nesting depth and the element count of rendered HTML, or `None` if
+    /// its tags are not balanced.
+    fn shape_of(html: &str) -> Option<(usize, usize)> {
+        const VOID: &[&str] = &["br", "hr", "img", "input"];
+        let (mut depth, mut deepest, mut elements) = (0usize, 0, 0);
+        for tag in tags_of(html) {
+            let name = tag.split(|c: char| c.is_whitespace() || c == '/').find(|n| !n.is_empty()).unwrap_or("");
+            if tag.starts_with('/') {
+                depth = depth.checked_sub(1)?;
+            } else {
+                elements += 1;
+                if !VOID.contains(&name) {
+                    depth += 1;
+                    deepest = deepest.max(depth);
+                }
+            }
+        }
+        (depth == 0).then_some((deepest, elements))
+    }
+
+    /// What the renderer wrote before notes were bounded: the reference for
+    /// "ordinary notes render unchanged".
+    fn render_unbounded(markdown: &str) -> String {
+        let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
+        let events = Parser::new_ext(markdown, options).map(|event| match event {
+            Event::Html(html) | Event::InlineHtml(html) => Event::Text(html),
+            Event::Start(Tag::Image { link_type, dest_url, title, id }) => {
+                Event::Start(Tag::Link { link_type, dest_url, title, id })
+            }
+            Event::End(TagEnd::Image) => Event::End(TagEnd::Link),
+            other => other,
+        });
+        let mut html = String::new();
+        pulldown_cmark::html::push_html(&mut html, events);
+        sanitizer().clean(&html).to_string()
+    }
+
+    fn within_bounds(html: &str) -> bool {
+        shape_of(html).is_some_and(|(depth, elements)| depth <= MAX_DEPTH && elements <= MAX_ELEMENTS)
+    }
+
+    #[test]
+    fn the_shape_check_counts_what_it_should() {
+        assert_eq!(shape_of("<p>a<br>b</p>\n<ul>\n<li><em>x</em></li>\n</ul>"), Some((3, 5)));
+        assert_eq!(shape_of("<p><em>x</p>"), None);
+        let deep = render_unbounded(&">".repeat(40));
+        assert!(shape_of(&deep).is_some_and(|(depth, _)| depth > MAX_DEPTH), "{deep}");
+    }
+
+    #[test]
+    fn twenty_thousand_quote_marks_nest_no_deeper_than_the_cap() {
+        let html = render_note(&">".repeat(20_000));
+        assert!(within_bounds(&html), "{:?}", shape_of(&html));
+        assert_eq!(html.matches("<blockquote>").count(), MAX_DEPTH);
+
+        let html = render_note(&format!("{} the words at the bottom", ">".repeat(20_000)));
+        assert!(within_bounds(&html), "{:?}", shape_of(&html));
+        assert!(html.contains("the words at the bottom"), "text below the cap is kept as text");
+    }
+
+    #[test]
+    fn deep_lists_and_inline_nesting_keep_their_text() {
+        let lists: String = (0..300).map(|i| format!("{}- level {i}\n", "  ".repeat(i))).collect();
+        let html = render_note(&lists);
+        assert!(within_bounds(&html), "{:?}", shape_of(&html));
+        assert!(html.contains("level 0") && html.contains("level 299"), "{html}");
+
+        let inline = format!("{}**_~~[link](https://a.example) `code`~~_**  \nnext", ">".repeat(14));
+        let html = render_note(&inline);
+        assert!(within_bounds(&html), "{:?}", shape_of(&html));
+        assert!(html.contains("link") && html.contains("code") && html.contains("next"), "{html}");
+
+        let table = format!("{}| a | b |\n|---|---|\n| 1 | 2 |", ">".repeat(MAX_DEPTH - 2));
+        let html = render_note(&table);
+        assert!(within_bounds(&html), "{:?}", shape_of(&html));
+        assert!(!html.contains("<table>") && html.contains('1') && html.contains('2'), "{html}");
+    }
+
+    #[test]
+    fn a_note_of_too_many_elements_is_cut_and_marked() {
+        let items = "- item\n".repeat(MAX_ELEMENTS * 2);
+        let html = render_note(&items);
+        assert!(within_bounds(&html), "{:?}", shape_of(&html));
+        assert!(html.starts_with("<ul>\n<li>item</li>"), "{}", &html[..40]);
+        assert!(html.ends_with("</ul>\n<p>\u{2026}</p>\n"), "{}", &html[html.len() - 40..]);
+
+        let rows: String = (0..MAX_ELEMENTS).map(|i| format!("| {i} | x |\n")).collect();
+        let html = render_note(&format!("| a | b |\n|---|---|\n{rows}"));
+        assert!(within_bounds(&html), "{:?}", shape_of(&html));
+        assert!(html.contains("<td>0</td>") && html.ends_with("</table>\n<p>\u{2026}</p>\n"), "a cut table is closed");
+
+        let breaks = "a  \n".repeat(MAX_ELEMENTS * 2);
+        assert!(within_bounds(&render_note(&breaks)));
+    }
+
+    #[test]
+    fn ordinary_notes_render_as_before() {
+        for note in [
+            "**why** this *matters*",
+            "> quoted\n>\n> > twice, with a [link](https://x.example \"t\")",
+            "1. one\n2. two\n   - nested `code`\n     - deeper ~~gone~~\n\n---\n\n# Title\n\n```rust\nfn main() {}\n```",
+            "| a | b |\n|:--|--:|\n| 1 | 2 |\n| 3 | 4 |",
+            "line  \nbreak and ![img](https://tracker.example/p.gif)",
+        ] {
+            assert_eq!(render_note(note), render_unbounded(note), "{note:?}");
+        }
+    }
+
+    /// Pieces of Markdown that nest, repeat and mix, so that random notes reach
+    /// past the bounds now and then.
+    fn markdown_piece() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            Just(">"),
+            Just("- "),
+            Just("1. "),
+            Just("  "),
+            Just("    "),
+            Just("*"),
+            Just("**"),
+            Just("~~"),
+            Just("`"),
+            Just("```\n"),
+            Just("[a](https://x.example)"),
+            Just("![i](https://x.example/i.png)"),
+            Just("| a | b |\n|---|---|\n| 1 | 2 |\n"),
+            Just("# "),
+            Just("---\n"),
+            Just("<b>"),
+            Just("  \n"),
+            Just("\n"),
+            Just("\n\n"),
+            Just("word "),
+        ];
+        (piece, 1usize..40).prop_map(|(p, n)| p.repeat(n))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config { cases: 500, ..Default::default() })]
+
+        #[test]
+        fn every_note_is_bounded_and_notes_within_bounds_are_unchanged(
+            pieces in proptest::collection::vec(markdown_piece(), 0..40)
+        ) {
+            let note = pieces.concat();
+            let html = render_note(&note);
+            proptest::prop_assert!(within_bounds(&html), "{:?} -> {:?}", note, shape_of(&html));
+            let before = render_unbounded(&note);
+            if shape_of(&before).is_some_and(|(depth, elements)| depth <= MAX_DEPTH && elements < MAX_ELEMENTS) {
+                proptest::prop_assert_eq!(html, before);
+            }
+        }
     }
 
     #[test]
