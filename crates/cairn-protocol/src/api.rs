@@ -95,6 +95,9 @@ pub struct PushRequest {
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+// Upserts, the big variant, are most of a push: boxing the annotation would add an allocation
+// to each of them and save nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Mutation {
     /// Create or replace one of the caller's annotations and share it with
     /// `communities` (slugs; empty = private to the author).
