@@ -291,7 +291,8 @@ pub fn edit_page(name: &str, text: &str, quotes: usize, edited: f64, seed: u64) 
         let lo_zone = lo_zone.max(s.saturating_sub(ZONE));
         let hi_zone = (e + ZONE).min(doc.len());
         let quote: Vec<char> = doc[s..e].to_vec();
-        let (range, replacement, expected): ((usize, usize), Vec<char>, Option<(usize, usize)>) = match kinds[i] {
+        type Span = (usize, usize);
+        let (range, replacement, expected): (Span, Vec<char>, Option<Span>) = match kinds[i] {
             EditKind::Untouched => continue,
             EditKind::Typo => {
                 let mut q = quote.clone();

@@ -95,7 +95,7 @@ mod tests {
         let doc = Document::from("<p id=a><i>1</i><u><i>2</i></u></p><i>3</i>");
         let texts = |v: Vec<NodeRef<'_>>| v.iter().map(|n| n.text().to_string()).collect::<Vec<_>>();
         assert_eq!(texts(css_select(&doc, "i", None).unwrap()), ["1", "2", "3"]);
-        let p = doc.select("#a").nodes()[0].clone();
+        let p = doc.select("#a").nodes()[0];
         assert_eq!(texts(css_select(&doc, "i", Some(&p)).unwrap()), ["1", "2"]);
         // The scope itself is not inside itself.
         assert!(css_select(&doc, "p", Some(&p)).unwrap().is_empty());

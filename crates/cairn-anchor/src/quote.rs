@@ -237,7 +237,7 @@ fn resolve_quote(
     if let Some(h) = hint {
         let (lo, hi) = (h.saturating_sub(NEAR_WINDOW), (h + m + NEAR_WINDOW).min(n));
         if lo > 0 || hi < n {
-            if let Some(best) = best_of(exact_in(lo, hi)).filter(|c| strongly_placed(c)) {
+            if let Some(best) = best_of(exact_in(lo, hi)).filter(strongly_placed) {
                 return Some(anchor(best, Method::QuoteInContext));
             }
         }

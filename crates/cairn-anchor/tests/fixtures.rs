@@ -105,7 +105,7 @@ fn hypothesis_ranking_cases() {
         let t = chars(case["text"].as_str());
         let strs =
             |k: &str| case[k].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect::<Vec<_>>();
-        let scores: Vec<f32> = if let Some(_) = case.get("quotes_desc") {
+        let scores: Vec<f32> = if case.get("quotes_desc").is_some() {
             strs("quotes_desc").iter().map(|q| match_quote(&t, &chars(Some(q)), &[], &[], None).unwrap().2).collect()
         } else if case.get("prefixes_desc").is_some() {
             let q = chars(case["quote"].as_str());
