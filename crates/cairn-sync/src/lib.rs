@@ -305,6 +305,9 @@ impl PageMerge {
 ///   records already here are left alone, because this device's copy is the newer
 ///   or the same, and never replaced by someone else's annotation of the same id,
 ///   so that nothing the user made is lost to an id collision.
+/// * The user's own annotations in `unsent_deletes` (deleted here, the delete not
+///   yet applied by the server, which therefore still lists them) are not adopted:
+///   a deleted highlight does not come back.
 ///
 /// Merging the same listing twice writes nothing the second time.
 ///
@@ -315,6 +318,7 @@ pub fn merge_page(
     page_key: &str,
     local: Vec<LocalRecord>,
     remote: Vec<SharedAnnotation>,
+    unsent_deletes: &HashSet<String>,
 ) -> PageMerge {
     let local_at: HashMap<&str, usize> = local.iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
 
@@ -324,7 +328,10 @@ pub fn merge_page(
     let mut listed_at: HashMap<String, usize> = HashMap::with_capacity(remote.len());
     for shared in remote {
         let mine = shared.author.id == my_user_id;
-        if mine && local_at.get(shared.annotation.id.as_str()).is_some_and(|&i| local[i].is_own()) {
+        if mine
+            && (unsent_deletes.contains(&shared.annotation.id)
+                || local_at.get(shared.annotation.id.as_str()).is_some_and(|&i| local[i].is_own()))
+        {
             continue;
         }
         let Some(record) = record_from_server(shared, mine) else { continue };
@@ -384,6 +391,16 @@ fn record_from_server(shared: SharedAnnotation, mine: bool) -> Option<LocalRecor
 /// selectors (a colour or note change does not move a highlight).
 fn same_anchor(a: &Annotation, b: &Annotation) -> bool {
     a.target.source == b.target.source && a.target.selector == b.target.selector
+}
+
+/// The ids of the user's deletes that the server may not have applied yet: held
+/// for undo ([`trash`]) or queued in the outbox (until the server answers for them).
+pub fn unsent_deletes(held: &[trash::HeldDelete], outbox: &[Mutation]) -> HashSet<String> {
+    let queued = outbox.iter().filter_map(|m| match m {
+        Mutation::Delete { id, .. } => Some(id.clone()),
+        Mutation::Upsert { .. } => None,
+    });
+    held.iter().map(|h| h.record.id.clone()).chain(queued).collect()
 }
 
 /// How many highlights a page shows (clips are listed in the popup, not painted).

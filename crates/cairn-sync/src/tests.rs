@@ -90,6 +90,11 @@ fn shared(annotation: Annotation, author: &str, name: &str) -> SharedAnnotation 
     SharedAnnotation { annotation, author: user(author, name), communities: vec!["demo-team".into()], note_html: None }
 }
 
+/// A merge on a device with no deletes waiting for the server.
+fn merge(local: Vec<LocalRecord>, remote: Vec<SharedAnnotation>) -> PageMerge {
+    merge_page("u-me", PAGE, local, remote, &std::collections::HashSet::new())
+}
+
 #[test]
 fn merge_marks_teammates_and_adopts_own_from_other_devices() {
     let local = vec![record(1, "mine here")];
@@ -98,7 +103,7 @@ fn merge_marks_teammates_and_adopts_own_from_other_devices() {
         shared(annotation(2, "bob's"), "u-bob", "Bob Example"),
         shared(annotation(3, "mine elsewhere"), "u-me", "Me"),
     ];
-    let merged = merge_page("u-me", PAGE, local.clone(), remote);
+    let merged = merge(local.clone(), remote);
     assert_eq!(merged.put.len(), 2);
     assert_eq!(merged.put[0].teammate.as_deref(), Some("Bob Example"));
     assert_eq!(merged.put[0].sync, SyncState::Shared);
@@ -113,27 +118,27 @@ fn merge_marks_teammates_and_adopts_own_from_other_devices() {
 #[test]
 fn unchanged_teammates_are_not_rewritten_and_keep_their_orphan_flag() {
     let bob = |ms: u64, quote: &str| shared(annotation(ms, quote), "u-bob", "Bob");
-    let first = merge_page("u-me", PAGE, vec![], vec![bob(1, "kept"), bob(2, "lost"), bob(3, "gone")]);
+    let first = merge(vec![], vec![bob(1, "kept"), bob(2, "lost"), bob(3, "gone")]);
     let mut local = first.page;
     local.sort_by_key(|r| r.created_ms);
     local[1].orphan = true; // anchoring did not find "lost" on this device
 
     let mut moved = annotation(2, "lost");
     moved.set_note("now with a note");
-    let again = merge_page("u-me", PAGE, local.clone(), vec![bob(1, "kept"), shared(moved, "u-bob", "Bob")]);
+    let again = merge(local.clone(), vec![bob(1, "kept"), shared(moved, "u-bob", "Bob")]);
     assert_eq!(again.delete, vec![local[2].id.clone()], "no longer listed");
     assert_eq!(again.put.len(), 1, "only the changed one is written");
     assert_eq!(again.put[0].annotation.note(), Some("now with a note"));
     assert!(again.put[0].orphan, "a new note does not make an orphan anchorable");
 
-    let reattached = merge_page("u-me", PAGE, again.page.clone(), vec![bob(1, "kept"), bob(2, "found again")]);
+    let reattached = merge(again.page.clone(), vec![bob(1, "kept"), bob(2, "found again")]);
     assert_eq!(reattached.put.len(), 1);
     assert!(!reattached.put[0].orphan, "new selectors: anchoring decides again");
 
-    let settled = merge_page("u-me", PAGE, again.page.clone(), vec![bob(1, "kept"), bob(2, "lost")]);
+    let settled = merge(again.page.clone(), vec![bob(1, "kept"), bob(2, "lost")]);
     assert_eq!(settled.put.len(), 1);
     assert!(settled.put[0].orphan);
-    let twice = merge_page("u-me", PAGE, settled.page.clone(), vec![bob(1, "kept"), bob(2, "lost")]);
+    let twice = merge(settled.page.clone(), vec![bob(1, "kept"), bob(2, "lost")]);
     assert!(twice.is_empty(), "{twice:?}");
     assert_eq!(twice.page.len(), 2);
 }
@@ -143,9 +148,29 @@ fn own_records_are_never_replaced_by_someone_elses_annotation_of_the_same_id() {
     let mine = record(1, "mine");
     let mut forged = mine.annotation.clone();
     forged.set_note("not mine");
-    let merged = merge_page("u-me", PAGE, vec![mine.clone()], vec![shared(forged, "u-eve", "Eve")]);
+    let merged = merge(vec![mine.clone()], vec![shared(forged, "u-eve", "Eve")]);
     assert!(merged.is_empty());
     assert_eq!(merged.page, vec![mine]);
+}
+
+#[test]
+fn own_highlights_deleted_here_are_not_brought_back_before_the_server_applies_the_delete() {
+    let held = record(1, "deleted, undo still possible");
+    let queued = record(2, "deleted, delete queued");
+    let elsewhere = annotation(3, "mine from another device");
+    let trash = vec![trash::HeldDelete { record: held.clone(), until_ms: 10 }];
+    let outbox = vec![Mutation::Delete { seq: 7, id: queued.id.clone() }, upsert_mutation(&record(4, "edited"), 8)];
+    let unsent = unsent_deletes(&trash, &outbox);
+    assert_eq!(unsent, [held.id.clone(), queued.id.clone()].into_iter().collect());
+
+    let remote = vec![
+        shared(held.annotation.clone(), "u-me", "Me"),
+        shared(queued.annotation.clone(), "u-me", "Me"),
+        shared(elsewhere.clone(), "u-me", "Me"),
+    ];
+    let merged = merge_page("u-me", PAGE, vec![], remote, &unsent);
+    let ids: Vec<&str> = merged.put.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, [elsewhere.id.as_str()]);
 }
 
 #[test]
@@ -181,7 +206,7 @@ fn merging_ten_thousand_annotations_writes_only_what_changed() {
             })
             .collect()
     };
-    let first = merge_page("u-me", PAGE, vec![], listing(&[]));
+    let first = merge(vec![], listing(&[]));
     assert_eq!(first.put.len(), N as usize);
     assert_eq!(first.page.len(), N as usize);
     assert_eq!(first.page.iter().filter(|r| r.is_own()).count(), N as usize / 2);
@@ -193,14 +218,14 @@ fn merging_ten_thousand_annotations_writes_only_what_changed() {
     let orphans = local.iter().filter(|r| r.orphan).count();
     assert_eq!(orphans, 50);
 
-    let same = merge_page("u-me", PAGE, local.clone(), listing(&[]));
+    let same = merge(local.clone(), listing(&[]));
     assert!(same.is_empty(), "an unchanged listing writes nothing");
     assert_eq!(same.page.iter().filter(|r| r.orphan).count(), orphans);
 
     // Two teammates' edits and one of the user's own (which this device already has).
     let mut remote = listing(&[1, 3, 4]);
     let gone = remote.pop().unwrap(); // a teammate's, unshared since
-    let changed = merge_page("u-me", PAGE, local, remote);
+    let changed = merge(local, remote);
     let put: Vec<i64> = changed.put.iter().map(|r| r.created_ms).collect();
     assert_eq!(put, [1, 3]);
     assert_eq!(changed.delete, vec![gone.annotation.id]);

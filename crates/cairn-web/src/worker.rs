@@ -409,11 +409,15 @@ async fn refresh_shared(
     };
     let server = Server { base_url: base, token: Some(token) };
     let path = format!("/v1/annotations?url={}", String::from(js_sys::encode_uri_component(page_url)));
+    // Read before and after the fetch: a delete the server applies while the page
+    // is fetched, or one the user makes meanwhile, must not bring the highlight back.
+    let mut unsent = unsent_deletes(store).await?;
     let fetched: Result<PageAnnotationsResponse, NetError> = server.get(&path, Some(4_000)).await;
     let local = store.page_records(key.as_str()).await?;
     match fetched {
         Ok(listing) => {
-            let merge = cairn_sync::merge_page(&user.id, key.as_str(), local, listing.annotations);
+            unsent.extend(unsent_deletes(store).await?);
+            let merge = cairn_sync::merge_page(&user.id, key.as_str(), local, listing.annotations, &unsent);
             let now = now_ms();
             let saved = store
                 .save_page_refresh(merge.put, merge.delete, |s| {
@@ -432,6 +436,12 @@ async fn refresh_shared(
             Ok(local)
         }
     }
+}
+
+/// The user's deletes the server may still list (held for undo, or queued).
+async fn unsent_deletes(store: &Store) -> Outcome<std::collections::HashSet<String>> {
+    let held = store.settings().await?.map(|s| s.held_deletes).unwrap_or_default();
+    Ok(cairn_sync::unsent_deletes(&held, &store.outbox().await?))
 }
 
 /// Pushes the outbox in batches until it is empty or the server cannot take more.
