@@ -363,9 +363,10 @@ pub fn merge_page(
     let delete: Vec<String> =
         local.iter().filter(|r| !r.is_own() && !listed_at.contains_key(&r.id)).map(|r| r.id.clone()).collect();
 
+    // The page moves the unchanged records (most of them) rather than copying them.
     let replaced: HashSet<&str> = put.iter().map(|r| r.id.as_str()).chain(delete.iter().map(String::as_str)).collect();
     let mut page: Vec<LocalRecord> = Vec::with_capacity(local.len() + put.len());
-    page.extend(local.iter().filter(|r| !replaced.contains(r.id.as_str())).cloned());
+    page.extend(local.into_iter().filter(|r| !replaced.contains(r.id.as_str())));
     page.extend(put.iter().filter(|r| r.page_key == page_key).cloned());
     PageMerge { put, delete, page }
 }
