@@ -7,7 +7,7 @@ use dom_smoothie::{Config, Readability};
 
 use crate::limits::{check_depth, check_markup_depth, check_size};
 use crate::markdown::{node_to_markdown, node_to_text};
-use crate::{rules, Article, ClipError, ClipOptions};
+use crate::{rules, structure, Article, ClipError, ClipOptions};
 
 /// Whether the page looks like it has an article worth extracting, with Readability.js's
 /// `isProbablyReaderable` heuristic (enough long, visible paragraphs).
@@ -35,6 +35,7 @@ pub fn article(html: &str, url: &str, options: &ClipOptions) -> Result<Article, 
     check_markup_depth(html)?;
     let doc = Document::from(html);
     check_depth(&doc.root())?;
+    unwrap_noscript_content(&doc);
     let canonical = canonical_url(&doc, &base);
     let lang = doc
         .try_select("html[lang]")
@@ -68,29 +69,120 @@ pub fn article(html: &str, url: &str, options: &ClipOptions) -> Result<Article, 
     if options.require_readerable && !readerable {
         return Err(ClipError::NotReaderable);
     }
+    let page_title = doc.try_select("head title").map(|t| t.text().to_string()).unwrap_or_default();
+    let structural = structure::extract(&doc, &base, &page_title);
+    let declares_article = structure::declares_article(&doc);
     let mut readability = Readability::with_document(doc, Some(base.as_str()), Some(config()))
         .map_err(|_| ClipError::BadUrl { url: url.to_string() })?;
-    let extracted = readability.parse().map_err(|_| ClipError::NoContent)?;
-    let content = Document::fragment(extracted.content.to_string());
-    let root = content.root();
-    let markdown = node_to_markdown(&root, Some(&base));
-    let text = node_to_text(&root);
+    let extracted = readability.parse().ok();
+    let (markdown, text) = match (extracted.as_ref(), structural) {
+        (Some(e), s) => {
+            let content = Document::fragment(e.content.to_string());
+            let root = content.root();
+            let text = node_to_text(&root);
+            match s.filter(|s| prefer_structure(&text, s, declares_article)) {
+                Some(s) => (s.markdown, s.text),
+                None => (node_to_markdown(&root, Some(&base)), text),
+            }
+        }
+        (None, Some(s)) => (s.markdown, s.text),
+        (None, None) => return Err(ClipError::NoContent),
+    };
     if text.trim().is_empty() {
         return Err(ClipError::NoContent);
     }
+    let meta = match extracted {
+        Some(e) => Meta {
+            title: e.title.to_string(),
+            byline: e.byline.map(|s| s.to_string()),
+            site_name: e.site_name.map(|s| s.to_string()),
+            published: e.published_time.map(|s| s.to_string()),
+            lang: e.lang.map(|s| s.to_string()),
+            excerpt: e.excerpt.map(|s| s.to_string()),
+        },
+        None => {
+            let m = readability.get_article_metadata(readability.parse_json_ld());
+            Meta {
+                title: m.title.to_string(),
+                byline: m.byline.map(|s| s.to_string()),
+                site_name: m.site_name.map(|s| s.to_string()),
+                published: m.published_time.map(|s| s.to_string()),
+                lang: m.lang.map(|s| s.to_string()),
+                excerpt: m.excerpt.map(|s| s.to_string()),
+            }
+        }
+    };
     Ok(Article {
-        title: clean(&extracted.title).unwrap_or_default(),
-        byline: extracted.byline.as_deref().and_then(clean),
-        site_name: extracted.site_name.as_deref().and_then(clean),
-        published: extracted.published_time.as_deref().and_then(clean),
-        lang: extracted.lang.as_deref().and_then(clean).or(lang),
-        excerpt: extracted.excerpt.as_deref().and_then(clean),
+        title: clean(&meta.title).unwrap_or_default(),
+        byline: meta.byline.as_deref().and_then(clean),
+        site_name: meta.site_name.as_deref().and_then(clean),
+        published: meta.published.as_deref().and_then(clean),
+        lang: meta.lang.as_deref().and_then(clean).or(lang),
+        excerpt: meta.excerpt.as_deref().and_then(clean),
         url: canonical.unwrap_or_else(|| base.to_string()),
         markdown,
         text,
         readerable,
         site_rule: None,
     })
+}
+
+/// Metadata of whichever way the content was found.
+struct Meta {
+    title: String,
+    byline: Option<String>,
+    site_name: Option<String>,
+    published: Option<String>,
+    lang: Option<String>,
+    excerpt: Option<String>,
+}
+
+/// Whether the structure's content replaces Readability's.
+///
+/// Readability is precise on articles and keeps too little elsewhere: one post of a
+/// thread, one block of a documentation or service page. When what it kept is a small
+/// part of what the page's structure marks as content, the page is not a single article
+/// and the structure's content (boilerplate left out) is the better clip; when it kept most
+/// of it, its tighter cut wins (it drops an article's bylines, captions and comment
+/// sections better).
+fn prefer_structure(readability_text: &str, s: &structure::Structural, declares_article: bool) -> bool {
+    let r = readability_text.split_whitespace().count();
+    let st = s.text.split_whitespace().count();
+    // Tenths of the structure's words Readability must keep for its content to stand;
+    // tuned on WCXB-dev and Mozilla's corpus. A thread's posts ask for less: an article
+    // with a comment section also has posts, and there Readability's cut (the article) is
+    // right. A page that declares itself an article (schema.org, Open Graph) asks for much
+    // less: many listings and forums declare it too, but on a real article the structure's
+    // extra words are captions, bylines and "more stories".
+    let tenths = match (declares_article, s.found_by) {
+        (_, structure::FoundBy::MarkedPosts) => 5,
+        (true, _) => 2,
+        (false, structure::FoundBy::RepeatedPosts) => 5,
+        (false, _) => 7,
+    };
+    r * 10 < st * tenths && contains_most_of(&s.text, readability_text)
+}
+
+/// Whether `outer` holds at least nine in ten of `inner`'s words: the structure's content
+/// must extend Readability's, not be some other part of the page.
+fn contains_most_of(outer: &str, inner: &str) -> bool {
+    let mut bag: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for w in words(outer) {
+        *bag.entry(w).or_default() += 1;
+    }
+    let (mut found, mut total) = (0usize, 0usize);
+    for w in words(inner) {
+        total += 1;
+        if let Some(n) = bag.get_mut(&w).filter(|n| **n > 0) {
+            *n -= 1;
+            found += 1;
+        }
+    }
+    found * 10 >= total * 9
+}
+
+fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase)
 }
 
 fn config() -> Config {
@@ -119,4 +211,24 @@ fn canonical_url(doc: &Document, base: &url::Url) -> Option<String> {
         let url = base.join(href.trim()).ok()?;
         matches!(url.scheme(), "http" | "https").then(|| url.to_string())
     })
+}
+
+/// Pages rendered by scripts often serve their content to script-less readers inside
+/// `<noscript>` (Discourse's crawler view, for one). A live DOM never has it there; a page
+/// saved or fetched without running its scripts does, and then the `<noscript>` markup is
+/// the only content. When `<noscript>` holds more text than the rest of the body, its
+/// elements become ordinary content.
+pub(crate) fn unwrap_noscript_content(doc: &Document) {
+    let Some(noscripts) = doc.try_select("body noscript") else { return };
+    let inside: usize = noscripts.nodes().iter().map(|n| visible_chars(&n.text())).sum();
+    let body = doc.try_select("body").map(|b| visible_chars(&b.text())).unwrap_or(0);
+    if inside * 2 > body {
+        for n in noscripts.nodes() {
+            n.unwrap_node();
+        }
+    }
+}
+
+fn visible_chars(s: &str) -> usize {
+    s.chars().filter(|c| !c.is_whitespace()).count()
 }

@@ -37,6 +37,7 @@ mod front_matter;
 mod limits;
 mod markdown;
 pub mod rules;
+mod structure;
 mod text_fragment;
 
 use serde::{Deserialize, Serialize};

@@ -35,7 +35,16 @@ pub fn html_to_markdown(html: &str, base_url: Option<&str>) -> Result<String, Cl
 
 /// Converts a parsed node and its descendants. The caller has checked the depth.
 pub(crate) fn node_to_markdown(root: &NodeRef, base: Option<&url::Url>) -> String {
-    let mut tree = Tree::from_dom(root);
+    node_to_markdown_skipping(root, base, &Skip::default())
+}
+
+/// Nodes (with their subtrees) that a conversion leaves out: the boilerplate that
+/// [structural extraction](crate::structure) found inside the content it keeps.
+pub(crate) type Skip = std::collections::HashSet<dom_query::NodeId>;
+
+/// [`node_to_markdown`] without the nodes in `skip`.
+pub(crate) fn node_to_markdown_skipping(root: &NodeRef, base: Option<&url::Url>, skip: &Skip) -> String {
+    let mut tree = Tree::from_dom(root, skip);
     tree.collapse_whitespace();
     let edges = tree.edges();
     Writer { tree: &tree, edges, base, ol_counters: HashMap::new() }.write()
@@ -43,7 +52,12 @@ pub(crate) fn node_to_markdown(root: &NodeRef, base: Option<&url::Url>) -> Strin
 
 /// Plain text of Markdown-converted content: what a reader sees, for search and previews.
 pub(crate) fn node_to_text(root: &NodeRef) -> String {
-    let mut tree = Tree::from_dom(root);
+    node_to_text_skipping(root, &Skip::default())
+}
+
+/// [`node_to_text`] without the nodes in `skip`.
+pub(crate) fn node_to_text_skipping(root: &NodeRef, skip: &Skip) -> String {
+    let mut tree = Tree::from_dom(root, skip);
     tree.collapse_whitespace();
     tree.plain_text()
 }
@@ -218,7 +232,7 @@ fn is_tracking_pixel(node: &NodeRef) -> bool {
 }
 
 impl Tree {
-    fn from_dom(root: &NodeRef) -> Tree {
+    fn from_dom(root: &NodeRef, skip: &Skip) -> Tree {
         let mut nodes = vec![Node {
             name: "#root".into(),
             text: String::new(),
@@ -245,7 +259,7 @@ impl Tree {
                 continue;
             }
             let name = dom.node_name().map(|n| n.to_ascii_lowercase()).unwrap_or_default();
-            if DROPPED.contains(&name.as_str()) || is_hidden(&dom) {
+            if DROPPED.contains(&name.as_str()) || is_hidden(&dom) || skip.contains(&dom.id) {
                 continue;
             }
             if name == "img" && is_tracking_pixel(&dom) {
