@@ -15,7 +15,7 @@ use cairn_anchor::{resolve, TextIndex};
 fn main() {
     let dir = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "../shared/testdata".into()));
     let text = corpus::long_text(&dir, 1_000_000).expect("reading the readability pages");
-    let page = corpus::edit_page("long", &text, 500, 0.10, 1);
+    let page = corpus::edit_page("readability/long", &text, 500, 0.10, 1);
     println!(
         "long page: {} code points ({} bytes), {} highlights, {} edited",
         page.edited.chars().count(),
@@ -34,21 +34,17 @@ fn main() {
         });
         best = best.min(t0.elapsed().as_secs_f64() * 1000.0);
     }
-    println!("cairn: {best:.1} ms (best of {runs})\n{}", corpus::format_tally(&tally));
+    println!("cairn: {best:.1} ms (best of {runs})");
     let t0 = Instant::now();
     let baseline = corpus::evaluate(std::slice::from_ref(&page), corpus::hypothesis_resolve);
     let hyp_ms = t0.elapsed().as_secs_f64() * 1000.0;
-    println!(
-        "hypothesis (native reproduction): {hyp_ms:.1} ms, ratio {:.1}x\n{}",
-        hyp_ms / best,
-        corpus::format_tally(&baseline)
-    );
+    println!("hypothesis (native reproduction): {hyp_ms:.1} ms, ratio {:.1}x", hyp_ms / best);
+    println!("{}", corpus::format_tallies(&[("Cairn", &tally), ("Hypothesis", &baseline)]));
 
-    let pages = corpus::generate(&dir, None, 40, 0.6, 2024).expect("reading the readability pages");
+    let pages = corpus::generate(&dir, None, 40, 0.6, 2024).expect("reading the corpus pages");
     let cases: usize = pages.iter().map(|p| p.cases.len()).sum();
     println!("edit corpus: {} pages, {cases} highlights", pages.len());
     let cairn = corpus::evaluate(&pages, |idx: &TextIndex<'_>, sel| resolve(idx, sel).map(|a| (a.start, a.end)));
-    println!("cairn:\n{}", corpus::format_tally(&cairn));
     let hyp = corpus::evaluate(&pages, corpus::hypothesis_resolve);
-    println!("hypothesis (native reproduction):\n{}", corpus::format_tally(&hyp));
+    println!("{}", corpus::format_tallies(&[("Cairn", &cairn), ("Hypothesis", &hyp)]));
 }

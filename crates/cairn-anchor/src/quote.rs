@@ -25,9 +25,13 @@ use crate::approx;
 use crate::index::collapse_whitespace;
 use crate::TextIndex;
 
-/// Characters of context kept before and after a quote (Hypothesis keeps 32 too):
-/// enough to tell repeated phrases apart, short enough to survive nearby edits.
+/// Characters of context kept before and after a quote, whitespace aside (Hypothesis
+/// keeps 32 characters): enough to tell repeated phrases apart, short enough to survive
+/// nearby edits.
 pub const CONTEXT_CHARS: usize = 32;
+
+/// The most characters of context [`describe`] keeps on one side, whitespace included.
+pub const MAX_STORED_CONTEXT: usize = 256;
 
 /// A resolved annotation: `[start, end)` in code points of the text.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -55,6 +59,10 @@ pub enum Method {
     QuoteInContext,
     /// The quote's words are all there, with different whitespace between them.
     Whitespace,
+    /// The stored prefix and suffix are still there, side by side near the stored
+    /// position, with the quote's words between them give or take a word or two:
+    /// the edited passage between them is the anchor.
+    Context,
     /// The quote was edited: an approximate match, scored on quote, context and position.
     Fuzzy,
 }
@@ -67,6 +75,7 @@ impl Method {
             Method::UniqueQuote => "unique-quote",
             Method::QuoteInContext => "quote-in-context",
             Method::Whitespace => "whitespace",
+            Method::Context => "context",
             Method::Fuzzy => "fuzzy",
         }
     }
@@ -80,8 +89,22 @@ pub fn describe(index: &TextIndex<'_>, start: usize, end: usize) -> Option<Vec<S
     }
     let text = index.text();
     let (sb, eb) = (index.char_to_byte(start), index.char_to_byte(end));
-    let pb = index.char_to_byte(start.saturating_sub(CONTEXT_CHARS));
-    let xb = index.char_to_byte(end + CONTEXT_CHARS);
+    // Context with words in it: pages' text is full of indentation, and 32 characters of
+    // it agree with every block boundary. So each side reaches further, until it holds
+    // CONTEXT_CHARS characters that are not whitespace (or MAX_STORED_CONTEXT in all).
+    let reach = |chars: &mut dyn Iterator<Item = char>| {
+        let (mut all, mut solid) = (0, 0);
+        for c in chars {
+            if all >= CONTEXT_CHARS && solid >= CONTEXT_CHARS || all >= MAX_STORED_CONTEXT {
+                break;
+            }
+            all += 1;
+            solid += !c.is_whitespace() as usize;
+        }
+        all
+    };
+    let pb = index.char_to_byte(start - reach(&mut text[..sb].chars().rev()));
+    let xb = index.char_to_byte(end + reach(&mut text[eb..].chars()));
     Some(vec![
         Selector::TextQuoteSelector {
             exact: text[sb..eb].to_string(),
@@ -244,7 +267,10 @@ fn resolve_quote(
     }
     let all = exact_in(0, n);
     let unique = all.len() == 1;
-    if let Some(best) = best_of(all).filter(|c| accept_exact(&q, c)) {
+    // A quote that was a whole block (a heading, a list item, a short paragraph) and still
+    // is one, once on the page: the block moved, and its new neighbours say nothing.
+    let whole_block = |c: &Candidate| unique && block_edges(exact, prefix, suffix) && at_block_edges(index, c);
+    if let Some(best) = best_of(all).filter(|c| accept_exact(&q, c) || whole_block(c)) {
         return Some(anchor(best, if unique { Method::UniqueQuote } else { Method::QuoteInContext }));
     }
 
@@ -262,7 +288,20 @@ fn resolve_quote(
         }
     }
 
-    // 4. Fuzzy quote. Errors beyond a quarter of the quote are never accepted, so the
+    // Its old neighbours side by side near the stored position, with most of the quote's
+    // length gone from between them: the quote was deleted here, and a similar passage
+    // elsewhere (a repeated menu, a sibling entry) is not this highlight.
+    if deleted_here(index, &q, hint) {
+        return None;
+    }
+
+    // 4. Between its old neighbours: the stored context still there on both sides, with
+    // the quote's words between them, give or take a word or two.
+    if let Some(c) = between_context(index, &q, hint) {
+        return Some(anchor(c, Method::Context));
+    }
+
+    // 5. Fuzzy quote. Errors beyond a quarter of the quote are never accepted, so the
     // search need not look for them (Hypothesis searches up to half, then scores all).
     let k = m / 4;
     if k == 0 {
@@ -270,7 +309,8 @@ fn resolve_quote(
     }
     if let Some(h) = hint {
         let (lo, hi) = (h.saturating_sub(NEAR_WINDOW + m), (h + 2 * m + NEAR_WINDOW).min(n));
-        if let Some(c) = best_of(fuzzy_candidates(index, &q, lo, hi, k, hint)).filter(|c| accept_fuzzy(&q, c, true)) {
+        let near = best_of(fuzzy_candidates(index, &q, lo, hi, k, hint)).map(|c| snap(index, &q, c));
+        if let Some(c) = near.filter(|c| accept_fuzzy(&q, c, true) && same_numbers(index, &q, c)) {
             return Some(anchor(c, Method::Fuzzy));
         }
         if lo == 0 && hi == n {
@@ -308,7 +348,10 @@ fn resolve_quote(
         }
         merged.into_iter().flat_map(|(lo, hi)| fuzzy_candidates(index, &q, lo, hi, k, hint)).collect()
     };
-    best_of(found).filter(|c| accept_fuzzy(&q, c, false)).map(|c| anchor(c, Method::Fuzzy))
+    best_of(found)
+        .map(|c| snap(index, &q, c))
+        .filter(|c| accept_fuzzy(&q, c, false) && same_numbers(index, &q, c))
+        .map(|c| anchor(c, Method::Fuzzy))
 }
 
 fn tail(mut v: Vec<char>, n: usize) -> Vec<char> {
@@ -340,6 +383,27 @@ fn accept_exact(q: &Quote, c: &Candidate) -> bool {
         None => true,
         Some(ctx) => ctx >= 0.5 || one_side_agrees || q.exact.len() >= 32,
     }
+}
+
+/// Whether a break between blocks (whitespace with a line break in it, or the text's edge)
+/// was stored on both sides of the quote, and the quote has words of its own.
+fn block_edges(exact: &str, prefix: &str, suffix: &str) -> bool {
+    let breaks = |ws: &mut dyn Iterator<Item = char>, empty: bool| {
+        empty || ws.take_while(|c| c.is_whitespace()).any(|c| c == '\n')
+    };
+    exact.chars().filter(|c| c.is_alphanumeric()).count() >= 4
+        && breaks(&mut prefix.chars().rev(), prefix.is_empty())
+        && breaks(&mut suffix.chars(), suffix.is_empty())
+}
+
+/// Whether the text has a break between blocks on both sides of the candidate.
+fn at_block_edges(index: &TextIndex<'_>, c: &Candidate) -> bool {
+    let text = index.text();
+    let (sb, eb) = (index.char_to_byte(c.start), index.char_to_byte(c.end));
+    let breaks = |ws: &mut dyn Iterator<Item = char>, empty: bool| {
+        empty || ws.take_while(|c| c.is_whitespace()).any(|c| c == '\n')
+    };
+    breaks(&mut text[..sb].chars().rev(), sb == 0) && breaks(&mut text[eb..].chars(), eb == text.len())
 }
 
 /// Near the hint, an exact occurrence is taken without looking further only when the
@@ -392,10 +456,301 @@ fn accept_fuzzy(q: &Quote, c: &Candidate, near: bool) -> bool {
         Some(x) if info >= 2 * INFORMATIVE => (near && quote_sim >= 0.75 && x >= 0.9) || (quote_sim >= 0.9 && x >= 0.8),
         Some(_) => quote_sim >= 0.9,
         // Context of whitespace only: the quote must be nearly intact.
-        None if stored_context => quote_sim >= 0.9,
+        // Far from its place, with nothing around it to confirm it, an edited quote is a
+        // guess: a near copy of it (a list repeated further down) is as likely.
+        None if stored_context => near && quote_sim >= 0.9,
         // No context stored at all (another tool's selector): the quote is all there is.
         None => quote_sim >= 0.75,
     }
+}
+
+/// Characters of stored context, next to the quote, that [`between_context`] looks for
+/// verbatim (whitespace collapsed) on each side.
+const BRACKET: usize = 24;
+
+/// Stage 4: the stored prefix's last [`BRACKET`] characters and the suffix's first ones,
+/// found side by side (whitespace collapsed), with text between them that is the quote
+/// give or take a word or two ([`same_passage`]). Both sides must have words in them: a
+/// side of whitespace or one word's letters agrees with too many places.
+///
+/// Near the stored position every such place counts and the best scored is taken;
+/// elsewhere (or with no position stored) only a single place on the whole page, whose
+/// words differ from the quote's by one at most.
+fn between_context(index: &TextIndex<'_>, q: &Quote, hint: Option<usize>) -> Option<Candidate> {
+    let p: String = q.prefix[q.prefix.len().saturating_sub(BRACKET)..].iter().collect();
+    let x: String = q.suffix[..q.suffix.len().min(BRACKET)].iter().collect();
+    let informative = |s: &str| s.chars().filter(|c| c.is_alphanumeric()).count() >= 8;
+    if !informative(&p) || !informative(&x) {
+        return None;
+    }
+    let (ctext, map) = index.collapsed();
+    let chars = index.chars();
+    let quote_words = words_of(q.exact.iter().copied());
+    if quote_words.is_empty() {
+        return None;
+    }
+    let collapsed_len = collapse_whitespace(&q.exact.iter().collect::<String>()).len();
+    let max_between = 2 * collapsed_len + 64;
+    let suffix_finder = memmem::Finder::new(x.as_bytes());
+    let lead_space = q.exact.first().is_some_and(|c| c.is_whitespace());
+    let trail_space = q.exact.last().is_some_and(|c| c.is_whitespace());
+    // (candidate, words lost + added)
+    let mut found: Vec<(Candidate, usize)> = Vec::new();
+    for pb in memmem::find_iter(ctext.as_bytes(), p.as_bytes()).take(MAX_CANDIDATES) {
+        let from = pb + p.len();
+        let window = &ctext.as_bytes()[from..(from + max_between).min(ctext.len())];
+        let Some(xb) = suffix_finder.find(window) else { continue };
+        let (mut a, mut b) = (map[from] as usize, map[from + xb] as usize);
+        if !lead_space {
+            while a < b && chars[a].is_whitespace() {
+                a += 1;
+            }
+        }
+        if !trail_space {
+            while b > a && chars[b - 1].is_whitespace() {
+                b -= 1;
+            }
+        }
+        let Some(changed) = same_passage(&quote_words, &words_of(chars[a..b].iter().copied())) else { continue };
+        let errors = distance(&chars[a..b], &q.exact);
+        found.push((score(index, q, a, b, errors, hint), changed));
+    }
+    // Near the stored position the nearest place wins: repeated blocks (a list of similar
+    // entries, the same steps for two cases) put similar passages between similar context,
+    // and an edited page moves text by what was edited above it, not by pages.
+    // A quote of a few words has too few of them to choose between several such places.
+    if let Some(h) = hint {
+        let close: Vec<Candidate> =
+            found.iter().map(|(c, _)| *c).filter(|c| c.start.abs_diff(h) <= NEAR_WINDOW + q.exact.len()).collect();
+        if close.len() > 1 && quote_words.len() <= 3 {
+            return None;
+        }
+        if let Some(c) = close.into_iter().min_by_key(|c| c.start.abs_diff(h)) {
+            return Some(c);
+        }
+    }
+    match found.as_slice() {
+        [(c, changed)] if *changed <= 1 => Some(*c),
+        _ => None,
+    }
+}
+
+/// The words of a text for comparing passages: runs of letters and digits, lower-cased,
+/// so that punctuation, capitals and line breaks do not count as changes.
+fn words_of(text: impl Iterator<Item = char>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    for c in text {
+        if c.is_alphanumeric() {
+            word.extend(c.to_lowercase());
+        } else if !word.is_empty() {
+            out.push(std::mem::take(&mut word));
+        }
+    }
+    if !word.is_empty() {
+        out.push(word);
+    }
+    out
+}
+
+/// Whether `found` is the passage `quote` after an edit of a word or two: at most two of
+/// the quote's words lost (replaced or deleted) and at most two added, three changes in
+/// all, half of them kept at least, and no number changed (a different figure is a different fact, however
+/// similar the sentence). Returns the words lost plus added.
+fn same_passage(quote: &[String], found: &[String]) -> Option<usize> {
+    // Longest common subsequence of words, with the matched words marked.
+    let (n, m) = (quote.len(), found.len());
+    if n == 0 || m == 0 || m > n + 2 {
+        return None;
+    }
+    let mut lcs = vec![vec![0u16; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            lcs[i][j] = if quote[i] == found[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
+        }
+    }
+    let kept = lcs[0][0] as usize;
+    let (lost, added) = (n - kept, m - kept);
+    if lost > 2 || added > 2 || lost + added > 3 || 2 * kept < n {
+        return None;
+    }
+    // Walk the common subsequence: every word outside it must be free of digits.
+    let has_digit = |w: &String| w.chars().any(char::is_numeric);
+    let (mut i, mut j) = (0, 0);
+    while i < n || j < m {
+        if i < n && j < m && quote[i] == found[j] {
+            (i, j) = (i + 1, j + 1);
+        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            if has_digit(&quote[i]) {
+                return None;
+            }
+            i += 1;
+        } else {
+            if has_digit(&found[j]) {
+                return None;
+            }
+            j += 1;
+        }
+    }
+    Some(lost + added)
+}
+
+/// Characters at the far ends of the stored context (the prefix's first, the suffix's
+/// last) that [`deleted_here`] looks for: far enough from the quote to survive the
+/// deletion of the quote with a few words around it.
+const FAR_CONTEXT: usize = 12;
+
+/// Whether the quote was deleted at its stored position: the far ends of its stored
+/// context are found near the position, in order, with less than a quarter of the quote's
+/// length left between where it was (the rest of the stored context included).
+fn deleted_here(index: &TextIndex<'_>, q: &Quote, hint: Option<usize>) -> bool {
+    let (Some(h), true) = (hint, q.prefix.len() >= FAR_CONTEXT && q.suffix.len() >= FAR_CONTEXT) else {
+        return false;
+    };
+    let p: String = q.prefix[..FAR_CONTEXT].iter().collect();
+    let x: String = q.suffix[q.suffix.len() - FAR_CONTEXT..].iter().collect();
+    let informative = |s: &str| s.chars().filter(|c| c.is_alphanumeric()).count() >= 6;
+    if !informative(&p) || !informative(&x) {
+        return false;
+    }
+    // Lengths in the collapsed text, where the search runs.
+    let m = collapse_whitespace(&q.exact.iter().collect::<String>()).chars().count();
+    // Between the two far ends, when nothing was deleted: the rest of the context and the quote.
+    let intact = (q.prefix.len() - FAR_CONTEXT) + m + (q.suffix.len() - FAR_CONTEXT);
+    let (ctext, map) = index.collapsed();
+    let lo = map.partition_point(|&c| (c as usize) < h.saturating_sub(NEAR_WINDOW));
+    let hi = map.partition_point(|&c| (c as usize) < h + q.exact.len() + NEAR_WINDOW).min(ctext.len());
+    let (lo, hi) = (floor_char(ctext, lo), floor_char(ctext, hi));
+    let near = &ctext.as_bytes()[lo..hi];
+    let suffix_finder = memmem::Finder::new(x.as_bytes());
+    memmem::find_iter(near, p.as_bytes()).any(|pb| {
+        let from = pb + p.len();
+        let limit = (from + intact * 4).min(near.len());
+        suffix_finder.find(&near[from..limit]).is_some_and(|xb| {
+            let gap = ctext[lo + from..lo + from + xb].chars().count();
+            4 * gap < 4 * intact - 3 * m
+        })
+    })
+}
+
+/// The nearest char boundary at or before byte `b` of `s`.
+fn floor_char(s: &str, mut b: usize) -> usize {
+    while b > 0 && !s.is_char_boundary(b) {
+        b -= 1;
+    }
+    b
+}
+
+/// Whether a fuzzy match has the quote's numbers, in order: "$580" where "$645" was
+/// highlighted, or "(1)" for "(2)", is another line of the same table, not an edit.
+fn same_numbers(index: &TextIndex<'_>, q: &Quote, c: &Candidate) -> bool {
+    let numbers = |t: &[char]| -> Vec<String> {
+        t.split(|ch| !ch.is_numeric()).filter(|n| !n.is_empty()).map(|n| n.iter().collect()).collect()
+    };
+    numbers(&q.exact) == numbers(&index.chars()[c.start..c.end])
+}
+
+/// Levenshtein distance of two short strings (two rows of the table).
+fn distance(a: &[char], b: &[char]) -> usize {
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, &ca) in a.iter().enumerate() {
+        cur[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + (ca != cb) as usize).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// Quotes longer than this are not snapped: the choice costs a quadratic comparison.
+const MAX_SNAPPED: usize = 2000;
+
+/// Moves a fuzzy match's ends to word boundaries where the quote's own ends were at one
+/// (a highlight of whole words stays one of whole words): an end inside a word goes to
+/// that word's edge or the next one's, whichever leaves the passage closer to the quote
+/// (on a tie, the whole word is kept); an end on whitespace the quote did not have
+/// moves off it. A boundary is a whitespace one when the quote's stored context had
+/// whitespace there, else one between a letter or digit and anything else; with no
+/// context stored on a side, nothing says where that end was, and it stays.
+fn snap(index: &TextIndex<'_>, q: &Quote, c: Candidate) -> Candidate {
+    let chars = index.chars();
+    let (m, n) = (q.exact.len(), chars.len());
+    if m > MAX_SNAPPED || c.start >= c.end {
+        return c;
+    }
+    let space = |ch: char| ch.is_whitespace();
+    let alnum = |ch: char| ch.is_alphanumeric();
+    // The class of characters that make up a "word" at each end, if the quote began (ended)
+    // at a boundary of that class.
+    let class = |first: char, outside: Option<char>| -> Option<fn(char) -> bool> {
+        if space(first) {
+            None
+        } else if outside.is_some_and(space) {
+            Some(|ch: char| !ch.is_whitespace())
+        } else if alnum(first) && outside.is_some_and(|o| !alnum(o)) {
+            Some(|ch: char| ch.is_alphanumeric())
+        } else {
+            None
+        }
+    };
+    let mut starts = vec![c.start];
+    if let Some(word) = class(q.exact[0], q.prefix.last().copied()) {
+        let mut s = c.start;
+        while s < c.end && space(chars[s]) {
+            s += 1;
+        }
+        starts = vec![s];
+        if s > 0 && s < c.end && word(chars[s - 1]) && word(chars[s]) {
+            let left = (0..s).rev().find(|&k| !word(chars[k])).map_or(0, |k| k + 1);
+            let mut right = s;
+            while right < c.end && word(chars[right]) {
+                right += 1;
+            }
+            while right < c.end && !word(chars[right]) {
+                right += 1;
+            }
+            starts = vec![left, right];
+        }
+    }
+    let mut ends = vec![c.end];
+    if let Some(word) = class(q.exact[m - 1], q.suffix.first().copied()) {
+        let mut e = c.end;
+        while e > c.start && space(chars[e - 1]) {
+            e -= 1;
+        }
+        ends = vec![e];
+        if e < n && e > c.start && word(chars[e - 1]) && word(chars[e]) {
+            let right = (e..n).find(|&k| !word(chars[k])).unwrap_or(n);
+            let mut left = e;
+            while left > c.start && word(chars[left - 1]) {
+                left -= 1;
+            }
+            while left > c.start && !word(chars[left - 1]) {
+                left -= 1;
+            }
+            ends = vec![right, left];
+        }
+    }
+    let mut best = (c.start, c.end, usize::MAX);
+    for &s in &starts {
+        for &e in &ends {
+            if s >= e {
+                continue;
+            }
+            let d = distance(&chars[s..e], &q.exact);
+            // Candidates come widest first, so a tie keeps the whole words.
+            if d < best.2 {
+                best = (s, e, d);
+            }
+        }
+    }
+    if (best.0, best.1) == (c.start, c.end) || best.2 == usize::MAX {
+        return c;
+    }
+    // The gate judges the snapped passage: its errors are those of the whole of it.
+    Candidate { start: best.0, end: best.1, errors: best.2.max(c.errors), ..c }
 }
 
 /// Non-whitespace characters a side of context needs before it counts as evidence.
@@ -408,9 +763,9 @@ fn score(index: &TextIndex<'_>, q: &Quote, start: usize, end: usize, errors: usi
     // Whitespace is collapsed on both sides: runs of indentation around a quote would
     // otherwise count as agreeing context while saying nothing about the place. Four
     // times the stored length of raw text is read, to have enough once collapsed.
-    let pb = index.char_to_byte(start.saturating_sub(4 * q.prefix.len()));
+    let pb = index.char_to_byte(start.saturating_sub(8 * q.prefix.len()));
     let (sb, eb) = (index.char_to_byte(start), index.char_to_byte(end));
-    let xb = index.char_to_byte(end + 4 * q.suffix.len());
+    let xb = index.char_to_byte(end + 8 * q.suffix.len());
     let before = tail(collapse_whitespace(&text[pb..sb]).chars().collect(), q.prefix.len());
     let after: Vec<char> = collapse_whitespace(&text[eb..xb]).chars().take(q.suffix.len()).collect();
     // At the start or end of the text there is less around the quote than was stored:
@@ -554,7 +909,8 @@ mod tests {
         let sel = describe(&idx, start, start + "Deploys go out".len()).unwrap();
         let a = resolve(&idx, &sel).unwrap();
         assert_eq!((a.start, a.end, a.method, a.score), (start, start + 14, Method::Position, 1.0));
-        assert_eq!(sel[0], quote("Deploys go out", "sdays. Rollbacks need a ticket. ", " on Tuesdays."));
+        // 32 characters of context that are not whitespace, so a little more than 32 in all.
+        assert_eq!(sel[0], quote("Deploys go out", "on Tuesdays. Rollbacks need a ticket. ", " on Tuesdays."));
     }
 
     #[test]
@@ -602,7 +958,7 @@ mod tests {
     }
 
     #[test]
-    fn edited_quote_found_by_fuzzy_match_near_the_hint() {
+    fn edited_quote_found_between_its_old_neighbours() {
         let before =
             "Our deploy policy. Rollbacks always need a ticket from the on-call engineer. Questions go to ops.";
         let after =
@@ -613,9 +969,28 @@ mod tests {
         let sel = describe(&idx, s, e).unwrap();
         let idx2 = TextIndex::new(after);
         let a = resolve(&idx2, &sel).unwrap();
-        assert_eq!(a.method, Method::Fuzzy);
+        assert_eq!(a.method, Method::Context);
         assert_eq!(&after[a.start..a.end], "Rollbacks always require a ticket from the on-call engineer.");
         assert!(a.score > 0.9 && a.score < 1.0, "{}", a.score);
+    }
+
+    /// Issue 16: a short quote that gained a word is the whole edited passage, and one
+    /// deleted where it was is an orphan even though a sibling entry looks like it.
+    #[test]
+    fn a_word_more_is_the_whole_passage_and_a_deleted_entry_is_no_sibling() {
+        let before = "Deploy steps for staging: build the image, push it. Deploy steps for production: \
+                      build the image, sign it, push it. Questions go to the ops channel.";
+        let idx = TextIndex::new(before);
+        let s = before.find("sign it, push").unwrap();
+        let sel = describe(&idx, s, s + "sign it, push".len()).unwrap();
+        let after = before.replace("sign it, push", "sign it, then push");
+        let a = resolve(&TextIndex::new(&after), &sel).unwrap();
+        assert_eq!((&after[a.start..a.end], a.method), ("sign it, then push", Method::Context));
+
+        let s = before.find("production").unwrap();
+        let sel = describe(&idx, s, s + "production".len()).unwrap();
+        let after = before.replace("Deploy steps for production: build the image, sign it, push it. ", "");
+        assert_eq!(anchor(&after, &sel), None);
     }
 
     #[test]

@@ -1,58 +1,85 @@
-//! The edit corpus on all 130 readability pages (3052 highlights): Cairn must never
-//! anchor a deleted quote on other words, must anchor every untouched highlight where it
-//! was, and must keep its recall (floors below, a little under the current scores:
-//! 2874 correct, 172 orphans, 6 wrong, 232 of 232 deleted quotes orphaned). The full tally, and Hypothesis's on the same
-//! cases, is printed (`cargo test -p cairn-anchor --test edit_corpus -- --nocapture`).
+//! The edit corpus (`cairn_anchor::corpus`) on every Readability page and every WCXB
+//! development page: Cairn must never anchor a highlight on other words, must anchor
+//! every untouched highlight where it was, must orphan every deleted quote, and must
+//! find the whole edited passage for most edited ones. The floors below sit just under
+//! today's scores (97.7 % correct overall, 94.5 % on inserted words, 91.8 % on removed
+//! ones), which are short of issue 16's goals (99 %, and 97 % on inserted or removed
+//! words): the misses are orphans, never wrong anchors. The full table, with Hypothesis's
+//! method on the same cases beside it, is printed
+//! (`cargo test -p cairn-anchor --release --test edit_corpus -- --nocapture`).
 
 mod common;
 
-use cairn_anchor::corpus::{self, EditKind, Outcome};
+use cairn_anchor::corpus::{self, EditKind, Outcome, Set};
 use cairn_anchor::{resolve, TextIndex};
 
+fn share(t: [usize; 4]) -> f64 {
+    t[Outcome::Correct as usize] as f64 / t.iter().sum::<usize>().max(1) as f64
+}
+
 #[test]
-fn edit_corpus_has_no_wrong_anchors_on_deleted_quotes() {
-    let pages = corpus::generate(&common::testdata(), None, 40, 0.6, 2024).expect("reading the readability pages");
+fn edited_highlights_anchor_on_the_whole_edited_passage_and_never_elsewhere() {
+    let pages = corpus::generate(&common::testdata(), None, 40, 0.6, 2024).expect("reading the corpus pages");
+    let count = |set: Set| pages.iter().filter(|p| Set::of(&p.name) == Some(set)).count();
     let cases: usize = pages.iter().map(|p| p.cases.len()).sum();
-    assert!(pages.len() >= 130 && cases >= 3000, "only {} pages, {cases} cases generated", pages.len());
+    assert!(
+        count(Set::Readability) >= 130 && count(Set::Wcxb) >= 500 && cases >= 16_000,
+        "only {} + {} pages, {cases} cases generated",
+        count(Set::Readability),
+        count(Set::Wcxb)
+    );
 
     let cairn = corpus::evaluate(&pages, |idx: &TextIndex<'_>, sel| resolve(idx, sel).map(|a| (a.start, a.end)));
     let hypothesis = corpus::evaluate(&pages, corpus::hypothesis_resolve);
-    println!("Cairn, {} pages, {cases} highlights:\n{}", pages.len(), corpus::format_tally(&cairn));
-    println!("Hypothesis (reproduced), same cases:\n{}", corpus::format_tally(&hypothesis));
+    println!(
+        "{} pages, {cases} highlights:\n{}",
+        pages.len(),
+        corpus::format_tallies(&[("Cairn", &cairn), ("Hypothesis", &hypothesis)])
+    );
 
-    // Every wrong anchor, so a failure says what went wrong.
+    // Every anchor that is not correct, so a failure says what went wrong.
     for page in &pages {
         let index = TextIndex::new(&page.edited);
+        let chars: Vec<char> = page.edited.chars().collect();
+        let show = |r: Option<(usize, usize)>| r.map(|(s, e)| chars[s..e].iter().collect::<String>());
         for case in &page.cases {
             let a = resolve(&index, &case.selectors);
             let outcome = corpus::judge(case, a.map(|a| (a.start, a.end)));
-            if outcome == Outcome::Wrong {
-                let got = a.map(|a| {
-                    (
-                        a.method.name(),
-                        a.score,
-                        page.edited.chars().skip(a.start).take(a.end - a.start).collect::<String>(),
-                    )
-                });
+            if outcome != Outcome::Correct {
                 println!(
-                    "{outcome:?} {} {:?}: {:?} -> {got:?}\n   sel {:?}\n   expected {:?} got {:?}",
+                    "{outcome:?} {} {}: {:?}\n   expected {:?}\n   got      {:?} ({:?}; stored at {:?}, expected at {:?}, got at {:?})\n   {:?}",
                     page.name,
-                    case.kind,
+                    case.kind.name(),
                     case.quote,
-                    case.selectors[0],
-                    case.expected,
-                    a.map(|a| (a.start, a.end))
+                    show(case.expected),
+                    show(a.map(|a| (a.start, a.end))),
+                    a.map(|a| a.method.name()),
+                    case.selectors.iter().find_map(|s| match s {
+                        cairn_model::Selector::TextPositionSelector { start, .. } => Some(*start),
+                        _ => None,
+                    }),
+                    case.expected.map(|e| e.0),
+                    a.map(|a| a.start),
+                    case.selectors.first(),
                 );
             }
         }
     }
-    let deleted = cairn.get(&EditKind::DeleteQuote).copied().unwrap_or_default();
-    assert!(deleted[0] > 0, "the corpus has no deleted quotes");
-    assert_eq!(deleted[Outcome::Wrong as usize], 0, "deleted quotes anchored on other words");
-    assert!(deleted[0] >= 230, "deleted quotes: {deleted:?}");
-    let total = cairn.values().fold([0; 3], |t, k| [t[0] + k[0], t[1] + k[1], t[2] + k[2]]);
-    assert!(total[0] >= 2850, "correct anchors fell to {} of {cases}", total[0]);
-    assert!(total[2] <= 6, "{} wrong anchors (edited quotes on other words)", total[2]);
-    let untouched = cairn.get(&EditKind::Untouched).copied().unwrap_or_default();
-    assert_eq!(untouched[0], untouched.iter().sum::<usize>(), "an untouched highlight moved or orphaned");
+
+    let all = corpus::sum(&cairn, |_, _| true);
+    assert_eq!(all[Outcome::Wrong as usize], 0, "highlights anchored on other words: {all:?}");
+    let deleted = corpus::sum(&cairn, |_, k| k == EditKind::DeleteQuote);
+    assert!(deleted[0] >= 800, "deleted quotes: {deleted:?}");
+    assert_eq!(share(deleted), 1.0, "deleted quotes not orphaned: {deleted:?}");
+    let untouched = corpus::sum(&cairn, |_, k| k == EditKind::Untouched);
+    assert_eq!(share(untouched), 1.0, "an untouched highlight moved or orphaned: {untouched:?}");
+    for (kind, floor) in [(EditKind::InsertWord, 0.94), (EditKind::DeleteWord, 0.91)] {
+        let t = corpus::sum(&cairn, |_, k| k == kind);
+        assert!(t.iter().sum::<usize>() >= 800 && share(t) >= floor, "{}: {t:?}", kind.name());
+    }
+    for set in Set::ALL {
+        let t = corpus::sum(&cairn, |s, _| s == set);
+        assert!(share(t) >= 0.97, "{}: {t:?}", set.name());
+    }
+    assert!(share(all) >= 0.975, "overall: {all:?}");
 }

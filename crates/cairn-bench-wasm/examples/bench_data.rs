@@ -3,10 +3,12 @@
 //! * `anchor-workload TESTDATA OUT.json`: the anchoring workload both JS drivers consume,
 //!   from `cairn_anchor::corpus` — one long page (≥ 1 MB of text, 500 highlights, 10 % of
 //!   them edited, as `cairn-anchor/examples/anchor_bench.rs`) and the whole edit corpus
-//!   (every readability page, 40 highlights each, 60 % edited). Positions are code points.
+//!   (every Readability and WCXB development page, 40 highlights each, 60 % edited).
+//!   Positions are code points.
 //! * `anchor-score WORKLOAD.json NAME=RESULTS.json...`: judges each driver's anchors with
-//!   `corpus::judge` and prints correct / orphan / wrong per edit kind, next to the native
-//!   reproduction of Hypothesis's algorithm (`corpus::hypothesis_resolve`) for reference.
+//!   `corpus::judge` and prints correct / partial / orphan / wrong per edit kind, side by
+//!   side, with the native reproduction of Hypothesis's algorithm
+//!   (`corpus::hypothesis_resolve`) beside them for reference.
 //! * `clip-f1 TESTDATA NAME=RESULTS.json...`: mean word 4-gram shingle F1 of each driver's
 //!   article text against `expected.html`, scored exactly as the cairn-clip corpus test does.
 
@@ -54,12 +56,12 @@ fn page_json(page: &Page) -> Value {
 }
 
 fn anchor_workload(testdata: &Path, out: &Path) -> Result {
-    let err = |e: std::io::Error| format!("reading the readability pages under {}: {e}", testdata.display());
+    let err = |e: std::io::Error| format!("reading the corpus pages under {}: {e}", testdata.display());
     let text = corpus::long_text(testdata, 1_000_000).map_err(err)?;
-    let long = corpus::edit_page("long", &text, 500, 0.10, 1);
+    let long = corpus::edit_page("readability/long", &text, 500, 0.10, 1);
     let pages = corpus::generate(testdata, None, 40, 0.6, 2024).map_err(err)?;
     if pages.is_empty() {
-        return Err(format!("no readability pages under {}", testdata.display()));
+        return Err(format!("no corpus pages under {}", testdata.display()));
     }
     let workload = json!({
         "long": page_json(&long),
@@ -120,17 +122,14 @@ fn tally_of(pages: &[Page], anchors: &[Value]) -> Result<corpus::Tally> {
         if got.len() != page.cases.len() {
             return Err(format!("page {}: {} results for {} cases", page.name, got.len(), page.cases.len()));
         }
+        let set = corpus::Set::of(&page.name).unwrap_or(corpus::Set::Readability);
         for (case, a) in page.cases.iter().zip(got) {
             let anchor: Option<(usize, usize)> =
                 serde_json::from_value(a.clone()).map_err(|e| format!("result: {e}"))?;
-            tally.entry(case.kind).or_default()[corpus::judge(case, anchor) as usize] += 1;
+            tally.entry((set, case.kind)).or_default()[corpus::judge(case, anchor) as usize] += 1;
         }
     }
     Ok(tally)
-}
-
-fn totals(t: &corpus::Tally) -> [usize; 3] {
-    t.values().fold([0; 3], |acc, v| [acc[0] + v[0], acc[1] + v[1], acc[2] + v[2]])
 }
 
 fn anchor_score(workload: &Path, results: &[String]) -> Result {
@@ -139,36 +138,29 @@ fn anchor_score(workload: &Path, results: &[String]) -> Result {
     let corpus_pages = pages_of(&w["corpus"])?;
     let native_long = corpus::evaluate(&long, corpus::hypothesis_resolve);
     let native_corpus = corpus::evaluate(&corpus_pages, corpus::hypothesis_resolve);
-    let mut summary = BTreeMap::new();
+    let mut long_sides = Vec::new();
+    let mut corpus_sides = Vec::new();
     for arg in results {
         let (name, path) = arg.split_once('=').ok_or_else(|| format!("{arg}: expected NAME=RESULTS.json"))?;
         let r = read_json(Path::new(path))?;
-        let long_t = tally_of(&long, std::slice::from_ref(&r["long"]))?;
-        let corpus_t = tally_of(&corpus_pages, r["corpus"].as_array().ok_or("results without corpus")?)?;
-        println!("\n  {name}: long page (500 highlights, 10 % edited)\n{}", indent(&corpus::format_tally(&long_t)));
-        println!("  {name}: edit corpus\n{}", indent(&corpus::format_tally(&corpus_t)));
-        summary.insert(name.to_string(), (totals(&long_t), totals(&corpus_t)));
+        long_sides.push((name.to_string(), tally_of(&long, std::slice::from_ref(&r["long"]))?));
+        corpus_sides.push((
+            name.to_string(),
+            tally_of(&corpus_pages, r["corpus"].as_array().ok_or("results without corpus")?)?,
+        ));
     }
+    let table = |sides: &[(String, corpus::Tally)], native: &corpus::Tally| {
+        let mut all: Vec<(&str, &corpus::Tally)> = sides.iter().map(|(n, t)| (n.as_str(), t)).collect();
+        all.push(("hypothesis-native", native));
+        indent(&corpus::format_tallies(&all))
+    };
+    println!("\n  long page (500 highlights, 10 % edited):\n{}", table(&long_sides, &native_long));
     println!(
-        "  reference, Hypothesis reproduced natively (cairn_anchor::corpus::hypothesis_resolve): \
-         long page {:?}, edit corpus {:?} (correct, orphan, wrong)",
-        totals(&native_long),
-        totals(&native_corpus)
+        "  edit corpus ({} pages, {} highlights; ok = the whole edited passage exactly):\n{}",
+        corpus_pages.len(),
+        corpus_pages.iter().map(|p| p.cases.len()).sum::<usize>(),
+        table(&corpus_sides, &native_corpus)
     );
-    println!("\n  accuracy summary (correct / orphan / wrong):");
-    for (name, (l, c)) in &summary {
-        let n = (c[0] + c[1] + c[2]).max(1);
-        println!(
-            "    {name:<14} long page {}/{}/{}   edit corpus {}/{}/{} ({:.1} % correct)",
-            l[0],
-            l[1],
-            l[2],
-            c[0],
-            c[1],
-            c[2],
-            100.0 * c[0] as f64 / n as f64
-        );
-    }
     Ok(())
 }
 
