@@ -146,9 +146,10 @@ struct Meta {
 /// of it, its tighter cut wins (it drops an article's bylines, captions and comment
 /// sections better).
 fn prefer_structure(readability_text: &str, s: &structure::Structural, declares_article: bool) -> bool {
-    let r = readability_text.split_whitespace().count();
-    let st = s.text.split_whitespace().count();
-    // Tenths of the structure's words Readability must keep for its content to stand;
+    // Sizes in visible characters, not words: Chinese and Japanese text has no spaces.
+    let size = |t: &str| t.chars().filter(|c| !c.is_whitespace()).count();
+    let (r, st) = (size(readability_text), size(&s.text));
+    // Tenths of the structure's text Readability must keep for its content to stand;
     // tuned on WCXB-dev and Mozilla's corpus. A thread's posts ask for less: an article
     // with a comment section also has posts, and there Readability's cut (the article) is
     // right. A page that declares itself an article (schema.org, Open Graph) asks for much
@@ -160,7 +161,9 @@ fn prefer_structure(readability_text: &str, s: &structure::Structural, declares_
         (false, structure::FoundBy::RepeatedPosts) => 5,
         (false, _) => 7,
     };
-    r * 10 < st * tenths && contains_most_of(&s.text, readability_text)
+    // Readability's content must be part of the structure's, unless it is a scrap (a
+    // sidebar blurb, a cookie notice) that the structure rightly left out.
+    r * 10 < st * tenths && (r < 250 || contains_most_of(&s.text, readability_text))
 }
 
 /// Whether `outer` holds at least nine in ten of `inner`'s words: the structure's content
@@ -220,15 +223,24 @@ fn canonical_url(doc: &Document, base: &url::Url) -> Option<String> {
 /// elements become ordinary content.
 pub(crate) fn unwrap_noscript_content(doc: &Document) {
     let Some(noscripts) = doc.try_select("body noscript") else { return };
-    let inside: usize = noscripts.nodes().iter().map(|n| visible_chars(&n.text())).sum();
-    let body = doc.try_select("body").map(|b| visible_chars(&b.text())).unwrap_or(0);
-    if inside * 2 > body {
+    let Some(body) = doc.try_select("body") else { return };
+    // Only parsed markup counts: a DOM serialized by a browser holds `<noscript>` content
+    // as escaped text (tracking pixels, mostly), which is no one's content.
+    let inside: usize = noscripts
+        .nodes()
+        .iter()
+        .flat_map(|n| n.children_it(false))
+        .filter(|c| c.is_element())
+        .map(|c| structure::visible_chars(&c))
+        .sum();
+    let outside = structure::visible_chars(&body.nodes()[0]);
+    if inside > outside {
         for n in noscripts.nodes() {
-            n.unwrap_node();
+            // `unwrap_node` takes a child and removes its parent, keeping the children.
+            match n.first_child() {
+                Some(child) => child.unwrap_node(),
+                None => n.remove_from_parent(),
+            }
         }
     }
-}
-
-fn visible_chars(s: &str) -> usize {
-    s.chars().filter(|c| !c.is_whitespace()).count()
 }

@@ -98,6 +98,24 @@ fn stats(root: &NodeRef) -> HashMap<NodeId, Stats> {
     map
 }
 
+/// Non-whitespace characters of text under `root` a reader could see (`<noscript>` left out).
+pub(crate) fn visible_chars(root: &NodeRef) -> usize {
+    let mut total = 0;
+    let mut stack = vec![*root];
+    while let Some(n) = stack.pop() {
+        for c in n.children_it(false) {
+            if c.is_text() {
+                total += c.text().chars().filter(|ch| !ch.is_whitespace()).count();
+            } else if c.is_element() {
+                if !IGNORED.contains(&name_of(&c).as_str()) {
+                    stack.push(c);
+                }
+            }
+        }
+    }
+    total
+}
+
 /// schema.org types and properties that mark one post of a discussion.
 const POST_SELECTORS: &str = "[itemtype*='DiscussionForumPosting'], [itemtype*='schema.org/Comment'], \
      [itemtype*='schema.org/Answer'], [itemtype*='schema.org/Question'], [itemprop='comment'], \

@@ -46,9 +46,9 @@ const FLOORS: &[(&str, f64)] = &[
     ("article", 0.92),
     ("documentation", 0.89),
     ("service", 0.78),
-    ("forum", 0.55),
-    ("collection", 0.43),
-    ("listing", 0.61),
+    ("forum", 0.70),
+    ("collection", 0.47),
+    ("listing", 0.62),
     ("product", 0.52),
-    ("overall", 0.72),
+    ("overall", 0.75),
 ];
