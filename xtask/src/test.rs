@@ -19,6 +19,8 @@ pub fn test(opts: &Options) -> Result {
     let mut steps = Steps::default();
 
     steps.run("wasm target", util::ensure_wasm_target)?;
+    // `cargo test` runs `cargo fmt` and `cargo clippy` as tidy checks (tidy.rs).
+    steps.run("rustfmt and clippy", ensure_rustfmt_and_clippy)?;
     let chromium = steps.run("Chromium", ensure_chromium)?;
     steps.run("npm packages (tests/)", ensure_npm_packages)?;
     steps.run("cargo test --workspace --no-fail-fast", || {
@@ -100,6 +102,22 @@ impl Steps {
             println!("  {:>8}  {name}", fmt_duration(*d));
         }
     }
+}
+
+/// The rustfmt and clippy components, added with rustup when missing (a minimal rustup profile
+/// has neither).
+fn ensure_rustfmt_and_clippy() -> Result {
+    let missing: Vec<&str> = [("rustfmt", "fmt"), ("clippy", "clippy")]
+        .into_iter()
+        .filter(|(_, sub)| !util::cargo().args([sub, "--version"]).output().is_ok_and(|o| o.status.success()))
+        .map(|(component, _)| component)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    println!("    adding {} with rustup", missing.join(" and "));
+    util::run_cmd(Command::new("rustup").args(["component", "add"]).args(&missing))
+        .map_err(|e| format!("{e}; install them by hand (`rustup component add {}`)", missing.join(" ")))
 }
 
 /// `$CHROMIUM` or `/usr/bin/chromium`, installed with apt-get when missing and we are root.

@@ -5,6 +5,9 @@
 //! * No `dbg!` left in Rust sources.
 //! * Every crate root starts with a `//!` doc comment saying what the crate is.
 //! * No build output is tracked by git.
+//! * Rust is formatted as `rustfmt.toml` says (`cargo fmt --all -- --check`).
+//! * Clippy is quiet on the workspace, natively and for the two wasm crates as `cargo xtask dist`
+//!   builds them.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -12,7 +15,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::util::project_root;
+use crate::util::{self, project_root};
 
 /// Crates that must stay pure, whatever their description says.
 const PURE_CRATES: &[&str] = &["cairn-model", "cairn-anchor", "cairn-protocol", "cairn-sync"];
@@ -289,6 +292,117 @@ fn no_build_output_is_tracked() {
     assert!(bad.is_empty(), "build output is tracked by git; `git rm --cached` these:\n{}", bad.join("\n"));
 }
 
+/// The files `cargo fmt -- --check` printed a difference for (`Diff in /path/file.rs:12:`), once each.
+fn unformatted_files(check_output: &str) -> Vec<String> {
+    let mut files: Vec<String> = Vec::new();
+    for line in check_output.lines() {
+        let Some(rest) = line.strip_prefix("Diff in ") else { continue };
+        // `path:line:` (older rustfmt: `path at line N:`)
+        let rest = rest.trim_end_matches(':');
+        let path = match rest.rsplit_once(':') {
+            Some((path, n)) if n.chars().all(|c| c.is_ascii_digit()) => path,
+            _ => rest.split(" at line ").next().unwrap_or(rest),
+        };
+        if !files.iter().any(|f| f == path) {
+            files.push(path.to_string());
+        }
+    }
+    files
+}
+
+#[test]
+fn rust_is_formatted() {
+    let out = util::cargo().args(["fmt", "--all", "--", "--check"]).output().expect("run cargo fmt");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() {
+        return;
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let root = project_root();
+    let files: Vec<String> = unformatted_files(&stdout)
+        .into_iter()
+        .map(|f| Path::new(&f).strip_prefix(&root).map_or(f.clone(), |p| p.display().to_string()))
+        .collect();
+    assert!(
+        !files.is_empty(),
+        "`cargo fmt --all -- --check` failed (is rustfmt installed? `rustup component add rustfmt`):\n{stderr}"
+    );
+    panic!(
+        "these files are not formatted as rustfmt.toml says; run `cargo fmt --all` and commit the result:\n{}",
+        files.join("\n")
+    );
+}
+
+/// The warnings and errors in `cargo clippy --message-format=json` output, rendered, once each
+/// (a lib and its unit tests report the lib's warnings twice).
+fn clippy_diagnostics(json_lines: &str) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    for line in json_lines.lines() {
+        let Ok(msg) = serde_json::from_str::<Value>(line) else { continue };
+        if msg["reason"] != "compiler-message" {
+            continue;
+        }
+        let level = msg["message"]["level"].as_str().unwrap_or("");
+        // A summary line ("3 warnings emitted") has no span; the diagnostics themselves do.
+        let has_span = msg["message"]["spans"].as_array().is_some_and(|s| !s.is_empty());
+        if (level == "warning" || level.starts_with("error")) && has_span {
+            let rendered = msg["message"]["rendered"].as_str().unwrap_or("").trim_end().to_string();
+            if !found.contains(&rendered) {
+                found.push(rendered);
+            }
+        }
+    }
+    found
+}
+
+/// Clippy runs nested in the test run, on the same target directory as the `cargo test` that
+/// runs it: cargo releases the build lock before it runs test binaries (checked with cargo 1.95:
+/// a test running `cargo check` on its own crate and target dir finishes), so the nested cargo
+/// does not wait on its parent, and it reuses the test build's build scripts and proc macros
+/// (sqlx's, serde's, yew's: clippy's check units are otherwise its own). Its arguments are
+/// plain `cargo clippy`'s, without `-D warnings` (a warning is found in the JSON output instead),
+/// so a contributor's own `cargo clippy` run and this one share their cache, warnings included.
+/// Cost on the 2-core machine: see the README's "Tests" section.
+///
+/// Inside `cargo test` rather than a separate step of `cargo xtask test`, so that `cargo test`
+/// alone catches a warning too; the wasm run needs the wasm32 target (`cargo xtask test` adds
+/// it; otherwise `rustup target add wasm32-unknown-unknown`).
+#[test]
+fn clippy_is_quiet() {
+    let runs: [(&[&str], &str); 2] = [
+        (&["clippy", "--workspace", "--all-targets"], "cargo clippy --workspace --all-targets"),
+        // The browser code is `cfg(target_arch = "wasm32")`: natively cairn-web and cairn-ui are
+        // empty. All features: cairn-web's `worker`, which `cargo xtask dist` builds.
+        (
+            &["clippy", "-p", "cairn-web", "-p", "cairn-ui", "--target", util::WASM_TARGET, "--all-features"],
+            "cargo clippy -p cairn-web -p cairn-ui --target wasm32-unknown-unknown --all-features",
+        ),
+    ];
+    let mut problems = Vec::new();
+    for (args, shown) in runs {
+        let out = util::cargo().args(args).arg("--message-format=json").output().expect("run cargo clippy");
+        let found = clippy_diagnostics(&String::from_utf8_lossy(&out.stdout));
+        if !found.is_empty() {
+            problems.push(format!(
+                "`{shown}` is not clean; fix the code (`{shown} --fix --allow-dirty` fixes some) or, only where \
+                 the code is right, `#[allow(clippy::...)]` it with the reason next to it:\n\n{}",
+                found.join("\n\n")
+            ));
+        } else if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let hint = if stderr.contains("may not be installed") || stderr.contains("can't find crate for `core`") {
+                format!(" (the target is missing: `rustup target add {}`)", util::WASM_TARGET)
+            } else if stderr.contains("clippy") && stderr.contains("not installed") {
+                " (clippy is missing: `rustup component add clippy`)".to_string()
+            } else {
+                String::new()
+            };
+            problems.push(format!("`{shown}` failed{hint}:\n{stderr}"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
 // The checks above must be able to fail: each helper is tested on a bad input.
 
 #[test]
@@ -366,6 +480,33 @@ fn tidy_helpers_catch_bad_input() {
         ]),
         ["x/y.wasm", "target/debug/a", "dist/extension/manifest.json", "tests/node_modules/p/index.js"]
     );
+}
+
+#[test]
+fn fmt_and_clippy_output_is_read() {
+    let check = "Diff in /w/crates/a/src/lib.rs:12:\n-fn f( ) {}\n+fn f() {}\nDiff in /w/crates/a/src/lib.rs:30:\n \
+                 x\nDiff in /w/b.rs at line 4:\n y\n";
+    assert_eq!(unformatted_files(check), ["/w/crates/a/src/lib.rs", "/w/b.rs"]);
+    assert!(unformatted_files("").is_empty());
+
+    let span = r#"[{"file_name": "src/lib.rs"}]"#;
+    let msg = |level: &str, spans: &str, text: &str| {
+        format!(
+            r#"{{"reason": "compiler-message", "message": {{"level": "{level}", "spans": {spans}, "rendered": "{text}\n"}}}}"#
+        )
+    };
+    let json = [
+        r#"{"reason": "compiler-artifact", "target": {"name": "a"}}"#.to_string(),
+        msg("warning", span, "warning: redundant closure"),
+        msg("warning", span, "warning: redundant closure"),
+        msg("warning", "[]", "warning: 1 warning emitted"),
+        msg("error", span, "error: cannot find value"),
+        r#"{"reason": "build-finished", "success": false}"#.to_string(),
+        "not json".to_string(),
+    ]
+    .join("\n");
+    assert_eq!(clippy_diagnostics(&json), ["warning: redundant closure", "error: cannot find value"]);
+    assert!(clippy_diagnostics(r#"{"reason": "build-finished", "success": true}"#).is_empty());
 }
 
 #[test]
