@@ -17,6 +17,7 @@ use cairn_protocol::messages::{ClipSummary, HighlightSummary, SyncState};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 
+pub mod queue;
 pub mod trash;
 
 /// One annotation as this device keeps it: the user's own or a teammate's.

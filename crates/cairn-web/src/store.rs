@@ -10,8 +10,16 @@
 //! writes the record *and* its outbox entry *and* the next sequence number, so a
 //! worker stopped at any point leaves either all of it or none of it.
 //! Content scripts run in the page's origin and cannot open this database.
+//!
+//! Once they exist, the settings are written only by [`Store::update`], which
+//! reads them inside its write transaction and changes them there: a handler's
+//! copy, read before it awaited the network or another transaction, is never
+//! written back over what another handler saved meanwhile. Mutations get their
+//! `seq` there too.
 
 use cairn_protocol::api::{CommunityInfo, Mutation, UserInfo};
+use cairn_protocol::messages::SyncState;
+use cairn_sync::queue::Queued;
 use cairn_sync::LocalRecord;
 use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
@@ -84,14 +92,20 @@ pub struct Store {
 }
 
 /// A change to apply atomically: records to put or delete, mutations to queue or
-/// acknowledge, and the settings to save with them.
+/// acknowledge. [`Store::apply`] writes it alone, [`Store::update`] with a change
+/// to the settings.
 #[derive(Default)]
 pub struct Change {
     pub put: Vec<LocalRecord>,
     pub delete: Vec<String>,
-    pub enqueue: Vec<Mutation>,
+    /// Records whose sync state to set, read in the transaction (so that what
+    /// another request wrote since they were last read is kept); one that is gone
+    /// stays gone.
+    pub set_sync: Vec<(String, SyncState)>,
+    /// Mutations to queue. Each gets its `seq` in the transaction, from the
+    /// `next_seq` stored then ([`cairn_sync::queue::number`]).
+    pub enqueue: Vec<Queued>,
     pub acknowledge: Vec<u64>,
-    pub settings: Option<Settings>,
 }
 
 impl Store {
@@ -120,6 +134,25 @@ impl Store {
         Ok(s)
     }
 
+    /// The settings, stored first as `fresh()` makes them if there are none yet,
+    /// in one transaction (two first requests racing keep one device id).
+    pub async fn settings_or_init(&self, fresh: impl FnOnce() -> Settings) -> Result<Settings> {
+        let tx = self.db.transaction(META).with_mode(TransactionMode::Readwrite).build()?;
+        let settings = {
+            let meta = tx.object_store(META)?;
+            match meta.get(SETTINGS_KEY).serde()?.await? {
+                Some(s) => s,
+                None => {
+                    let s = fresh();
+                    meta.put(&s).with_key(SETTINGS_KEY.to_string()).serde()?;
+                    s
+                }
+            }
+        };
+        tx.commit().await?;
+        Ok(settings)
+    }
+
     pub async fn page_records(&self, page_key: &str) -> Result<Vec<LocalRecord>> {
         let tx = self.db.transaction(RECORDS).build()?;
         let records = tx.object_store(RECORDS)?;
@@ -140,14 +173,6 @@ impl Store {
         Ok(r)
     }
 
-    /// All records of the user's own that are only on this device.
-    pub async fn local_only_records(&self) -> Result<Vec<LocalRecord>> {
-        let tx = self.db.transaction(RECORDS).build()?;
-        let records = tx.object_store(RECORDS)?;
-        let all: Vec<LocalRecord> = records.get_all().serde()?.await?.collect::<std::result::Result<_, _>>()?;
-        Ok(all.into_iter().filter(|r| r.is_own() && r.sync == cairn_protocol::messages::SyncState::Local).collect())
-    }
-
     pub async fn outbox(&self) -> Result<Vec<Mutation>> {
         let tx = self.db.transaction(OUTBOX).build()?;
         let outbox = tx.object_store(OUTBOX)?;
@@ -161,61 +186,86 @@ impl Store {
         Ok(outbox.count().await?)
     }
 
-    /// Writes what refreshing a page from the server changed, in one transaction:
-    /// the records to put (updated in place) and to delete, and the refresh's
-    /// outcome recorded in the settings by `note`. The settings are read inside
-    /// the transaction, so that what another request saved while the page was
-    /// being fetched (a sequence number, say) is kept, not overwritten with the
-    /// copy read before the fetch.
-    pub async fn save_page_refresh(
-        &self,
-        put: Vec<LocalRecord>,
-        delete: Vec<String>,
-        note: impl FnOnce(&mut Settings),
-    ) -> Result<()> {
-        let tx = self.db.transaction([RECORDS, META]).with_mode(TransactionMode::Readwrite).build()?;
-        {
-            let records = tx.object_store(RECORDS)?;
-            for id in delete {
-                records.delete(id).build()?;
-            }
-            for r in put {
-                records.put(r).serde()?;
-            }
-            let meta = tx.object_store(META)?;
-            let settings: Option<Settings> = meta.get(SETTINGS_KEY).serde()?.await?;
-            if let Some(mut s) = settings {
-                note(&mut s);
-                meta.put(s).with_key(SETTINGS_KEY.to_string()).serde()?;
-            }
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Applies a [`Change`] in one transaction: all of it or none of it.
     pub async fn apply(&self, change: Change) -> Result<()> {
+        self.update(|_| Some((change, ()))).await.map(|_| ())
+    }
+
+    /// Changes the settings and writes what goes with the change, in one
+    /// transaction: `plan` gets the settings as stored now, read inside that
+    /// transaction, changes them in place and answers the [`Change`] to write with
+    /// them and a value for the caller; `None` writes nothing.
+    ///
+    /// This is the only way to write the settings once they exist: a copy read
+    /// before an `await` would overwrite whatever another request saved meanwhile
+    /// (a sequence number, a held delete).
+    pub async fn update<T>(&self, plan: impl FnOnce(&mut Settings) -> Option<(Change, T)>) -> Result<Option<T>> {
+        self.write(false, |settings, _| plan(settings)).await
+    }
+
+    /// [`Store::update`], and `plan` also gets the user's records that are only on
+    /// this device, read in the same transaction.
+    pub async fn update_with_local_only<T>(
+        &self,
+        plan: impl FnOnce(&mut Settings, Vec<LocalRecord>) -> Option<(Change, T)>,
+    ) -> Result<Option<T>> {
+        self.write(true, plan).await
+    }
+
+    async fn write<T>(
+        &self,
+        read_local_only: bool,
+        plan: impl FnOnce(&mut Settings, Vec<LocalRecord>) -> Option<(Change, T)>,
+    ) -> Result<Option<T>> {
         let tx = self.db.transaction([RECORDS, OUTBOX, META]).with_mode(TransactionMode::Readwrite).build()?;
-        {
+        let answer = {
             let records = tx.object_store(RECORDS)?;
+            let outbox = tx.object_store(OUTBOX)?;
+            let meta = tx.object_store(META)?;
+            let Some(mut settings): Option<Settings> = meta.get(SETTINGS_KEY).serde()?.await? else {
+                return Err(StoreError("the settings are missing".into()));
+            };
+            let before = settings.clone();
+            let local_only = if read_local_only {
+                let all: Vec<LocalRecord> = records.get_all().serde()?.await?.collect::<std::result::Result<_, _>>()?;
+                all.into_iter().filter(|r| r.is_own() && r.sync == SyncState::Local).collect()
+            } else {
+                Vec::new()
+            };
+            // Dropping the transaction uncommitted aborts it: nothing is written.
+            let Some((change, answer)) = plan(&mut settings, local_only) else { return Ok(None) };
             for id in &change.delete {
                 records.delete(id.clone()).build()?;
             }
             for r in change.put {
                 records.put(r).serde()?;
             }
-            let outbox = tx.object_store(OUTBOX)?;
+            for (id, sync) in change.set_sync {
+                let found: Option<LocalRecord> = records.get(id).serde()?.await?;
+                if let Some(mut r) = found {
+                    r.sync = sync;
+                    records.put(r).serde()?;
+                }
+            }
+            if !change.enqueue.is_empty() {
+                let queued: Vec<f64> =
+                    outbox.get_all_keys().primitive()?.await?.collect::<std::result::Result<_, _>>()?;
+                let highest = queued.into_iter().map(|k| k as u64).max();
+                for m in cairn_sync::queue::number(change.enqueue, &mut settings.next_seq, highest) {
+                    // `add`, not `put`: a seq already queued fails the transaction
+                    // rather than overwrite the mutation waiting under it.
+                    outbox.add(OutboxEntry { seq: m.seq(), mutation: m }).serde()?;
+                }
+            }
             for seq in &change.acknowledge {
                 outbox.delete(*seq as f64).build()?;
             }
-            for m in change.enqueue {
-                outbox.put(OutboxEntry { seq: m.seq(), mutation: m }).serde()?;
+            if settings != before {
+                meta.put(&settings).with_key(SETTINGS_KEY.to_string()).serde()?;
             }
-            if let Some(s) = change.settings {
-                tx.object_store(META)?.put(s).with_key(SETTINGS_KEY.to_string()).serde()?;
-            }
-        }
+            answer
+        };
         tx.commit().await?;
-        Ok(())
+        Ok(Some(answer))
     }
 }

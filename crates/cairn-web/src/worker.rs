@@ -87,14 +87,18 @@ fn random_bytes<const N: usize>() -> [u8; N] {
     b
 }
 
+/// The settings as stored now: a copy to read, never to write back (writes go
+/// through [`Store::update`], which reads them again inside its transaction).
 async fn settings(store: &Store) -> Outcome<Settings> {
     if let Some(s) = store.settings().await? {
         return Ok(s);
     }
-    let device = random_bytes::<16>().iter().map(|b| format!("{b:02x}")).collect::<String>();
-    let fresh = Settings { device_id: device, next_seq: 1, ..Settings::default() };
-    store.apply(Change { settings: Some(fresh.clone()), ..Change::default() }).await?;
-    Ok(fresh)
+    Ok(store
+        .settings_or_init(|| {
+            let device = random_bytes::<16>().iter().map(|b| format!("{b:02x}")).collect::<String>();
+            Settings { device_id: device, next_seq: 1, ..Settings::default() }
+        })
+        .await?)
 }
 
 fn reply<T: Serialize>(result: Outcome<T>) -> JsValue {
@@ -206,7 +210,7 @@ async fn page_request(page_url: &str, request: PageRequest) -> Outcome<PageReply
             annotation.validate().map_err(|e| Failure::new("invalid_annotation", e.to_string()))?;
             let record = LocalRecord::own(annotation, &key, now, settings.community.as_deref(), signed_in);
             let highlight = placed(&settings, &index, &record, start, end);
-            save_own(&store, settings, record).await?;
+            save_own(&store, record).await?;
             Ok(PageReply::Created { highlight })
         }
         PageRequest::EditHighlight { id, note, color, .. } => {
@@ -214,12 +218,12 @@ async fn page_request(page_url: &str, request: PageRequest) -> Outcome<PageReply
             record.edit(note.as_deref(), color, now_ms(), signed_in);
             record.annotation.validate().map_err(|e| Failure::new("invalid_annotation", e.to_string()))?;
             let reply = edited(&record);
-            save_own(&store, settings, record).await?;
+            save_own(&store, record).await?;
             Ok(reply)
         }
         PageRequest::DeleteHighlight { id, .. } => {
             let record = own_record_on_page(&store, &id, &key).await?;
-            delete_own(&store, settings, record).await?;
+            delete_own(&store, record).await?;
             Ok(PageReply::Deleted { id })
         }
         PageRequest::RestoreHighlight { id, .. } => {
@@ -228,7 +232,7 @@ async fn page_request(page_url: &str, request: PageRequest) -> Outcome<PageReply
             if !held.is_some_and(|r| cairn_sync::editable_from_page(r, &key)) {
                 return Err(Failure::new("not_found", "there is no deleted highlight of yours on this page to undo"));
             }
-            restore_own(&store, settings, &id).await?;
+            restore_own(&store, &id).await?;
             // The page anchors it again like any other of its highlights.
             Ok(PageReply::Restored { highlight: None })
         }
@@ -279,7 +283,7 @@ async fn page_request(page_url: &str, request: PageRequest) -> Outcome<PageReply
             annotation.validate().map_err(|e| Failure::new("invalid_clip", e.to_string()))?;
             let record = LocalRecord::own(annotation, &key, now, settings.community.as_deref(), signed_in);
             let summary = cairn_sync::page_clips(std::slice::from_ref(&record)).pop();
-            save_own(&store, settings, record).await?;
+            save_own(&store, record).await?;
             Ok(PageReply::Clipped { clip: summary.ok_or_else(|| Failure::new("internal", "the clip was not listed"))? })
         }
         PageRequest::ReattachHighlight { id, text, start, end, .. } => {
@@ -290,7 +294,7 @@ async fn page_request(page_url: &str, request: PageRequest) -> Outcome<PageReply
                 .ok_or_else(|| Failure::new("empty_selection", "the selection holds no text of the page"))?;
             record.reattach(selectors, now_ms(), signed_in);
             let highlight = placed(&settings, &index, &record, start, end);
-            save_own(&store, settings, record).await?;
+            save_own(&store, record).await?;
             Ok(PageReply::Reattached { highlight })
         }
     }
@@ -343,10 +347,15 @@ fn placed(settings: &Settings, index: &TextIndex<'_>, r: &LocalRecord, start: us
 /// Deletes one of the user's records: it leaves every list at once, and the
 /// delete is queued for the server only when the undo window has passed
 /// (`cairn_sync::trash`), so an undo never reaches teammates.
-async fn delete_own(store: &Store, mut settings: Settings, record: LocalRecord) -> Outcome<()> {
-    let id = record.id.clone();
-    cairn_sync::trash::hold(&mut settings.held_deletes, record, now_ms(), messages::UNDO_WINDOW_MS);
-    store.apply(Change { delete: vec![id], settings: Some(settings), ..Change::default() }).await?;
+async fn delete_own(store: &Store, record: LocalRecord) -> Outcome<()> {
+    let now = now_ms();
+    store
+        .update(|s| {
+            let delete = vec![record.id.clone()];
+            cairn_sync::trash::hold(&mut s.held_deletes, record, now, messages::UNDO_WINDOW_MS);
+            Some((Change { delete, ..Change::default() }, ()))
+        })
+        .await?;
     wasm_bindgen_futures::spawn_local(async {
         // A worker stopped before this runs loses nothing: the next push settles what is due.
         chrome::sleep(messages::UNDO_WINDOW_MS as i32 + 50).await;
@@ -356,38 +365,43 @@ async fn delete_own(store: &Store, mut settings: Settings, record: LocalRecord) 
 }
 
 /// Puts a deleted record back if its undo window is still open.
-async fn restore_own(store: &Store, mut settings: Settings, id: &str) -> Outcome<LocalRecord> {
-    let record = cairn_sync::trash::restore(&mut settings.held_deletes, id, now_ms())
-        .ok_or_else(|| Failure::new("too_late", "it is too late to undo: the delete was already sent"))?;
-    store.apply(Change { put: vec![record.clone()], settings: Some(settings), ..Change::default() }).await?;
-    Ok(record)
+async fn restore_own(store: &Store, id: &str) -> Outcome<LocalRecord> {
+    let now = now_ms();
+    let restored = store
+        .update(|s| {
+            let record = cairn_sync::trash::restore(&mut s.held_deletes, id, now)?;
+            Some((Change { put: vec![record.clone()], ..Change::default() }, record))
+        })
+        .await?;
+    restored.ok_or_else(|| Failure::new("too_late", "it is too late to undo: the delete was already sent"))
 }
 
 /// Queues the deletes whose undo window has passed, in one transaction.
 async fn settle_held_deletes(store: &Store) -> Outcome<()> {
-    let mut settings = settings(store).await?;
-    let mut next_seq = settings.next_seq;
-    let before = settings.held_deletes.len();
-    let enqueue = cairn_sync::trash::settle_due(&mut settings.held_deletes, now_ms(), &mut next_seq);
-    if settings.held_deletes.len() == before {
+    let now = now_ms();
+    if cairn_sync::trash::next_due(&settings(store).await?.held_deletes).is_none_or(|due| now < due) {
         return Ok(());
     }
-    settings.next_seq = next_seq;
-    store.apply(Change { enqueue, settings: Some(settings), ..Change::default() }).await?;
+    store
+        .update(|s| {
+            let enqueue = cairn_sync::queue::due_deletes(&mut s.held_deletes, now);
+            Some((Change { enqueue, ..Change::default() }, ()))
+        })
+        .await?;
     Ok(())
 }
 
 /// Stores one of the user's records and, when signed in, queues it for the
-/// server, in one transaction; then tries to push.
-async fn save_own(store: &Store, mut settings: Settings, record: LocalRecord) -> Outcome<()> {
-    let mut change = Change::default();
-    if record.sync == SyncState::Pending {
-        change.enqueue.push(cairn_sync::upsert_mutation(&record, settings.next_seq));
-        settings.next_seq += 1;
-    }
-    change.put.push(record);
-    change.settings = Some(settings);
-    store.apply(change).await?;
+/// server, in one transaction; then tries to push. Whether it is queued is decided
+/// with the settings read in that transaction (`cairn_sync::queue::own`), so a
+/// record made while a sign-in was finishing is not left on this device.
+async fn save_own(store: &Store, mut record: LocalRecord) -> Outcome<()> {
+    store
+        .update(|s| {
+            let enqueue = cairn_sync::queue::own(&mut record, s.token.is_some(), s.community.as_deref());
+            Some((Change { put: vec![record], enqueue: enqueue.into_iter().collect(), ..Change::default() }, ()))
+        })
+        .await?;
     wasm_bindgen_futures::spawn_local(async {
         let _ = push_now(true).await;
     });
@@ -420,19 +434,25 @@ async fn refresh_shared(
             let merge = cairn_sync::merge_page(&user.id, key.as_str(), local, listing.annotations, &unsent);
             let now = now_ms();
             let saved = store
-                .save_page_refresh(merge.put, merge.delete, |s| {
+                .update(|s| {
                     s.last_error = None;
                     s.last_sync_ms = Some(now);
+                    Some((Change { put: merge.put, delete: merge.delete, ..Change::default() }, ()))
                 })
                 .await;
             match saved {
-                Ok(()) => Ok(merge.page),
+                Ok(_) => Ok(merge.page),
                 // Not saved (a full disk, say): show what the device has, as before the fetch.
                 Err(_) => Ok(store.page_records(key.as_str()).await?),
             }
         }
         Err(e) => {
-            let _ = store.save_page_refresh(Vec::new(), Vec::new(), |s| s.last_error = Some(e.to_string())).await;
+            let _ = store
+                .update(|s| {
+                    s.last_error = Some(e.to_string());
+                    Some((Change::default(), ()))
+                })
+                .await;
             Ok(local)
         }
     }
@@ -459,7 +479,7 @@ async fn push_loop(force: bool) -> Outcome<()> {
     let store = store().await?;
     settle_held_deletes(&store).await?;
     loop {
-        let mut settings = settings(&store).await?;
+        let settings = settings(&store).await?;
         let (Some(base), Some(token)) = (settings.server_url.clone(), settings.token.clone()) else {
             return Ok(());
         };
@@ -477,32 +497,34 @@ async fn push_loop(force: bool) -> Outcome<()> {
             Ok(answer) => {
                 let settled = cairn_sync::settle(&batch, &answer.results)
                     .map_err(|e| Failure::new("bad_answer", e.to_string()))?;
-                let mut change = Change { acknowledge: settled.acknowledged, ..Change::default() };
-                for id in settled.synced {
-                    if let Some(mut r) = store.record(&id).await? {
-                        r.sync = SyncState::Synced;
-                        change.put.push(r);
-                    }
-                }
-                for (id, reason) in settled.rejected {
-                    if let Some(mut r) = store.record(&id).await? {
-                        r.sync = SyncState::Rejected { reason };
-                        change.put.push(r);
-                    }
-                }
-                settings.last_error = None;
-                settings.last_sync_ms = Some(now_ms());
-                settings.push_failures = 0;
-                settings.next_attempt_ms = 0;
-                change.settings = Some(settings);
-                store.apply(change).await?;
+                // The records are read in the transaction that marks them: one
+                // edited or deleted while the push was out keeps that change.
+                let mut set_sync: Vec<(String, SyncState)> =
+                    settled.synced.into_iter().map(|id| (id, SyncState::Synced)).collect();
+                set_sync.extend(settled.rejected.into_iter().map(|(id, reason)| (id, SyncState::Rejected { reason })));
+                let change = Change { acknowledge: settled.acknowledged, set_sync, ..Change::default() };
+                let now = now_ms();
+                store
+                    .update(|s| {
+                        s.last_error = None;
+                        s.last_sync_ms = Some(now);
+                        s.push_failures = 0;
+                        s.next_attempt_ms = 0;
+                        Some((change, ()))
+                    })
+                    .await?;
             }
             Err(e) => {
                 let random = f64::from(u32::from_le_bytes(random_bytes())) / f64::from(u32::MAX);
-                settings.next_attempt_ms = now_ms() + cairn_sync::backoff_ms(settings.push_failures, random) as i64;
-                settings.push_failures = settings.push_failures.saturating_add(1);
-                settings.last_error = Some(e.to_string());
-                store.apply(Change { settings: Some(settings), ..Change::default() }).await?;
+                let now = now_ms();
+                store
+                    .update(|s| {
+                        s.next_attempt_ms = now + cairn_sync::backoff_ms(s.push_failures, random) as i64;
+                        s.push_failures = s.push_failures.saturating_add(1);
+                        s.last_error = Some(e.to_string());
+                        Some((Change::default(), ()))
+                    })
+                    .await?;
                 return Err(e.into());
             }
         }
@@ -511,7 +533,7 @@ async fn push_loop(force: bool) -> Outcome<()> {
 
 async fn panel_request(request: PanelRequest) -> Outcome<PanelReply> {
     let store = store().await?;
-    let mut settings = settings(&store).await?;
+    let settings = settings(&store).await?;
     match request {
         PanelRequest::Status {} => Ok(PanelReply::Status(status(&store, &settings).await?)),
         PanelRequest::ListPage { url } => {
@@ -546,11 +568,11 @@ async fn panel_request(request: PanelRequest) -> Outcome<PanelReply> {
                     ),
                     e => e.into(),
                 })?;
-            connect(&store, settings, base, signed.token).await
+            connect(&store, base, signed.token).await
         }
         PanelRequest::Connect { server_url, token } => {
             let base = server_base(&server_url)?;
-            connect(&store, settings, base, token.trim().to_string()).await
+            connect(&store, base, token.trim().to_string()).await
         }
         PanelRequest::ChangePassword { current_password, new_password } => {
             let (Some(base), Some(token)) = (settings.server_url.as_deref(), settings.token.as_deref()) else {
@@ -562,25 +584,39 @@ async fn panel_request(request: PanelRequest) -> Outcome<PanelReply> {
             Ok(PanelReply::Status(status(&store, &settings).await?))
         }
         PanelRequest::SignOut {} => {
-            settings.token = None;
-            settings.user = None;
-            settings.communities.clear();
-            settings.community = None;
-            settings.last_error = None;
-            store.apply(Change { settings: Some(settings.clone()), ..Change::default() }).await?;
+            // Only the account's fields: the device id, the sequence numbers and
+            // what is queued or held stay.
+            let settings = store
+                .update(|s| {
+                    s.token = None;
+                    s.user = None;
+                    s.communities.clear();
+                    s.community = None;
+                    s.last_error = None;
+                    Some((Change::default(), s.clone()))
+                })
+                .await?
+                .unwrap_or(settings);
             Ok(PanelReply::Status(status(&store, &settings).await?))
         }
         PanelRequest::ChooseCommunity { community } => {
-            if let Some(c) = &community {
-                if !settings.communities.iter().any(|m| &m.id == c) {
-                    return Err(Failure::new(
-                        "not_a_member",
-                        format!("you are not a member of {c:?}; pick one of your communities"),
-                    ));
-                }
-            }
-            settings.community = community;
-            store.apply(Change { settings: Some(settings.clone()), ..Change::default() }).await?;
+            // Checked against the communities as stored when the choice is saved.
+            let chosen = store
+                .update(|s| {
+                    if community.as_ref().is_some_and(|c| !s.communities.iter().any(|m| &m.id == c)) {
+                        return None;
+                    }
+                    s.community = community.clone();
+                    Some((Change::default(), s.clone()))
+                })
+                .await?;
+            let Some(settings) = chosen else {
+                let c = community.unwrap_or_default();
+                return Err(Failure::new(
+                    "not_a_member",
+                    format!("you are not a member of {c:?}; pick one of your communities"),
+                ));
+            };
             Ok(PanelReply::Status(status(&store, &settings).await?))
         }
         PanelRequest::SyncNow {} => {
@@ -596,14 +632,14 @@ async fn panel_request(request: PanelRequest) -> Outcome<PanelReply> {
                 return Err(Failure::new("forbidden", "only the author can delete a highlight"));
             }
             let key = PageKey::from_url(&record.annotation.target.source).ok();
-            delete_own(&store, settings, record).await?;
+            delete_own(&store, record).await?;
             if let Some(key) = key {
                 tell_tabs(&key, TabCommand::Refresh {}).await;
             }
             Ok(PanelReply::Done)
         }
         PanelRequest::RestoreDeleted { id } => {
-            let record = restore_own(&store, settings, &id).await?;
+            let record = restore_own(&store, &id).await?;
             if let Ok(key) = PageKey::from_url(&record.annotation.target.source) {
                 tell_tabs(&key, TabCommand::Refresh {}).await;
             }
@@ -618,7 +654,7 @@ async fn panel_request(request: PanelRequest) -> Outcome<PanelReply> {
             record.edit(note.as_deref(), color, now_ms(), settings.token.is_some());
             record.annotation.validate().map_err(|e| Failure::new("invalid_annotation", e.to_string()))?;
             let key = PageKey::from_url(&record.annotation.target.source).ok();
-            save_own(&store, settings, record).await?;
+            save_own(&store, record).await?;
             if let Some(key) = key {
                 tell_tabs(&key, TabCommand::Refresh {}).await;
             }
@@ -663,11 +699,13 @@ async fn panel_request(request: PanelRequest) -> Outcome<PanelReply> {
                     format!("the browser has not given Cairn access to {origin}; accept the permission prompt and try again"),
                 ));
             }
-            if !settings.allowed_sites.contains(&origin) {
-                settings.allowed_sites.push(origin.clone());
-                settings.allowed_sites.sort();
-            }
-            let reply = apply_sites(&store, settings).await?;
+            let reply = apply_sites(&store, |sites| {
+                if !sites.contains(&origin) {
+                    sites.push(origin.clone());
+                    sites.sort();
+                }
+            })
+            .await?;
             // Tabs already open on the site start Cairn now, without a reload.
             for (tab, url) in chrome::visible_tabs().await {
                 if PageKey::from_url(&url).is_ok_and(|k| k.origin() == origin) {
@@ -679,14 +717,20 @@ async fn panel_request(request: PanelRequest) -> Outcome<PanelReply> {
         }
         PanelRequest::DisallowSite { origin } => {
             let origin = site_origin(&origin)?;
-            settings.allowed_sites.retain(|o| o != &origin);
-            apply_sites(&store, settings).await
+            apply_sites(&store, |sites| sites.retain(|o| o != &origin)).await
         }
     }
 }
 
-async fn apply_sites(store: &Store, settings: Settings) -> Outcome<PanelReply> {
-    store.apply(Change { settings: Some(settings.clone()), ..Change::default() }).await?;
+/// Changes the allowed sites (as stored now) and installs the hooks for them.
+async fn apply_sites(store: &Store, edit: impl FnOnce(&mut Vec<String>)) -> Outcome<PanelReply> {
+    let settings = store
+        .update(|s| {
+            edit(&mut s.allowed_sites);
+            Some((Change::default(), s.clone()))
+        })
+        .await?
+        .ok_or_else(|| Failure::new("internal", "the allowed sites were not saved"))?;
     install_site_hooks(&settings).await?;
     Ok(PanelReply::Status(status(store, &settings).await?))
 }
@@ -716,33 +760,30 @@ fn server_base(input: &str) -> Outcome<String> {
     Ok(format!("{origin}{path}"))
 }
 
-async fn connect(store: &Store, mut settings: Settings, base: String, token: String) -> Outcome<PanelReply> {
+async fn connect(store: &Store, base: String, token: String) -> Outcome<PanelReply> {
     let server = Server { base_url: &base, token: Some(&token) };
     let me: MeResponse = server.get("/v1/me", None).await?;
-    if settings.community.as_ref().is_none_or(|c| !me.communities.iter().any(|m| &m.id == c)) {
-        settings.community = me.communities.first().map(|c| c.id.clone());
-    }
-    settings.server_url = Some(base);
-    settings.token = Some(token);
-    settings.user = Some(me.user);
-    settings.communities = me.communities;
-    settings.last_error = None;
-    settings.push_failures = 0;
-    settings.next_attempt_ms = 0;
-    // Highlights made before signing in were kept on this device; queue them now
-    // so nothing made offline or signed out is left behind.
-    let mut change = Change::default();
-    for mut r in store.local_only_records().await? {
-        r.sync = SyncState::Pending;
-        if r.communities.is_empty() {
-            r.communities = settings.community.iter().cloned().collect();
-        }
-        change.enqueue.push(cairn_sync::upsert_mutation(&r, settings.next_seq));
-        settings.next_seq += 1;
-        change.put.push(r);
-    }
-    change.settings = Some(settings);
-    store.apply(change).await?;
+    // The account's fields are set on the settings as stored now: the device id,
+    // the sequence numbers and the held deletes stay as they are.
+    store
+        .update_with_local_only(|s, local_only| {
+            if s.community.as_ref().is_none_or(|c| !me.communities.iter().any(|m| &m.id == c)) {
+                s.community = me.communities.first().map(|c| c.id.clone());
+            }
+            s.server_url = Some(base);
+            s.token = Some(token);
+            s.user = Some(me.user);
+            s.communities = me.communities;
+            s.last_error = None;
+            s.push_failures = 0;
+            s.next_attempt_ms = 0;
+            // Highlights made before signing in were kept on this device; queue them
+            // now, in this same transaction, so nothing made offline or signed out
+            // is left behind.
+            let (put, enqueue) = cairn_sync::queue::adopt_local(local_only, s.community.as_deref());
+            Some((Change { put, enqueue, ..Change::default() }, ()))
+        })
+        .await?;
     let _ = push_now(true).await;
     let settings = self::settings(store).await?;
     Ok(PanelReply::Status(status(store, &settings).await?))
@@ -768,20 +809,23 @@ pub async fn on_installed() -> Result<(), JsValue> {
     let store = store().await.map_err(|f| JsValue::from_str(&f.message))?;
     let mut settings = settings(&store).await.map_err(|f| JsValue::from_str(&f.message))?;
     if let Some(preset) = read_preset().await {
-        for site in preset.allowed_sites {
-            if let Ok(origin) = site_origin(&site) {
-                if !settings.allowed_sites.contains(&origin) {
-                    settings.allowed_sites.push(origin);
+        let sites: Vec<String> = preset.allowed_sites.iter().filter_map(|site| site_origin(site).ok()).collect();
+        let server_url = preset.server_url.and_then(|u| server_base(&u).ok());
+        let updated = store
+            .update(|s| {
+                for origin in sites {
+                    if !s.allowed_sites.contains(&origin) {
+                        s.allowed_sites.push(origin);
+                    }
                 }
-            }
-        }
-        if settings.server_url.is_none() {
-            settings.server_url = preset.server_url.and_then(|u| server_base(&u).ok());
-        }
-        store
-            .apply(Change { settings: Some(settings.clone()), ..Change::default() })
+                if s.server_url.is_none() {
+                    s.server_url = server_url;
+                }
+                Some((Change::default(), s.clone()))
+            })
             .await
             .map_err(|e| JsValue::from_str(&e.to_string()))?;
+        settings = updated.unwrap_or(settings);
     }
     install_site_hooks(&settings).await.map_err(|f| JsValue::from_str(&f.message))?;
     Ok(())
