@@ -148,7 +148,7 @@ describe('the in-page toolbar and notes', () => {
     await page.mouse.click(canary.x, canary.y);
     const html = await eventually(async () => {
       const h = await overlayHtml(page);
-      return h.includes('Your highlight') && h;
+      return h.includes('Only you') && h;
     }, 'the note popover');
     assert.match(html, /<strong>two<\/strong>/);
     // The raw HTML is shown as text (escaped), never as an element or an attribute.
@@ -164,7 +164,7 @@ describe('the in-page toolbar and notes', () => {
     const { popup, items } = await (async () => {
       const p = await openPopup(context, extensionId, url);
       await p.getByTestId('highlight').first().waitFor();
-      return { popup: p, items: await p.getByTestId('note').allTextContents() };
+      return { popup: p, items: (await p.getByTestId('note').allTextContents()).map((t) => t.trim()) };
     })();
     assert.deepEqual(items, ['Ask the release manager first.']);
     await popup.close();
@@ -174,6 +174,14 @@ describe('the in-page toolbar and notes', () => {
     await eventually(async () => (await overlayHtml(page)).includes('Delete'), 'the popover');
     await clickOverlayButton(page, 'Delete');
     await eventually(async () => (await allHighlighted(page)).length === 0, 'the highlight to be deleted');
+    // Undo brings it back, note and all.
+    await eventually(async () => (await overlayHtml(page)).includes('Undo'), 'the undo toast');
+    await clickOverlayButton(page, 'Undo');
+    await eventually(async () => (await highlighted(page, 'cairn-yellow')).includes('canary'), 'the highlight restored');
+    await page.mouse.click(canary.x, canary.y);
+    await eventually(async () => (await overlayHtml(page)).includes('release manager'), 'the restored note');
+    await clickOverlayButton(page, 'Delete');
+    await eventually(async () => (await allHighlighted(page)).length === 0, 'the highlight to be deleted again');
     await page.reload();
     const check = await openPopup(context, extensionId, url);
     await check.getByTestId('no-highlights').waitFor();
