@@ -8,6 +8,8 @@
 //! * Rust is formatted as `rustfmt.toml` says (`cargo fmt --all -- --check`).
 //! * Clippy is quiet on the workspace, natively and for the two wasm crates as `cargo xtask dist`
 //!   builds them.
+//! * The hand-written JavaScript is formatted as `.prettierrc.json` says (prettier from
+//!   `tests/node_modules`), once [`JS_FORMAT_CHECKED`] is on.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -403,6 +405,58 @@ fn clippy_is_quiet() {
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 }
 
+/// Whether `javascript_is_formatted` fails on a difference. Off until the one-shot reformat
+/// (`npm --prefix tests run format`), which waits for the edits in progress in `extension/` and
+/// `tests/e2e/` to land; the commit that runs it turns this on.
+const JS_FORMAT_CHECKED: bool = false;
+
+/// The files `prettier --check` named (`[warn] path`), without its closing summary line.
+fn prettier_unformatted(check_stderr: &str) -> Vec<&str> {
+    check_stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("[warn] "))
+        .filter(|f| !f.starts_with("Code style issues"))
+        .collect()
+}
+
+/// `extension/*.js` and `tests/**/*.mjs` (the globs of `npm run format:check` in tests/), with
+/// the prettier that `npm ci` in tests/ installs. Without it (no node, or tests/ not installed)
+/// the check is skipped, except in CI (`CI` set), where `cargo xtask test` installs it first.
+#[test]
+fn javascript_is_formatted() {
+    if !JS_FORMAT_CHECKED {
+        eprintln!("tidy: the JavaScript formatting check is off (JS_FORMAT_CHECKED)");
+        return;
+    }
+    let root = project_root();
+    let prettier = root.join("tests/node_modules/prettier/bin/prettier.cjs");
+    let out = Command::new("node")
+        .current_dir(&root)
+        .arg(&prettier)
+        .args(["--check", "extension/*.js", "tests/**/*.mjs"])
+        .output();
+    let out = match out {
+        Ok(o) if prettier.is_file() => o,
+        _ => {
+            let why = "needs node and prettier (`npm ci` in tests/; `cargo xtask test` does it)";
+            assert!(std::env::var_os("CI").is_none(), "the JavaScript formatting check {why}");
+            eprintln!("tidy: skipping the JavaScript formatting check: it {why}");
+            return;
+        }
+    };
+    if out.status.success() {
+        return;
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let files = prettier_unformatted(&stderr);
+    assert!(!files.is_empty(), "prettier --check failed:\n{stderr}");
+    panic!(
+        "these files are not formatted as .prettierrc.json says; run `npm --prefix tests run format` and \
+         commit the result:\n{}",
+        files.join("\n")
+    );
+}
+
 // The checks above must be able to fail: each helper is tested on a bad input.
 
 #[test]
@@ -507,6 +561,11 @@ fn fmt_and_clippy_output_is_read() {
     .join("\n");
     assert_eq!(clippy_diagnostics(&json), ["warning: redundant closure", "error: cannot find value"]);
     assert!(clippy_diagnostics(r#"{"reason": "build-finished", "success": true}"#).is_empty());
+
+    let prettier = "[warn] extension/ui.js\n[warn] tests/e2e/a.test.mjs\n\
+                    [warn] Code style issues found in 2 files. Run Prettier with --write to fix.\n";
+    assert_eq!(prettier_unformatted(prettier), ["extension/ui.js", "tests/e2e/a.test.mjs"]);
+    assert!(prettier_unformatted("Checking formatting...\nAll matched files use Prettier code style!\n").is_empty());
 }
 
 #[test]
