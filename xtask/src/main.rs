@@ -16,7 +16,8 @@
 //!   ratios against the reference each must beat (`bench.rs`); not tests.
 //!
 //! Tidy checks (forbidden dependencies of the pure crates, no `dbg!`, crate docs, no tracked build
-//! output) live in `tidy.rs` and run inside `cargo test`.
+//! output, rustfmt, clippy natively and for wasm, prettier once turned on) live in `tidy.rs` and run
+//! inside `cargo test`.
 //!
 //! Dependencies are kept few so that this crate compiles fast: no clap, arguments are hand-parsed.
 
