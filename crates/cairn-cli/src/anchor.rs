@@ -1,4 +1,5 @@
 //! `cairn anchor --html PAGE.html < annotations.jsonl > results.jsonl`
+//! `cairn anchor --html PAGE.html --text` (the page's text model, as one JSON string)
 //!
 //! Anchors annotations in a saved page with exactly the resolver the extension runs
 //! (`cairn_anchor::resolve` on the text model of `cairn_anchor::html::document_text`).
@@ -12,15 +13,22 @@ use cairn_anchor::{describe, html, resolve, TextIndex};
 use cairn_model::Selector;
 use serde_json::{json, Value};
 
-const USAGE: &str = "usage: cairn anchor --html PAGE.html < annotations.jsonl > results.jsonl";
+const USAGE: &str = "usage: cairn anchor --html PAGE.html [--text] < annotations.jsonl > results.jsonl";
 
 pub fn run(args: &[String]) -> Result<(), String> {
-    let page = match args {
-        [flag, path] if flag == "--html" => path,
+    let (page, text_only) = match args {
+        [flag, path] if flag == "--html" => (path, false),
+        [flag, path, text] if flag == "--html" && text == "--text" => (path, true),
         _ => return Err(USAGE.to_string()),
     };
     let bytes = std::fs::read(page).map_err(|e| format!("cannot read {page}: {e}"))?;
     let text = html::document_text(&String::from_utf8_lossy(&bytes));
+    if text_only {
+        // The text the offsets of every selector count in: what the e2e test compares with
+        // the content script's, character by character (tests/e2e/text-model.test.mjs).
+        let mut out = std::io::stdout().lock();
+        return writeln!(out, "{}", Value::String(text)).map_err(|e| format!("writing standard output: {e}"));
+    }
     let index = TextIndex::new(&text);
     let stdin = std::io::stdin().lock();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
