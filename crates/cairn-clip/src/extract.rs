@@ -36,6 +36,7 @@ pub fn article(html: &str, url: &str, options: &ClipOptions) -> Result<Article, 
     let doc = Document::from(html);
     check_depth(&doc.root())?;
     unwrap_noscript_content(&doc);
+    uncloak(&doc);
     let canonical = canonical_url(&doc, &base);
     let lang = doc
         .try_select("html[lang]")
@@ -241,6 +242,26 @@ pub(crate) fn unwrap_noscript_content(doc: &Document) {
                 Some(child) => child.unwrap_node(),
                 None => n.remove_from_parent(),
             }
+        }
+    }
+}
+
+/// Script-rendered pages often hide their whole body until scripts ran (`visibility:
+/// hidden` or `display: none` inline, against a flash of unstyled content). A live DOM has
+/// the style removed by then; a page fetched or saved without scripts keeps it, and every
+/// word would be dropped as hidden. An inline-hidden element holding most of the page's
+/// text (nine tenths: a hidden half is a hidden half) is such a cloak, and is shown.
+pub(crate) fn uncloak(doc: &Document) {
+    let Some(body) = doc.try_select("body") else { return };
+    let Some(styled) = doc.try_select("body [style]") else { return };
+    let total = structure::visible_chars(&body.nodes()[0]);
+    for n in styled.nodes() {
+        let hides = n.attr("style").is_some_and(|s| {
+            let s: String = s.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
+            s.contains("display:none") || s.contains("visibility:hidden")
+        });
+        if hides && structure::visible_chars(n) * 10 > total * 9 {
+            n.remove_attr("style");
         }
     }
 }
