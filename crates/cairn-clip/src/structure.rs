@@ -106,10 +106,8 @@ pub(crate) fn visible_chars(root: &NodeRef) -> usize {
         for c in n.children_it(false) {
             if c.is_text() {
                 total += c.text().chars().filter(|ch| !ch.is_whitespace()).count();
-            } else if c.is_element() {
-                if !IGNORED.contains(&name_of(&c).as_str()) {
-                    stack.push(c);
-                }
+            } else if c.is_element() && !IGNORED.contains(&name_of(&c).as_str()) {
+                stack.push(c);
             }
         }
     }
