@@ -48,7 +48,12 @@ async function popupTexts(context, extensionId, url) {
       teammate: el.querySelector('[data-testid="teammate"]')?.textContent ?? null,
     })),
   );
-  const connection = await popup.getByTestId('connection').textContent();
+  // The header's few words plus the banner below it that tells the rest.
+  const detail = popup.getByTestId('connection-detail');
+  const connection = [
+    await popup.getByTestId('connection').textContent(),
+    ...((await detail.count()) ? [await detail.textContent()] : []),
+  ].join(': ');
   await popup.close();
   return { items, connection };
 }
@@ -198,6 +203,39 @@ describe('two teammates and an outsider', () => {
     assert.deepEqual(await allHighlighted(carolPage), []);
   });
 
+  test('a deleted shared highlight can be undone, and teammates lose it only after the undo window', async () => {
+    const alice = await launchBrowser(extensionDir);
+    await signIn(alice.context, alice.extensionId, 'alice', 'alice-demo-password');
+    const page = await openPage(alice.context, RUNBOOK());
+    await select(page, 'Rollbacks never need a ticket.');
+    await highlightSelection(alice.worker, RUNBOOK());
+    await eventually(async () => (await popupTexts(alice.context, alice.extensionId, RUNBOOK())).items[0]?.sync === 'synced', 'the shared highlight synced');
+    const bob = await launchBrowser(extensionDir);
+    await signIn(bob.context, bob.extensionId, 'bob', 'bob-demo-password');
+    // Earlier tests on this server left other highlights on the page: watch this one.
+    const bobSees = async () =>
+      (await popupTexts(bob.context, bob.extensionId, RUNBOOK())).items.map((i) => i.quote).filter((q) => q === 'Rollbacks never need a ticket.');
+    assert.deepEqual(await bobSees(), ['Rollbacks never need a ticket.']);
+
+    // Delete, then Undo: the popup says teammates would lose it, and nothing reaches them.
+    const popup = await openPopup(alice.context, alice.extensionId, RUNBOOK());
+    await popup.getByTestId('delete').click();
+    await eventually(async () => /Teammates lose it/.test(await popup.getByTestId('info').textContent()), 'the undo notice');
+    assert.equal(await popup.getByTestId('highlight').count(), 0);
+    await popup.getByTestId('undo').click();
+    await eventually(async () => (await popup.getByTestId('highlight').count()) === 1, 'the highlight back in the popup');
+    await new Promise((r) => setTimeout(r, 7_000)); // past the undo window (6 s)
+    assert.deepEqual(await bobSees(), ['Rollbacks never need a ticket.'], 'an undone delete never reaches teammates');
+    await eventually(async () => (await highlighted(page, 'cairn-yellow')).includes('Rollbacks never need a ticket.'), 'the highlight painted again');
+
+    // Delete for good: bob still has it inside the window, and loses it after.
+    await popup.getByTestId('delete').click();
+    await popup.getByTestId('undo').waitFor();
+    assert.deepEqual(await bobSees(), ['Rollbacks never need a ticket.'], 'inside the window the delete is held back');
+    await eventually(async () => (await bobSees()).length === 0, 'the delete to reach bob after the window', 20_000);
+    await popup.close();
+  });
+
   test('highlights made while the server is down are kept and pushed once it answers', async () => {
     const server = await startServer();
     const alice = await launchBrowser(extensionDir);
@@ -215,10 +253,20 @@ describe('two teammates and an outsider', () => {
     assert.equal(offline.items[0].sync, 'pending');
     assert.match(offline.connection, /Cannot reach the Cairn server/);
 
-    await server.restart();
+    // Sync now while the server is down says so, and the item still says it waits.
     const popup = await openPopup(alice.context, alice.extensionId, CSP_PAGE());
     await popup.getByTestId('sync-now').click();
+    await eventually(async () => /Sync failed: Cannot reach/.test(await popup.getByTestId('error').textContent()), 'the failed sync');
+    assert.equal(await popup.getByTestId('highlight').first().getAttribute('data-sync'), 'pending');
+
+    await server.restart();
+    await popup.getByTestId('sync-now').click();
     await eventually(async () => (await popup.getByTestId('connection').textContent()).includes('Synced as Alice Example'), 'sync after the server came back');
+    // One outcome at a time: the success replaced the error, and the item agrees with the header.
+    await eventually(async () => /Everything is synced/.test(await popup.getByTestId('info').textContent()), 'the sync outcome');
+    assert.equal(await popup.getByTestId('error').count(), 0);
+    await eventually(async () => (await popup.getByTestId('highlight').first().getAttribute('data-sync')) === 'synced', 'the item synced');
+    assert.equal(await popup.getByTestId('connection-detail').count(), 0);
     await popup.close();
     const online = await popupTexts(alice.context, alice.extensionId, CSP_PAGE());
     assert.equal(online.items[0].sync, 'synced');

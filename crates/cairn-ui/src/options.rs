@@ -6,7 +6,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
-use crate::state::{connection_label, OptionsAction, OptionsState};
+use crate::state::{connection_label, OptionsAction, OptionsState, Tone};
 
 fn input_value(r: &NodeRef) -> String {
     r.cast::<HtmlInputElement>().map(|i| i.value()).unwrap_or_default()
@@ -157,14 +157,21 @@ pub fn options() -> Html {
     };
 
     let status = state.status.clone().unwrap_or_default();
-    let (label, tone) = connection_label(&status);
+    let (label, tone) = match status.user {
+        // The popup's wording sends people here; here, the form is right below.
+        None => (
+            "Not connected: what you highlight stays in this browser until you sign in below".to_string(),
+            Tone::Neutral,
+        ),
+        Some(_) => connection_label(&status),
+    };
     let signed_in = status.user.is_some();
     let banner_class = match (state.status.is_some(), tone) {
         (false, _) => "banner",
         (true, t) => match t {
-            crate::state::Tone::Good => "banner good",
-            crate::state::Tone::Neutral => "banner",
-            crate::state::Tone::Bad => "banner bad",
+            Tone::Good => "banner good",
+            Tone::Neutral => "banner",
+            Tone::Bad => "banner bad",
         },
     };
     let open_shortcuts = Callback::from(|e: MouseEvent| {

@@ -11,7 +11,7 @@ use yew::prelude::*;
 use cairn_model::ClipKind;
 
 use crate::state::{
-    audience_label, clip_preview, connection_label, page_origin, parse_tags, relative_time, sync_key, sync_label,
+    audience_label, clip_preview, connection, page_origin, parse_tags, relative_time, sync_key, sync_label,
     PopupAction, PopupState, Tone,
 };
 use crate::widgets::{Icon, NoteEditor, NoteView, TagInput};
@@ -432,11 +432,36 @@ pub fn popup() -> Html {
         })
     };
 
-    let (label, tone) = match &state.status {
-        Some(s) => connection_label(s),
-        None => ("…".to_string(), Tone::Neutral),
-    };
+    let conn = state.status.as_ref().map(connection);
+    let (label, tone) = conn.as_ref().map_or(("…".to_string(), Tone::Neutral), |c| (c.short.clone(), c.tone));
     let pill_class = if state.syncing { "busy" } else { tone.class() };
+    // The whole story below the header when there is more to say than "synced".
+    let open_options = Callback::from(|e: MouseEvent| {
+        e.prevent_default();
+        wasm_bindgen_futures::spawn_local(async {
+            let _ = chrome::open_tab("options.html").await;
+        });
+    });
+    let detail = match conn.as_ref().and_then(|c| c.detail.clone().map(|d| (c.tone, d))) {
+        Some((tone, d)) => {
+            let action = match (tone, state.status.as_ref().is_some_and(|s| s.user.is_some())) {
+                (Tone::Bad, true) => {
+                    html! { <button class="btn small" onclick={sync_now.clone()} disabled={state.syncing}>{ "Retry" }</button> }
+                }
+                (_, false) => {
+                    html! { <a class="btn small" href="options.html" onclick={open_options}>{ "Sign in" }</a> }
+                }
+                _ => html! {},
+            };
+            let class = if tone == Tone::Bad { "banner bad" } else { "banner" };
+            html! {
+                <div class={class} style="margin-top: 8px">
+                    <span class="grow" data-testid="connection-detail">{ d }</span>{ action }
+                </div>
+            }
+        }
+        None => html! {},
+    };
 
     let body = if state.page_url.is_none() {
         html! {
@@ -486,7 +511,7 @@ pub fn popup() -> Html {
         <main class="popup">
             <header class="popup-header">
                 <span class="brand"><img src="icons/cairn.svg" alt="" />{ "Cairn" }</span>
-                <span class={classes!("pill", pill_class)} title={label.clone()}>
+                <span class={classes!("pill", pill_class)} title={label.clone()} role="status">
                     <span class="dot" aria-hidden="true"></span>
                     <span class="text" data-testid="connection">{ label }</span>
                 </span>
@@ -495,6 +520,7 @@ pub fn popup() -> Html {
                 <a class="btn ghost icon" href="options.html" target="_blank" aria-label="Options" title="Options"><Icon name="settings" /></a>
             </header>
             <div class="popup-body">
+                if state.page_url.is_none() || state.site_allowed() { { detail } }
                 { body }
                 { notice_view(&state) }
             </div>

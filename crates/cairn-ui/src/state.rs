@@ -25,20 +25,54 @@ impl Tone {
 }
 
 /// One line saying whether the user's highlights reach the server. It is the one
-/// place the popup speaks of the queue, so the header and the items never disagree:
+/// place the UI speaks of the queue, so the header and the items never disagree:
 /// items say "waiting to sync" exactly when this counts them.
 pub fn connection_label(status: &StatusReport) -> (String, Tone) {
+    let c = connection(status);
+    match c.detail {
+        Some(d) if c.tone == Tone::Bad => (format!("{}: {d}", c.short), c.tone),
+        Some(d) => (format!("{}: {}", c.short, lowercase_first(&d)), c.tone),
+        None => (c.short, c.tone),
+    }
+}
+
+/// The connection for a narrow header: a few words, plus the whole story for a
+/// banner below it when there is more to say than "fine".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Connection {
+    pub short: String,
+    pub detail: Option<String>,
+    pub tone: Tone,
+}
+
+pub fn connection(status: &StatusReport) -> Connection {
     let Some(user) = &status.user else {
-        return ("Not connected: highlights stay on this device".into(), Tone::Neutral);
+        return Connection {
+            short: "Not connected".into(),
+            detail: Some("Highlights stay on this device. Sign in from Options to share them with your team.".into()),
+            tone: Tone::Neutral,
+        };
     };
     if let Some(e) = &status.last_error {
-        return (format!("Sync error: {e}"), Tone::Bad);
+        return Connection { short: "Sync error".into(), detail: Some(e.clone()), tone: Tone::Bad };
     }
     match status.pending {
-        0 => (format!("Synced as {}", user.display_name), Tone::Good),
-        1 => (format!("Signed in as {}: 1 change waiting to sync", user.display_name), Tone::Neutral),
-        n => (format!("Signed in as {}: {n} changes waiting to sync", user.display_name), Tone::Neutral),
+        0 => Connection { short: format!("Synced as {}", user.display_name), detail: None, tone: Tone::Good },
+        n => Connection {
+            short: format!("Signed in as {}", user.display_name),
+            detail: Some(if n == 1 {
+                "1 change waiting to sync".into()
+            } else {
+                format!("{n} changes waiting to sync")
+            }),
+            tone: Tone::Neutral,
+        },
     }
+}
+
+fn lowercase_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_lowercase().chain(c).collect()).unwrap_or_default()
 }
 
 /// Where one item stands with the server, in a few words.
@@ -432,6 +466,7 @@ mod tests {
     #[test]
     fn connection_label_says_what_is_going_on() {
         assert_eq!(connection_label(&StatusReport::default()).1, Tone::Neutral);
+        assert_eq!(connection(&StatusReport::default()).short, "Not connected");
         assert_eq!(connection_label(&status()), ("Synced as Alice Example".into(), Tone::Good));
         let mut s = status();
         s.pending = 3;
