@@ -12,6 +12,8 @@
 //! * `test [--no-e2e]`: the one command that runs every test on a fresh machine (what CI runs
 //!   through `.ci/run`): toolchain, Chromium, npm packages, `cargo test --workspace`, `dist`,
 //!   the server build and the `node --test` end-to-end suite in `tests/e2e/`.
+//! * `screenshots [--dev]`: `dist`, then every extension surface in every state, light and dark, as
+//!   PNGs in `target/screenshots/` with an `index.html` (`tests/e2e/screenshots.mjs`).
 //! * `bench anchor|clip|server [--corpus PATH] [--quick]`: benchmarks that print figures and
 //!   ratios against the reference each must beat (`bench.rs`); not tests.
 //!
@@ -28,6 +30,7 @@ mod bench_server;
 mod dist;
 mod manifest;
 mod run;
+mod screenshots;
 mod serve;
 mod test;
 #[cfg(test)]
@@ -49,6 +52,9 @@ Tasks:
                          --dev       build the extension with the dev profile
   test [--no-e2e]      Run every test, as CI does (installs Chromium and npm packages if
                        missing). --no-e2e skips the browser end-to-end suite.
+  screenshots [--dev]  dist, then every surface (popup, options, in-page overlay) in every
+                       state, light and dark, into target/screenshots/index.html.
+                       CAIRN_SCREENSHOTS_ONLY=popup/ keeps the states whose name has it.
 {BENCH}  help                 This text.
 
 Environment: CHROMIUM=/path/to/chromium overrides /usr/bin/chromium.
@@ -77,6 +83,8 @@ fn main() -> ExitCode {
         }),
         "test" => parse_flags(&flags, &["--no-e2e"])
             .and_then(|f| test::test(&test::Options { e2e: !f.contains(&"--no-e2e") })),
+        "screenshots" => parse_flags(&flags, &["--dev"])
+            .and_then(|f| screenshots::screenshots(&screenshots::Options { release_dist: !f.contains(&"--dev") })),
         "bench" => bench::main(&flags),
         "help" | "-h" | "--help" => {
             print!("{}", help());

@@ -1,0 +1,354 @@
+// Every surface of the extension in every state worth looking at, set up for real
+// (the demo server, the fixture pages, the built extension in headless Chromium,
+// data made through the same channels the extension uses), one after the other.
+// Used by `cargo xtask screenshots` (screenshots.mjs) and by the accessibility
+// test (accessibility.test.mjs), so both see exactly the same states.
+//
+// `walkSurfaces(visit)` calls `await visit(page, surface)` once per state, with the
+// page showing it and `surface = { surface, state, kind, title }`:
+//   kind 'popup'    the toolbar popup, opened in a tab at popup size (400x600)
+//   kind 'options'  the options page, in a tab
+//   kind 'page'     a web page with Cairn's in-page overlay (a closed shadow root)
+// `visit` may change the colour scheme and read the page, but must not navigate it.
+import {
+  eventually,
+  extensionWithPreset,
+  launchBrowser,
+  openPopup,
+  overlayHtml,
+  pageText,
+  pointOf,
+  select,
+  signIn,
+  startFixtures,
+  startServer,
+} from './harness.mjs';
+
+export const VIEWPORTS = {
+  popup: { width: 400, height: 600 },
+  options: { width: 900, height: 800 },
+  page: { width: 1100, height: 760 },
+};
+
+const DEMO = '/intranet/index.html';
+const LONG_NOTE_PAGE = '/gallery/long-note.html';
+const MANY_PAGE = '/gallery/many.html';
+const OFFLINE_PAGE = '/gallery/offline.html';
+
+const article = (title, paragraphs) =>
+  `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title}</title>` +
+  '<link rel="stylesheet" href="/intranet/wiki.css"></head><body><div class="wiki-content">' +
+  `<h1>${title}</h1>${paragraphs.map((p) => `<p>${p}</p>`).join('')}</div></body></html>`;
+
+/** A 3,000-character note in Markdown: paragraphs, a list, emphasis and a link. */
+export function longNote() {
+  const sentences = [
+    'The incident review found that the canary ran for only twelve minutes before promotion.',
+    'Nobody watched p99 latency because the dashboard link in the runbook pointed to the old cluster.',
+    'We agreed that the **release manager** owns the decision to promote, not the engineer on call.',
+    'See the [incident timeline](https://wiki.example.com/incidents/4211) for the full sequence of events.',
+    'Action items were assigned to the payments team and the platform team, with due dates in two weeks.',
+  ];
+  let note = '';
+  for (let i = 0; note.length < 3000; i++) {
+    note += i % 6 === 5 ? `\n\n- item ${i}: ${sentences[i % sentences.length]}\n` : `${sentences[i % sentences.length]} `;
+  }
+  return note.slice(0, 3000);
+}
+
+const POPUP_SENDER = (extensionId) => ({ id: extensionId, url: `chrome-extension://${extensionId}/popup.html` });
+
+/** A request on the panel channel (what the popup and options send), answered by the worker. */
+export async function panelRequest(browser, message) {
+  const reply = await browser.worker.evaluate(
+    ({ message, sender }) => globalThis.cairnWorker.handle_message(message, sender),
+    { message, sender: POPUP_SENDER(browser.extensionId) },
+  );
+  if (!reply.ok) throw new Error(`${message.kind}: ${JSON.stringify(reply.error)}`);
+  return reply.value;
+}
+
+/**
+ * Highlights made through the page channel, as the content script makes them: each
+ * `{ quote, note?, color?, text? }` is located in the page's text model (or in `text`,
+ * for a highlight whose words are no longer on the page: an orphan once it loads).
+ */
+export async function makeHighlights(browser, page, url, highlights) {
+  const pageModel = await pageText(page);
+  const title = await page.title();
+  const made = await browser.worker.evaluate(
+    async ({ pageModel, highlights, sender, title }) => {
+      let ok = 0;
+      const errors = [];
+      for (const h of highlights) {
+        const text = h.text ?? pageModel;
+        const start = text.indexOf(h.quote);
+        if (start < 0) {
+          errors.push(`not in the page text: ${h.quote}`);
+          continue;
+        }
+        const reply = await globalThis.cairnWorker.handle_message(
+          { kind: 'create_highlight', text, start, end: start + h.quote.length, title, note: h.note ?? null, color: h.color ?? null },
+          sender,
+        );
+        if (reply.ok) ok++;
+        else errors.push(JSON.stringify(reply.error));
+      }
+      return { ok, errors };
+    },
+    { pageModel, highlights, title, sender: { id: browser.extensionId, url, tab: { id: 1 } } },
+  );
+  if (made.errors.length) throw new Error(`highlights not made: ${made.errors.slice(0, 3).join('; ')}`);
+  return made.ok;
+}
+
+/** Waits until the worker has nothing left to push. */
+async function synced(browser) {
+  await panelRequest(browser, { kind: 'sync_now' });
+  await eventually(async () => {
+    const status = await panelRequest(browser, { kind: 'status' });
+    return status.pending === 0 && !status.last_error;
+  }, 'everything to be pushed to the server', 30_000);
+}
+
+/** An extension page that has asked the background what to show and shown it. */
+async function settled(page) {
+  await page.getByTestId('connection').waitFor();
+  await eventually(
+    () =>
+      page.evaluate(() => {
+        const c = document.querySelector('[data-testid="connection"]');
+        return c && c.textContent.trim() !== '' && c.textContent.trim() !== '…' && !document.body.textContent.includes('Loading…');
+      }),
+    'the extension page to load',
+  );
+  await page.evaluate(() => document.fonts.ready);
+}
+
+async function popupAt(browser, url, ready) {
+  const page = await browser.context.newPage();
+  await page.setViewportSize(VIEWPORTS.popup);
+  await page.goto(`chrome-extension://${browser.extensionId}/popup.html?url=${encodeURIComponent(url)}`);
+  await settled(page);
+  if (ready) await eventually(() => ready(page), 'the popup state');
+  return page;
+}
+
+async function optionsPage(browser) {
+  const page = await browser.context.newPage();
+  await page.setViewportSize(VIEWPORTS.options);
+  await page.goto(`chrome-extension://${browser.extensionId}/options.html`);
+  await settled(page);
+  return page;
+}
+
+async function webPage(browser, url) {
+  const page = await browser.context.newPage();
+  await page.setViewportSize(VIEWPORTS.page);
+  await page.goto(url);
+  return page;
+}
+
+const count = (page, testId) => page.getByTestId(testId).count();
+
+/**
+ * Sets up every state in turn and hands each to `visit`. Starts its own server,
+ * fixture pages and browsers; the caller runs the harness's `cleanupAll` after.
+ * `only` (a predicate on `{ surface, state }`) skips the visits of other states.
+ */
+export async function walkSurfaces(visit, { only = () => true, log = () => {} } = {}) {
+  const server = await startServer();
+  const fixtures = await startFixtures();
+  const origin = fixtures.origin;
+  const demo = `${origin}${DEMO}`;
+  fixtures.put(
+    LONG_NOTE_PAGE,
+    article('Incident review: payments latency', [
+      'On Tuesday the payments service was promoted from canary to all regions while p99 latency was doubling.',
+      'The rollback took eleven minutes because the on-call engineer was not sure who could decide.',
+    ]),
+  );
+  fixtures.put(
+    MANY_PAGE,
+    article(
+      'Glossary of operations terms',
+      Array.from({ length: 220 }, (_, i) => `Term ${i + 1}: a definition of operations term number ${i + 1} for the glossary.`),
+    ),
+  );
+  fixtures.put(OFFLINE_PAGE, article('Checklist: before a deploy', ['Freeze the error budget before a deploy, then add a circuit breaker.']));
+  const extensionDir = await extensionWithPreset({ allowed_sites: [origin], server_url: server.url });
+
+  const show = async (page, surface) => {
+    if (!only(surface)) return page.close();
+    log(`${surface.surface} / ${surface.state}`);
+    await visit(page, surface);
+    await page.close();
+  };
+
+  // ---- a new user, signed out ------------------------------------------------
+  const visitor = await launchBrowser(extensionDir);
+  await show(await popupAt(visitor, 'chrome://extensions/'), {
+    surface: 'popup',
+    state: 'non-web-page',
+    kind: 'popup',
+    title: 'Popup on a browser page (chrome://extensions)',
+  });
+  const notAllowed = demo.replace('127.0.0.1', 'localhost');
+  await show(await popupAt(visitor, notAllowed, (p) => count(p, 'allow-site')), {
+    surface: 'popup',
+    state: 'site-not-allowed',
+    kind: 'popup',
+    title: 'Popup on a site Cairn is not allowed on',
+  });
+  await show(await popupAt(visitor, demo, (p) => count(p, 'no-highlights')), {
+    surface: 'popup',
+    state: 'signed-out-empty',
+    kind: 'popup',
+    title: 'Popup, signed out, no highlights on the page',
+  });
+  const options = await optionsPage(visitor);
+  await options.getByTestId('sign-in').waitFor();
+  await show(options, { surface: 'options', state: 'signed-out', kind: 'options', title: 'Options, signed out' });
+  const wrong = await optionsPage(visitor);
+  await wrong.getByTestId('username').fill('alice');
+  await wrong.getByTestId('password').fill('not-the-password');
+  await wrong.getByTestId('sign-in').click();
+  await wrong.getByTestId('notice').waitFor();
+  await show(wrong, { surface: 'options', state: 'wrong-password', kind: 'options', title: 'Options after a wrong password' });
+  const toolbarPage = await webPage(visitor, demo);
+  const canary = await pointOf(toolbarPage, 'canary');
+  await toolbarPage.mouse.dblclick(canary.x, canary.y);
+  await eventually(async () => (await overlayHtml(toolbarPage)).includes('Highlight'), 'the selection toolbar');
+  await show(toolbarPage, {
+    surface: 'page',
+    state: 'selection-toolbar',
+    kind: 'page',
+    title: 'Demo page: the toolbar shown on a selection',
+  });
+  await visitor.context.close();
+
+  // ---- a teammate's highlight, made by bob and synced -------------------------
+  const bob = await launchBrowser(extensionDir);
+  await signIn(bob.context, bob.extensionId, 'bob', 'bob-demo-password');
+  const bobPage = await webPage(bob, demo);
+  await makeHighlights(bob, bobPage, demo, [
+    { quote: 'Check the error budget dashboard first.', note: 'The dashboard is **Payments / SLOs**; ask in #payments-releases if it is red.' },
+  ]);
+  await synced(bob);
+  await bob.context.close();
+
+  // ---- alice, signed in, with highlights, notes, an orphan and clips ------------
+  const alice = await launchBrowser(extensionDir);
+  await signIn(alice.context, alice.extensionId, 'alice', 'alice-demo-password');
+  const alicePage = await webPage(alice, demo);
+  await makeHighlights(alice, alicePage, demo, [
+    { quote: 'Tuesdays and Thursdays', note: 'Not on public holidays: see the [release calendar](https://wiki.example.com/calendar).' },
+    { quote: 'A rollback is always the safe choice when p99 latency doubles.', color: 'green' },
+    {
+      quote: 'Board approval is needed for every deploy after 15:00.',
+      text: 'Old version of the runbook. Board approval is needed for every deploy after 15:00. The end.',
+      note: 'This rule was dropped in November.',
+      color: 'pink',
+    },
+  ]);
+  await alicePage.reload();
+  const popupForClips = await popupAt(alice, demo, (p) => count(p, 'clip-article'));
+  await popupForClips.getByTestId('clip-article').click();
+  await eventually(async () => (await count(popupForClips, 'clip')) === 1, 'the article clip');
+  await select(alicePage, 'Promote the canary with');
+  await popupForClips.getByTestId('clip-selection').click();
+  await eventually(async () => (await count(popupForClips, 'clip')) === 2, 'the selection clip');
+  await popupForClips.close();
+  await synced(alice);
+  await show(
+    await popupAt(alice, demo, async (p) => {
+      const items = await p.getByTestId('highlight').evaluateAll((els) => els.map((el) => el.dataset));
+      return items.length === 4 && items.some((d) => d.orphan === 'true') && (await count(p, 'teammate')) === 1 && (await count(p, 'clip')) === 2;
+    }),
+    {
+      surface: 'popup',
+      state: 'signed-in-items',
+      kind: 'popup',
+      title: "Popup, signed in: own highlights with notes, a teammate's, an orphan, two clips",
+    },
+  );
+
+  const longPage = await webPage(alice, `${origin}${LONG_NOTE_PAGE}`);
+  await makeHighlights(alice, longPage, `${origin}${LONG_NOTE_PAGE}`, [
+    { quote: 'The rollback took eleven minutes', note: longNote() },
+  ]);
+  await show(await popupAt(alice, `${origin}${LONG_NOTE_PAGE}`, async (p) => (await count(p, 'highlight')) === 1), {
+    surface: 'popup',
+    state: 'long-note',
+    kind: 'popup',
+    title: 'Popup with a 3,000-character note',
+  });
+
+  const manyPage = await webPage(alice, `${origin}${MANY_PAGE}`);
+  const terms = Array.from({ length: 200 }, (_, i) => ({ quote: `Term ${i + 1}: a definition` }));
+  await makeHighlights(alice, manyPage, `${origin}${MANY_PAGE}`, terms);
+  await show(await popupAt(alice, `${origin}${MANY_PAGE}`, async (p) => (await count(p, 'highlight')) === 200), {
+    surface: 'popup',
+    state: '200-items',
+    kind: 'popup',
+    title: 'Popup with 200 highlights',
+  });
+  await manyPage.close();
+
+  const signedIn = await optionsPage(alice);
+  await signedIn.getByTestId('signed-in').waitFor();
+  await show(signedIn, { surface: 'options', state: 'signed-in', kind: 'options', title: 'Options, signed in as Alice' });
+
+  // The page popovers: one's own note, a teammate's, and the long note.
+  await alicePage.reload();
+  await eventually(async () => (await pageHighlightCount(alicePage)) >= 3, 'the highlights painted on the demo page');
+  await clickText(alicePage, 'Tuesdays and Thursdays');
+  await eventually(async () => (await overlayHtml(alicePage)).includes('public holidays'), 'the note popover');
+  await show(alicePage, { surface: 'page', state: 'popover-own-note', kind: 'page', title: 'Demo page: the popover of your highlight with a note' });
+
+  const teammatePage = await webPage(alice, demo);
+  await eventually(async () => (await pageHighlightCount(teammatePage)) >= 3, 'the highlights painted on the demo page');
+  await clickText(teammatePage, 'Check the error budget dashboard first.');
+  await eventually(async () => (await overlayHtml(teammatePage)).includes('Payments / SLOs'), "the teammate's popover");
+  await show(teammatePage, {
+    surface: 'page',
+    state: 'popover-teammate',
+    kind: 'page',
+    title: "Demo page: the popover of a teammate's highlight",
+  });
+
+  await longPage.reload();
+  await eventually(async () => (await pageHighlightCount(longPage)) === 1, 'the long-note highlight painted');
+  await clickText(longPage, 'The rollback took eleven minutes');
+  await eventually(async () => (await overlayHtml(longPage)).includes('incident timeline'), 'the long-note popover');
+  await show(longPage, { surface: 'page', state: 'popover-long-note', kind: 'page', title: 'A page: the popover of a 3,000-character note' });
+
+  // ---- the server goes away ------------------------------------------------------
+  await server.stop();
+  const offlinePage = await webPage(alice, `${origin}${OFFLINE_PAGE}`);
+  await makeHighlights(alice, offlinePage, `${origin}${OFFLINE_PAGE}`, [{ quote: 'add a circuit breaker' }]);
+  await panelRequest(alice, { kind: 'sync_now' }).catch(() => {});
+  await eventually(async () => (await panelRequest(alice, { kind: 'status' })).last_error, 'the sync error');
+  await show(await popupAt(alice, `${origin}${OFFLINE_PAGE}`, async (p) => (await count(p, 'highlight')) === 1), {
+    surface: 'popup',
+    state: 'server-down',
+    kind: 'popup',
+    title: 'Popup with the server down: a highlight waiting, the sync error',
+  });
+  await alice.context.close();
+}
+
+/** How many ranges Cairn painted on the page, all colours together. */
+async function pageHighlightCount(page) {
+  return page.evaluate(() => {
+    let n = 0;
+    for (const [name, h] of CSS.highlights) if (name.startsWith('cairn')) n += h.size;
+    return n;
+  });
+}
+
+/** A real click in the middle of `text` on the page. */
+async function clickText(page, text) {
+  const p = await pointOf(page, text);
+  await page.mouse.click(p.x, p.y);
+}
