@@ -10,6 +10,7 @@ import {
   highlightSelection,
   launchBrowser,
   openPopup,
+  overlayHtml,
   select,
   signIn,
   startStack,
@@ -65,6 +66,11 @@ describe('a single user, signed out', () => {
     await select(page, 'Rollbacks never need a ticket.');
     await highlightSelection(worker, RUNBOOK());
     await eventually(async () => (await highlighted(page, 'cairn-yellow')).includes('Rollbacks never need a ticket.'), 'the highlight');
+    // A shortcut has no popup to answer in: the page says it worked, and says why when it cannot.
+    await eventually(async () => (await overlayHtml(page)).includes('Highlighted'), 'the toast');
+    await page.evaluate(() => getSelection().removeAllRanges());
+    await highlightSelection(worker, RUNBOOK());
+    await eventually(async () => (await overlayHtml(page)).includes('Select the text to highlight first'), 'the hint without a selection');
     // The page's own script still ran and its DOM is untouched by the highlight.
     assert.equal(await page.evaluate(() => document.body.dataset.pageScript), 'ran');
     assert.equal(await page.evaluate(() => document.querySelectorAll('mark, [class*=cairn]').length), 0);
@@ -113,8 +119,8 @@ describe('a single user, signed out', () => {
     assert.deepEqual(await page.evaluate(() => window.cspViolations), []);
   });
 
-  test('stays inert on a site that is not allowed', async () => {
-    const { context, worker } = await launchBrowser(extensionDir);
+  test('stays inert on a site that is not allowed, says so, and starts in the open tab once allowed', async () => {
+    const { context, worker, extensionId } = await launchBrowser(extensionDir);
     // Same server, other origin (localhost instead of 127.0.0.1): not on the allow list.
     const other = RUNBOOK().replace('127.0.0.1', 'localhost');
     const page = await openPage(context, other);
@@ -134,6 +140,26 @@ describe('a single user, signed out', () => {
     assert.match(delivery, /Receiving end does not exist|Could not establish connection/);
     // The page's own world cannot talk to the extension at all.
     assert.equal(await page.evaluate(() => typeof globalThis.chrome?.runtime?.sendMessage), 'undefined');
+    // The shortcut said so where it could: on the toolbar button, for this tab only.
+    const badge = async () =>
+      worker.evaluate(async (url) => {
+        const [tab] = await chrome.tabs.query({ url });
+        return chrome.action.getBadgeText({ tabId: tab.id });
+      }, other);
+    assert.equal(await badge(), 'off');
+
+    // The popup says it once and offers to allow the site; once allowed, the open
+    // tab works at once, without a reload.
+    const popup = await openPopup(context, extensionId, other);
+    await popup.getByTestId('site-off').waitFor();
+    assert.equal(await popup.getByTestId('no-highlights').count(), 0, 'no "select text" hint beside "Cairn is off"');
+    await popup.getByTestId('allow-site').click();
+    await eventually(async () => /Cairn is on for/.test(await popup.getByTestId('info').textContent()), 'the site allowed');
+    await popup.close();
+    await select(page, 'Rollbacks never need a ticket.');
+    await highlightSelection(worker, other);
+    await eventually(async () => (await highlighted(page, 'cairn-yellow')).includes('Rollbacks never need a ticket.'), 'a highlight in the tab that was open');
+    assert.equal(await badge(), '');
   });
 });
 
