@@ -81,9 +81,13 @@ pub fn article(html: &str, url: &str, options: &ClipOptions) -> Result<Article, 
             let content = Document::fragment(e.content.to_string());
             let root = content.root();
             let text = node_to_text(&root);
-            match s.filter(|s| prefer_structure(&text, s, declares_article)) {
-                Some(s) => (s.markdown, s.text),
-                None => (node_to_markdown(&root, Some(&base)), text),
+            match s.map(|s| (choose(&text, &s, declares_article), s)) {
+                Some((Choice::Structure, s)) => (s.markdown, s.text),
+                Some((Choice::Both, s)) => {
+                    let md = format!("{}\n\n{}", node_to_markdown(&root, Some(&base)), s.markdown);
+                    (md, format!("{text}\n{}", s.text))
+                }
+                _ => (node_to_markdown(&root, Some(&base)), text),
             }
         }
         (None, Some(s)) => (s.markdown, s.text),
@@ -138,7 +142,17 @@ struct Meta {
     excerpt: Option<String>,
 }
 
-/// Whether the structure's content replaces Readability's.
+/// Which content a clip keeps.
+#[derive(Debug, PartialEq)]
+enum Choice {
+    Readability,
+    Structure,
+    /// Readability's article, then the discussion below it (a story and its comments,
+    /// when the comments are most of the page).
+    Both,
+}
+
+/// Whether the structure's content replaces Readability's, or follows it.
 ///
 /// Readability is precise on articles and keeps too little elsewhere: one post of a
 /// thread, one block of a documentation or service page. When what it kept is a small
@@ -146,7 +160,7 @@ struct Meta {
 /// and the structure's content (boilerplate left out) is the better clip; when it kept most
 /// of it, its tighter cut wins (it drops an article's bylines, captions and comment
 /// sections better).
-fn prefer_structure(readability_text: &str, s: &structure::Structural, declares_article: bool) -> bool {
+fn choose(readability_text: &str, s: &structure::Structural, declares_article: bool) -> Choice {
     // Sizes in visible characters, not words: Chinese and Japanese text has no spaces.
     let size = |t: &str| t.chars().filter(|c| !c.is_whitespace()).count();
     let (r, st) = (size(readability_text), size(&s.text));
@@ -156,15 +170,26 @@ fn prefer_structure(readability_text: &str, s: &structure::Structural, declares_
     // right. A page that declares itself an article (schema.org, Open Graph) asks for much
     // less: many listings and forums declare it too, but on a real article the structure's
     // extra words are captions, bylines and "more stories".
+    let posts = matches!(s.found_by, structure::FoundBy::MarkedPosts | structure::FoundBy::RepeatedPosts);
     let tenths = match (declares_article, s.found_by) {
         (_, structure::FoundBy::MarkedPosts) => 5,
         (true, _) => 2,
         (false, structure::FoundBy::RepeatedPosts) => 5,
         (false, _) => 7,
     };
+    if r * 10 >= st * tenths {
+        return Choice::Readability;
+    }
     // Readability's content must be part of the structure's, unless it is a scrap (a
-    // sidebar blurb, a cookie notice) that the structure rightly left out.
-    r * 10 < st * tenths && (r < 250 || contains_most_of(&s.text, readability_text))
+    // sidebar blurb, a cookie notice) that the structure rightly left out. A discussion
+    // that does not hold it is the discussion of what Readability found: keep both.
+    if r < 250 || contains_most_of(&s.text, readability_text) {
+        Choice::Structure
+    } else if posts {
+        Choice::Both
+    } else {
+        Choice::Readability
+    }
 }
 
 /// Whether `outer` holds at least nine in ten of `inner`'s words: the structure's content

@@ -155,42 +155,52 @@ fn signature(n: &NodeRef) -> String {
     format!("{}.{}", name_of(n), words.join("."))
 }
 
-/// The container of a discussion's posts without microdata: an element whose children
-/// include several siblings of one kind, each with a post's worth of mostly unlinked text,
-/// that together hold most of the container's text. A list of posts is content, not
-/// boilerplate, even when each post alone is short.
+/// The container of a discussion's posts without microdata: elements of one kind (same
+/// tag and classes), anywhere under `root` (replies nest inside the posts they answer),
+/// each with a post's worth of mostly unlinked text, most of them signed (an author, a
+/// date), that together hold at least half of their common ancestor's text. A list of
+/// posts is content, not boilerplate, even when each post alone is short.
 fn repeated_posts<'a>(root: &NodeRef<'a>, stats: &HashMap<NodeId, Stats>) -> Option<NodeRef<'a>> {
-    let mut best: Option<(usize, NodeRef<'a>)> = None;
+    let mut groups: HashMap<String, Vec<NodeRef<'a>>> = HashMap::new();
     let mut stack = vec![*root];
     while let Some(n) = stack.pop() {
-        let total = stats.get(&n.id).map(|s| s.text).unwrap_or(0);
-        if total < 400 {
-            continue;
-        }
-        let mut groups: HashMap<String, (usize, usize, usize)> = HashMap::new();
         for c in n.children_it(false) {
-            if !c.is_element() {
+            let Some(s) = stats.get(&c.id) else { continue };
+            if s.text < 60 {
                 continue;
             }
             stack.push(c);
-            let Some(s) = stats.get(&c.id) else { continue };
-            // A post is prose (some text, few links in it) signed by someone.
-            if s.text >= 60 && s.link * 3 < s.text && !is_boilerplate_name(&c) {
-                let g = groups.entry(signature(&c)).or_default();
-                g.0 += 1;
-                g.1 += s.text;
-                g.2 += usize::from(has_post_signals(&c));
+            // A post is prose: some text, few links in it. Classless elements are layout.
+            if s.link * 3 < s.text && c.has_attr("class") && !is_boilerplate_name(&c) {
+                groups.entry(signature(&c)).or_default().push(c);
             }
         }
-        for (sig, (count, text, signed)) in groups {
-            // `p` siblings are an article's paragraphs, not posts; most items of a
-            // discussion name their author or date, sections of a document do not.
-            if count < 3 || sig.starts_with("p.") || signed * 3 < count * 2 || text * 2 < total {
-                continue;
-            }
-            if best.as_ref().is_none_or(|(t, _)| text > *t) {
-                best = Some((text, n));
-            }
+    }
+    let text = |n: &NodeRef| stats.get(&n.id).map(|s| s.text).unwrap_or(0);
+    let mut best: Option<(usize, NodeRef<'a>)> = None;
+    for (sig, members) in groups {
+        // `p` siblings are an article's paragraphs, not posts.
+        if members.len() < 3 || sig.starts_with("p.") {
+            continue;
+        }
+        // Most items of a discussion name their author or date; sections of a document do not.
+        let sample = &members[..members.len().min(6)];
+        if sample.iter().filter(|m| has_post_signals(m)).count() * 3 < sample.len() * 2 {
+            continue;
+        }
+        let ids: HashSet<NodeId> = members.iter().map(|m| m.id).collect();
+        let Some(container) = common_ancestor(&members) else { continue };
+        // Replies inside posts are counted once, with the post that holds them.
+        let outer: usize = members
+            .iter()
+            .filter(|m| !m.ancestors_it(None).take_while(|a| a.id != container.id).any(|a| ids.contains(&a.id)))
+            .map(text)
+            .sum();
+        if outer * 2 < text(&container) {
+            continue;
+        }
+        if best.as_ref().is_none_or(|(t, _)| outer > *t) {
+            best = Some((outer, container));
         }
     }
     best.map(|(_, n)| n)
@@ -313,14 +323,16 @@ const BOILERPLATE_ROLES: &[&str] =
     &["navigation", "banner", "contentinfo", "complementary", "search", "menu", "menubar", "toolbar", "dialog"];
 
 /// Whether `n`, inside content of `root_text` characters, is boilerplate to leave out.
-fn is_boilerplate(n: &NodeRef, s: Stats, root_text: usize) -> bool {
+/// In a thread (`posts`), `header`, `aside` and `footer` are parts of a post (its author
+/// card, its date, its signature), not of the page.
+fn is_boilerplate(n: &NodeRef, s: Stats, root_text: usize, posts: bool) -> bool {
     // Whatever holds most of the content is not boilerplate, whatever it is called
     // (`<div class="has-sidebar">` around the whole page).
     if s.text * 5 > root_text * 2 {
         return false;
     }
     let name = name_of(n);
-    if matches!(name.as_str(), "nav" | "aside" | "footer" | "header") {
+    if name == "nav" || !posts && matches!(name.as_str(), "aside" | "footer" | "header") {
         return true;
     }
     if name == "form" && s.text < 300 {
@@ -366,13 +378,14 @@ pub(crate) fn extract(doc: &Document, base: &url::Url, title: &str) -> Option<St
         }
     };
     let root_text = stats.get(&root.id).map(|s| s.text).unwrap_or(0);
+    let posts = matches!(found_by, FoundBy::MarkedPosts | FoundBy::RepeatedPosts);
     let title = title.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
     let mut skip = Skip::default();
     let mut title_dropped = false;
     let mut stack: Vec<NodeRef> = root.children_it(false).filter(|c| c.is_element()).collect();
     while let Some(n) = stack.pop() {
         let Some(s) = stats.get(&n.id).copied() else { continue };
-        if is_boilerplate(&n, s, root_text) {
+        if is_boilerplate(&n, s, root_text, posts) {
             skip.insert(n.id);
             continue;
         }
