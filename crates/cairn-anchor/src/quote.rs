@@ -31,7 +31,7 @@ use crate::TextIndex;
 pub const CONTEXT_CHARS: usize = 32;
 
 /// The most characters of context [`describe`] keeps on one side, whitespace included.
-pub const MAX_STORED_CONTEXT: usize = 256;
+pub const MAX_STORED_CONTEXT: usize = 1024;
 
 /// A resolved annotation: `[start, end)` in code points of the text.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -269,7 +269,12 @@ fn resolve_quote(
     let unique = all.len() == 1;
     // A quote that was a whole block (a heading, a list item, a short paragraph) and still
     // is one, once on the page: the block moved, and its new neighbours say nothing.
-    let whole_block = |c: &Candidate| unique && block_edges(exact, prefix, suffix) && at_block_edges(index, c);
+    let whole_block = |c: &Candidate| {
+        unique
+            && exact.chars().filter(|c| c.is_alphanumeric()).count() >= 4
+            && block_edges(prefix, suffix) == (true, true)
+            && at_block_edges(index, c)
+    };
     if let Some(best) = best_of(all).filter(|c| accept_exact(&q, c) || whole_block(c)) {
         return Some(anchor(best, if unique { Method::UniqueQuote } else { Method::QuoteInContext }));
     }
@@ -297,7 +302,7 @@ fn resolve_quote(
 
     // 4. Between its old neighbours: the stored context still there on both sides, with
     // the quote's words between them, give or take a word or two.
-    if let Some(c) = between_context(index, &q, hint) {
+    if let Some(c) = between_context(index, &q, block_edges(prefix, suffix), hint) {
         return Some(anchor(c, Method::Context));
     }
 
@@ -386,14 +391,12 @@ fn accept_exact(q: &Quote, c: &Candidate) -> bool {
 }
 
 /// Whether a break between blocks (whitespace with a line break in it, or the text's edge)
-/// was stored on both sides of the quote, and the quote has words of its own.
-fn block_edges(exact: &str, prefix: &str, suffix: &str) -> bool {
+/// was stored before the quote, and after it.
+fn block_edges(prefix: &str, suffix: &str) -> (bool, bool) {
     let breaks = |ws: &mut dyn Iterator<Item = char>, empty: bool| {
         empty || ws.take_while(|c| c.is_whitespace()).any(|c| c == '\n')
     };
-    exact.chars().filter(|c| c.is_alphanumeric()).count() >= 4
-        && breaks(&mut prefix.chars().rev(), prefix.is_empty())
-        && breaks(&mut suffix.chars(), suffix.is_empty())
+    (breaks(&mut prefix.chars().rev(), prefix.is_empty()), breaks(&mut suffix.chars(), suffix.is_empty()))
 }
 
 /// Whether the text has a break between blocks on both sides of the candidate.
@@ -470,17 +473,29 @@ const BRACKET: usize = 24;
 
 /// Stage 4: the stored prefix's last [`BRACKET`] characters and the suffix's first ones,
 /// found side by side (whitespace collapsed), with text between them that is the quote
-/// give or take a word or two ([`same_passage`]). Both sides must have words in them: a
-/// side of whitespace or one word's letters agrees with too many places.
+/// give or take a word or two ([`same_passage`]). A side must have words in it to count:
+/// whitespace, or one word's letters, agrees with too many places.
 ///
-/// Near the stored position every such place counts and the best scored is taken;
-/// elsewhere (or with no position stored) only a single place on the whole page, whose
-/// words differ from the quote's by one at most.
-fn between_context(index: &TextIndex<'_>, q: &Quote, hint: Option<usize>) -> Option<Candidate> {
+/// A quote that began (ended) a block, a heading or a list item, often has nothing but
+/// indentation and a short neighbour on that side: then the block break stands in for
+/// that side (the passage runs from the other side's context to the block's edge), near
+/// the stored position only, and only when a single place there fits.
+///
+/// Near the stored position the nearest fitting place is taken; elsewhere (or with no
+/// position stored) only a single place on the whole page, whose words differ from the
+/// quote's by one at most.
+fn between_context(index: &TextIndex<'_>, q: &Quote, edges: (bool, bool), hint: Option<usize>) -> Option<Candidate> {
     let p: String = q.prefix[q.prefix.len().saturating_sub(BRACKET)..].iter().collect();
     let x: String = q.suffix[..q.suffix.len().min(BRACKET)].iter().collect();
     let informative = |s: &str| s.chars().filter(|c| c.is_alphanumeric()).count() >= 8;
-    if !informative(&p) || !informative(&x) {
+    let (p_says, x_says) = (informative(&p), informative(&x));
+    let one_sided = match (p_says, x_says) {
+        (true, true) => false,
+        (true, false) if edges.1 => true,
+        (false, true) if edges.0 => true,
+        _ => return None,
+    };
+    if one_sided && hint.is_none() {
         return None;
     }
     let (ctext, map) = index.collapsed();
@@ -491,16 +506,32 @@ fn between_context(index: &TextIndex<'_>, q: &Quote, hint: Option<usize>) -> Opt
     }
     let collapsed_len = collapse_whitespace(&q.exact.iter().collect::<String>()).len();
     let max_between = 2 * collapsed_len + 64;
-    let suffix_finder = memmem::Finder::new(x.as_bytes());
+    let breaks = block_breaks(&q.exact);
     let lead_space = q.exact.first().is_some_and(|c| c.is_whitespace());
     let trail_space = q.exact.last().is_some_and(|c| c.is_whitespace());
+    // The places: (start, end) in the text, before trimming.
+    let mut places: Vec<(usize, usize)> = Vec::new();
+    if p_says {
+        let suffix_finder = memmem::Finder::new(x.as_bytes());
+        for pb in memmem::find_iter(ctext.as_bytes(), p.as_bytes()).take(MAX_CANDIDATES) {
+            let from = pb + p.len();
+            let a = map[from] as usize;
+            if one_sided {
+                places.extend(block_edge(chars, a, breaks, 4 * max_between, true).map(|b| (a, b)));
+            } else {
+                let window = &ctext.as_bytes()[from..(from + max_between).min(ctext.len())];
+                places.extend(suffix_finder.find(window).map(|xb| (a, map[from + xb] as usize)));
+            }
+        }
+    } else {
+        for xb in memmem::find_iter(ctext.as_bytes(), x.as_bytes()).take(MAX_CANDIDATES) {
+            let b = map[xb] as usize;
+            places.extend(block_edge(chars, b, breaks, 4 * max_between, false).map(|a| (a, b)));
+        }
+    }
     // (candidate, words lost + added)
     let mut found: Vec<(Candidate, usize)> = Vec::new();
-    for pb in memmem::find_iter(ctext.as_bytes(), p.as_bytes()).take(MAX_CANDIDATES) {
-        let from = pb + p.len();
-        let window = &ctext.as_bytes()[from..(from + max_between).min(ctext.len())];
-        let Some(xb) = suffix_finder.find(window) else { continue };
-        let (mut a, mut b) = (map[from] as usize, map[from + xb] as usize);
+    for (mut a, mut b) in places {
         if !lead_space {
             while a < b && chars[a].is_whitespace() {
                 a += 1;
@@ -512,17 +543,21 @@ fn between_context(index: &TextIndex<'_>, q: &Quote, hint: Option<usize>) -> Opt
             }
         }
         let Some(changed) = same_passage(&quote_words, &words_of(chars[a..b].iter().copied())) else { continue };
+        if one_sided && changed > 2 {
+            continue;
+        }
         let errors = distance(&chars[a..b], &q.exact);
         found.push((score(index, q, a, b, errors, hint), changed));
     }
     // Near the stored position the nearest place wins: repeated blocks (a list of similar
     // entries, the same steps for two cases) put similar passages between similar context,
     // and an edited page moves text by what was edited above it, not by pages.
-    // A quote of a few words has too few of them to choose between several such places.
+    // A quote of a few words, or one with context on one side only, has too little to
+    // choose between several such places.
     if let Some(h) = hint {
         let close: Vec<Candidate> =
             found.iter().map(|(c, _)| *c).filter(|c| c.start.abs_diff(h) <= NEAR_WINDOW + q.exact.len()).collect();
-        if close.len() > 1 && quote_words.len() <= 3 {
+        if close.len() > 1 && (one_sided || quote_words.len() <= 3) {
             return None;
         }
         if let Some(c) = close.into_iter().min_by_key(|c| c.start.abs_diff(h)) {
@@ -530,18 +565,88 @@ fn between_context(index: &TextIndex<'_>, q: &Quote, hint: Option<usize>) -> Opt
         }
     }
     match found.as_slice() {
-        [(c, changed)] if *changed <= 1 => Some(*c),
+        [(c, changed)] if *changed <= 1 && !one_sided => Some(*c),
         _ => None,
     }
 }
 
-/// The words of a text for comparing passages: runs of letters and digits, lower-cased,
-/// so that punctuation, capitals and line breaks do not count as changes.
+/// Whether a run of whitespace holds a line break: the edge between two blocks in the
+/// text model (which adds nothing at block boundaries, so the page's own line breaks are
+/// what is left of them).
+fn is_break(run: &[char]) -> bool {
+    run.contains(&'\n')
+}
+
+/// Block breaks inside a quote (not counting whitespace at its ends).
+fn block_breaks(exact: &[char]) -> usize {
+    let inner = exact.iter().position(|c| !c.is_whitespace()).map_or(&exact[..0], |s| {
+        let e = exact.iter().rposition(|c| !c.is_whitespace()).map_or(s, |e| e + 1);
+        &exact[s..e]
+    });
+    inner.split(|c| !c.is_whitespace()).filter(|run| is_break(run)).count()
+}
+
+/// From `at`, the edge of the block that the `skip + 1`-th block break (forward: after
+/// `at`, the start of that break; backward: before `at`, its end) delimits, looking at
+/// most `limit` characters away; the text's edge counts as a break.
+fn block_edge(chars: &[char], at: usize, skip: usize, limit: usize, forward: bool) -> Option<usize> {
+    let mut seen = 0;
+    if forward {
+        let mut i = at;
+        // Whitespace right at `at` belongs to the quote's side, not to a break after it.
+        while i < chars.len() && chars[i].is_whitespace() {
+            i += 1;
+        }
+        while i < chars.len().min(at + limit) {
+            if chars[i].is_whitespace() {
+                let s = i;
+                while i < chars.len() && chars[i].is_whitespace() {
+                    i += 1;
+                }
+                if is_break(&chars[s..i]) {
+                    if seen == skip {
+                        return Some(s);
+                    }
+                    seen += 1;
+                }
+            } else {
+                i += 1;
+            }
+        }
+        (i >= chars.len() && seen == skip).then_some(chars.len())
+    } else {
+        let mut i = at;
+        while i > 0 && chars[i - 1].is_whitespace() {
+            i -= 1;
+        }
+        while i > at.saturating_sub(limit) {
+            if chars[i - 1].is_whitespace() {
+                let e = i;
+                while i > 0 && chars[i - 1].is_whitespace() {
+                    i -= 1;
+                }
+                if is_break(&chars[i..e]) {
+                    if seen == skip {
+                        return Some(e);
+                    }
+                    seen += 1;
+                }
+            } else {
+                i -= 1;
+            }
+        }
+        (i == 0 && seen == skip).then_some(0)
+    }
+}
+
+/// The words of a text for comparing passages: runs of letters and digits (apostrophes
+/// inside a word kept: "it’ll" is one word), lower-cased, so that punctuation, capitals
+/// and line breaks do not count as changes.
 fn words_of(text: impl Iterator<Item = char>) -> Vec<String> {
     let mut out = Vec::new();
     let mut word = String::new();
     for c in text {
-        if c.is_alphanumeric() {
+        if c.is_alphanumeric() || (!word.is_empty() && matches!(c, '\'' | '’')) {
             word.extend(c.to_lowercase());
         } else if !word.is_empty() {
             out.push(std::mem::take(&mut word));
@@ -575,7 +680,8 @@ fn same_passage(quote: &[String], found: &[String]) -> Option<usize> {
         return None;
     }
     // Walk the common subsequence: every word outside it must be free of digits.
-    let has_digit = |w: &String| w.chars().any(char::is_numeric);
+    // A number is a word that starts with a digit ("645", "50mm"); "edelweiss123" is a name.
+    let has_digit = |w: &String| w.chars().next().is_some_and(char::is_numeric);
     let (mut i, mut j) = (0, 0);
     while i < n || j < m {
         if i < n && j < m && quote[i] == found[j] {
