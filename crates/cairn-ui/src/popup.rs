@@ -510,7 +510,7 @@ pub fn popup() -> Html {
     html! {
         <main class="popup">
             <header class="popup-header">
-                <span class="brand"><img src="icons/cairn.svg" alt="" />{ "Cairn" }</span>
+                <h1 class="brand"><img src="icons/cairn.svg" alt="" />{ "Cairn" }</h1>
                 <span class={classes!("pill", pill_class)} title={label.clone()} role="status">
                     <span class="dot" aria-hidden="true"></span>
                     <span class="text" data-testid="connection">{ label }</span>
