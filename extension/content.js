@@ -586,6 +586,13 @@
     if (e.key === 'Escape' && overlay.showing) hideOverlay();
   });
 
+  // A selection made with the keyboard (Shift+arrows) gets the toolbar too.
+  document.addEventListener('keyup', (e) => {
+    if (!(e.shiftKey || e.key === 'Shift') || e.composedPath().includes(overlay.host)) return;
+    const selection = getSelection();
+    if (selection && !selection.isCollapsed) showToolbar();
+  });
+
   chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
     if (sender.id !== chrome.runtime.id || !message) return;
     if (message.kind === 'clip') {
