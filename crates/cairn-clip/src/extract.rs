@@ -66,6 +66,8 @@ pub fn article(html: &str, url: &str, options: &ClipOptions) -> Result<Article, 
         }
     }
 
+    // After the site rules, which know their pages' forms and tables of contents.
+    structure::remove_furniture(&doc);
     let readerable = dom_smoothie::is_probably_readable(&doc, None, None);
     if options.require_readerable && !readerable {
         return Err(ClipError::NotReaderable);
@@ -178,12 +180,22 @@ fn choose(readability_text: &str, s: &structure::Structural, declares_article: b
         (false, _) => 7,
     };
     if r * 10 >= st * tenths {
+        // The same thread with less around it: the structure left out what Readability
+        // kept around the posts (a cookie notice), and kept what it dropped (a post's
+        // author line).
+        if posts
+            && !declares_article
+            && share_within(readability_text, &s.text) >= 8
+            && share_within(&s.text, readability_text) >= 8
+        {
+            return Choice::Structure;
+        }
         return Choice::Readability;
     }
     // Readability's content must be part of the structure's, unless it is a scrap (a
     // sidebar blurb, a cookie notice) that the structure rightly left out. A discussion
     // that does not hold it is the discussion of what Readability found: keep both.
-    if r < 250 || contains_most_of(&s.text, readability_text) {
+    if r < 250 || share_within(&s.text, readability_text) >= 9 {
         Choice::Structure
     } else if posts {
         Choice::Both
@@ -192,9 +204,9 @@ fn choose(readability_text: &str, s: &structure::Structural, declares_article: b
     }
 }
 
-/// Whether `outer` holds at least nine in ten of `inner`'s words: the structure's content
-/// must extend Readability's, not be some other part of the page.
-fn contains_most_of(outer: &str, inner: &str) -> bool {
+/// How many tenths of `inner`'s words `outer` holds: whether the structure's content
+/// extends Readability's, or is some other part of the page.
+fn share_within(outer: &str, inner: &str) -> usize {
     let mut bag: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for w in words(outer) {
         *bag.entry(w).or_default() += 1;
@@ -207,7 +219,7 @@ fn contains_most_of(outer: &str, inner: &str) -> bool {
             found += 1;
         }
     }
-    found * 10 >= total * 9
+    (found * 10).checked_div(total).unwrap_or(10)
 }
 
 fn words(text: &str) -> impl Iterator<Item = String> + '_ {

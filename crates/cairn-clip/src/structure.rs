@@ -451,3 +451,32 @@ pub(crate) fn declares_article(doc: &Document) -> bool {
         false
     })
 }
+
+/// Class and id words of page furniture that is never content on any kind of page: consent
+/// banners, tables of contents, breadcrumbs, "was this helpful" boxes. Unlike
+/// [`BOILERPLATE_WORDS`] (left out of the structure's content only), these are removed
+/// before either extractor runs, because Readability keeps them when they sit inside the
+/// article. Whole words only (`toc`, not `tocsin`).
+const FURNITURE_WORDS: &[&str] =
+    &["cookie", "cookies", "cookiebanner", "consent", "gdpr", "toc", "breadcrumb", "breadcrumbs", "feedback"];
+
+/// Removes page furniture (see [`FURNITURE_WORDS`]) and small forms from the document.
+/// Anything holding a third of the page's text or more stays, whatever it is called.
+pub(crate) fn remove_furniture(doc: &Document) {
+    let Some(body) = doc.try_select("body") else { return };
+    let total = visible_chars(&body.nodes()[0]);
+    let Some(candidates) = doc.try_select("body [class], body [id], body form") else { return };
+    for n in candidates.nodes() {
+        let furniture = name_of(n) == "form" && visible_chars(n) < 120 && !n.is("form:has(textarea)")
+            || ["class", "id"].iter().any(|a| {
+                n.attr(a).is_some_and(|v| {
+                    v.to_ascii_lowercase()
+                        .split(|c: char| c.is_whitespace() || c == '-' || c == '_')
+                        .any(|w| FURNITURE_WORDS.contains(&w))
+                })
+            });
+        if furniture && visible_chars(n) * 3 < total {
+            n.remove_from_parent();
+        }
+    }
+}
