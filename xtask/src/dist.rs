@@ -76,6 +76,7 @@ pub fn dist(opts: &Options) -> Result<PathBuf> {
         return Err(format!("{} is missing: the hand-written extension files live there", ext_src.display()));
     }
     copy_tree(&ext_src, &dist)?;
+    crate::icons::render_into(&dist)?;
 
     let manifest_path = root.join("manifest.json");
     let src = fs::read_to_string(&manifest_path).map_err(|e| {

@@ -28,6 +28,7 @@ mod bench_anchor;
 mod bench_clip;
 mod bench_server;
 mod dist;
+mod icons;
 mod manifest;
 mod run;
 mod screenshots;
