@@ -232,7 +232,9 @@ fn resolve_quote(
     };
     let m = q.exact.len();
     let n = index.char_len();
-    let hint = hint.filter(|&h| h < n);
+    // A stored position past the end: text was removed above the quote, and the end of
+    // the text is the nearest the quote can be.
+    let hint = hint.map(|h| h.min(n - 1));
 
     // 1. Position: the common case (an unchanged page) costs one slice comparison.
     if let Some(h) = hint {
@@ -529,8 +531,9 @@ fn between_context(index: &TextIndex<'_>, q: &Quote, edges: (bool, bool), hint: 
             places.extend(block_edge(chars, b, breaks, 4 * max_between, false).map(|a| (a, b)));
         }
     }
-    // (candidate, words lost + added)
+    // (candidate, words lost + added); places that fit but for a changed number
     let mut found: Vec<(Candidate, usize)> = Vec::new();
+    let mut renumbered: Vec<usize> = Vec::new();
     for (mut a, mut b) in places {
         if !lead_space {
             while a < b && chars[a].is_whitespace() {
@@ -542,8 +545,16 @@ fn between_context(index: &TextIndex<'_>, q: &Quote, edges: (bool, bool), hint: 
                 b -= 1;
             }
         }
-        let Some(changed) = same_passage(&quote_words, &words_of(chars[a..b].iter().copied())) else { continue };
+        let Some((changed, same_numbers)) = same_passage(&quote_words, &words_of(chars[a..b].iter().copied())) else {
+            continue;
+        };
         if one_sided && changed > 2 {
+            continue;
+        }
+        if !same_numbers {
+            // The passage is here with a figure changed: not this highlight any more, and
+            // no reason to look for it in a similar passage further away.
+            renumbered.push(a);
             continue;
         }
         let errors = distance(&chars[a..b], &q.exact);
@@ -560,12 +571,13 @@ fn between_context(index: &TextIndex<'_>, q: &Quote, edges: (bool, bool), hint: 
         if close.len() > 1 && (one_sided || quote_words.len() <= 3) {
             return None;
         }
+        let nearest_renumbered = renumbered.iter().map(|a| a.abs_diff(h)).min().unwrap_or(usize::MAX);
         if let Some(c) = close.into_iter().min_by_key(|c| c.start.abs_diff(h)) {
-            return Some(c);
+            return (c.start.abs_diff(h) < nearest_renumbered).then_some(c);
         }
     }
     match found.as_slice() {
-        [(c, changed)] if *changed <= 1 && !one_sided => Some(*c),
+        [(c, changed)] if *changed <= 1 && !one_sided && renumbered.is_empty() => Some(*c),
         _ => None,
     }
 }
@@ -660,9 +672,10 @@ fn words_of(text: impl Iterator<Item = char>) -> Vec<String> {
 
 /// Whether `found` is the passage `quote` after an edit of a word or two: at most two of
 /// the quote's words lost (replaced or deleted) and at most two added, three changes in
-/// all, half of them kept at least, and no number changed (a different figure is a different fact, however
-/// similar the sentence). Returns the words lost plus added.
-fn same_passage(quote: &[String], found: &[String]) -> Option<usize> {
+/// all, half of them kept at least. Returns the words lost plus added, and whether the
+/// numbers are the same (a different figure is a different fact, however similar the
+/// sentence).
+fn same_passage(quote: &[String], found: &[String]) -> Option<(usize, bool)> {
     // Longest common subsequence of words, with the matched words marked.
     let (n, m) = (quote.len(), found.len());
     if n == 0 || m == 0 || m > n + 2 {
@@ -683,22 +696,19 @@ fn same_passage(quote: &[String], found: &[String]) -> Option<usize> {
     // A number is a word that starts with a digit ("645", "50mm"); "edelweiss123" is a name.
     let has_digit = |w: &String| w.chars().next().is_some_and(char::is_numeric);
     let (mut i, mut j) = (0, 0);
+    let mut same_numbers = true;
     while i < n || j < m {
         if i < n && j < m && quote[i] == found[j] {
             (i, j) = (i + 1, j + 1);
         } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
-            if has_digit(&quote[i]) {
-                return None;
-            }
+            same_numbers &= !has_digit(&quote[i]);
             i += 1;
         } else {
-            if has_digit(&found[j]) {
-                return None;
-            }
+            same_numbers &= !has_digit(&found[j]);
             j += 1;
         }
     }
-    Some(lost + added)
+    Some((lost + added, same_numbers))
 }
 
 /// Characters at the far ends of the stored context (the prefix's first, the suffix's
@@ -721,19 +731,28 @@ fn deleted_here(index: &TextIndex<'_>, q: &Quote, hint: Option<usize>) -> bool {
     }
     // Lengths in the collapsed text, where the search runs.
     let m = collapse_whitespace(&q.exact.iter().collect::<String>()).chars().count();
-    // Between the two far ends, when nothing was deleted: the rest of the context and the quote.
-    let intact = (q.prefix.len() - FAR_CONTEXT) + m + (q.suffix.len() - FAR_CONTEXT);
+    // Between the two far ends, when nothing was deleted: the rest of the context and the
+    // quote. A far end that occurs again in its own side of the context ("profile posts"
+    // in two menu entries) may be found at that later place: measure from there.
+    let (pc, xc): (Vec<char>, Vec<char>) = (p.chars().collect(), x.chars().collect());
+    let p_last = q.prefix.windows(FAR_CONTEXT).rposition(|w| w == pc.as_slice()).unwrap_or(0);
+    let x_first = q.suffix.windows(FAR_CONTEXT).position(|w| w == xc.as_slice()).unwrap_or(0);
+    let intact = (q.prefix.len() - p_last - FAR_CONTEXT) + m + x_first;
     let (ctext, map) = index.collapsed();
     let lo = map.partition_point(|&c| (c as usize) < h.saturating_sub(NEAR_WINDOW));
     let hi = map.partition_point(|&c| (c as usize) < h + q.exact.len() + NEAR_WINDOW).min(ctext.len());
     let (lo, hi) = (floor_char(ctext, lo), floor_char(ctext, hi));
     let near = &ctext.as_bytes()[lo..hi];
-    let suffix_finder = memmem::Finder::new(x.as_bytes());
-    memmem::find_iter(near, p.as_bytes()).any(|pb| {
-        let from = pb + p.len();
-        let limit = (from + intact * 4).min(near.len());
-        suffix_finder.find(&near[from..limit]).is_some_and(|xb| {
-            let gap = ctext[lo + from..lo + from + xb].chars().count();
+    // For each place of the suffix's far end, the earliest prefix far end within reach
+    // before it: a far end repeated inside the quote or its context must not make the
+    // gap look shorter than it is.
+    let prefix_finder = memmem::Finder::new(p.as_bytes());
+    memmem::find_iter(near, x.as_bytes()).any(|xb| {
+        // Only a gap shorter than the intact one matters: look back that far, no further.
+        let back = ctext[lo..lo + xb].char_indices().rev().nth(intact + FAR_CONTEXT).map_or(0, |(i, _)| i);
+        let from = back;
+        prefix_finder.find(&near[from..xb]).is_some_and(|pb| {
+            let gap = ctext.get(lo + from + pb + p.len()..lo + xb).map_or(usize::MAX, |g| g.chars().count());
             4 * gap < 4 * intact - 3 * m
         })
     })
