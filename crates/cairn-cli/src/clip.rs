@@ -1,4 +1,4 @@
-//! `cairn clip PAGE.html --url URL [--format md|json] [--clipped-at TIME]`
+//! `cairn clip PAGE.html --url URL [--format md|json] [--clipped-at TIME] [--rules RULES.json]`
 //!
 //! Clips a saved page with exactly the core code the extension runs (`cairn_clip`), so a
 //! bad clip can be reproduced and reported from the command line.
@@ -7,12 +7,15 @@
 //! * `json`: `title, byline, site_name, published, lang, excerpt, url, markdown, text`
 //!   (plus `readerable` and `site_rule`), where `markdown` is the body without front
 //!   matter and `text` the article's plain text.
+//!
+//! `--rules` takes a JSON array of site rules (`cairn_clip::rules::RuleData`), tried before
+//! the built-in ones, so a rule for a company's own tool can be tried without a rebuild.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cairn_clip::{clip_article, ClipContext};
+use cairn_clip::{clip_article_with, ClipContext, ClipOptions};
 
-const USAGE: &str = "usage: cairn clip PAGE.html --url URL [--format md|json] [--clipped-at TIME]";
+const USAGE: &str = "usage: cairn clip PAGE.html --url URL [--format md|json] [--clipped-at TIME] [--rules RULES.json]";
 
 #[derive(Debug, PartialEq)]
 enum Format {
@@ -26,6 +29,7 @@ struct Args {
     url: String,
     format: Format,
     clipped_at: Option<String>,
+    rules: Option<String>,
 }
 
 fn parse_args(args: &[String]) -> Result<Args, String> {
@@ -33,6 +37,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
     let mut url = None;
     let mut format = Format::Markdown;
     let mut clipped_at = None;
+    let mut rules = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = |flag: &str| it.next().cloned().ok_or_else(|| format!("{flag} needs a value; {USAGE}"));
@@ -46,6 +51,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
                 }
             }
             "--clipped-at" => clipped_at = Some(value("--clipped-at")?),
+            "--rules" => rules = Some(value("--rules")?),
             "-h" | "--help" => return Err(USAGE.to_string()),
             flag if flag.starts_with("--") => return Err(format!("unknown option {flag}; {USAGE}")),
             path if page.is_none() => page = Some(path.to_string()),
@@ -58,6 +64,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             .ok_or_else(|| format!("--url is required (links and images are made absolute against it); {USAGE}"))?,
         format,
         clipped_at,
+        rules,
     })
 }
 
@@ -67,7 +74,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
     // Saved pages are not always UTF-8; a lossy read clips what can be read.
     let html = String::from_utf8_lossy(&html);
     let context = ClipContext { clipped_at: args.clipped_at.unwrap_or_else(now_rfc3339), ..ClipContext::default() };
-    let clip = clip_article(&html, &args.url, &context).map_err(|e| format!("{}: {e}", args.page))?;
+    let mut options = ClipOptions::default();
+    if let Some(path) = &args.rules {
+        let json = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        options.extra_rules =
+            serde_json::from_str(&json).map_err(|e| format!("{path}: not a list of site rules: {e}"))?;
+    }
+    let clip = clip_article_with(&html, &args.url, &context, &options).map_err(|e| format!("{}: {e}", args.page))?;
     match args.format {
         Format::Markdown => print!("{}", clip.markdown),
         Format::Json => {
@@ -124,6 +137,13 @@ mod tests {
             .unwrap_err()
             .contains("unknown format"));
         assert!(parse_args(&strings(&["--url"])).unwrap_err().contains("needs a value"));
+    }
+
+    #[test]
+    fn takes_a_rules_file() {
+        let a = parse_args(&strings(&["p.html", "--url", "u", "--rules", "acme.json"])).unwrap();
+        assert_eq!(a.rules.as_deref(), Some("acme.json"));
+        assert!(parse_args(&strings(&["p.html", "--url", "u", "--rules"])).unwrap_err().contains("needs a value"));
     }
 
     #[test]

@@ -44,8 +44,12 @@ pub fn article(html: &str, url: &str, options: &ClipOptions) -> Result<Article, 
         .map(|l| l.trim().to_string())
         .filter(|l| !l.is_empty());
 
+    let mut site_rules: Vec<rules::RuleData> = options.extra_rules.clone();
     if options.site_rules {
-        if let Some(found) = rules::apply(&doc, rules::SITE_RULES, &base) {
+        site_rules.extend(rules::SITE_RULES.iter().map(rules::RuleData::from));
+    }
+    if !site_rules.is_empty() {
+        if let Some(found) = rules::apply(&doc, &site_rules, &base) {
             let readability = Readability::with_document(doc, Some(base.as_str()), Some(config()))
                 .map_err(|_| ClipError::BadUrl { url: url.to_string() })?;
             let meta = readability.get_article_metadata(readability.parse_json_ld());
@@ -61,7 +65,7 @@ pub fn article(html: &str, url: &str, options: &ClipOptions) -> Result<Article, 
                 markdown: found.markdown,
                 text: found.text,
                 readerable: true,
-                site_rule: Some(found.name.to_string()),
+                site_rule: Some(found.name),
             });
         }
     }

@@ -60,6 +60,9 @@ pub struct ClipOptions {
     pub site_rules: bool,
     /// Larger inputs are refused with [`ClipError::TooLarge`].
     pub max_html_bytes: usize,
+    /// Site rules loaded as data (a company's own tools), tried before the built-in ones;
+    /// they apply even when `site_rules` is off, since someone asked for them.
+    pub extra_rules: Vec<rules::RuleData>,
 }
 
 impl Default for ClipOptions {
@@ -70,6 +73,7 @@ impl Default for ClipOptions {
             // Real pages rarely pass 5 MB of serialized DOM; 16 MB leaves room for
             // long wiki pages while keeping memory (a DOM is ~10x its HTML) bounded.
             max_html_bytes: 16 * 1024 * 1024,
+            extra_rules: Vec::new(),
         }
     }
 }
@@ -176,7 +180,18 @@ impl std::error::Error for ClipError {}
 /// This is the single entry point the extension and the benchmark call on wasm:
 /// strings in, a serializable [`Clip`] out.
 pub fn clip_article(html: &str, url: &str, context: &ClipContext) -> Result<Clip, ClipError> {
-    let article = article(html, url, &ClipOptions::default())?;
+    clip_article_with(html, url, context, &ClipOptions::default())
+}
+
+/// [`clip_article`] with options, e.g. site rules loaded as data
+/// ([`ClipOptions::extra_rules`]).
+pub fn clip_article_with(
+    html: &str,
+    url: &str,
+    context: &ClipContext,
+    options: &ClipOptions,
+) -> Result<Clip, ClipError> {
+    let article = article(html, url, options)?;
     let fm = FrontMatter {
         title: article.title.clone(),
         source: article.url.clone(),

@@ -7,7 +7,12 @@
 //!
 //! # Adding a rule
 //!
-//! Append a [`SiteRule`] to [`SITE_RULES`] (more specific rules first, since the first
+//! Without a rebuild: write the rule as data ([`RuleData`], e.g. JSON read with serde) and
+//! pass it in [`ClipOptions::extra_rules`](crate::ClipOptions::extra_rules); extra rules are
+//! tried before the built-in ones, so a company's rule for its own tools wins. `cairn clip
+//! --rules RULES.json` takes a JSON array of them.
+//!
+//! Built in: append a [`SiteRule`] to [`SITE_RULES`] (more specific rules first, since the first
 //! match wins) and add a fixture page under `tests/fixtures/` with a test in
 //! `tests/site_rules.rs`. Selectors are CSS; a selector the parser rejects simply never
 //! matches, so a typo makes a rule inert rather than crashing a clip. Keep selectors to
@@ -23,6 +28,7 @@
 //!    named by its author.
 
 use dom_query::{Document, Selection};
+use serde::{Deserialize, Serialize};
 
 /// Where a site keeps its content. See the [module docs](self).
 #[derive(Debug, Clone, Copy)]
@@ -59,6 +65,67 @@ pub struct Section {
     pub item: &'static str,
     pub author: &'static str,
     pub body: &'static str,
+}
+
+/// A site rule as data, for rules loaded at run time: the same fields as [`SiteRule`],
+/// owned. Unknown fields are refused, so a misspelt key is an error rather than a rule that
+/// silently does less.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuleData {
+    pub name: String,
+    pub detect: Vec<String>,
+    pub title: Vec<String>,
+    pub fields: Vec<FieldData>,
+    pub body: Vec<String>,
+    pub sections: Vec<SectionData>,
+    pub remove: Vec<String>,
+}
+
+/// [`Field`] as data.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FieldData {
+    pub label: String,
+    pub selectors: Vec<String>,
+}
+
+/// [`Section`] as data.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SectionData {
+    pub heading: String,
+    pub item: String,
+    pub author: String,
+    pub body: String,
+}
+
+impl From<&SiteRule> for RuleData {
+    fn from(r: &SiteRule) -> Self {
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        RuleData {
+            name: r.name.to_string(),
+            detect: strings(r.detect),
+            title: strings(r.title),
+            fields: r
+                .fields
+                .iter()
+                .map(|f| FieldData { label: f.label.to_string(), selectors: strings(f.selectors) })
+                .collect(),
+            body: strings(r.body),
+            sections: r
+                .sections
+                .iter()
+                .map(|x| SectionData {
+                    heading: x.heading.to_string(),
+                    item: x.item.to_string(),
+                    author: x.author.to_string(),
+                    body: x.body.to_string(),
+                })
+                .collect(),
+            remove: strings(r.remove),
+        }
+    }
 }
 
 /// Chrome that every rule removes: edit buttons and screen-reader-only duplicates.
@@ -304,7 +371,7 @@ pub const SITE_RULES: &[SiteRule] = &[
 
 /// What a rule found on a page, still as HTML nodes to convert.
 pub(crate) struct RuleMatch {
-    pub name: &'static str,
+    pub name: String,
     pub title: Option<String>,
     pub markdown: String,
     pub text: String,
@@ -319,9 +386,9 @@ fn clean_text(s: &str) -> String {
 }
 
 /// The first rule whose `detect` matches, applied to `doc` (which it mutates: `remove`).
-pub(crate) fn apply(doc: &Document, rules: &[SiteRule], base: &url::Url) -> Option<RuleMatch> {
+pub(crate) fn apply(doc: &Document, rules: &[RuleData], base: &url::Url) -> Option<RuleMatch> {
     let rule = rules.iter().find(|r| r.detect.iter().any(|d| select(doc, d).is_some()))?;
-    for sel in COMMON_REMOVE.iter().chain(rule.remove) {
+    for sel in COMMON_REMOVE.iter().copied().chain(rule.remove.iter().map(String::as_str)) {
         if let Some(s) = select(doc, sel) {
             s.remove();
         }
@@ -364,20 +431,20 @@ pub(crate) fn apply(doc: &Document, rules: &[SiteRule], base: &url::Url) -> Opti
     }
 
     let mut rendered_headings: Vec<&str> = Vec::new();
-    for section in rule.sections {
+    for section in &rule.sections {
         // Rules list the same section once per product version; the first that finds
         // items wins.
-        if rendered_headings.contains(&section.heading) {
+        if rendered_headings.contains(&section.heading.as_str()) {
             continue;
         }
-        let Some(items) = select(doc, section.item) else { continue };
+        let Some(items) = select(doc, &section.item) else { continue };
         let mut section_md = String::new();
         let mut section_text = String::new();
         for item in items.nodes() {
             let item_sel = Selection::from(*item);
             let author =
-                item_sel.try_select(section.author).map(|s| clean_text(&s.first().text())).filter(|a| !a.is_empty());
-            let Some(body) = item_sel.try_select(section.body).filter(|s| s.exists()) else { continue };
+                item_sel.try_select(&section.author).map(|s| clean_text(&s.first().text())).filter(|a| !a.is_empty());
+            let Some(body) = item_sel.try_select(&section.body).filter(|s| s.exists()) else { continue };
             let body_node = body.nodes()[0];
             let body_md = crate::markdown::node_to_markdown(&body_node, Some(base));
             if body_md.is_empty() {
@@ -390,14 +457,14 @@ pub(crate) fn apply(doc: &Document, rules: &[SiteRule], base: &url::Url) -> Opti
         if !section_md.is_empty() {
             push_block(&mut md, &format!("## {}\n\n{}", section.heading, section_md.trim_end()));
             push_block(&mut text, &format!("{}\n{}", section.heading, section_text.trim_end()));
-            rendered_headings.push(section.heading);
+            rendered_headings.push(&section.heading);
         }
     }
 
     if !found_body && fields.is_empty() && md.is_empty() {
         return None;
     }
-    Some(RuleMatch { name: rule.name, title, markdown: md.trim().to_string(), text: text.trim().to_string() })
+    Some(RuleMatch { name: rule.name.clone(), title, markdown: md.trim().to_string(), text: text.trim().to_string() })
 }
 
 fn push_block(out: &mut String, block: &str) {

@@ -174,3 +174,40 @@ fn rules_can_be_turned_off() {
     let a = article(&html, "https://wiki.example.com/wiki/Onboarding", &options).unwrap();
     assert_eq!(a.site_rule, None);
 }
+
+/// A company's own tool, described in JSON and loaded at run time (no rebuild): the rule
+/// finds the ticket's body and its replies, and wins over generic extraction.
+#[test]
+fn a_rule_loaded_as_data_applies_before_the_built_in_ones() {
+    let json = r##"[{
+        "name": "acme-tickets",
+        "detect": ["body.acme-tickets"],
+        "title": ["#ticket-title"],
+        "fields": [{ "label": "State", "selectors": ["#ticket-state"] }],
+        "body": ["#ticket-body"],
+        "sections": [{ "heading": "Replies", "item": ".reply", "author": ".reply-author", "body": ".reply-text" }],
+        "remove": [".reply-actions"]
+    }]"##;
+    let rules: Vec<cairn_clip::rules::RuleData> = serde_json::from_str(json).expect("rule JSON");
+    let html = r##"<html><head><title>ACME</title></head><body class="acme-tickets">
+        <div id="nav"><a href="/">All tickets</a></div>
+        <h2 id="ticket-title">Printer on floor 3 jams</h2><span id="ticket-state">Open</span>
+        <div id="ticket-body"><p>It jams on every duplex job.</p></div>
+        <div class="reply"><span class="reply-author">Ana Lima</span><div class="reply-text"><p>Replaced the roller.</p></div>
+        <div class="reply-actions">Edit Delete</div></div></body></html>"##;
+    let options = ClipOptions { extra_rules: rules, ..ClipOptions::default() };
+    let a = article(html, "https://tickets.acme.example/t/7", &options).expect("clip");
+    assert_eq!(a.site_rule.as_deref(), Some("acme-tickets"));
+    assert_eq!(a.title, "Printer on floor 3 jams");
+    assert_has(
+        &a,
+        &["- **State:** Open", "It jams on every duplex job.", "## Replies", "### Ana Lima", "Replaced the roller."],
+    );
+    assert_lacks(&a, &["All tickets", "Edit Delete"]);
+}
+
+#[test]
+fn a_misspelt_key_in_a_rule_is_an_error() {
+    let json = r#"[{ "name": "x", "detect": ["body"], "bodies": ["main"] }]"#;
+    assert!(serde_json::from_str::<Vec<cairn_clip::rules::RuleData>>(json).is_err());
+}
