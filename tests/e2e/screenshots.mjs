@@ -45,7 +45,7 @@ function indexHtml(error) {
       const cells = SCHEMES.map((scheme) => {
         const img = s.images[scheme];
         const overflow =
-          s.kind !== 'options' && (img.height > viewport.height || img.width > viewport.width)
+          s.kind === 'popup' && (img.height > viewport.height || img.width > viewport.width)
             ? `<span class="warn">document ${img.width}&times;${img.height} px in a ${viewport.width}&times;${viewport.height} view</span>`
             : `<span>document ${img.width}&times;${img.height} px</span>`;
         return `<figure class="${scheme}">
@@ -87,7 +87,7 @@ ${cells}
 </head>
 <body>
 <h1>Cairn: every surface, light and dark</h1>
-<p class="meta">${shots.length} states &times; ${SCHEMES.length} colour schemes, made ${escape(new Date().toISOString())} by <code>cargo xtask screenshots</code>. Popups are shown at ${VIEWPORTS.popup.width}&times;${VIEWPORTS.popup.height} (as the browser shows a popup; red when the document is larger and must scroll), the options page whole, web pages at ${VIEWPORTS.page.width}&times;${VIEWPORTS.page.height}.</p>
+<p class="meta">${shots.length} states &times; ${SCHEMES.length} colour schemes, made ${escape(new Date().toISOString())} by <code>cargo xtask screenshots</code>. Popups are shown at ${VIEWPORTS.popup.width}&times;${VIEWPORTS.popup.height} (as the browser shows a popup; in red when the popup document is larger, so the whole popup scrolls), the options page whole, web pages at ${VIEWPORTS.page.width}&times;${VIEWPORTS.page.height}.</p>
 ${error ? `<p class="error">Stopped early: ${escape(error)}</p>` : ''}
 <ul class="toc">${toc}</ul>
 ${rows}

@@ -40,19 +40,16 @@ const article = (title, paragraphs) =>
   '<link rel="stylesheet" href="/intranet/wiki.css"></head><body><div class="wiki-content">' +
   `<h1>${title}</h1>${paragraphs.map((p) => `<p>${p}</p>`).join('')}</div></body></html>`;
 
-/** A 3,000-character note in Markdown: paragraphs, a list, emphasis and a link. */
+/** A 3,000-character note in Markdown: paragraphs, lists, emphasis and links. */
 export function longNote() {
-  const sentences = [
-    'The incident review found that the canary ran for only twelve minutes before promotion.',
-    'Nobody watched p99 latency because the dashboard link in the runbook pointed to the old cluster.',
-    'We agreed that the **release manager** owns the decision to promote, not the engineer on call.',
-    'See the [incident timeline](https://wiki.example.com/incidents/4211) for the full sequence of events.',
-    'Action items were assigned to the payments team and the platform team, with due dates in two weeks.',
+  const paragraphs = [
+    'The incident review found that the canary ran for only twelve minutes before promotion. Nobody watched p99 latency because the dashboard link in the runbook pointed to the old cluster.',
+    'We agreed that the **release manager** owns the decision to promote, not the engineer on call. See the [incident timeline](https://wiki.example.com/incidents/4211) for the full sequence of events.',
+    'Action items:\n\n- fix the dashboard link in the runbook\n- make the canary wait *at least* thirty minutes\n- page the release manager when p99 latency doubles',
+    'The payments team and the platform team own these, due in two weeks; the follow-up review is on the calendar.',
   ];
   let note = '';
-  for (let i = 0; note.length < 3000; i++) {
-    note += i % 6 === 5 ? `\n\n- item ${i}: ${sentences[i % sentences.length]}\n` : `${sentences[i % sentences.length]} `;
-  }
+  for (let i = 0; note.length < 3000; i++) note += `${paragraphs[i % paragraphs.length]}\n\n`;
   return note.slice(0, 3000);
 }
 

@@ -52,7 +52,12 @@ pub fn dist(opts: &Options) -> Result<PathBuf> {
     let wasm_dir = dist.join("wasm");
     fs::create_dir_all(&wasm_dir).map_err(|e| format!("could not create {}: {e}", wasm_dir.display()))?;
 
+    // Cargo decides whether a crate needs rebuilding; bindgen and wasm-opt (most of a release
+    // dist's time once cargo has nothing to do) run only when the module cargo left differs from
+    // the one whose output is cached (see `BuildCache`).
     let out_dir = target_dir().join(WASM_TARGET).join(profile_dir);
+    let mut fresh = Vec::new();
+    let mut cached = Vec::new();
     for (package, features) in MODULES {
         let t = Instant::now();
         println!("    cargo build {package} ({WASM_TARGET}, {profile})");
@@ -63,12 +68,34 @@ pub fn dist(opts: &Options) -> Result<PathBuf> {
         let stem = package.replace('-', "_");
         let input = out_dir.join(format!("{stem}.wasm"));
         // Bindgen right away: the next cargo run may rebuild this crate as a dependency.
-        bindgen(&input, &wasm_dir, opts.release)?;
+        let cache = BuildCache::new(profile, &stem, &input, opts.release)?;
+        if cache.is_fresh() {
+            println!(
+                "    {stem} unchanged: reusing its bound{} module",
+                if opts.release { " and optimized" } else { "" }
+            );
+            cached.push(cache);
+            continue;
+        }
+        let staged = cache.stage()?;
+        bindgen(&input, &staged, opts.release)?;
         println!("    built and bound {stem} in {}", fmt_duration(t.elapsed()));
+        fresh.push((cache, staged));
     }
 
-    if opts.release {
-        wasm_opt(&wasm_dir)?;
+    if opts.release && !fresh.is_empty() {
+        let mut files = Vec::new();
+        for (_, staged) in &fresh {
+            files.extend(wasm_files(staged)?);
+        }
+        wasm_opt(&files)?;
+    }
+    for (cache, staged) in fresh {
+        cache.commit(&staged)?;
+        cached.push(cache);
+    }
+    for cache in &cached {
+        copy_tree(&cache.out_dir(), &wasm_dir)?;
     }
 
     let ext_src = root.join("extension");
@@ -113,9 +140,15 @@ fn bindgen(input: &Path, out_dir: &Path, release: bool) -> Result {
         .map_err(|e| format!("wasm-bindgen failed on {}: {e:#}", input.display()))
 }
 
-/// `wasm-opt -Oz` on every `*_bg.wasm`, both at once, when npm's binaryen is installed.
-fn wasm_opt(wasm_dir: &Path) -> Result {
-    let bin = project_root().join("tests/node_modules/.bin/wasm-opt");
+/// npm's binaryen `wasm-opt`, installed by `npm ci` in `tests/`.
+fn wasm_opt_bin() -> PathBuf {
+    project_root().join("tests/node_modules/.bin/wasm-opt")
+}
+
+/// `wasm-opt -Oz` on each of `files` (the `*_bg.wasm` modules), all at once, when npm's binaryen is
+/// installed.
+fn wasm_opt(files: &[PathBuf]) -> Result {
+    let bin = wasm_opt_bin();
     if !bin.is_file() {
         println!(
             "    SKIPPED wasm-opt: {} not found (run `npm ci` in tests/, or `cargo xtask test` \
@@ -126,7 +159,8 @@ fn wasm_opt(wasm_dir: &Path) -> Result {
     }
     let t = Instant::now();
     let mut children = Vec::new();
-    for file in wasm_files(wasm_dir)? {
+    for file in files {
+        let file = file.clone();
         let tmp = file.with_extension("opt.wasm");
         let mut cmd = Command::new(&bin);
         cmd.args(WASM_OPT_FLAGS).arg(&file).arg("-o").arg(&tmp);
@@ -205,6 +239,94 @@ fn swap_in(staged: &Path, dest: &Path) -> Result {
         let _ = fs::remove_dir_all(&old);
     }
     Ok(())
+}
+
+/// The bound (and, for release, optimized) output of one wasm module, kept in
+/// `target/dist/cache/PROFILE/MODULE/` with a stamp that says what it was made from: the module
+/// cargo produced (length and hash), this file's own code (bindgen and wasm-opt options), the
+/// Cargo.lock (the wasm-bindgen version) and the wasm-opt binary. When the stamp matches, the
+/// output is reused as is; otherwise it is made again in a staging directory and swapped in.
+struct BuildCache {
+    dir: PathBuf,
+    key: String,
+}
+
+impl BuildCache {
+    fn new(profile: &str, stem: &str, input: &Path, release: bool) -> Result<Self> {
+        let bytes = fs::read(input).map_err(|e| {
+            format!(
+                "cargo did not produce {} ({e}): is the crate a cdylib (`crate-type = [\"cdylib\", ...]`)?",
+                input.display()
+            )
+        })?;
+        let lock = fs::read(project_root().join("Cargo.lock")).unwrap_or_default();
+        let opt = if release {
+            match fs::metadata(wasm_opt_bin()) {
+                Ok(m) => format!("wasm-opt {} bytes, modified {:?}", m.len(), m.modified().ok()),
+                Err(_) => "no wasm-opt".to_string(),
+            }
+        } else {
+            "dev, no wasm-opt".to_string()
+        };
+        let key = format!(
+            "input {} bytes {:016x}\nxtask dist.rs {:016x}\nCargo.lock {:016x}\n{opt}\n",
+            bytes.len(),
+            hash(&bytes),
+            hash(include_bytes!("dist.rs")),
+            hash(&lock)
+        );
+        Ok(BuildCache { dir: target_dir().join("dist").join("cache").join(profile).join(stem), key })
+    }
+
+    fn out_dir(&self) -> PathBuf {
+        self.dir.join("out")
+    }
+
+    fn stamp(&self) -> PathBuf {
+        self.dir.join("stamp")
+    }
+
+    fn is_fresh(&self) -> bool {
+        self.out_dir().is_dir() && fs::read_to_string(self.stamp()).is_ok_and(|s| s == self.key)
+    }
+
+    /// An empty directory, private to this process, to make the output in.
+    fn stage(&self) -> Result<PathBuf> {
+        let staged = self.dir.with_file_name(format!(
+            "{}.staging-{}",
+            self.dir.file_name().unwrap_or_default().to_string_lossy(),
+            std::process::id()
+        ));
+        if staged.exists() {
+            fs::remove_dir_all(&staged).map_err(|e| format!("could not clear {}: {e}", staged.display()))?;
+        }
+        fs::create_dir_all(&staged).map_err(|e| format!("could not create {}: {e}", staged.display()))?;
+        Ok(staged)
+    }
+
+    /// Replaces the cached output with `staged` and writes the stamp (last, so that an
+    /// interrupted commit is never taken as fresh).
+    fn commit(&self, staged: &Path) -> Result {
+        let _cleanup = RemoveOnDrop(staged.to_path_buf());
+        let _ = fs::remove_file(self.stamp());
+        let out = self.out_dir();
+        if out.exists() {
+            fs::remove_dir_all(&out).map_err(|e| format!("could not clear {}: {e}", out.display()))?;
+        }
+        fs::create_dir_all(&self.dir).map_err(|e| format!("could not create {}: {e}", self.dir.display()))?;
+        fs::rename(staged, &out)
+            .map_err(|e| format!("could not move {} to {}: {e}", staged.display(), out.display()))?;
+        fs::write(self.stamp(), &self.key).map_err(|e| format!("could not write {}: {e}", self.stamp().display()))
+    }
+}
+
+/// A 64-bit hash of `bytes` (SipHash with fixed keys: stable for a given toolchain, which is all
+/// a cache stamp needs).
+fn hash(bytes: &[u8]) -> u64 {
+    use std::hash::Hasher;
+    let mut h = std::hash::DefaultHasher::new();
+    h.write(bytes);
+    h.finish()
 }
 
 /// Deletes a directory when dropped, if it is still there (a staging tree after a failure).

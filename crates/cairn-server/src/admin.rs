@@ -146,7 +146,7 @@ pub async fn issue_token(store: &dyn Store, username: &str, expires_days: Option
     let token = tokens::generate();
     let now = now_ms();
     let expires = expires_days.map(|d| now + i64::from(d) * DAY_MS);
-    store.insert_token(&user.id, &token, expires, now).await?;
+    store.insert_token(&user.id, &token, "issued by an admin", expires, now).await?;
     Ok(token.secret)
 }
 

@@ -31,6 +31,10 @@ pub enum ApiError {
     /// The caller's token used up its request budget; retry after this many seconds.
     #[error("too many requests; wait {retry_after_secs} s before trying again")]
     RateLimited { retry_after_secs: u64 },
+    /// Too many failed sign-ins for this username or from this address. The same
+    /// answer whether the username exists or not, and whatever the password.
+    #[error("too many failed sign-ins for this username or from this address; wait {retry_after_secs} s before trying again, or ask your server's admin to check who is trying")]
+    TooManySignIns { retry_after_secs: u64 },
     /// `If-Match` named a version that is no longer current.
     #[error("{0}")]
     PreconditionFailed(String),
@@ -60,7 +64,7 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::PayloadTooLarge(_) | ApiError::BatchTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited { .. } | ApiError::TooManySignIns { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
@@ -79,7 +83,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::BatchTooLarge { .. } => "batch_too_large",
-            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::RateLimited { .. } | ApiError::TooManySignIns { .. } => "rate_limited",
             ApiError::PreconditionFailed(_) => "precondition_failed",
             ApiError::PreconditionRequired(_) => "precondition_required",
             ApiError::NotAcceptable(_) => "not_acceptable",
@@ -104,6 +108,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::AlreadyExists(m) => ApiError::Conflict(m),
             StoreError::NotFound(m) => ApiError::NotFound(m),
+            e @ StoreError::LastOwner => ApiError::Conflict(e.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -119,7 +124,7 @@ impl IntoResponse for ApiError {
         if matches!(self, ApiError::Unauthorized(_) | ApiError::InvalidCredentials) {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        if let ApiError::RateLimited { retry_after_secs } = self {
+        if let ApiError::RateLimited { retry_after_secs } | ApiError::TooManySignIns { retry_after_secs } = self {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }
         response

@@ -115,3 +115,16 @@ impl FromRequestParts<AppState> for Caller {
         Ok(Caller(user))
     }
 }
+
+/// The client's IP address, when the server was started with connection info
+/// (`into_make_service_with_connect_info`, as `cairn-server serve` is).
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+        Ok(ClientAddr(peer.map(|info| info.0.ip())))
+    }
+}

@@ -32,7 +32,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use cairn_protocol::api::{PROTOCOL_HEADER, PROTOCOL_VERSION};
 
@@ -54,6 +54,12 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     pub limiter: Arc<ops::RateLimiter>,
     pub metrics: Arc<ops::Metrics>,
+    /// Failed sign-ins per username and per client address.
+    pub sign_in_throttle: Arc<ops::SignInThrottle>,
+    /// How many argon2 computations may run at once.
+    pub password_slots: Arc<passwords::HashingSlots>,
+    /// When each token's last use was written.
+    pub token_use: Arc<ops::TokenUse>,
 }
 
 impl AppState {
@@ -81,7 +87,16 @@ impl AppState {
                 }
             });
         }
-        AppState { store, changes, config: Arc::new(config), limiter: Arc::default(), metrics: Arc::default() }
+        AppState {
+            store,
+            changes,
+            config: Arc::new(config),
+            limiter: Arc::default(),
+            metrics: Arc::default(),
+            sign_in_throttle: Arc::default(),
+            password_slots: Arc::new(passwords::HashingSlots::for_this_machine()),
+            token_use: Arc::default(),
+        }
     }
 
     /// Tells live-stream listeners about committed changes (nobody listening is fine).
@@ -100,7 +115,10 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("get", "/metrics"),
     ("get", "/v1/openapi.json"),
     ("post", "/v1/session"),
+    ("delete", "/v1/session"),
     ("get", "/v1/me"),
+    ("get", "/v1/me/tokens"),
+    ("delete", "/v1/me/tokens/{prefix}"),
     ("get", "/v1/me/changes"),
     ("put", "/v1/me/password"),
     ("post", "/v1/sync/push"),
@@ -123,8 +141,10 @@ pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
 pub fn router(state: AppState) -> Router {
     let v1 = Router::new()
         .route("/openapi.json", get(openapi))
-        .route("/session", post(routes::sign_in))
+        .route("/session", post(routes::sign_in).delete(routes::sign_out))
         .route("/me", get(routes::me))
+        .route("/me/tokens", get(routes::my_tokens))
+        .route("/me/tokens/{prefix}", delete(routes::revoke_my_token))
         .route("/me/changes", get(routes::own_changes))
         .route("/me/password", put(routes::change_password))
         .route("/sync/push", post(routes::push))
@@ -159,6 +179,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), ops::timeout))
         .layer(middleware::from_fn(protocol_version))
         .layer(middleware::from_fn_with_state(state.clone(), ops::cors))
+        .layer(middleware::from_fn_with_state(state.clone(), ops::security_headers))
         .layer(middleware::from_fn_with_state(state.clone(), ops::measure))
         .with_state(state)
 }

@@ -195,8 +195,9 @@ enum TokenCommand {
     /// Issue a token for a user and print it (it is shown only this once).
     Issue {
         username: String,
-        #[arg(long)]
-        expires_days: Option<u32>,
+        /// Days until the token expires; 0 = never (not recommended: a forgotten token works forever).
+        #[arg(long, default_value_t = 365)]
+        expires_days: u32,
         #[command(flatten)]
         data: DataDir,
     },
@@ -305,7 +306,8 @@ async fn serve(data: &DataDir, options: ServeOptions) -> anyhow::Result<()> {
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    // Connection info gives sign-in throttling the client's address.
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown_signal()).await?;
     store.close().await;
     Ok(())
 }
@@ -399,7 +401,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Token(TokenCommand::Issue { username, expires_days, data }) => {
             let store = open_store(&data).await?;
-            let token = admin::issue_token(store.as_ref(), &username, expires_days).await?;
+            let token = admin::issue_token(store.as_ref(), &username, Some(expires_days).filter(|d| *d > 0)).await?;
             println!("{token}");
             store.close().await;
             Ok(())

@@ -1,7 +1,7 @@
 //! What keeps the server safe to run: CORS for the extension only, per-token
 //! rate limits, request timeouts, readiness and Prometheus metrics.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -48,6 +48,25 @@ pub async fn cors(State(state): State<AppState>, request: Request, next: Next) -
     response
 }
 
+/// Headers every response carries: no MIME sniffing, no `Referer` sent on from
+/// anything the server returns; `Cache-Control: no-store` when the answer is for
+/// one person (the request carried a token) or carries a token (sign-in), so no
+/// browser or proxy cache keeps it; HSTS when the server is reached over https.
+pub async fn security_headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let personal = request.headers().contains_key(header::AUTHORIZATION) || request.uri().path() == "/v1/session";
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    if personal {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if state.config.public_url.as_deref().is_some_and(|url| url.to_ascii_lowercase().starts_with("https://")) {
+        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    }
+    response
+}
+
 /// Token buckets, one per bearer token (keyed by its hash, never the token).
 #[derive(Default)]
 pub struct RateLimiter {
@@ -74,27 +93,118 @@ impl RateLimiter {
     }
 }
 
-pub async fn rate_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let per_second = state.config.rate_per_second;
-    if per_second > 0.0 {
-        let token = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split_once(' '))
-            .map(|(_, t)| t.trim())
-            .filter(|t| tokens::looks_like_token(t));
-        if let Some(token) = token {
-            let key = tokens::hash(token);
-            if let Err(retry_after_secs) =
-                state.limiter.check(&key, per_second, state.config.rate_burst.max(1.0), Instant::now())
-            {
-                state.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
-                return ApiError::RateLimited { retry_after_secs }.into_response();
+/// Failed sign-ins in the last [`SignInThrottle::WINDOW`], per username and per
+/// client address (keyed by a hash, so no username is kept in memory). Once a
+/// key has [`SignInThrottle::MAX_FAILURES`] in the window every sign-in for it
+/// is refused, before any password is checked.
+#[derive(Default)]
+pub struct SignInThrottle {
+    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+impl SignInThrottle {
+    pub const MAX_FAILURES: usize = 10;
+    pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+
+    /// The keys a sign-in is counted under.
+    pub fn keys(username: &str, address: Option<std::net::IpAddr>) -> Vec<String> {
+        let mut keys = vec![tokens::hash(&format!("user:{}", username.to_lowercase()))];
+        keys.extend(address.map(|ip| format!("addr:{ip}")));
+        keys
+    }
+
+    /// `Err(seconds)` until the first of `keys` that is throttled may try again.
+    pub fn check(&self, keys: &[String], now: Instant) -> Result<(), u64> {
+        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let wait = keys
+            .iter()
+            .filter_map(|key| failures.get(key))
+            .filter(|times| times.len() >= Self::MAX_FAILURES)
+            .filter_map(|times| (times[0] + Self::WINDOW).checked_duration_since(now))
+            .max();
+        match wait {
+            Some(wait) if !wait.is_zero() => Err(wait.as_secs_f64().ceil().max(1.0) as u64),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn record_failure(&self, keys: &[String], now: Instant) {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if failures.len() > 100_000 {
+            // Forget keys whose failures are all old, so that random usernames cannot grow this without bound.
+            failures.retain(|_, times| times.back().is_some_and(|t| now.duration_since(*t) < Self::WINDOW));
+        }
+        for key in keys {
+            let times = failures.entry(key.clone()).or_default();
+            times.push_back(now);
+            while times.len() > Self::MAX_FAILURES {
+                times.pop_front();
             }
         }
     }
-    next.run(request).await
+
+    /// A correct password forgets the username's failures (not the address's).
+    pub fn forget(&self, key: &str) {
+        self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+    }
+}
+
+/// When each token was last recorded as used ([`Store::touch_token`](crate::store::Store::touch_token)),
+/// so that a token's `last_used_at` is written at most once per [`TokenUse::EVERY`].
+#[derive(Default)]
+pub struct TokenUse {
+    recorded: Mutex<HashMap<String, Instant>>,
+}
+
+impl TokenUse {
+    pub const EVERY: Duration = Duration::from_secs(10 * 60);
+
+    /// Whether the use of `token_hash` at `now` should be written (and notes that it is).
+    pub fn due(&self, token_hash: &str, now: Instant) -> bool {
+        let mut recorded = self.recorded.lock().unwrap_or_else(|p| p.into_inner());
+        if recorded.len() > 100_000 {
+            recorded.retain(|_, at| now.duration_since(*at) < Self::EVERY);
+        }
+        match recorded.get(token_hash) {
+            Some(at) if now.duration_since(*at) < Self::EVERY => false,
+            _ => {
+                recorded.insert(token_hash.to_string(), now);
+                true
+            }
+        }
+    }
+}
+
+/// Per bearer token: the rate limit before the request, and after an answer
+/// that accepted the token, its last use (at most every 10 minutes).
+pub async fn rate_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let token_hash = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .map(|(_, t)| t.trim())
+        .filter(|t| tokens::looks_like_token(t))
+        .map(tokens::hash);
+    let Some(token_hash) = token_hash else {
+        return next.run(request).await;
+    };
+    let per_second = state.config.rate_per_second;
+    if per_second > 0.0 {
+        if let Err(retry_after_secs) =
+            state.limiter.check(&token_hash, per_second, state.config.rate_burst.max(1.0), Instant::now())
+        {
+            state.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+            return ApiError::RateLimited { retry_after_secs }.into_response();
+        }
+    }
+    let response = next.run(request).await;
+    if response.status() != StatusCode::UNAUTHORIZED && state.token_use.due(&token_hash, Instant::now()) {
+        if let Err(e) = state.store.touch_token(&token_hash, crate::now_ms()).await {
+            tracing::warn!(error = %e, "cannot record a token's last use");
+        }
+    }
+    response
 }
 
 /// Answers 503 when a request runs longer than the configured timeout. The
@@ -118,6 +228,8 @@ pub struct Metrics {
     latency_count: AtomicU64,
     latency_sum_us: AtomicU64,
     pub rate_limited: AtomicU64,
+    /// Sign-ins refused by [`SignInThrottle`].
+    pub sign_ins_throttled: AtomicU64,
 }
 
 const LATENCY_BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
@@ -175,6 +287,9 @@ impl Metrics {
         out.push_str("# HELP cairn_rate_limited_total Requests refused with 429.\n");
         out.push_str("# TYPE cairn_rate_limited_total counter\n");
         let _ = writeln!(out, "cairn_rate_limited_total {}", self.rate_limited.load(Ordering::Relaxed));
+        out.push_str("# HELP cairn_sign_ins_throttled_total Sign-ins refused after too many failures.\n");
+        out.push_str("# TYPE cairn_sign_ins_throttled_total counter\n");
+        let _ = writeln!(out, "cairn_sign_ins_throttled_total {}", self.sign_ins_throttled.load(Ordering::Relaxed));
         out
     }
 }
@@ -183,7 +298,14 @@ impl Metrics {
 /// pattern: never the path or query string (which hold page URLs), never bodies
 /// or headers. One middleware, so the route and the time are taken once.
 pub async fn measure(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let method = request.method().to_string();
+    // Only the standard methods get their own label: a client may send any token
+    // as a method, and each new label would be a new row kept forever.
+    let method = match *request.method() {
+        Method::GET | Method::HEAD | Method::POST | Method::PUT | Method::PATCH | Method::DELETE | Method::OPTIONS => {
+            request.method().as_str().to_owned()
+        }
+        _ => "other".to_owned(),
+    };
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -208,7 +330,10 @@ pub async fn measure(State(state): State<AppState>, request: Request, next: Next
 pub async fn metrics(State(state): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))],
-        state.metrics.render(),
+        state.metrics.render()
+            + "# HELP cairn_password_checks_waiting Password hashes waiting for a free slot.\n"
+            + "# TYPE cairn_password_checks_waiting gauge\n"
+            + &format!("cairn_password_checks_waiting {}\n", state.password_slots.waiting.load(Ordering::Relaxed)),
     )
         .into_response()
 }
@@ -237,6 +362,20 @@ mod tests {
         assert_eq!(limiter.check("other", 1.0, 3.0, t0), Ok(()), "buckets are per token");
         assert_eq!(limiter.check("k", 1.0, 3.0, t0 + Duration::from_millis(1100)), Ok(()));
         assert_eq!(limiter.check("k", 0.5, 3.0, t0 + Duration::from_millis(1100)), Err(2));
+    }
+
+    #[test]
+    fn sign_in_failures_throttle_for_the_rest_of_the_window() {
+        let throttle = SignInThrottle::default();
+        let t0 = Instant::now();
+        let keys = SignInThrottle::keys("Alice", None);
+        for i in 0..SignInThrottle::MAX_FAILURES {
+            assert_eq!(throttle.check(&keys, t0), Ok(()), "failure {i}");
+            throttle.record_failure(&keys, t0 + Duration::from_secs(i as u64));
+        }
+        assert_eq!(throttle.check(&SignInThrottle::keys("alice", None), t0 + Duration::from_secs(60)), Err(840));
+        assert_eq!(throttle.check(&keys, t0 + SignInThrottle::WINDOW), Ok(()), "the oldest failure left the window");
+        assert_eq!(throttle.check(&SignInThrottle::keys("bob", None), t0), Ok(()));
     }
 
     #[test]

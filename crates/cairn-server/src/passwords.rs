@@ -5,7 +5,9 @@
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use tokio::sync::Semaphore;
 
 /// The fewest characters a password may have.
 pub const MIN_CHARS: usize = 8;
@@ -43,6 +45,50 @@ pub fn verify(password: &str, stored: Option<&str>) -> bool {
         return false;
     };
     Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok() && real
+}
+
+/// Bounds how many argon2 computations (each tens of milliseconds of CPU and
+/// 19 MiB of memory) run at once, so that a flood of sign-ins queues here
+/// instead of taking every core and the blocking pool from other requests.
+pub struct HashingSlots {
+    /// One permit per computation allowed to run; tests hold them to fill the slots.
+    pub semaphore: Arc<Semaphore>,
+    /// Computations waiting for a slot (a gauge in `/metrics`).
+    pub waiting: AtomicU64,
+}
+
+impl HashingSlots {
+    pub fn new(slots: usize) -> HashingSlots {
+        HashingSlots { semaphore: Arc::new(Semaphore::new(slots.max(1))), waiting: AtomicU64::new(0) }
+    }
+
+    /// Half the machine's cores (at least one): the other half stays free for everything else.
+    pub fn for_this_machine() -> HashingSlots {
+        HashingSlots::new(std::thread::available_parallelism().map_or(1, |n| n.get() / 2))
+    }
+
+    /// Runs `work` on the blocking pool once a slot is free.
+    pub async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+        let permit = {
+            // Counted down however the wait ends (a request cut off by its timeout included).
+            struct Waiting<'a>(&'a AtomicU64);
+            impl Drop for Waiting<'_> {
+                fn drop(&mut self) {
+                    self.0.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
+            self.waiting.fetch_add(1, Ordering::Relaxed);
+            let _waiting = Waiting(&self.waiting);
+            self.semaphore.clone().acquire_owned().await.map_err(|e| e.to_string())?
+        };
+        // The slot is held until the work ends, even if the request is dropped meanwhile.
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .map_err(|e| e.to_string())
+    }
 }
 
 #[cfg(test)]

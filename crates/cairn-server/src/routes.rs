@@ -2,7 +2,7 @@
 //! checks what the request alone can tell, and leaves the rest to the store.
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json as JsonResponse;
@@ -13,11 +13,13 @@ use cairn_protocol::api::{
     SearchResponse, SetRoleRequest, SignInRequest, SignInResponse, UpdateCommunityRequest, MAX_PAGE_LIMIT,
     MAX_PUSH_MUTATIONS,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
 use tokio::sync::broadcast;
 
 use crate::error::ApiError;
-use crate::extract::{invalid_token, BearerToken, Caller, Json, Query};
+use crate::extract::{invalid_token, BearerToken, Caller, ClientAddr, Json, Query};
+use crate::ops::SignInThrottle;
 use crate::push::{check_device_id, prepare};
 use crate::store::{ChangeNotice, FeedRow, JoinOutcome, Membership, RevokeTokens, SearchFilter, User, WithToken};
 use crate::wire::{self, JsonBytes};
@@ -34,36 +36,134 @@ pub async fn healthz() -> &'static str {
 
 pub async fn sign_in(
     State(state): State<AppState>,
+    ClientAddr(address): ClientAddr,
+    headers: HeaderMap,
     Json(request): Json<SignInRequest>,
-) -> Result<JsonResponse<SignInResponse>, ApiError> {
+) -> Result<Response, ApiError> {
+    let throttle_keys = SignInThrottle::keys(&request.username, address);
+    // Checked before the password, and a correct password is refused too: otherwise
+    // an attacker would keep guessing and learn the password from the one answer that differs.
+    state
+        .sign_in_throttle
+        .check(&throttle_keys, Instant::now())
+        .map_err(|retry_after_secs| {
+            state.metrics.sign_ins_throttled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            ApiError::TooManySignIns { retry_after_secs }
+        })?;
+    let failed = || {
+        state.sign_in_throttle.record_failure(&throttle_keys, Instant::now());
+        ApiError::InvalidCredentials
+    };
     if request.password.len() > passwords::MAX_BYTES {
-        return Err(ApiError::InvalidCredentials);
+        return Err(failed());
     }
     let found = state.store.user_with_password(&request.username).await?;
     let (user, hash) = match found {
         Some((user, hash)) => (Some(user), hash),
         None => (None, None),
     };
-    // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
     let password = request.password;
-    let matches = off_the_workers("password check", move || passwords::verify(&password, hash.as_deref())).await?;
+    let matches = hashing(&state, "password check", move || passwords::verify(&password, hash.as_deref())).await?;
     let user = match (user, matches) {
         (Some(user), true) => user,
-        _ => return Err(ApiError::InvalidCredentials),
+        _ => return Err(failed()),
     };
+    state.sign_in_throttle.forget(&throttle_keys[0]);
     let token = tokens::generate();
     let now = now_ms();
-    state.store.insert_token(&user.id, &token, Some(now + SESSION_TOKEN_DAYS * DAY_MS), now).await?;
+    // The label tells the owner's devices apart in GET /v1/me/tokens.
+    let label = match headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()) {
+        Some(agent) => format!("signed in from {}", agent.chars().take(120).collect::<String>()),
+        None => "signed in".into(),
+    };
+    state.store.insert_token(&user.id, &token, &label, Some(now + SESSION_TOKEN_DAYS * DAY_MS), now).await?;
     tracing::info!(user = %user.username, token = %token.prefix, "signed in");
-    Ok(JsonResponse(SignInResponse { token: token.secret, user: user.info() }))
+    Ok(JsonResponse(SignInResponse { token: token.secret, user: user.info() }).into_response())
 }
 
-/// Runs argon2 (tens of milliseconds of CPU) off the async workers.
-async fn off_the_workers<T: Send + 'static>(
+/// Runs argon2 (tens of milliseconds of CPU) off the async workers, in one of
+/// the few slots of [`passwords::HashingSlots`].
+async fn hashing<T: Send + 'static>(
+    state: &AppState,
     what: &str,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::Internal(format!("{what} panicked: {e}")))
+    state.password_slots.run(work).await.map_err(|e| ApiError::Internal(format!("{what} failed: {e}")))
+}
+
+/// Signs out: revokes the token the request carries.
+pub async fn sign_out(
+    State(state): State<AppState>,
+    BearerToken(token_hash): BearerToken,
+) -> Result<StatusCode, ApiError> {
+    let now = now_ms();
+    let user = state.store.user_for_token(&token_hash, now).await?.ok_or_else(invalid_token)?;
+    state.store.revoke_tokens(&token_hash, now).await?;
+    tracing::info!(user = %user.username, "signed out");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /v1/me/tokens`: one of the caller's live tokens, never its secret.
+#[derive(Serialize)]
+pub struct TokenView {
+    /// The token's first characters (`cairn_` and 8 more), which name it.
+    prefix: String,
+    label: String,
+    created: String,
+    /// To within 10 minutes; `null` if never used since it was made.
+    last_used: Option<String>,
+    /// `null`: never expires.
+    expires: Option<String>,
+    /// The token this request carries.
+    current: bool,
+}
+
+#[derive(Serialize)]
+pub struct TokenList {
+    tokens: Vec<TokenView>,
+}
+
+pub async fn my_tokens(
+    State(state): State<AppState>,
+    BearerToken(token_hash): BearerToken,
+) -> Result<JsonResponse<TokenList>, ApiError> {
+    let now = now_ms();
+    let user = state.store.user_for_token(&token_hash, now).await?.ok_or_else(invalid_token)?;
+    let tokens = state.store.live_tokens(&user.id, &token_hash, now).await?;
+    Ok(JsonResponse(TokenList {
+        tokens: tokens
+            .into_iter()
+            .map(|t| TokenView {
+                prefix: t.prefix,
+                label: t.label,
+                created: format_rfc3339_ms(t.created_at),
+                last_used: t.last_used_at.map(format_rfc3339_ms),
+                expires: t.expires_at.map(format_rfc3339_ms),
+                current: t.current,
+            })
+            .collect(),
+    }))
+}
+
+/// Revokes one of the caller's own tokens, named by its prefix.
+pub async fn revoke_my_token(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(prefix): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if prefix.len() != tokens::DISPLAY_PREFIX_CHARS || !prefix.starts_with(tokens::TOKEN_PREFIX) {
+        return Err(ApiError::BadRequest(format!(
+            "a token prefix is the first {} characters of a token, like cairn_AbCdEfGh; GET /v1/me/tokens lists yours",
+            tokens::DISPLAY_PREFIX_CHARS
+        )));
+    }
+    if state.store.revoke_own_token(&user.id, &prefix, now_ms()).await? == 0 {
+        return Err(ApiError::NotFound(format!(
+            "none of your live tokens starts with {prefix}; GET /v1/me/tokens lists them"
+        )));
+    }
+    tracing::info!(user = %user.username, token = %prefix, "revoked one of their tokens");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The caller changes their own password, proving they know the current one;
@@ -86,11 +186,11 @@ pub async fn change_password(
         ));
     };
     let current = request.current_password;
-    if !off_the_workers("password check", move || passwords::verify(&current, Some(&stored))).await? {
+    if !hashing(&state, "password check", move || passwords::verify(&current, Some(&stored))).await? {
         return Err(wrong());
     }
     let new_password = request.new_password;
-    let hash = off_the_workers("password hashing", move || passwords::hash(&new_password))
+    let hash = hashing(&state, "password hashing", move || passwords::hash(&new_password))
         .await?
         .map_err(|e| ApiError::Internal(format!("cannot hash the password: {e}")))?;
     let revoke = if request.sign_out_elsewhere { RevokeTokens::AllBut(&token_hash) } else { RevokeTokens::Nothing };
@@ -420,10 +520,7 @@ pub async fn set_member_role(
         .iter()
         .find(|x| x.user.username == username)
         .ok_or_else(|| ApiError::NotFound(format!("{:?} is not a member of {slug:?}", truncated(&username))))?;
-    let owners = members.iter().filter(|x| x.role == Role::Owner).count();
-    if target.role == Role::Owner && request.role != Role::Owner && owners == 1 {
-        return Err(ApiError::Conflict("a community needs an owner; make someone else owner first".into()));
-    }
+    // The store refuses to demote the last owner (409), in the transaction that changes the role.
     state.store.set_membership(&target.user.id, &m.community.id, request.role, now_ms()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -446,9 +543,7 @@ pub async fn remove_member(
     if !leaving && !may_remove {
         return Err(ApiError::Forbidden("you may not remove this member".into()));
     }
-    if target.role == Role::Owner && members.iter().filter(|x| x.role == Role::Owner).count() == 1 {
-        return Err(ApiError::Conflict("the last owner cannot leave; make someone else owner first".into()));
-    }
+    // The store refuses to remove the last owner (409), in the transaction that removes them.
     state.store.remove_membership(&target.user.id, &m.community.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -26,6 +26,75 @@ async fn healthz_answers_ok() {
     assert_eq!(response.text().await.unwrap(), "ok");
 }
 
+async fn people_list_and_revoke_their_own_tokens_and_sign_out() {
+    let s = TestServer::start().await;
+    let sign_in = |agent: &'static str| {
+        let request = s.http.post(s.url("/v1/session")).header("user-agent", agent)
+            .json(&json!({"username": "alice", "password": PASSWORD}));
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.json::<SignInResponse>().await.unwrap().token
+        }
+    };
+    let laptop = sign_in("Laptop browser").await;
+    let phone = sign_in("Phone browser").await;
+    let integration = s.token("alice").await;
+    let bob = s.token("bob").await;
+    let status = |token: &str, path: &str| {
+        let request = s.http.get(s.url(path)).bearer_auth(token);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status(&phone, "/v1/me").await, 200);
+
+    // The list: every live token of the caller's, its prefix and label, never a secret or hash.
+    let response = s.get("/v1/me/tokens", &laptop).await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    for secret in [&laptop, &phone, &integration, &bob] {
+        assert!(!text.contains(&secret[tokens::DISPLAY_PREFIX_CHARS..]), "a secret is listed: {text}");
+        assert!(!text.contains(&tokens::hash(secret)), "a hash is listed: {text}");
+    }
+    let listed: Value = serde_json::from_str(&text).unwrap();
+    let listed = listed["tokens"].as_array().unwrap();
+    let entry = |token: &str| {
+        listed.iter().find(|t| t["prefix"] == token[..tokens::DISPLAY_PREFIX_CHARS]).unwrap_or_else(|| panic!("{text}")).clone()
+    };
+    assert_eq!(listed.len(), 3, "alice's three tokens and not bob's: {text}");
+    assert_eq!(entry(&laptop)["label"], "signed in from Laptop browser");
+    assert_eq!(entry(&laptop)["current"], true);
+    assert_eq!(entry(&phone)["current"], false);
+    assert!(entry(&phone)["last_used"].is_string(), "the phone was used: {text}");
+    assert!(entry(&integration)["last_used"].is_null(), "never used: {text}");
+    assert!(entry(&phone)["expires"].is_string() && entry(&integration)["expires"].is_null(), "{text}");
+    assert!(entry(&phone)["created"].as_str().unwrap().ends_with('Z'), "{text}");
+
+    // Revoking one's own token by prefix; someone else's prefix is not found and stays valid.
+    let revoke = |token: &str, prefix: &str| {
+        let request = s.http.delete(s.url(&format!("/v1/me/tokens/{prefix}"))).bearer_auth(token);
+        async move { request.send().await.unwrap() }
+    };
+    assert_eq!(revoke(&laptop, &phone[..tokens::DISPLAY_PREFIX_CHARS]).await.status(), 204);
+    assert_eq!(status(&phone, "/v1/me").await, 401);
+    let (code, _, message) = error_of(revoke(&laptop, &bob[..tokens::DISPLAY_PREFIX_CHARS]).await).await;
+    assert_eq!(code, 404, "{message}");
+    assert_eq!(status(&bob, "/v1/me").await, 200);
+    assert_eq!(error_of(revoke(&laptop, "cairn_x").await).await.0, 400);
+    assert_eq!(error_of(revoke(&laptop, &phone[..tokens::DISPLAY_PREFIX_CHARS]).await).await.0, 404, "already revoked");
+
+    // Signing out revokes the token presented, and only it.
+    let sign_out = |token: &str| {
+        let request = s.http.delete(s.url("/v1/session")).bearer_auth(token);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(sign_out(&laptop).await, 204);
+    assert_eq!(status(&laptop, "/v1/me").await, 401);
+    assert_eq!(sign_out(&laptop).await, 401, "a revoked token cannot sign out again");
+    assert_eq!(status(&integration, "/v1/me").await, 200);
+    let left: Value = s.get("/v1/me/tokens", &integration).await.json().await.unwrap();
+    assert_eq!(left["tokens"].as_array().unwrap().len(), 1, "{left}");
+}
+
 async fn people_change_their_own_password_and_sign_out_their_other_devices() {
     let s = TestServer::start().await;
     let sign_in = |password: &'static str| {
@@ -499,7 +568,7 @@ async fn requests_without_a_valid_token_are_401() {
 
     let expired = tokens::generate();
     let now = cairn_server::now_ms();
-    s.store.insert_token(&s.user_id("alice").await, &expired, Some(now - 1), now - 10).await.unwrap();
+    s.store.insert_token(&s.user_id("alice").await, &expired, "test", Some(now - 1), now - 10).await.unwrap();
     assert_eq!(s.get("/v1/me", &expired.secret).await.status(), 401);
 
     // Sync pulls and page lookups check the token in the same step as they read

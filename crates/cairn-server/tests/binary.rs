@@ -121,6 +121,25 @@ async fn admin_commands_create_accounts_and_manage_tokens() {
     assert!(token.starts_with("cairn_"), "{out}");
 
     let (mut child, base) = serve(d, &[]).await;
+    // Without --expires-days a token expires in a year; 0 makes one that never does.
+    let (ok, out, err) = admin(&["token", "issue", "dana"], d, None).await;
+    assert!(ok, "{err}");
+    let (ok, forever, err) = admin(&["token", "issue", "dana", "--expires-days", "0"], d, None).await;
+    assert!(ok, "{err}");
+    let listed: serde_json::Value = reqwest::Client::new()
+        .get(format!("{base}/v1/me/tokens"))
+        .bearer_auth(out.trim())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let expiry_of = |t: &str| listed["tokens"].as_array().unwrap().iter().find(|e| e["prefix"] == t.trim()[..14]).unwrap()["expires"].clone();
+    let in_a_year = cairn_model::format_rfc3339_ms(cairn_server::now_ms() + 365 * 24 * 3600 * 1000);
+    assert_eq!(expiry_of(&out).as_str().unwrap()[..10], in_a_year[..10], "{listed}");
+    assert!(expiry_of(&forever).is_null(), "{listed}");
+    assert_eq!(expiry_of(&token).as_str().unwrap().len(), in_a_year.len());
     let me_now: MeResponse = me(&base, &token).await.json().await.unwrap();
     assert_eq!(me_now.user.display_name, "Dana Ops");
     assert_eq!(me_now.communities[0].id, "ops");
@@ -152,7 +171,7 @@ async fn admin_commands_create_accounts_and_manage_tokens() {
         .to_string();
     let (ok, out, err) = admin(&["user", "passwd", "dana", "--revoke-tokens"], d, Some("dana-new-secret\n")).await;
     assert!(ok, "{out}{err}");
-    assert!(out.contains("revoked 2 token(s)"), "{out}");
+    assert!(out.contains("revoked 4 token(s)"), "{out}"); // two sign-ins and the two tokens issued above
     assert_eq!(me(&base, &device).await.status(), 401, "the signed-in device was signed out");
     assert_eq!(sign_in(&base, "dana", "dana-secret-pw").await.status(), 401);
     assert_eq!(sign_in(&base, "dana", "dana-new-secret").await.status(), 200);

@@ -17,7 +17,90 @@ async fn code_of(response: reqwest::Response) -> (u16, String) {
     (status, body["error"]["code"].as_str().unwrap_or("").to_string())
 }
 
+/// A client whose requests come from `ip` (any 127.x.y.z reaches the server on loopback).
+fn client_from(ip: [u8; 4]) -> reqwest::Client {
+    reqwest::Client::builder().local_address(std::net::IpAddr::from(ip)).build().unwrap()
+}
+
+async fn sign_in(s: &TestServer, client: &reqwest::Client, username: &str, password: &str) -> reqwest::Response {
+    client.post(s.url("/v1/session")).json(&json!({"username": username, "password": password})).send().await.unwrap()
+}
+
+/// Status, Retry-After and error body of a refused sign-in.
+async fn refusal(response: reqwest::Response) -> (u16, Option<u64>, Value) {
+    let status = response.status().as_u16();
+    let retry = response.headers().get("retry-after").map(|v| v.to_str().unwrap().parse().unwrap());
+    (status, retry, response.json().await.unwrap())
+}
+
 both_backends! {
+    async fn the_eleventh_failed_sign_in_is_throttled_per_username_and_per_address() {
+        let s = TestServer::start().await;
+        // Each attacker signs in from its own address, so that only the username counts.
+        let mut answers = Vec::new();
+        for (n, username) in [(2, "alice"), (3, "nobody-by-this-name")] {
+            let attacker = client_from([127, 0, 0, n]);
+            for i in 0..10 {
+                let (status, retry, body) = refusal(sign_in(&s, &attacker, username, &format!("guess {i}")).await).await;
+                assert_eq!((status, retry), (401, None), "failure {i} of {username}: {body}");
+            }
+            let (status, retry, body) = refusal(sign_in(&s, &attacker, username, "guess 11").await).await;
+            assert_eq!(status, 429, "{username}: {body}");
+            assert!(retry.is_some_and(|secs| (1..=900).contains(&secs)), "{username}: Retry-After {retry:?}");
+            // Only the number of seconds to wait may differ.
+            let message = body["error"]["message"].as_str().unwrap().replace(|c: char| c.is_ascii_digit(), "");
+            answers.push((body["error"]["code"].clone(), message));
+        }
+        assert_eq!(answers[0], answers[1], "the answer does not tell whether the username exists");
+        assert_eq!(answers[0].0, "rate_limited");
+
+        // A correct password is refused too while the username is throttled, even from
+        // another address: if it were accepted, the one different answer would tell an
+        // attacker which of their guesses is right, and the throttle would not slow them.
+        let elsewhere = client_from([127, 0, 0, 4]);
+        assert_eq!(refusal(sign_in(&s, &elsewhere, "alice", PASSWORD).await).await.0, 429);
+        // Another user, from an address that did not fail, is unaffected.
+        assert_eq!(sign_in(&s, &elsewhere, "bob", PASSWORD).await.status(), 200);
+        // The attacker's address is throttled whatever username it tries.
+        assert_eq!(refusal(sign_in(&s, &client_from([127, 0, 0, 2]), "bob", PASSWORD).await).await.0, 429);
+
+        // Ten failures spread over ten usernames from one address also throttle that address.
+        let sprayer = client_from([127, 0, 0, 5]);
+        for i in 0..10 {
+            assert_eq!(sign_in(&s, &sprayer, &format!("user{i}"), "guess").await.status(), 401);
+        }
+        assert_eq!(refusal(sign_in(&s, &sprayer, "carol", PASSWORD).await).await.0, 429);
+        let metrics = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(metrics.contains("cairn_sign_ins_throttled_total 5"), "{metrics}");
+    }
+
+    async fn password_checks_wait_for_a_free_slot_while_other_requests_go_on() {
+        let s = TestServer::start().await;
+        let alice = s.token("alice").await;
+        // Take every slot, as a flood of sign-ins would.
+        let slots = s.state.password_slots.semaphore.clone();
+        let held = slots.clone().acquire_many_owned(slots.available_permits() as u32).await.unwrap();
+        let signing_in = tokio::spawn({
+            let (client, url) = (s.http.clone(), s.url("/v1/session"));
+            async move { client.post(url).json(&json!({"username": "bob", "password": PASSWORD})).send().await.unwrap().status() }
+        });
+        // The sign-in waits for a slot (the gauge says so) ...
+        loop {
+            let metrics = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+            if metrics.contains("cairn_password_checks_waiting 1") {
+                break;
+            }
+            assert!(!signing_in.is_finished(), "the sign-in did not wait for a slot");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        // ... while authenticated requests are answered,
+        assert_eq!(s.get("/v1/me", &alice).await.status(), 200);
+        assert!(!signing_in.is_finished());
+        // and it goes through once a slot is free.
+        drop(held);
+        assert_eq!(signing_in.await.unwrap(), 200);
+    }
+
     async fn cors_allows_only_the_extension_origin_and_never_reflects_others() {
         let s = TestServer::start().await;
         let alice = s.token("alice").await;
@@ -55,6 +138,60 @@ both_backends! {
         assert_eq!(s.get("/v1/me", &bob).await.status(), 200);
         let metrics = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
         assert!(metrics.contains("cairn_rate_limited_total 1"), "{metrics}");
+    }
+
+    async fn every_response_has_the_security_headers_and_personal_ones_are_not_stored() {
+        let s = TestServer::start().await;
+        let alice = s.token("alice").await;
+        let header = |r: &reqwest::Response, name: &str| r.headers().get(name).map(|v| v.to_str().unwrap().to_string());
+        let anonymous = [
+            s.http.get(s.url("/healthz")).send().await.unwrap(),
+            s.http.get(s.url("/metrics")).send().await.unwrap(),
+            s.http.get(s.url("/v1/openapi.json")).send().await.unwrap(),
+            s.http.get(s.url("/no/such/path")).send().await.unwrap(),
+            s.http.request(reqwest::Method::OPTIONS, s.url("/v1/sync/push")).header("origin", EXTENSION)
+                .header("access-control-request-method", "POST").send().await.unwrap(),
+        ];
+        let personal = [
+            s.get("/v1/me", &alice).await,
+            s.get("/v1/communities/demo-team", &alice).await,
+            s.get("/annotations/_me/", &alice).await,
+            s.get("/v1/me", "cairn_not-a-valid-token").await,
+            s.http.post(s.url("/v1/session")).json(&json!({"username": "alice", "password": PASSWORD})).send().await.unwrap(),
+            s.http.post(s.url("/v1/session")).json(&json!({"username": "alice", "password": "wrong"})).send().await.unwrap(),
+        ];
+        for r in anonymous.iter().chain(&personal) {
+            assert_eq!(header(r, "x-content-type-options").as_deref(), Some("nosniff"), "{}", r.url());
+            assert_eq!(header(r, "referrer-policy").as_deref(), Some("no-referrer"), "{}", r.url());
+            assert_eq!(header(r, "strict-transport-security"), None, "{}: not over https", r.url());
+        }
+        for r in &personal {
+            assert_eq!(header(r, "cache-control").as_deref(), Some("no-store"), "{} {}", r.url(), r.status());
+        }
+        assert_eq!(personal[0].status(), 200);
+        assert_eq!(personal[4].status(), 200, "the response that carries a token");
+
+        let https = TestServer::start_with(|state| {
+            let config = ServerConfig { public_url: Some("https://cairn.example.com".into()), ..ServerConfig::default() };
+            cairn_server::AppState::with_config(state.store.clone(), config)
+        }).await;
+        let r = https.http.get(https.url("/healthz")).send().await.unwrap();
+        assert_eq!(header(&r, "strict-transport-security").as_deref(), Some("max-age=31536000"));
+    }
+
+    async fn made_up_methods_share_one_metrics_label() {
+        let s = TestServer::start().await;
+        let rows = |text: &str| text.lines().filter(|l| l.starts_with("cairn_http_requests_total{")).count();
+        let before = rows(&s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap());
+        for i in 0..100 {
+            let method = reqwest::Method::from_bytes(format!("MADEUP{i}").as_bytes()).unwrap();
+            let response = s.http.request(method, s.url("/healthz")).send().await.unwrap();
+            assert_eq!(response.status(), 405);
+        }
+        let text = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(!text.contains("MADEUP"), "{text}");
+        assert!(text.contains("cairn_http_requests_total{method=\"other\",route=\"/healthz\",status=\"405\"} 100"), "{text}");
+        assert!(rows(&text) <= before + 2, "/metrics grew from {before} to {} rows:\n{text}", rows(&text));
     }
 
     async fn readyz_and_metrics_answer() {

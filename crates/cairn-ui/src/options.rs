@@ -174,6 +174,14 @@ pub fn options() -> Html {
             Tone::Bad => "banner bad",
         },
     };
+    // The shortcuts as the user has them (they may have changed or cleared them).
+    let shortcuts = use_state(Vec::<(String, String)>::new);
+    {
+        let shortcuts = shortcuts.clone();
+        use_effect_with((), move |_| {
+            wasm_bindgen_futures::spawn_local(async move { shortcuts.set(chrome::shortcuts().await) });
+        });
+    }
     let open_shortcuts = Callback::from(|e: MouseEvent| {
         e.prevent_default();
         wasm_bindgen_futures::spawn_local(async {
@@ -260,10 +268,19 @@ pub fn options() -> Html {
 
             <section class="card" aria-labelledby="keys-heading">
                 <h2 id="keys-heading">{ "Keyboard shortcuts" }</h2>
-                <p class="hint">{ "Highlight the selection: " }<kbd>{ "Alt+Shift+U" }</kbd>{ " · Clip this page: " }<kbd>{ "Alt+Shift+K" }</kbd></p>
+                <p class="hint" data-testid="shortcut-list">{ "Highlight the selection: " }{ shortcut_view(&shortcuts, "highlight-selection") }
+                    { " · Clip this page: " }{ shortcut_view(&shortcuts, "clip-page") }</p>
                 <p class="hint" style="margin-top: 6px">{ "Change them in the browser's " }
                     <a href="chrome://extensions/shortcuts" onclick={open_shortcuts} data-testid="shortcuts">{ "shortcut settings" }</a>{ "." }</p>
             </section>
         </main>
+    }
+}
+
+fn shortcut_view(shortcuts: &[(String, String)], command: &str) -> Html {
+    match shortcuts.iter().find(|(name, _)| name == command).map(|(_, key)| key.as_str()) {
+        Some("") => html! { <em>{ "none set" }</em> },
+        Some(key) => html! { <kbd>{ key }</kbd> },
+        None => html! { <em>{ "…" }</em> },
     }
 }

@@ -40,6 +40,8 @@ extern "C" {
     fn action_set_badge_text(details: &JsValue) -> Result<Promise, JsValue>;
     #[wasm_bindgen(js_namespace = ["chrome", "action"], js_name = setTitle, catch)]
     fn action_set_title(details: &JsValue) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(js_namespace = ["chrome", "commands"], js_name = getAll, catch)]
+    fn commands_get_all() -> Result<Promise, JsValue>;
     #[wasm_bindgen(js_name = setTimeout)]
     fn set_timeout(callback: &js_sys::Function, ms: i32) -> JsValue;
 }
@@ -221,4 +223,18 @@ pub async fn mark_tab(tab_id: i32, badge: &str, title: &str) -> Result<(), Chrom
     wait(action_set_badge_text(&obj(&[("tabId", tab_id.into()), ("text", badge.into())]))).await?;
     wait(action_set_title(&obj(&[("tabId", tab_id.into()), ("title", title.into())]))).await?;
     Ok(())
+}
+
+/// The extension's keyboard commands as the user has set them: `(name, shortcut)`,
+/// the shortcut empty when none is set (the user may change or clear them).
+pub async fn shortcuts() -> Vec<(String, String)> {
+    let Ok(all) = wait(commands_get_all()).await else { return Vec::new() };
+    Array::from(&all)
+        .iter()
+        .filter_map(|c| {
+            let name = Reflect::get(&c, &"name".into()).ok()?.as_string()?;
+            let key = Reflect::get(&c, &"shortcut".into()).ok()?.as_string().unwrap_or_default();
+            Some((name, key))
+        })
+        .collect()
 }

@@ -111,6 +111,9 @@ pub enum StoreError {
     /// busy SQLite file); the whole transaction may be retried.
     #[error("transaction conflict: {0}")]
     Conflict(String),
+    /// The change would leave a community without an owner; nothing was changed.
+    #[error("a community needs at least one owner; make someone else owner first")]
+    LastOwner,
     /// The database failed; the message is for logs, not for clients.
     #[error("storage failure: {0}")]
     Backend(String),
@@ -229,6 +232,18 @@ pub enum WithToken<T> {
     Valid(T),
 }
 
+/// A live token as its owner sees it: never its secret or hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenInfo {
+    pub prefix: String,
+    pub label: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub expires_at: Option<i64>,
+    /// The token the request that asked carries.
+    pub current: bool,
+}
+
 /// Which of a user's tokens a password change revokes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RevokeTokens<'a> {
@@ -287,7 +302,9 @@ pub trait Store: Send + Sync {
     /// Archives (`Some(time)`) or restores (`None`) a community.
     async fn set_archived(&self, community_id: &str, archived_at_ms: Option<i64>) -> Result<(), StoreError>;
 
-    /// Makes `user_id` a member of the community with `role`, or changes their role.
+    /// Makes `user_id` a member of the community with `role`, or changes their role;
+    /// [`StoreError::LastOwner`] if that demotes the community's last owner
+    /// (checked in the same transaction as the change).
     async fn set_membership(
         &self,
         user_id: &str,
@@ -296,7 +313,8 @@ pub trait Store: Send + Sync {
         now_ms: i64,
     ) -> Result<(), StoreError>;
 
-    /// Ends a membership; answers whether there was one.
+    /// Ends a membership; answers whether there was one. [`StoreError::LastOwner`]
+    /// if it is the community's last owner's (checked in the same transaction).
     async fn remove_membership(&self, user_id: &str, community_id: &str) -> Result<bool, StoreError>;
 
     /// The user's communities, ordered by slug.
@@ -318,13 +336,26 @@ pub trait Store: Send + Sync {
     /// Redeems an invite code (its hash) for `user_id` in one transaction.
     async fn redeem_invite(&self, code_hash: &str, user_id: &str, now_ms: i64) -> Result<JoinOutcome, StoreError>;
 
+    /// Stores a new token's hash; `label` says what it is for (shown to its owner).
     async fn insert_token(
         &self,
         user_id: &str,
         token: &NewToken,
+        label: &str,
         expires_at_ms: Option<i64>,
         now_ms: i64,
     ) -> Result<(), StoreError>;
+
+    /// The live (not expired, not revoked) tokens of `user_id`, newest first;
+    /// `current` marks the one whose hash is `current_hash`.
+    async fn live_tokens(&self, user_id: &str, current_hash: &str, now_ms: i64) -> Result<Vec<TokenInfo>, StoreError>;
+
+    /// Revokes `user_id`'s live token with this display prefix (nobody else's);
+    /// returns how many were revoked.
+    async fn revoke_own_token(&self, user_id: &str, prefix: &str, now_ms: i64) -> Result<u64, StoreError>;
+
+    /// Records that the token with this hash was used at `now_ms`.
+    async fn touch_token(&self, token_hash: &str, now_ms: i64) -> Result<(), StoreError>;
 
     /// The owner of a live (not expired, not revoked) token with this hash.
     async fn user_for_token(&self, token_hash: &str, now_ms: i64) -> Result<Option<User>, StoreError>;

@@ -298,7 +298,8 @@ macro_rules! portable_store {
         };
         use crate::store::{
             parse_role, role_name, ChangeNotice, Community, ContainerScope, FeedRow, JoinOutcome, Member, Membership,
-            PushOutcome, SearchFilter, ServedAnnotation, Store, StoreError, StoredAnnotation, User, WithToken,
+            PushOutcome, SearchFilter, ServedAnnotation, Store, StoreError, StoredAnnotation, TokenInfo, User,
+            WithToken,
         };
         use crate::tokens::NewToken;
 
@@ -366,6 +367,46 @@ macro_rules! portable_store {
         }
 
         #[async_trait]
+        /// Serialises membership changes of one community until the transaction
+        /// ends: a write to its row locks it on PostgreSQL (SQLite's write
+        /// transactions are serial already), so two owners leaving at once are
+        /// checked one after the other.
+        async fn lock_memberships(conn: &mut $conn, community_id: &str) -> Result<(), StoreError> {
+            sqlx::query("UPDATE communities SET name = name WHERE id = $1")
+                .bind(community_id)
+                .execute(&mut *conn)
+                .await
+                .map_err(backend)?;
+            Ok(())
+        }
+
+        async fn is_owner(conn: &mut $conn, user_id: &str, community_id: &str) -> Result<bool, StoreError> {
+            let role: Option<String> =
+                sqlx::query_scalar("SELECT role FROM memberships WHERE user_id = $1 AND community_id = $2")
+                    .bind(user_id)
+                    .bind(community_id)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(backend)?;
+            Ok(role.as_deref() == Some(role_name(Role::Owner)))
+        }
+
+        /// Refuses (and so rolls back) a change that left the community without an owner.
+        async fn keep_an_owner(conn: &mut $conn, community_id: &str) -> Result<(), StoreError> {
+            let owners: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM memberships WHERE community_id = $1 AND role = $2",
+            )
+            .bind(community_id)
+            .bind(role_name(Role::Owner))
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(backend)?;
+            if owners == 0 {
+                return Err(StoreError::LastOwner);
+            }
+            Ok(())
+        }
+
         impl Store for $store {
             async fn ping(&self) -> Result<(), StoreError> {
                 sqlx::query_scalar::<_, i64>("SELECT CAST(1 AS BIGINT)").fetch_one(&self.read).await.map_err(backend)?;
@@ -500,6 +541,9 @@ macro_rules! portable_store {
                 role: Role,
                 now_ms: i64,
             ) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                lock_memberships(&mut *tx, community_id).await?;
+                let was_owner = is_owner(&mut *tx, user_id, community_id).await?;
                 sqlx::query(
                     "INSERT INTO memberships (user_id, community_id, role, created_at) VALUES ($1, $2, $3, $4)
                      ON CONFLICT (user_id, community_id) DO UPDATE SET role = excluded.role",
@@ -508,19 +552,30 @@ macro_rules! portable_store {
                 .bind(community_id)
                 .bind(role_name(role))
                 .bind(now_ms)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(backend)?;
+                if was_owner && role != Role::Owner {
+                    keep_an_owner(&mut *tx, community_id).await?;
+                }
+                tx.commit().await.map_err(backend)?;
                 Ok(())
             }
 
             async fn remove_membership(&self, user_id: &str, community_id: &str) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
+                lock_memberships(&mut *tx, community_id).await?;
+                let was_owner = is_owner(&mut *tx, user_id, community_id).await?;
                 let done = sqlx::query("DELETE FROM memberships WHERE user_id = $1 AND community_id = $2")
                     .bind(user_id)
                     .bind(community_id)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .map_err(backend)?;
+                if was_owner {
+                    keep_an_owner(&mut *tx, community_id).await?;
+                }
+                tx.commit().await.map_err(backend)?;
                 Ok(done.rows_affected() > 0)
             }
 
@@ -620,22 +675,77 @@ macro_rules! portable_store {
                 &self,
                 user_id: &str,
                 token: &NewToken,
+                label: &str,
                 expires_at_ms: Option<i64>,
                 now_ms: i64,
             ) -> Result<(), StoreError> {
                 sqlx::query(
-                    "INSERT INTO tokens (id, user_id, token_hash, prefix, created_at, expires_at)
-                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    "INSERT INTO tokens (id, user_id, token_hash, prefix, label, created_at, expires_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
                 .bind(new_id())
                 .bind(user_id)
                 .bind(&token.hash)
                 .bind(&token.prefix)
+                .bind(label)
                 .bind(now_ms)
                 .bind(expires_at_ms)
                 .execute(&self.pool)
                 .await
                 .map_err(backend)?;
+                Ok(())
+            }
+
+            async fn live_tokens(
+                &self,
+                user_id: &str,
+                current_hash: &str,
+                now_ms: i64,
+            ) -> Result<Vec<TokenInfo>, StoreError> {
+                let rows: Vec<(String, String, i64, Option<i64>, Option<i64>, bool)> = sqlx::query_as(
+                    "SELECT prefix, label, created_at, last_used_at, expires_at, token_hash = $2 FROM tokens
+                     WHERE user_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $3)
+                     ORDER BY created_at DESC, prefix",
+                )
+                .bind(user_id)
+                .bind(current_hash)
+                .bind(now_ms)
+                .fetch_all(&self.read)
+                .await
+                .map_err(backend)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(prefix, label, created_at, last_used_at, expires_at, current)| TokenInfo {
+                        prefix,
+                        label,
+                        created_at,
+                        last_used_at,
+                        expires_at,
+                        current,
+                    })
+                    .collect())
+            }
+
+            async fn revoke_own_token(&self, user_id: &str, prefix: &str, now_ms: i64) -> Result<u64, StoreError> {
+                let done = sqlx::query(
+                    "UPDATE tokens SET revoked_at = $1 WHERE user_id = $2 AND prefix = $3 AND revoked_at IS NULL",
+                )
+                .bind(now_ms)
+                .bind(user_id)
+                .bind(prefix)
+                .execute(&self.pool)
+                .await
+                .map_err(backend)?;
+                Ok(done.rows_affected())
+            }
+
+            async fn touch_token(&self, token_hash: &str, now_ms: i64) -> Result<(), StoreError> {
+                sqlx::query("UPDATE tokens SET last_used_at = $1 WHERE token_hash = $2")
+                    .bind(now_ms)
+                    .bind(token_hash)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(backend)?;
                 Ok(())
             }
 

@@ -115,7 +115,9 @@ impl TestServer {
         let addr = listener.local_addr().unwrap();
         let state = adjust(AppState::new(store.clone()));
         let app = router(state.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        tokio::spawn(async move {
+            axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.unwrap()
+        });
         TestServer {
             base: format!("http://{addr}"),
             http: reqwest::Client::new(),
