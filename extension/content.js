@@ -226,10 +226,10 @@
       /* The host carries all: initial against the page's styles, so the font is set here, inside. */
       .root { font: 13px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, Ubuntu, sans-serif; color: #1d2420;
         --surface: #fff; --border: #d0cfc6; --muted: #55605a; --hover: #f0efea; --accent: #2f6b55; --accent-text: #fff;
-        --bad: #b3261e; --focus: #2f6fd6; }
+        --bad: #b3261e; --focus: #2f6fd6; --accent-soft: #e2efe9; }
       @media (prefers-color-scheme: dark) {
         .root { color: #e6ebe8; --surface: #1f2421; --border: #3a423d; --muted: #a4b0a9; --hover: #2b322e;
-          --accent: #7cc4a4; --accent-text: #10231b; --bad: #ff9b92; --focus: #8ab4ff; }
+          --accent: #7cc4a4; --accent-text: #10231b; --bad: #ff9b92; --focus: #8ab4ff; --accent-soft: #23382e; }
       }
       .bar, .card, .toast { background: var(--surface); border: 1px solid var(--border); border-radius: 8px;
         box-shadow: 0 2px 4px rgba(0,0,0,.08), 0 8px 24px rgba(0,0,0,.16); }
@@ -237,14 +237,21 @@
       button { font: inherit; color: inherit; border: 0; background: none; cursor: pointer; border-radius: 5px; padding: 3px 8px; min-height: 28px; }
       button:hover { background: var(--hover); }
       button:focus-visible, textarea:focus-visible { outline: 2px solid var(--focus); outline-offset: 1px; }
-      button.primary { background: var(--accent); color: var(--accent-text); font-weight: 600; }
+      button.primary { background: #2f6b55; color: #fff; font-weight: 600; }
       button.danger { color: var(--bad); }
       .swatch { width: 26px; padding: 0; }
       .swatch span { display: inline-block; width: 14px; height: 14px; border-radius: 50%; vertical-align: middle; box-shadow: inset 0 0 0 1px rgba(0,0,0,.2); }
-      .card { padding: 10px 12px; width: min(380px, calc(100vw - 16px)); max-height: calc(100vh - 16px); overflow: auto; box-sizing: border-box; }
+      /* A long note scrolls inside the card; who made it and the actions stay in view. */
+      .card { padding: 10px 12px; width: min(380px, calc(100vw - 16px)); max-height: min(60vh, 420px); box-sizing: border-box;
+        display: flex; flex-direction: column; }
+      .card > .note { overflow: auto; min-height: 0; flex: 1 1 auto; }
+      .card > .who, .card > .actions { flex: none; }
+      .sep { width: 1px; height: 18px; background: var(--border); margin: 0 2px; }
+      .swatch[aria-pressed="true"] span { box-shadow: 0 0 0 2px var(--surface), 0 0 0 4px currentColor; }
       .who { display: flex; flex-wrap: wrap; gap: 4px 8px; align-items: center; color: var(--muted); font-size: 12px; margin-bottom: 6px; }
       .who .dot { width: 8px; height: 8px; border-radius: 50%; display: inline-block; }
       .chip { border: 1px solid var(--border); border-radius: 999px; padding: 0 7px; font-size: 11.5px; }
+      .chip.shared { background: var(--accent-soft); color: var(--accent); border-color: transparent; }
       .note { overflow-wrap: anywhere; }
       .note :first-child { margin-top: 0; } .note :last-child { margin-bottom: 0; }
       .note p, .note ul, .note ol, .note pre, .note blockquote { margin: 0 0 6px; }
@@ -274,6 +281,17 @@
   })();
 
   const SWATCH = { yellow: '#ffdd00', green: '#50c878', blue: '#5aa0ff', pink: '#ff78b4' };
+
+  // "just now", "5 min ago", "3 h ago", "2 d ago", else the date: as the popup says it (cairn-ui's relative_time).
+  function relativeTime(iso) {
+    const minutes = Math.max(0, Math.floor((Date.now() - Date.parse(iso)) / 60000));
+    if (Number.isNaN(minutes)) return '';
+    if (minutes < 1) return 'just now';
+    if (minutes < 60) return `${minutes} min ago`;
+    if (minutes < 1440) return `${Math.floor(minutes / 60)} h ago`;
+    if (minutes < 10080) return `${Math.floor(minutes / 1440)} d ago`;
+    return iso.slice(0, 10);
+  }
 
   function el(tag, props = {}, ...children) {
     const e = document.createElement(tag);
@@ -388,7 +406,7 @@
     const model = collectText();
     const at = selectionOffsets(model);
     if (!at) return;
-    const highlight = el('button', { textContent: 'Highlight', title: 'Highlight with Cairn (Alt+Shift+U)' });
+    const highlight = el('button', { className: 'primary', textContent: 'Highlight', title: 'Highlight with Cairn (Alt+Shift+U)' });
     highlight.addEventListener('click', () => createHighlight(model, at).catch(report));
     const note = el('button', { textContent: 'Note', title: 'Highlight and add a note' });
     note.addEventListener('click', () => {
@@ -404,7 +422,7 @@
       b.addEventListener('click', () => createHighlight(model, at, { color: c }).catch(report));
       return b;
     });
-    const bar = el('div', { className: 'bar' }, highlight, note, ...swatches);
+    const bar = el('div', { className: 'bar' }, highlight, note, el('span', { className: 'sep' }), ...swatches);
     // Keep the page's selection while the user clicks a toolbar button.
     bar.addEventListener('mousedown', (e) => e.preventDefault());
     overlay.box.replaceChildren(bar);
@@ -426,9 +444,13 @@
     } else {
       who.append(el('strong', { textContent: 'You' }));
     }
-    if (data.created) who.append(el('span', { textContent: new Date(data.created).toLocaleString() }));
-    const audience = data.audience?.length ? data.audience.join(', ') : data.teammate ? `Shared by ${data.teammate}` : 'Only you';
-    who.append(el('span', { className: 'chip', textContent: audience, title: data.audience?.length ? `Seen by the members of ${audience}` : 'Private' }));
+    if (data.created) {
+      const when = el('time', { textContent: relativeTime(data.created), title: new Date(data.created).toLocaleString() });
+      who.append(when);
+    }
+    const shared = data.audience?.length > 0;
+    const audience = shared ? data.audience.join(', ') : data.teammate ? `Shared by ${data.teammate}` : 'Only you';
+    who.append(el('span', { className: shared ? 'chip shared' : 'chip', textContent: audience, title: shared ? `Seen by the members of ${audience}` : 'Private' }));
     parts.push(who);
     if (data.note_html) {
       const note = el('div', { className: 'note' });
@@ -450,6 +472,8 @@
       const swatches = COLORS.map((c) => {
         const b = el('button', { className: 'swatch', title: `Make it ${c}` }, el('span'));
         b.setAttribute('aria-label', `Make it ${c}`);
+        b.setAttribute('aria-pressed', String((data.color || 'yellow') === c));
+        b.style.color = SWATCH[c];
         b.firstChild.style.background = SWATCH[c];
         b.addEventListener('click', () => editHighlight(id, { color: c }).catch(report));
         return b;

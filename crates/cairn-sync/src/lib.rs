@@ -131,6 +131,27 @@ fn newest_first(records: &[LocalRecord]) -> Vec<&LocalRecord> {
     sorted
 }
 
+/// Makes items agree with the outbox, which the UI's header counts: an item whose
+/// change is still queued says "waiting to sync" even if its record already says
+/// synced (a page listing merged while a push is being answered can mark it so
+/// before its mutation leaves the outbox).
+pub fn agree_with_outbox(highlights: &mut [HighlightSummary], clips: &mut [ClipSummary], outbox: &[Mutation]) {
+    let queued: HashSet<&str> = outbox
+        .iter()
+        .map(|m| match m {
+            Mutation::Upsert { annotation, .. } => annotation.id.as_str(),
+            Mutation::Delete { id, .. } => id.as_str(),
+        })
+        .collect();
+    let states =
+        highlights.iter_mut().map(|h| (&h.id, &mut h.sync)).chain(clips.iter_mut().map(|c| (&c.id, &mut c.sync)));
+    for (id, sync) in states {
+        if *sync == SyncState::Synced && queued.contains(id.as_str()) {
+            *sync = SyncState::Pending;
+        }
+    }
+}
+
 /// The highlights of one page, newest first (ids are UUIDv7, so ties break by creation).
 pub fn page_summaries(records: &[LocalRecord]) -> Vec<HighlightSummary> {
     newest_first(records).into_iter().filter(|r| !r.annotation.is_clip()).map(LocalRecord::summary).collect()

@@ -358,3 +358,20 @@ fn clips_are_listed_apart_from_highlights() {
 }
 
 mod merge_against_the_old_algorithm;
+
+#[test]
+fn items_whose_change_is_still_queued_say_so_whatever_their_record_says() {
+    let (mut a, b, c) = (record(1_000, "a"), record(2_000, "b"), record(3_000, "c"));
+    a.sync = SyncState::Synced;
+    let mut b = b;
+    b.sync = SyncState::Synced;
+    let mut c = c;
+    c.sync = SyncState::Rejected { reason: "not a member".into() };
+    let outbox = vec![upsert_mutation(&a, 7), Mutation::Delete { seq: 8, id: c.id.clone() }];
+    let mut items = page_summaries(&[a.clone(), b.clone(), c.clone()]);
+    agree_with_outbox(&mut items, &mut [], &outbox);
+    let by_quote = |q: &str| items.iter().find(|i| i.quote == q).unwrap().sync.clone();
+    assert_eq!(by_quote("a"), SyncState::Pending, "queued: waiting, as the header counts it");
+    assert_eq!(by_quote("b"), SyncState::Synced, "not queued: stays synced");
+    assert!(matches!(by_quote("c"), SyncState::Rejected { .. }), "a refusal is never hidden");
+}

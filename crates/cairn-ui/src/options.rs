@@ -192,7 +192,10 @@ pub fn options() -> Html {
     html! {
         <main class="options">
             <div class="page-title"><img src="icons/cairn.svg" alt="" /><h1>{ "Cairn options" }</h1></div>
-            <div class={banner_class} role="status"><span class="grow" data-testid="connection">{ label }</span></div>
+            // A failure to sign in replaces the "not connected" line rather than stacking under it.
+            if signed_in || !matches!(state.notice, Some(Err(_))) {
+                <div class={banner_class} role="status"><span class="grow" data-testid="connection">{ label }</span></div>
+            }
             if let Some(n) = &state.notice {
                 { match n {
                     Ok(t) => html! { <div class="banner good" data-testid="notice" role="status"><span class="grow">{ t }</span></div> },
@@ -203,7 +206,7 @@ pub fn options() -> Html {
             <section class="card" aria-labelledby="server-heading">
                 <h2 id="server-heading">{ "Your Cairn server" }</h2>
                 if signed_in {
-                    <p class="hint" data-testid="signed-in">{ format!("Signed in to {} as {}", status.server_url.clone().unwrap_or_default(), status.user.as_ref().map(|u| u.display_name.clone()).unwrap_or_default()) }</p>
+                    <p class="hint" data-testid="signed-in">{ format!("Signed in as {} on {}", status.user.as_ref().map(|u| u.display_name.clone()).unwrap_or_default(), status.server_url.clone().unwrap_or_default()) }</p>
                     <label class="field">
                         <span>{ "Share new highlights and clips with" }</span>
                         <select onchange={choose} data-testid="community">

@@ -434,7 +434,8 @@ pub fn popup() -> Html {
 
     let conn = state.status.as_ref().map(connection);
     let (label, tone) = conn.as_ref().map_or(("…".to_string(), Tone::Neutral), |c| (c.short.clone(), c.tone));
-    let pill_class = if state.syncing { "busy" } else { tone.class() };
+    let queued = state.status.as_ref().is_some_and(|s| s.user.is_some() && s.last_error.is_none() && s.pending > 0);
+    let pill_class = if state.syncing || queued { "busy" } else { tone.class() };
     // The whole story below the header when there is more to say than "synced".
     let open_options = Callback::from(|e: MouseEvent| {
         e.prevent_default();
@@ -451,7 +452,9 @@ pub fn popup() -> Html {
                 (_, false) => {
                     html! { <a class="btn small" href="options.html" onclick={open_options}>{ "Sign in" }</a> }
                 }
-                _ => html! {},
+                (_, true) => {
+                    html! { <button class="btn small" onclick={sync_now.clone()} disabled={state.syncing}>{ "Sync now" }</button> }
+                }
             };
             let class = if tone == Tone::Bad { "banner bad" } else { "banner" };
             html! {
@@ -520,7 +523,7 @@ pub fn popup() -> Html {
                 <a class="btn ghost icon" href="options.html" target="_blank" aria-label="Options" title="Options"><Icon name="settings" /></a>
             </header>
             <div class="popup-body">
-                if state.page_url.is_none() || state.site_allowed() { { detail } }
+                if state.site_allowed() { { detail } }
                 { body }
                 { notice_view(&state) }
             </div>

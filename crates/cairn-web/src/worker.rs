@@ -555,6 +555,7 @@ async fn panel_request(request: PanelRequest) -> Outcome<PanelReply> {
             for c in &mut clips {
                 c.audience = audience_names(&settings, &c.audience);
             }
+            cairn_sync::agree_with_outbox(&mut highlights, &mut clips, &store.outbox().await?);
             Ok(PanelReply::Page { page_key: key.to_string(), highlights, clips })
         }
         PanelRequest::SignIn { server_url, username, password } => {
