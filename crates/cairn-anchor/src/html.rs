@@ -8,6 +8,7 @@
 //! content in JavaScript have less text here than in the browser.
 
 use dom_query::{Document, Matcher, NodeRef};
+use html5ever::tendril::TendrilSink;
 
 /// Elements whose text is not part of the document's text (keep in sync with
 /// `SKIPPED` in `extension/content.js`).
@@ -16,12 +17,24 @@ pub const SKIPPED: &[&str] = &["script", "style", "noscript", "template", "texta
 /// The text of the document: every Text node under `<body>`, in tree order,
 /// concatenated as is; empty when there is no body.
 pub fn document_text(html: &str) -> String {
-    let doc = Document::from(html);
+    let doc = parse_as_a_browser(html);
     let mut out = String::new();
     if let Some(body) = doc.body() {
         walk(&body, &mut out);
     }
     out
+}
+
+/// The tree a browser builds, scripts on: `<noscript>` in `<head>` is then raw text. With
+/// scripting off (`Document::from`), a `<noscript>` holding an `<img>` or text in the head
+/// ends the head there and starts the body early, which puts the rest of the head's
+/// whitespace into the body's text (found by `tests/e2e/text-model.test.mjs`).
+fn parse_as_a_browser(html: &str) -> Document {
+    let opts = html5ever::ParseOpts {
+        tree_builder: html5ever::tree_builder::TreeBuilderOpts { scripting_enabled: true, ..Default::default() },
+        ..Default::default()
+    };
+    html5ever::parse_document(Document::default(), opts).one(html)
 }
 
 /// Depth-first, with an explicit stack: saved pages can nest deeper than the call stack allows.
@@ -81,6 +94,12 @@ mod tests {
                     <script>var x = 'no';</script><noscript>no</noscript><textarea>no</textarea>\
                     <template><p>no</p></template><p>three&amp;<br>four</p><!-- c --></body></html>";
         assert_eq!(document_text(html), "\n  One twothree&four");
+    }
+
+    #[test]
+    fn noscript_in_the_head_does_not_start_the_body() {
+        let html = "<html><head><noscript><img src=x></noscript>\n  <title>T</title>\n</head><body>B</body></html>";
+        assert_eq!(document_text(html), "B");
     }
 
     #[test]
