@@ -83,8 +83,6 @@ function firstDifference(a, b) {
   return `lengths ${a.length} and ${b.length}, first difference at UTF-16 offset ${i}:\n    ${around(a)}\n    ${around(b)}`;
 }
 
-const KNOWN_DIFFERENT = new Set([]);
-
 /** Serves `pages.get(path)` as UTF-8 HTML that may run no script of its own. */
 async function startPageServer(pages) {
   const server = createServer((req, res) => {
@@ -138,10 +136,7 @@ test('the content script, the harness and cairn-anchor read the same text from e
     const rustText = JSON.parse(
       execFileSync(CLI_BIN, ['anchor', '--html', file, '--text'], { encoding: 'utf8', maxBuffer: 1 << 28 }),
     );
-    if (KNOWN_DIFFERENT.has(name)) {
-      if (browserText === rustText) disagreements.push(`${name}: agrees now; take it off KNOWN_DIFFERENT`);
-      else console.log(`known difference, ${name}: ${firstDifference(browserText, rustText)}`);
-    } else if (browserText !== rustText) {
+    if (browserText !== rustText) {
       disagreements.push(`${name}: content script vs cairn-anchor: ${firstDifference(browserText, rustText)}`);
     }
     if (browserText !== harnessText) disagreements.push(`${name}: content script vs pageText(): ${firstDifference(browserText, harnessText)}`);

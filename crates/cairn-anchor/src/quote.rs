@@ -269,14 +269,9 @@ fn resolve_quote(
     }
     let all = exact_in(0, n);
     let unique = all.len() == 1;
-    // A quote that was a whole block (a heading, a list item, a short paragraph) and still
-    // is one, once on the page: the block moved, and its new neighbours say nothing.
-    let whole_block = |c: &Candidate| {
-        unique
-            && exact.chars().filter(|c| c.is_alphanumeric()).count() >= 4
-            && block_edges(prefix, suffix) == (true, true)
-            && at_block_edges(index, c)
-    };
+    // A quote whose whole block (a heading, a list item, a short paragraph) is still the
+    // same, once on the page: the block moved, and its new neighbours say nothing.
+    let whole_block = |c: &Candidate| unique && same_block(index, exact, prefix, suffix, c);
     if let Some(best) = best_of(all).filter(|c| accept_exact(&q, c) || whole_block(c)) {
         return Some(anchor(best, if unique { Method::UniqueQuote } else { Method::QuoteInContext }));
     }
@@ -401,14 +396,52 @@ fn block_edges(prefix: &str, suffix: &str) -> (bool, bool) {
     (breaks(&mut prefix.chars().rev(), prefix.is_empty()), breaks(&mut suffix.chars(), suffix.is_empty()))
 }
 
-/// Whether the text has a break between blocks on both sides of the candidate.
-fn at_block_edges(index: &TextIndex<'_>, c: &Candidate) -> bool {
+/// Whether the block holding the candidate (from the block break before it to the one
+/// after it) is the block the quote was stored in: the stored context, up to its nearest
+/// block break on each side, is the text around the candidate up to a block break there
+/// too. Both breaks must have been stored (or the text's edges), and the block must have
+/// words in it.
+fn same_block(index: &TextIndex<'_>, exact: &str, prefix: &str, suffix: &str, c: &Candidate) -> bool {
+    // The stored side up to its nearest break: `None` when no break was stored.
+    fn in_block(side: &str, before: bool) -> Option<&str> {
+        if side.is_empty() {
+            return Some("");
+        }
+        let chars: Vec<(usize, char)> = side.char_indices().collect();
+        let order: Box<dyn Iterator<Item = &(usize, char)>> =
+            if before { Box::new(chars.iter().rev()) } else { Box::new(chars.iter()) };
+        let (mut run_has_break, mut run_edge) = (false, None);
+        for &(i, ch) in order {
+            if ch.is_whitespace() {
+                run_edge.get_or_insert(if before { i + ch.len_utf8() } else { i });
+                run_has_break |= ch == '\n';
+            } else if run_has_break {
+                break;
+            } else {
+                run_edge = None;
+            }
+        }
+        match (run_has_break, run_edge) {
+            (true, Some(e)) if before => Some(&side[e..]),
+            (true, Some(e)) => Some(&side[..e]),
+            _ => None,
+        }
+    }
+    let (Some(p), Some(x)) = (in_block(prefix, true), in_block(suffix, false)) else { return false };
+    let words = |s: &str| s.chars().filter(|c| c.is_alphanumeric()).count();
+    if words(p) + words(exact) + words(x) < 4 {
+        return false;
+    }
     let text = index.text();
     let (sb, eb) = (index.char_to_byte(c.start), index.char_to_byte(c.end));
-    let breaks = |ws: &mut dyn Iterator<Item = char>, empty: bool| {
-        empty || ws.take_while(|c| c.is_whitespace()).any(|c| c == '\n')
+    let (before, after) = (&text[..sb], &text[eb..]);
+    let breaks = |ws: &mut dyn Iterator<Item = char>, edge: bool| {
+        edge || ws.take_while(|c| c.is_whitespace()).any(|c| c == '\n')
     };
-    breaks(&mut text[..sb].chars().rev(), sb == 0) && breaks(&mut text[eb..].chars(), eb == text.len())
+    before.ends_with(p)
+        && after.starts_with(x)
+        && breaks(&mut before[..before.len() - p.len()].chars().rev(), before.len() == p.len())
+        && breaks(&mut after[x.len()..].chars(), after.len() == x.len())
 }
 
 /// Near the hint, an exact occurrence is taken without looking further only when the
