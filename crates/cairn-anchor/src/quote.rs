@@ -578,7 +578,16 @@ fn between_context(index: &TextIndex<'_>, q: &Quote, edges: (bool, bool), hint: 
                 b -= 1;
             }
         }
-        let Some((changed, same_numbers)) = same_passage(&quote_words, &words_of(chars[a..b].iter().copied())) else {
+        // Words give or take two; or, failing that, letters: typos can change every word of
+        // a short quote ("Peru" → "Pexu") and leave it plainly the same passage.
+        let by_letters = || {
+            let m = q.exact.len();
+            (b - a <= 2 * m && 4 * distance(&chars[a..b], &q.exact) <= m.max(4))
+                .then(|| (2, numbers(&chars[a..b]) == numbers(&q.exact)))
+        };
+        let Some((changed, same_numbers)) =
+            same_passage(&quote_words, &words_of(chars[a..b].iter().copied())).or_else(by_letters)
+        else {
             continue;
         };
         if one_sided && changed > 2 {
@@ -802,10 +811,12 @@ fn floor_char(s: &str, mut b: usize) -> usize {
 /// Whether a fuzzy match has the quote's numbers, in order: "$580" where "$645" was
 /// highlighted, or "(1)" for "(2)", is another line of the same table, not an edit.
 fn same_numbers(index: &TextIndex<'_>, q: &Quote, c: &Candidate) -> bool {
-    let numbers = |t: &[char]| -> Vec<String> {
-        t.split(|ch| !ch.is_numeric()).filter(|n| !n.is_empty()).map(|n| n.iter().collect()).collect()
-    };
     numbers(&q.exact) == numbers(&index.chars()[c.start..c.end])
+}
+
+/// The runs of digits of a text, in order.
+fn numbers(t: &[char]) -> Vec<String> {
+    t.split(|ch| !ch.is_numeric()).filter(|n| !n.is_empty()).map(|n| n.iter().collect()).collect()
 }
 
 /// Levenshtein distance of two short strings (two rows of the table).
