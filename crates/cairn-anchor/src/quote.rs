@@ -734,22 +734,13 @@ fn same_passage(quote: &[String], found: &[String]) -> Option<(usize, bool)> {
     if lost > 2 || added > 2 || lost + added > 3 || 2 * kept < n {
         return None;
     }
-    // Walk the common subsequence: every word outside it must be free of digits.
-    // A number is a word that starts with a digit ("645", "50mm"); "edelweiss123" is a name.
-    let has_digit = |w: &String| w.chars().next().is_some_and(char::is_numeric);
-    let (mut i, mut j) = (0, 0);
-    let mut same_numbers = true;
-    while i < n || j < m {
-        if i < n && j < m && quote[i] == found[j] {
-            (i, j) = (i + 1, j + 1);
-        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
-            same_numbers &= !has_digit(&quote[i]);
-            i += 1;
-        } else {
-            same_numbers &= !has_digit(&found[j]);
-            j += 1;
-        }
-    }
+    // The numbers (words that start with a digit: "645", "50mm"; "edelweiss123" is a name):
+    // their digits in order, whatever separates them ("15,000" is "15000").
+    let digits = |ws: &[String]| -> String {
+        let numbers = ws.iter().filter(|w| w.chars().next().is_some_and(char::is_numeric));
+        numbers.flat_map(|w| w.chars().filter(|c| c.is_numeric())).collect()
+    };
+    let same_numbers = digits(quote) == digits(found);
     Some((lost + added, same_numbers))
 }
 
@@ -814,9 +805,9 @@ fn same_numbers(index: &TextIndex<'_>, q: &Quote, c: &Candidate) -> bool {
     numbers(&q.exact) == numbers(&index.chars()[c.start..c.end])
 }
 
-/// The runs of digits of a text, in order.
-fn numbers(t: &[char]) -> Vec<String> {
-    t.split(|ch| !ch.is_numeric()).filter(|n| !n.is_empty()).map(|n| n.iter().collect()).collect()
+/// The digits of a text, in order: separators aside ("15,000" and "15000" are one number).
+fn numbers(t: &[char]) -> String {
+    t.iter().filter(|c| c.is_numeric()).collect()
 }
 
 /// Levenshtein distance of two short strings (two rows of the table).
