@@ -307,7 +307,9 @@ async fn serve(data: &DataDir, options: ServeOptions) -> anyhow::Result<()> {
         let _ = tcp.set_nodelay(true);
     });
     // Connection info gives sign-in throttling the client's address.
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     store.close().await;
     Ok(())
 }

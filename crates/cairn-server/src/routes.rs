@@ -43,13 +43,10 @@ pub async fn sign_in(
     let throttle_keys = SignInThrottle::keys(&request.username, address);
     // Checked before the password, and a correct password is refused too: otherwise
     // an attacker would keep guessing and learn the password from the one answer that differs.
-    state
-        .sign_in_throttle
-        .check(&throttle_keys, Instant::now())
-        .map_err(|retry_after_secs| {
-            state.metrics.sign_ins_throttled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            ApiError::TooManySignIns { retry_after_secs }
-        })?;
+    state.sign_in_throttle.check(&throttle_keys, Instant::now()).map_err(|retry_after_secs| {
+        state.metrics.sign_ins_throttled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        ApiError::TooManySignIns { retry_after_secs }
+    })?;
     let failed = || {
         state.sign_in_throttle.record_failure(&throttle_keys, Instant::now());
         ApiError::InvalidCredentials

@@ -135,7 +135,9 @@ async fn admin_commands_create_accounts_and_manage_tokens() {
         .json()
         .await
         .unwrap();
-    let expiry_of = |t: &str| listed["tokens"].as_array().unwrap().iter().find(|e| e["prefix"] == t.trim()[..14]).unwrap()["expires"].clone();
+    let expiry_of = |t: &str| {
+        listed["tokens"].as_array().unwrap().iter().find(|e| e["prefix"] == t.trim()[..14]).unwrap()["expires"].clone()
+    };
     let in_a_year = cairn_model::format_rfc3339_ms(cairn_server::now_ms() + 365 * 24 * 3600 * 1000);
     assert_eq!(expiry_of(&out).as_str().unwrap()[..10], in_a_year[..10], "{listed}");
     assert!(expiry_of(&forever).is_null(), "{listed}");

@@ -194,6 +194,39 @@ both_backends! {
         assert!(rows(&text) <= before + 2, "/metrics grew from {before} to {} rows:\n{text}", rows(&text));
     }
 
+    async fn two_owners_leaving_or_demoting_each_other_at_once_leave_one_owner() {
+        let s = TestServer::start().await;
+        let (alice, bob) = (s.token("alice").await, s.token("bob").await);
+        for round in 0..16 {
+            let slug = format!("pair-{round}");
+            assert_eq!(s.post("/v1/communities", &alice, &json!({"slug": slug, "name": "Pair"})).await.status(), 201);
+            cairn_server::admin::add_member(s.store.as_ref(), &slug, "bob", Role::Owner).await.unwrap();
+            let change = |token: &str, who: &str| {
+                let url = s.url(&format!("/v1/communities/{slug}/members/{who}"));
+                let request = if round % 2 == 0 {
+                    s.http.delete(url) // each owner leaves
+                } else {
+                    s.http.put(url).json(&json!({"role": "member"})) // each owner demotes the other
+                };
+                let request = request.bearer_auth(token);
+                async move { request.send().await.unwrap() }
+            };
+            let (by_alice, by_bob) = if round % 2 == 0 {
+                tokio::join!(change(&alice, "alice"), change(&bob, "bob"))
+            } else {
+                tokio::join!(change(&alice, "bob"), change(&bob, "alice"))
+            };
+            let mut outcomes = [by_alice.status().as_u16(), by_bob.status().as_u16()];
+            outcomes.sort();
+            // The loser is refused: 409 (it would remove the last owner), or 403 when it
+            // was demoted before its own request was authorized.
+            assert!(outcomes[0] == 204 && [403, 409].contains(&outcomes[1]), "round {round}: {outcomes:?}");
+            let community = s.store.community(&slug).await.unwrap().unwrap();
+            let owners = s.store.members(&community.id).await.unwrap().into_iter().filter(|m| m.role == Role::Owner).count();
+            assert_eq!(owners, 1, "round {round}");
+        }
+    }
+
     async fn readyz_and_metrics_answer() {
         let s = TestServer::start().await;
         assert_eq!(s.http.get(s.url("/readyz")).send().await.unwrap().status(), 200);

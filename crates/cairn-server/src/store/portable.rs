@@ -366,7 +366,6 @@ macro_rules! portable_store {
             }};
         }
 
-        #[async_trait]
         /// Serialises membership changes of one community until the transaction
         /// ends: a write to its row locks it on PostgreSQL (SQLite's write
         /// transactions are serial already), so two owners leaving at once are
@@ -407,6 +406,7 @@ macro_rules! portable_store {
             Ok(())
         }
 
+        #[async_trait]
         impl Store for $store {
             async fn ping(&self) -> Result<(), StoreError> {
                 sqlx::query_scalar::<_, i64>("SELECT CAST(1 AS BIGINT)").fetch_one(&self.read).await.map_err(backend)?;
