@@ -299,8 +299,10 @@ fn resolve_quote(
 
     // 4. Between its old neighbours: the stored context still there on both sides, with
     // the quote's words between them, give or take a word or two.
-    if let Some(c) = between_context(index, &q, block_edges(prefix, suffix), hint) {
-        return Some(anchor(c, Method::Context));
+    match between_context(index, &q, block_edges(prefix, suffix), hint) {
+        Between::Found(c) => return Some(anchor(c, Method::Context)),
+        Between::Undecided => return None,
+        Between::NotFound => {}
     }
 
     // 5. Fuzzy quote. Errors beyond a quarter of the quote are never accepted, so the
@@ -502,6 +504,18 @@ fn accept_fuzzy(q: &Quote, c: &Candidate, near: bool) -> bool {
     }
 }
 
+/// What [`between_context`] found.
+enum Between {
+    /// The edited passage, between its old neighbours.
+    Found(Candidate),
+    /// Places near the stored position fit but none is certain (several of them, or one
+    /// with a changed number): the annotation is an orphan, and the fuzzy stage, which
+    /// weighs less evidence, is not asked.
+    Undecided,
+    /// No place fits: the fuzzy stage may still find the quote.
+    NotFound,
+}
+
 /// Characters of stored context, next to the quote, that [`between_context`] looks for
 /// verbatim (whitespace collapsed) on each side.
 const BRACKET: usize = 24;
@@ -519,7 +533,7 @@ const BRACKET: usize = 24;
 /// Near the stored position the nearest fitting place is taken; elsewhere (or with no
 /// position stored) only a single place on the whole page, whose words differ from the
 /// quote's by one at most.
-fn between_context(index: &TextIndex<'_>, q: &Quote, edges: (bool, bool), hint: Option<usize>) -> Option<Candidate> {
+fn between_context(index: &TextIndex<'_>, q: &Quote, edges: (bool, bool), hint: Option<usize>) -> Between {
     let p: String = q.prefix[q.prefix.len().saturating_sub(BRACKET)..].iter().collect();
     let x: String = q.suffix[..q.suffix.len().min(BRACKET)].iter().collect();
     let informative = |s: &str| s.chars().filter(|c| c.is_alphanumeric()).count() >= 8;
@@ -528,16 +542,16 @@ fn between_context(index: &TextIndex<'_>, q: &Quote, edges: (bool, bool), hint: 
         (true, true) => false,
         (true, false) if edges.1 => true,
         (false, true) if edges.0 => true,
-        _ => return None,
+        _ => return Between::NotFound,
     };
     if one_sided && hint.is_none() {
-        return None;
+        return Between::NotFound;
     }
     let (ctext, map) = index.collapsed();
     let chars = index.chars();
     let quote_words = words_of(q.exact.iter().copied());
     if quote_words.is_empty() {
-        return None;
+        return Between::NotFound;
     }
     let collapsed_len = collapse_whitespace(&q.exact.iter().collect::<String>()).len();
     let max_between = 2 * collapsed_len + 64;
@@ -611,16 +625,21 @@ fn between_context(index: &TextIndex<'_>, q: &Quote, edges: (bool, bool), hint: 
         let close: Vec<Candidate> =
             found.iter().map(|(c, _)| *c).filter(|c| c.start.abs_diff(h) <= NEAR_WINDOW + q.exact.len()).collect();
         if close.len() > 1 && (one_sided || quote_words.len() <= 3) {
-            return None;
+            return Between::Undecided;
         }
-        let nearest_renumbered = renumbered.iter().map(|a| a.abs_diff(h)).min().unwrap_or(usize::MAX);
+        // A place near here that fits but for a changed figure: the passage may be that
+        // one, and then a similar one is not it.
+        let renumbered_near = renumbered.iter().any(|a| a.abs_diff(h) <= NEAR_WINDOW + q.exact.len());
+        if renumbered_near {
+            return Between::Undecided;
+        }
         if let Some(c) = close.into_iter().min_by_key(|c| c.start.abs_diff(h)) {
-            return (c.start.abs_diff(h) < nearest_renumbered).then_some(c);
+            return Between::Found(c);
         }
     }
     match found.as_slice() {
-        [(c, changed)] if *changed <= 1 && !one_sided && renumbered.is_empty() => Some(*c),
-        _ => None,
+        [(c, changed)] if *changed <= 1 && !one_sided && renumbered.is_empty() => Between::Found(*c),
+        _ => Between::NotFound,
     }
 }
 
@@ -768,6 +787,12 @@ fn deleted_here(index: &TextIndex<'_>, q: &Quote, hint: Option<usize>) -> bool {
     // quote. A far end that occurs again in its own side of the context ("profile posts"
     // in two menu entries) may be found at that later place: measure from there.
     let (pc, xc): (Vec<char>, Vec<char>) = (p.chars().collect(), x.chars().collect());
+    // Far ends that also occur on the other side ("anomaly in status code 404" before and
+    // after the quote) meet wherever that phrase is repeated: they cannot tell a deletion.
+    let holds = |side: &[char], part: &[char]| side.windows(part.len()).any(|w| w == part);
+    if holds(&q.suffix, &pc) || holds(&q.prefix, &xc) {
+        return false;
+    }
     let p_last = q.prefix.windows(FAR_CONTEXT).rposition(|w| w == pc.as_slice()).unwrap_or(0);
     let x_first = q.suffix.windows(FAR_CONTEXT).position(|w| w == xc.as_slice()).unwrap_or(0);
     let intact = (q.prefix.len() - p_last - FAR_CONTEXT) + m + x_first;
