@@ -759,7 +759,14 @@ fn same_passage(quote: &[String], found: &[String]) -> Option<(usize, bool)> {
         let numbers = ws.iter().filter(|w| w.chars().next().is_some_and(char::is_numeric));
         numbers.flat_map(|w| w.chars().filter(|c| c.is_numeric())).collect()
     };
-    let same_numbers = digits(quote) == digits(found);
+    // A number deleted with its words leaves the others as they were ("Sep 2024, 08:42"
+    // losing its year); a number changed or added makes another fact.
+    let is_number = |w: &&String| w.chars().next().is_some_and(char::is_numeric);
+    let (qn, fnum): (Vec<&String>, Vec<&String>) =
+        (quote.iter().filter(is_number).collect(), found.iter().filter(is_number).collect());
+    let mut rest = qn.iter();
+    let only_deleted = fnum.iter().all(|f| rest.any(|q| q == f));
+    let same_numbers = digits(quote) == digits(found) || only_deleted;
     Some((lost + added, same_numbers))
 }
 
@@ -1176,6 +1183,21 @@ mod tests {
         let sel = describe(&idx, s, s + "production".len()).unwrap();
         let after = before.replace("Deploy steps for production: build the image, sign it, push it. ", "");
         assert_eq!(anchor(&after, &sel), None);
+    }
+
+    /// A figure is a fact: the same line with another price is not the highlight, even
+    /// between the same neighbours; a figure deleted with its words leaves the passage.
+    #[test]
+    fn a_changed_number_is_another_fact_and_a_deleted_one_is_an_edit() {
+        let before = "Price list for this year. Members pay $645 for the full course, guests pay more. Ends.";
+        let idx = TextIndex::new(before);
+        let s = before.find("Members pay").unwrap();
+        let sel = describe(&idx, s, s + "Members pay $645 for the full course".len()).unwrap();
+        let changed = before.replace("$645", "$650");
+        assert_eq!(anchor(&changed, &sel), None);
+        let deleted = before.replace(" $645", "");
+        let a = resolve(&TextIndex::new(&deleted), &sel).unwrap();
+        assert_eq!(&deleted[a.start..a.end], "Members pay for the full course");
     }
 
     #[test]

@@ -2,9 +2,9 @@
 //! development page: Cairn must never anchor a highlight on other words, must anchor
 //! every untouched highlight where it was, must orphan every deleted quote, and must
 //! find the whole edited passage for nearly every edited one. The floors below sit just
-//! under today's scores (99.0 % correct overall, 98.7 % on inserted words, 96.6 % on
-//! removed ones; issue 16's goals are 99 % and 97 % on inserted or removed words): the
-//! misses are orphans, never wrong anchors. The full table, with Hypothesis's
+//! under today's scores, at issue 16's goals (today 99.2 % correct overall, 98.7 % on
+//! inserted words, 98.1 % on removed ones; the goals are 99 %, and 97 % on inserted or
+//! removed words): the misses are orphans, never wrong anchors. The full table, with Hypothesis's
 //! method on the same cases beside it, is printed
 //! (`cargo test -p cairn-anchor --release --test edit_corpus -- --nocapture`).
 
@@ -73,13 +73,13 @@ fn edited_highlights_anchor_on_the_whole_edited_passage_and_never_elsewhere() {
     assert_eq!(share(deleted), 1.0, "deleted quotes not orphaned: {deleted:?}");
     let untouched = corpus::sum(&cairn, |_, k| k == EditKind::Untouched);
     assert_eq!(share(untouched), 1.0, "an untouched highlight moved or orphaned: {untouched:?}");
-    for (kind, floor) in [(EditKind::InsertWord, 0.98), (EditKind::DeleteWord, 0.96)] {
+    for (kind, floor) in [(EditKind::InsertWord, 0.97), (EditKind::DeleteWord, 0.97)] {
         let t = corpus::sum(&cairn, |_, k| k == kind);
         assert!(t.iter().sum::<usize>() >= 800 && share(t) >= floor, "{}: {t:?}", kind.name());
     }
     for set in Set::ALL {
         let t = corpus::sum(&cairn, |s, _| s == set);
-        assert!(share(t) >= 0.985, "{}: {t:?}", set.name());
+        assert!(share(t) >= 0.99, "{}: {t:?}", set.name());
     }
-    assert!(share(all) >= 0.988, "overall: {all:?}");
+    assert!(share(all) >= 0.99, "overall: {all:?}");
 }
