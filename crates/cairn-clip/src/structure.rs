@@ -60,8 +60,10 @@ struct Stats {
 /// Elements whose text is never content (the Markdown writer drops them too).
 const IGNORED: &[&str] = &["script", "style", "noscript", "template", "svg", "head", "iframe", "object", "canvas"];
 
-fn name_of(n: &NodeRef) -> String {
-    n.node_name().map(|s| s.to_ascii_lowercase()).unwrap_or_default()
+/// The element's name; html5ever gives HTML names in lower case, and the tendril is
+/// shared, not copied (this runs for every element of the page).
+fn name_of(n: &NodeRef) -> impl std::ops::Deref<Target = str> {
+    n.node_name().unwrap_or_default()
 }
 
 /// Per-element text and link statistics of everything under `root`.
@@ -71,7 +73,7 @@ fn stats(root: &NodeRef) -> HashMap<NodeId, Stats> {
     while let Some(n) = stack.pop() {
         order.push(n);
         for c in n.children_it(false) {
-            if c.is_element() && !IGNORED.contains(&name_of(&c).as_str()) {
+            if c.is_element() && !IGNORED.contains(&&*name_of(&c)) {
                 stack.push(c);
             }
         }
@@ -89,7 +91,7 @@ fn stats(root: &NodeRef) -> HashMap<NodeId, Stats> {
                 s.links += cs.links;
             }
         }
-        if name_of(n) == "a" {
+        if &*name_of(n) == "a" {
             s.link = s.text;
             s.links += 1;
         }
@@ -106,7 +108,7 @@ pub(crate) fn visible_chars(root: &NodeRef) -> usize {
         for c in n.children_it(false) {
             if c.is_text() {
                 total += c.text().chars().filter(|ch| !ch.is_whitespace()).count();
-            } else if c.is_element() && !IGNORED.contains(&name_of(&c).as_str()) {
+            } else if c.is_element() && !IGNORED.contains(&&*name_of(&c)) {
                 stack.push(c);
             }
         }
@@ -152,7 +154,7 @@ fn signature(n: &NodeRef) -> String {
         .filter(|c| !c.is_empty())
         .collect();
     words.sort();
-    format!("{}.{}", name_of(n), words.join("."))
+    format!("{}.{}", &*name_of(n), words.join("."))
 }
 
 /// The container of a discussion's posts without microdata: elements of one kind (same
@@ -222,10 +224,10 @@ fn has_post_signals(n: &NodeRef) -> bool {
             return false;
         }
         let name = name_of(&e);
-        if name == "time" {
+        if &*name == "time" {
             return true;
         }
-        if name == "a" {
+        if &*name == "a" {
             if let Some(href) = e.attr("href") {
                 let h = href.to_ascii_lowercase();
                 if ["/u/", "/user/", "/users/", "/member", "/profile", "/people/", "/author/", "/~"]
@@ -332,10 +334,10 @@ fn is_boilerplate(n: &NodeRef, s: Stats, root_text: usize, posts: bool) -> bool 
         return false;
     }
     let name = name_of(n);
-    if name == "nav" || !posts && matches!(name.as_str(), "aside" | "footer" | "header") {
+    if &*name == "nav" || !posts && matches!(&*name, "aside" | "footer" | "header") {
         return true;
     }
-    if name == "form" && s.text < 300 {
+    if &*name == "form" && s.text < 300 {
         return true;
     }
     if n.attr("role").is_some_and(|r| BOILERPLATE_ROLES.contains(&r.trim().to_ascii_lowercase().as_str())) {
@@ -345,7 +347,7 @@ fn is_boilerplate(n: &NodeRef, s: Stats, root_text: usize, posts: bool) -> bool 
         return true;
     }
     // Lists of short links: menus, tables of contents, tag clouds, "more from" lists.
-    if matches!(name.as_str(), "ul" | "ol" | "div" | "section" | "dl" | "table" | "p" | "menu")
+    if matches!(&*name, "ul" | "ol" | "div" | "section" | "dl" | "table" | "p" | "menu")
         && s.links >= 3
         && s.link * 10 >= s.text * 7
         && s.link / s.links < 30
@@ -390,7 +392,7 @@ pub(crate) fn extract(doc: &Document, base: &url::Url, title: &str) -> Option<St
             continue;
         }
         // The title is in the front matter; Readability drops the heading that repeats it.
-        if !title_dropped && name_of(&n) == "h1" {
+        if !title_dropped && &*name_of(&n) == "h1" {
             let h = n.text().split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
             if !h.is_empty() && (title.contains(&h) || h.contains(&title)) {
                 skip.insert(n.id);
@@ -467,7 +469,7 @@ pub(crate) fn remove_furniture(doc: &Document) {
     let total = visible_chars(&body.nodes()[0]);
     let Some(candidates) = doc.try_select("body [class], body [id], body form") else { return };
     for n in candidates.nodes() {
-        let furniture = name_of(n) == "form" && visible_chars(n) < 120 && !n.is("form:has(textarea)")
+        let furniture = &*name_of(n) == "form" && visible_chars(n) < 120 && !n.is("form:has(textarea)")
             || ["class", "id"].iter().any(|a| {
                 n.attr(a).is_some_and(|v| {
                     v.to_ascii_lowercase()
