@@ -444,4 +444,6 @@ pub fn backoff_ms(attempt: u32, unit_random: f64) -> u64 {
 }
 
 #[cfg(test)]
+mod fixtures;
+#[cfg(test)]
 mod tests;

@@ -104,22 +104,8 @@ pub fn due_deletes(held: &mut Vec<HeldDelete>, now_ms: i64) -> Vec<Queued> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cairn_model::{AnnotationId, Color, PageKey, Selector};
 
-    fn record(id_byte: u8, sync: SyncState, community: Option<&str>) -> LocalRecord {
-        let key = PageKey::from_url("https://wiki.example.com/a").unwrap();
-        let quote = Selector::TextQuoteSelector { exact: "x".into(), prefix: None, suffix: None };
-        let annotation = Annotation::new_highlight(
-            AnnotationId::new_v7(1_700_000_000_000, [id_byte; 10]),
-            "https://wiki.example.com/a",
-            vec![quote],
-            Color::Yellow,
-            1_700_000_000_000,
-        );
-        let mut r = LocalRecord::own(annotation, &key, 1, community, true);
-        r.sync = sync;
-        r
-    }
+    use crate::fixtures::own_record as record;
 
     #[test]
     fn mutations_are_numbered_in_order_from_next_seq_which_moves_past_them() {

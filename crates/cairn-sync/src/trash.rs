@@ -57,21 +57,9 @@ pub fn next_due(held: &[HeldDelete]) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cairn_model::{Annotation, AnnotationId, Color, PageKey, Selector};
 
     fn record(id_byte: u8, sync: SyncState) -> LocalRecord {
-        let key = PageKey::from_url("https://wiki.example.com/a").unwrap();
-        let quote = Selector::TextQuoteSelector { exact: "x".into(), prefix: None, suffix: None };
-        let annotation = Annotation::new_highlight(
-            AnnotationId::new_v7(1_700_000_000_000, [id_byte; 10]),
-            "https://wiki.example.com/a",
-            vec![quote],
-            Color::Yellow,
-            1_700_000_000_000,
-        );
-        let mut r = LocalRecord::own(annotation, &key, 1, Some("team"), true);
-        r.sync = sync;
-        r
+        crate::fixtures::own_record(id_byte, sync, Some("team"))
     }
 
     #[test]
