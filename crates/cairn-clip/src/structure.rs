@@ -305,6 +305,11 @@ const BOILERPLATE_WORDS: &[&str] = &[
     "banner",
     "toc",
     "widget",
+    // A post's furniture: its action bar, reactions, vote counter and signature.
+    "signature",
+    "actions",
+    "reactions",
+    "vote",
 ];
 
 fn is_boilerplate_name(n: &NodeRef) -> bool {
