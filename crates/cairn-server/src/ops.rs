@@ -1,5 +1,7 @@
-//! What keeps the server safe to run: CORS for the extension only, per-token
-//! rate limits, request timeouts, readiness and Prometheus metrics.
+//! What keeps the server safe to run: CORS for the extension only, security
+//! headers, per-token rate limits (and each token's last use), failed sign-ins
+//! throttled per username and address, request timeouts, readiness and
+//! Prometheus metrics.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
