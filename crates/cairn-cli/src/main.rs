@@ -1,7 +1,7 @@
 //! `cairn`: the core's command line, for checking anchoring and clipping on saved pages.
 //!
 //! * `cairn anchor --html PAGE.html < annotations.jsonl > results.jsonl` (see `anchor.rs`)
-//! * `cairn clip PAGE.html --url URL [--format md|json]` (see `clip.rs`)
+//! * `cairn clip PAGE.html --url URL [--format md|json] [--rules RULES.json]` (see `clip.rs`)
 //!
 //! Each subcommand lives in its own module and runs exactly the core code the
 //! extension runs; this file only dispatches.
@@ -18,7 +18,7 @@ cairn <command> [args]
 Commands:
   anchor --html PAGE.html   Anchor W3C annotations (JSON lines on stdin) in a saved page;
                             one result per line on stdout.
-  clip PAGE.html --url URL  Clip a saved page to Markdown (--format md|json).
+  clip PAGE.html --url URL  Clip a saved page to Markdown (--format md|json, --rules RULES.json).
 ";
 
 fn main() -> ExitCode {
