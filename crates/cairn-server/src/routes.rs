@@ -330,30 +330,51 @@ async fn may_hear(state: &AppState, user: &User, notice: &ChangeNotice) -> Resul
 /// `GET /v1/events`: server-sent events, each `{community, seq}` only; the
 /// client pulls the feed to learn what changed. A client that falls behind
 /// gets a `resync` event and should pull every feed.
-pub async fn events(State(state): State<AppState>, Caller(user): Caller) -> Response {
+/// How often an open live stream checks that its token is still valid: a stream
+/// ends within this long of its token's revocation or expiry (or a password change).
+pub const STREAM_TOKEN_RECHECK: std::time::Duration = std::time::Duration::from_secs(4);
+
+pub async fn events(State(state): State<AppState>, BearerToken(token_hash): BearerToken) -> Result<Response, ApiError> {
+    let user = state.store.user_for_token(&token_hash, now_ms()).await?.ok_or_else(invalid_token)?;
     let receiver = state.changes.subscribe();
-    let stream = futures_util::stream::unfold((receiver, state, user), |(mut receiver, state, user)| async move {
-        loop {
-            let event = match receiver.recv().await {
-                Ok(notice) => match may_hear(&state, &user, &notice).await {
-                    Ok(true) => {
-                        let body = ChangeEvent { community: notice.community, seq: notice.seq as u64 };
-                        Event::default().event("change").json_data(body).ok()
-                    }
-                    Ok(false) => None,
-                    Err(_) => return None,
-                },
-                Err(broadcast::error::RecvError::Lagged(_)) => Some(Event::default().event("resync").data("{}")),
-                Err(broadcast::error::RecvError::Closed) => return None,
-            };
-            if let Some(event) = event {
-                return Some((Ok::<_, std::convert::Infallible>(event), (receiver, state, user)));
+    let start = tokio::time::Instant::now() + STREAM_TOKEN_RECHECK;
+    let recheck = tokio::time::interval_at(start, STREAM_TOKEN_RECHECK);
+    let stream = futures_util::stream::unfold(
+        (receiver, state, user, token_hash, recheck),
+        |(mut receiver, state, user, token_hash, mut recheck)| async move {
+            loop {
+                let received = tokio::select! {
+                    received = receiver.recv() => received,
+                    _ = recheck.tick() => match state.store.user_for_token(&token_hash, now_ms()).await {
+                        Ok(Some(_)) => continue,
+                        // Revoked or expired (or the database is gone): the stream ends.
+                        _ => return None,
+                    },
+                };
+                let event = match received {
+                    Ok(notice) => match may_hear(&state, &user, &notice).await {
+                        Ok(true) => {
+                            let body = ChangeEvent { community: notice.community, seq: notice.seq as u64 };
+                            Event::default().event("change").json_data(body).ok()
+                        }
+                        Ok(false) => None,
+                        Err(_) => return None,
+                    },
+                    Err(broadcast::error::RecvError::Lagged(_)) => Some(Event::default().event("resync").data("{}")),
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                };
+                if let Some(event) = event {
+                    return Some((
+                        Ok::<_, std::convert::Infallible>(event),
+                        (receiver, state, user, token_hash, recheck),
+                    ));
+                }
             }
-        }
-    });
+        },
+    );
     let mut response = Sse::new(stream).keep_alive(KeepAlive::default()).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    Ok(response)
 }
 
 #[derive(Deserialize)]

@@ -35,6 +35,31 @@ async fn next_change(response: &mut reqwest::Response, buffer: &mut String) -> O
 }
 
 both_backends! {
+    async fn a_live_stream_ends_soon_after_its_token_is_revoked() {
+        let s = TestServer::start().await;
+        let (laptop, phone) = (s.token("bob").await, s.token("bob").await);
+        let mut laptop_events = s.get("/v1/events", &laptop).await;
+        let mut phone_events = s.get("/v1/events", &phone).await;
+        assert_eq!(laptop_events.status(), 200);
+        let signed_out = s.http.delete(s.url("/v1/session")).bearer_auth(&laptop).send().await.unwrap();
+        assert_eq!(signed_out.status(), 204);
+        // The server checks a stream's token every few seconds; the deadline here is
+        // only there so that a stream that never ends fails the test instead of hanging it.
+        let ended = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(chunk) = laptop_events.chunk().await.unwrap() {
+                assert!(!String::from_utf8_lossy(&chunk).contains("event: change"));
+            }
+        })
+        .await;
+        assert!(ended.is_ok(), "the revoked token's stream is still open");
+        // The other device's stream still hears changes.
+        let mut buf = String::new();
+        let alice = s.token("alice").await;
+        let a = annotation(&new_id(), "https://a.example/", "shared", T0);
+        s.push(&alice, "d", json!([upsert(1, &a, &["demo-team"])])).await;
+        assert!(next_change(&mut phone_events, &mut buf).await.is_some(), "{buf}");
+    }
+
     async fn the_community_feed_pages_in_sequence_order_with_tombstones_and_unshares() {
         let s = TestServer::start().await;
         let (alice, bob) = (s.token("alice").await, s.token("bob").await);
