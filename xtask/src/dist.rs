@@ -58,7 +58,21 @@ pub fn dist(opts: &Options) -> Result<PathBuf> {
     let out_dir = target_dir().join(WASM_TARGET).join(profile_dir);
     let mut fresh = Vec::new();
     let mut cached = Vec::new();
-    for (package, features) in MODULES {
+    // Cargo itself takes many seconds to find nothing to do here: the two runs build cairn-web
+    // with different features, and its cdylib's fingerprint flips between them. So when no input
+    // of the wasm crates changed since the last dist (`InputsStamp`), cargo is not run at all.
+    let inputs = InputsStamp::now(profile, opts.release);
+    let reusable: Option<Vec<BuildCache>> = if inputs.unchanged() {
+        MODULES.iter().map(|(package, _)| BuildCache::existing(profile, &package.replace('-', "_"))).collect()
+    } else {
+        None
+    };
+    let skip_cargo = reusable.is_some();
+    if let Some(caches) = reusable {
+        println!("    no input of the wasm crates changed since the last dist: reusing both modules, cargo not run");
+        cached = caches;
+    }
+    for (package, features) in MODULES.iter().filter(|_| !skip_cargo) {
         let t = Instant::now();
         println!("    cargo build {package} ({WASM_TARGET}, {profile})");
         util::run_cmd(
@@ -97,6 +111,7 @@ pub fn dist(opts: &Options) -> Result<PathBuf> {
     for cache in &cached {
         copy_tree(&cache.out_dir(), &wasm_dir)?;
     }
+    inputs.save();
 
     let ext_src = root.join("extension");
     if !ext_src.is_dir() {
@@ -278,6 +293,14 @@ impl BuildCache {
         Ok(BuildCache { dir: target_dir().join("dist").join("cache").join(profile).join(stem), key })
     }
 
+    /// The cached output of a module, whatever it was made from (for when no input changed).
+    fn existing(profile: &str, stem: &str) -> Option<Self> {
+        let dir = target_dir().join("dist").join("cache").join(profile).join(stem);
+        let key = fs::read_to_string(dir.join("stamp")).ok()?;
+        let cache = BuildCache { dir, key };
+        cache.is_fresh().then_some(cache)
+    }
+
     fn out_dir(&self) -> PathBuf {
         self.dir.join("out")
     }
@@ -317,6 +340,74 @@ impl BuildCache {
         fs::rename(staged, &out)
             .map_err(|e| format!("could not move {} to {}: {e}", staged.display(), out.display()))?;
         fs::write(self.stamp(), &self.key).map_err(|e| format!("could not write {}: {e}", self.stamp().display()))
+    }
+}
+
+/// What the wasm modules are built from, summed up cheaply: every file under `crates/` (count and
+/// newest modification time), the workspace's Cargo.toml, Cargo.lock and cargo config, the
+/// toolchain (`rustc -vV`), RUSTFLAGS, this file's code and the wasm-opt binary. Taken before
+/// cargo runs and saved after a dist succeeds, so that an edit made during a build is seen next time.
+struct InputsStamp {
+    path: PathBuf,
+    summary: String,
+}
+
+impl InputsStamp {
+    fn now(profile: &str, release: bool) -> Self {
+        let root = project_root();
+        let (mut count, mut newest) = (0u64, std::time::SystemTime::UNIX_EPOCH);
+        let mut note = |p: &Path| {
+            if let Ok(m) = fs::metadata(p) {
+                count += 1;
+                newest = newest.max(m.modified().unwrap_or(newest));
+            }
+        };
+        let mut stack = vec![root.join("crates")];
+        while let Some(dir) = stack.pop() {
+            note(&dir); // a file deleted or renamed changes its directory's time
+            for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let p = entry.path();
+                let name = entry.file_name();
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    if name != "target" && name != "node_modules" && !name.to_string_lossy().starts_with('.') {
+                        stack.push(p);
+                    }
+                } else {
+                    note(&p);
+                }
+            }
+        }
+        for f in ["Cargo.toml", "Cargo.lock", ".cargo/config.toml", "rust-toolchain.toml", "rust-toolchain"] {
+            note(&root.join(f));
+        }
+        let rustc = Command::new("rustc").arg("-vV").output().map(|o| o.stdout).unwrap_or_default();
+        let flags: Vec<String> = ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_RUSTFLAGS"]
+            .iter()
+            .map(|v| format!("{v}={}", std::env::var(v).unwrap_or_default()))
+            .collect();
+        let opt = fs::metadata(wasm_opt_bin()).map(|m| (m.len(), m.modified().ok())).ok();
+        let since_epoch = newest.duration_since(std::time::SystemTime::UNIX_EPOCH).unwrap_or_default();
+        let summary = format!(
+            "{count} files, newest {}.{:09}\nrustc {:016x}\n{}\nxtask dist.rs {:016x}\nrelease {release}, wasm-opt {opt:?}\n",
+            since_epoch.as_secs(),
+            since_epoch.subsec_nanos(),
+            hash(&rustc),
+            flags.join(" "),
+            hash(include_bytes!("dist.rs")),
+        );
+        InputsStamp { path: target_dir().join("dist").join("cache").join(profile).join("inputs"), summary }
+    }
+
+    fn unchanged(&self) -> bool {
+        fs::read_to_string(&self.path).is_ok_and(|s| s == self.summary)
+    }
+
+    /// Best effort: without it the next dist runs cargo, nothing worse.
+    fn save(&self) {
+        if let Some(dir) = self.path.parent() {
+            let _ = fs::create_dir_all(dir);
+        }
+        let _ = fs::write(&self.path, &self.summary);
     }
 }
 
