@@ -343,5 +343,17 @@ describe('the account', () => {
       const { items } = await popupTexts(alice.context, alice.extensionId, RUNBOOK());
       return items.length === 1 && items[0].sync === 'synced';
     }, 'the highlight made after the change to sync');
+
+    // Signing out revokes this browser's token on the server, not only here.
+    const api = await (await signInApi('a brand new secret')).json();
+    const tokens = async () =>
+      (await (await fetch(`${server.url}/v1/me/tokens`, { headers: { authorization: `Bearer ${api.token}` } })).json()).tokens;
+    const before = await tokens();
+    const signOut = await alice.context.newPage();
+    await signOut.goto(`chrome-extension://${alice.extensionId}/options.html`);
+    await signOut.getByTestId('sign-out').click();
+    await signOut.getByTestId('sign-in').waitFor();
+    const after = await tokens();
+    assert.equal(after.length, before.length - 1, `tokens before ${JSON.stringify(before)}, after ${JSON.stringify(after)}`);
   });
 });

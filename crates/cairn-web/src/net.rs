@@ -70,6 +70,10 @@ impl Server<'_> {
         self.call("GET", path, None, timeout_ms).await
     }
 
+    pub async fn delete(&self, path: &str) -> Result<(), NetError> {
+        self.call("DELETE", path, None, None).await
+    }
+
     pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, NetError> {
         self.send_json("POST", path, body).await
     }
@@ -126,7 +130,9 @@ impl Server<'_> {
             .unwrap_or_default();
         let status = response.status();
         if (200..300).contains(&status) {
-            return serde_json::from_str(&text).map_err(|e| NetError::BadAnswer(e.to_string()));
+            // An empty answer (204) reads as JSON null, which is what `()` expects.
+            let body = if text.trim().is_empty() { "null" } else { text.as_str() };
+            return serde_json::from_str(body).map_err(|e| NetError::BadAnswer(e.to_string()));
         }
         let (code, message) = match serde_json::from_str::<ErrorBody>(&text) {
             Ok(b) => (b.error.code, b.error.message),

@@ -585,6 +585,14 @@ async fn panel_request(request: PanelRequest) -> Outcome<PanelReply> {
             Ok(PanelReply::Status(status(&store, &settings).await?))
         }
         PanelRequest::SignOut {} => {
+            // Send what is queued while the token still works, then revoke the token
+            // on the server so that it is worth nothing if it leaked from this
+            // profile. Both are best effort: signing out never waits on a server
+            // that is down (the token then stays valid until it expires).
+            let _ = push_now(true).await;
+            if let (Some(base), Some(token)) = (&settings.server_url, &settings.token) {
+                let _ = Server { base_url: base, token: Some(token) }.delete("/v1/session").await;
+            }
             // Only the account's fields: the device id, the sequence numbers and
             // what is queued or held stay.
             let settings = store
