@@ -28,7 +28,8 @@ chrome.alarms.onAlarm.addListener((alarm) => safely('alarm', () => cairn.on_alar
 chrome.contextMenus.onClicked.addListener((info, tab) => {
   const tabId = tab?.id ?? -1;
   if (info.menuItemId === 'cairn-highlight') safely('context menu', () => cairn.on_highlight_command(tabId));
-  if (info.menuItemId === 'cairn-clip-selection') safely('context menu', () => cairn.on_clip_command(tabId, 'selection'));
+  if (info.menuItemId === 'cairn-clip-selection')
+    safely('context menu', () => cairn.on_clip_command(tabId, 'selection'));
   if (info.menuItemId === 'cairn-clip-article') safely('context menu', () => cairn.on_clip_command(tabId, 'article'));
 });
 chrome.commands.onCommand.addListener((command, tab) => {

@@ -310,7 +310,8 @@
     const box = overlay.box.getBoundingClientRect();
     const below = rect.bottom + 6;
     const above = rect.top - 6 - box.height;
-    const top = below + box.height <= innerHeight - 8 ? below : above >= 8 ? above : Math.max(8, innerHeight - 8 - box.height);
+    const top =
+      below + box.height <= innerHeight - 8 ? below : above >= 8 ? above : Math.max(8, innerHeight - 8 - box.height);
     const left = Math.min(Math.max(8, rect.left), Math.max(8, innerWidth - 8 - box.width));
     host.style.top = `${Math.round(top)}px`;
     host.style.left = `${Math.round(left)}px`;
@@ -365,7 +366,9 @@
       const over = n > MAX_NOTE_CHARS;
       count.textContent = over
         ? `${n - MAX_NOTE_CHARS} characters too long: notes hold up to ${MAX_NOTE_CHARS}`
-        : n >= MAX_NOTE_CHARS * 0.9 ? `${n} / ${MAX_NOTE_CHARS}` : '';
+        : n >= MAX_NOTE_CHARS * 0.9
+          ? `${n} / ${MAX_NOTE_CHARS}`
+          : '';
       count.classList.toggle('over', over);
       area.setAttribute('aria-invalid', String(over));
       save.disabled = over;
@@ -406,13 +409,15 @@
     const model = collectText();
     const at = selectionOffsets(model);
     if (!at) return;
-    const highlight = el('button', { className: 'primary', textContent: 'Highlight', title: 'Highlight with Cairn (Alt+Shift+U)' });
+    const highlight = el('button', {
+      className: 'primary',
+      textContent: 'Highlight',
+      title: 'Highlight with Cairn (Alt+Shift+U)',
+    });
     highlight.addEventListener('click', () => createHighlight(model, at).catch(report));
     const note = el('button', { textContent: 'Note', title: 'Highlight and add a note' });
     note.addEventListener('click', () => {
-      overlay.box.replaceChildren(
-        noteEditor('', (text) => createHighlight(model, at, { note: text }).catch(report)),
-      );
+      overlay.box.replaceChildren(noteEditor('', (text) => createHighlight(model, at, { note: text }).catch(report)));
       showAt(rect);
     });
     const swatches = COLORS.map((c) => {
@@ -445,12 +450,21 @@
       who.append(el('strong', { textContent: 'You' }));
     }
     if (data.created) {
-      const when = el('time', { textContent: relativeTime(data.created), title: new Date(data.created).toLocaleString() });
+      const when = el('time', {
+        textContent: relativeTime(data.created),
+        title: new Date(data.created).toLocaleString(),
+      });
       who.append(when);
     }
     const shared = data.audience?.length > 0;
     const audience = shared ? data.audience.join(', ') : data.teammate ? `Shared by ${data.teammate}` : 'Only you';
-    who.append(el('span', { className: shared ? 'chip shared' : 'chip', textContent: audience, title: shared ? `Seen by the members of ${audience}` : 'Private' }));
+    who.append(
+      el('span', {
+        className: shared ? 'chip shared' : 'chip',
+        textContent: audience,
+        title: shared ? `Seen by the members of ${audience}` : 'Private',
+      }),
+    );
     parts.push(who);
     if (data.note_html) {
       const note = el('div', { className: 'note' });
@@ -462,9 +476,7 @@
     if (!data.teammate) {
       const edit = el('button', { textContent: data.note ? 'Edit note' : 'Add note' });
       edit.addEventListener('click', () => {
-        overlay.box.replaceChildren(
-          noteEditor(data.note, (text) => editHighlight(id, { note: text }).catch(report)),
-        );
+        overlay.box.replaceChildren(noteEditor(data.note, (text) => editHighlight(id, { note: text }).catch(report)));
         showAt(h.range.getBoundingClientRect());
       });
       const del = el('button', { className: 'danger', textContent: 'Delete' });
@@ -546,7 +558,9 @@
     painted.delete(id);
     repaint();
     hideOverlay();
-    const text = shared ? 'Highlight deleted. Teammates lose it in a few seconds unless you undo.' : 'Highlight deleted.';
+    const text = shared
+      ? 'Highlight deleted. Teammates lose it in a few seconds unless you undo.'
+      : 'Highlight deleted.';
     toast(text, {
       ms: UNDO_WINDOW_MS,
       undo: async () => {
@@ -579,7 +593,14 @@
     if (!at) throw new Error('select the passage to clip first');
     const holder = document.createElement('div');
     holder.append(selection.getRangeAt(0).cloneContents());
-    return ask({ ...base, html: holder.innerHTML, quote: selection.toString(), text: model.text, start: at.start, end: at.end });
+    return ask({
+      ...base,
+      html: holder.innerHTML,
+      quote: selection.toString(),
+      text: model.text,
+      start: at.start,
+      end: at.end,
+    });
   }
 
   // ---- events -------------------------------------------------------------

@@ -73,18 +73,25 @@ for (let i = 0; i < runs; i++) {
 }
 const afterLong = memory(wasm);
 
-const [corpusMs, corpusResults] = timed(() => workload.corpus.map((p) => { const w = prepare(p); return w.finish(w.run()); }));
+const [corpusMs, corpusResults] = timed(() =>
+  workload.corpus.map((p) => {
+    const w = prepare(p);
+    return w.finish(w.run());
+  }),
+);
 const after = memory(wasm);
 
 writeFileSync(args.out, JSON.stringify({ long: long.finish(longResult), corpus: corpusResults }));
-console.log(JSON.stringify({
-  side,
-  runs,
-  warmup_ms: warmupMs,
-  times_ms: times,
-  median_ms: median(times),
-  min_ms: Math.min(...times),
-  corpus_ms: corpusMs,
-  corpus_pages: workload.corpus.length,
-  memory: { before, after_long: afterLong, after },
-}));
+console.log(
+  JSON.stringify({
+    side,
+    runs,
+    warmup_ms: warmupMs,
+    times_ms: times,
+    median_ms: median(times),
+    min_ms: Math.min(...times),
+    corpus_ms: corpusMs,
+    corpus_pages: workload.corpus.length,
+    memory: { before, after_long: afterLong, after },
+  }),
+);

@@ -17,18 +17,21 @@ const { cleanupAll, eventually, extensionWithPreset, launchBrowser } = await imp
 // markup (wrappers with attributes, inline icons, macro scripts), the text is a
 // long handbook (sections, paragraphs, lists, code, tables) that fits in one clip.
 function page() {
-  const parts = ['<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Platform handbook</title></head><body><nav>Home · Docs</nav><article><h1>Platform handbook</h1>'];
+  const parts = [
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Platform handbook</title></head><body><nav>Home · Docs</nav><article><h1>Platform handbook</h1>',
+  ];
   const icon = `<svg class="icon" viewBox="0 0 24 24" aria-hidden="true">${'<path d="M12 2l3 7h7l-5.5 4 2 7-6.5-4.5L5.5 20l2-7L2 9h7z"/>'.repeat(8)}</svg>`;
   const macro = `<script type="text/x-macro">${'window.wikiMacros = (window.wikiMacros || []).concat([{ name: "status", params: { colour: "green" } }]);'.repeat(12)}</script>`;
   let size = 0;
   for (let i = 0; size < 5_000_000; i++) {
-    const wrap = (inner) => `<div class="wiki-section" data-section-id="${i}" data-macro-id="m-${i}" data-layout="full-width">${inner}</div>`;
+    const wrap = (inner) =>
+      `<div class="wiki-section" data-section-id="${i}" data-macro-id="m-${i}" data-layout="full-width">${inner}</div>`;
     const p = wrap(
-      `<h2>${icon}Section ${i}</h2>${macro}<p>Section ${i} explains how the platform team deploys, observes and rolls back service ${i}. `
-        + 'Every change goes through review, a canary and a staged rollout. '
-        + `</p><ul><li>Owner: team ${i % 17}</li><li>Runbook: <a href="/runbooks/${i}">runbook ${i}</a></li></ul>`
-        + `<pre><code class="language-sh">deployctl promote service-${i} --region all</code></pre>`
-        + `<table><tr><th>Region</th><th>Replicas</th></tr><tr><td>eu-west</td><td>${i % 9}</td></tr></table>`,
+      `<h2>${icon}Section ${i}</h2>${macro}<p>Section ${i} explains how the platform team deploys, observes and rolls back service ${i}. ` +
+        'Every change goes through review, a canary and a staged rollout. ' +
+        `</p><ul><li>Owner: team ${i % 17}</li><li>Runbook: <a href="/runbooks/${i}">runbook ${i}</a></li></ul>` +
+        `<pre><code class="language-sh">deployctl promote service-${i} --region all</code></pre>` +
+        `<table><tr><th>Region</th><th>Replicas</th></tr><tr><td>eu-west</td><td>${i % 9}</td></tr></table>`,
     );
     parts.push(p);
     size += p.length;
@@ -47,7 +50,10 @@ try {
   const tab = await context.newPage();
   const url = `${origin}/handbook.html`;
   await tab.goto(url);
-  await eventually(() => worker.evaluate(async (u) => (await chrome.tabs.query({ url: u })).length === 1, url), 'the tab');
+  await eventually(
+    () => worker.evaluate(async (u) => (await chrome.tabs.query({ url: u })).length === 1, url),
+    'the tab',
+  );
   const times = [];
   for (let i = 0; i < Number(values.runs); i++) {
     const ms = await worker.evaluate(async (u) => {

@@ -41,7 +41,9 @@ if (side === 'cairn') {
 }
 
 const dir = join(args.corpus, 'mozilla-readability-test-pages/test/test-pages');
-const names = readdirSync(dir).filter((n) => existsSync(join(dir, n, 'source.html'))).sort();
+const names = readdirSync(dir)
+  .filter((n) => existsSync(join(dir, n, 'source.html')))
+  .sort();
 const before = memory(wasm);
 const pages = [];
 for (const name of names) {
@@ -63,9 +65,11 @@ for (const name of names) {
 }
 const after = memory(wasm);
 writeFileSync(args.out, JSON.stringify({ pages: pages.map(({ name, text }) => ({ name, text })) }));
-console.log(JSON.stringify({
-  side,
-  runs,
-  pages: pages.map(({ name, bytes, median_ms, error }) => ({ name, bytes, median_ms, error })),
-  memory: { before, after },
-}));
+console.log(
+  JSON.stringify({
+    side,
+    runs,
+    pages: pages.map(({ name, bytes, median_ms, error }) => ({ name, bytes, median_ms, error })),
+    memory: { before, after },
+  }),
+);

@@ -37,9 +37,14 @@ const P3 = 'Every consumer must be idempotent because the bus delivers at least 
 
 async function popupItems(context, extensionId, url) {
   const popup = await openPopup(context, extensionId, url);
-  await popup.waitForFunction(() => !document.body.textContent.includes('Loading…') && !document.body.textContent.includes('…'));
+  await popup.waitForFunction(
+    () => !document.body.textContent.includes('Loading…') && !document.body.textContent.includes('…'),
+  );
   const items = await popup.getByTestId('highlight').evaluateAll((els) =>
-    els.map((el) => ({ quote: el.querySelector('[data-testid="quote"]').textContent, orphan: el.dataset.orphan === 'true' })),
+    els.map((el) => ({
+      quote: el.querySelector('[data-testid="quote"]').textContent,
+      orphan: el.dataset.orphan === 'true',
+    })),
   );
   return { popup, items };
 }
@@ -56,12 +61,15 @@ describe('anchoring on changing pages', () => {
     await eventually(async () => (await highlighted(page, 'cairn-yellow')).length === 1, 'the highlight');
 
     // Paragraphs inserted before it, another one moved, markup and whitespace changed.
-    fixtures.put('/edited/doc.html', article([
-      'An introduction was added at the top of the page.',
-      P3,
-      P1.replace('shared bus', '<em>shared</em>   bus'),
-      P2,
-    ]));
+    fixtures.put(
+      '/edited/doc.html',
+      article([
+        'An introduction was added at the top of the page.',
+        P3,
+        P1.replace('shared bus', '<em>shared</em>   bus'),
+        P2,
+      ]),
+    );
     await page.reload();
     await eventually(
       async () => (await highlighted(page, 'cairn-yellow'))[0] === 'the safe choice when p99 latency doubles',
@@ -93,9 +101,15 @@ describe('anchoring on changing pages', () => {
     await select(page, 'Every consumer must be idempotent');
     await popup.getByTestId('reattach').click();
     await popup.getByTestId('info').waitFor();
-    await eventually(async () => (await highlighted(page, 'cairn-yellow'))[0] === 'Every consumer must be idempotent', 'the re-attached highlight');
+    await eventually(
+      async () => (await highlighted(page, 'cairn-yellow'))[0] === 'Every consumer must be idempotent',
+      'the re-attached highlight',
+    );
     await page.reload();
-    await eventually(async () => (await highlighted(page, 'cairn-yellow'))[0] === 'Every consumer must be idempotent', 'the re-attached highlight after reload');
+    await eventually(
+      async () => (await highlighted(page, 'cairn-yellow'))[0] === 'Every consumer must be idempotent',
+      'the re-attached highlight after reload',
+    );
   });
 
   test('content rendered after load is highlighted when it arrives, and route changes load the new page', async () => {
@@ -110,7 +124,10 @@ describe('anchoring on changing pages', () => {
 
     // Reload: the text arrives 1.5 s after load; the highlight follows it.
     await page.reload();
-    await eventually(async () => (await highlighted(page, 'cairn-yellow'))[0] === 'Rotate them with the vault CLI', 'the late highlight');
+    await eventually(
+      async () => (await highlighted(page, 'cairn-yellow'))[0] === 'Rotate them with the vault CLI',
+      'the late highlight',
+    );
 
     // Route change to OPS-2 (pushState): OPS-1's highlight is dropped.
     await page.getByText('OPS-2', { exact: true }).click();
@@ -118,7 +135,10 @@ describe('anchoring on changing pages', () => {
     await eventually(async () => (await allHighlighted(page)).length === 0, 'the old highlight to be dropped');
     await select(page, 'Freeze time in the test instead.');
     await highlightSelection(worker, `${fixtures.origin}/spa/issues/OPS-2`);
-    await eventually(async () => (await highlighted(page, 'cairn-yellow'))[0] === 'Freeze time in the test instead.', 'the OPS-2 highlight');
+    await eventually(
+      async () => (await highlighted(page, 'cairn-yellow'))[0] === 'Freeze time in the test instead.',
+      'the OPS-2 highlight',
+    );
 
     // Back to OPS-1: its highlight returns, OPS-2's does not follow.
     await page.goBack();
@@ -142,7 +162,10 @@ describe('the in-page toolbar and notes', () => {
     await eventually(async () => (await overlayHtml(page)).includes('textarea'), 'the note editor');
     await page.keyboard.type('Needs **two** approvals <img src=x onerror=alert(1)> [x](javascript:alert(1))');
     await page.keyboard.press('Control+Enter');
-    await eventually(async () => (await highlighted(page, 'cairn-yellow')).includes('canary'), 'the highlight with a note');
+    await eventually(
+      async () => (await highlighted(page, 'cairn-yellow')).includes('canary'),
+      'the highlight with a note',
+    );
 
     // Clicking the highlight shows the note, rendered from Markdown and sanitized.
     await page.mouse.click(canary.x, canary.y);
@@ -169,7 +192,10 @@ describe('the in-page toolbar and notes', () => {
     assert.deepEqual(items, ['Ask the release manager first.']);
     await popup.close();
 
-    await eventually(async () => (await highlighted(page, 'cairn-yellow')).includes('canary'), 'the highlight after reload');
+    await eventually(
+      async () => (await highlighted(page, 'cairn-yellow')).includes('canary'),
+      'the highlight after reload',
+    );
     await page.mouse.click(canary.x, canary.y);
     await eventually(async () => (await overlayHtml(page)).includes('Delete'), 'the popover');
     await clickOverlayButton(page, 'Delete');
@@ -177,7 +203,10 @@ describe('the in-page toolbar and notes', () => {
     // Undo brings it back, note and all.
     await eventually(async () => (await overlayHtml(page)).includes('Undo'), 'the undo toast');
     await clickOverlayButton(page, 'Undo');
-    await eventually(async () => (await highlighted(page, 'cairn-yellow')).includes('canary'), 'the highlight restored');
+    await eventually(
+      async () => (await highlighted(page, 'cairn-yellow')).includes('canary'),
+      'the highlight restored',
+    );
     await page.mouse.click(canary.x, canary.y);
     await eventually(async () => (await overlayHtml(page)).includes('release manager'), 'the restored note');
     await clickOverlayButton(page, 'Delete');
@@ -190,11 +219,25 @@ describe('the in-page toolbar and notes', () => {
 
 describe('a long page', () => {
   test('500 highlights on a page with more than 1 MB of text all come back after reload', async () => {
-    const words = ['deploy', 'canary', 'rollback', 'latency', 'budget', 'incident', 'review', 'owner', 'region', 'ticket'];
+    const words = [
+      'deploy',
+      'canary',
+      'rollback',
+      'latency',
+      'budget',
+      'incident',
+      'review',
+      'owner',
+      'region',
+      'ticket',
+    ];
     const paragraphs = [];
     let size = 0;
     for (let i = 0; size < 1_100_000; i++) {
-      const p = `Paragraph ${i}: ` + Array.from({ length: 40 }, (_, j) => words[(i * 7 + j * 3) % words.length]).join(' ') + '.';
+      const p =
+        `Paragraph ${i}: ` +
+        Array.from({ length: 40 }, (_, j) => words[(i * 7 + j * 3) % words.length]).join(' ') +
+        '.';
       paragraphs.push(p);
       size += p.length;
     }
@@ -227,10 +270,16 @@ describe('a long page', () => {
     assert.equal(made, 500);
 
     await page.reload();
-    const painted = await eventually(async () => {
-      const n = await page.evaluate(() => (CSS.highlights.get('cairn-yellow') ? CSS.highlights.get('cairn-yellow').size : 0));
-      return n === 500 && n;
-    }, 'all 500 highlights', 60_000);
+    const painted = await eventually(
+      async () => {
+        const n = await page.evaluate(() =>
+          CSS.highlights.get('cairn-yellow') ? CSS.highlights.get('cairn-yellow').size : 0,
+        );
+        return n === 500 && n;
+      },
+      'all 500 highlights',
+      60_000,
+    );
     assert.equal(painted, 500);
     // The page's own event loop kept running while Cairn anchored (work is done in the service worker).
     assert.equal(await page.evaluate(() => new Promise((r) => setTimeout(() => r('alive'), 0))), 'alive');

@@ -6,16 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import {
-  CLI_BIN,
-  cleanupAll,
-  eventually,
-  launchBrowser,
-  openPopup,
-  select,
-  startStack,
-  tempDir,
-} from './harness.mjs';
+import { CLI_BIN, cleanupAll, eventually, launchBrowser, openPopup, select, startStack, tempDir } from './harness.mjs';
 
 let fixtures;
 let extensionDir;
@@ -63,13 +54,15 @@ describe('clipping', () => {
     await eventually(async () => (await clipsIn(popup)).length === 3, 'the URL-only clip');
 
     const clips = await clipsIn(popup);
-    assert.deepEqual(clips.map((c) => c.kind), ['URL only', 'selection', 'article']);
+    assert.deepEqual(
+      clips.map((c) => c.kind),
+      ['URL only', 'selection', 'article'],
+    );
     // The article's title comes from the page's content (the wiki's title element); the others use the tab title.
-    assert.deepEqual(clips.map((c) => c.title), [
-      'Design: Event bus v2 - Platform - Wiki',
-      'Design: Event bus v2 - Platform - Wiki',
-      'Design: Event bus v2',
-    ]);
+    assert.deepEqual(
+      clips.map((c) => c.title),
+      ['Design: Event bus v2 - Platform - Wiki', 'Design: Event bus v2 - Platform - Wiki', 'Design: Event bus v2'],
+    );
     assert.match(clips[2].preview, /# Design: Event bus v2|The event bus carries every domain event/);
     assert.match(clips[1].preview, /Version 2 replaces the single broker/);
     // URL-only: the link and the note, nothing from the page's body.
@@ -82,7 +75,9 @@ describe('clipping', () => {
 
     // Close the browser and start it again on the same profile: the extension
     // starts from scratch (new service worker, new wasm instance) and everything is still there.
-    const markdownBefore = await popup.locator('[data-testid="clip"][data-kind="article"] [data-testid="clip-preview"]').textContent();
+    const markdownBefore = await popup
+      .locator('[data-testid="clip"][data-kind="article"] [data-testid="clip-preview"]')
+      .textContent();
     await context.close();
     const reopened = await launchBrowser(extensionDir, { profile });
     const tab = await reopened.context.newPage();
@@ -90,7 +85,10 @@ describe('clipping', () => {
     const again = await openPopup(reopened.context, reopened.extensionId, url);
     await again.getByTestId('clip').first().waitFor();
     assert.equal((await clipsIn(again)).length, 3);
-    assert.equal(await again.locator('[data-testid="clip"][data-kind="article"] [data-testid="clip-preview"]').textContent(), markdownBefore);
+    assert.equal(
+      await again.locator('[data-testid="clip"][data-kind="article"] [data-testid="clip-preview"]').textContent(),
+      markdownBefore,
+    );
 
     // Download the article clip: the file is exactly what the core made of this page.
     const [download] = await Promise.all([
@@ -99,7 +97,10 @@ describe('clipping', () => {
     ]);
     assert.equal(download.suggestedFilename(), 'Design Event bus v2.md');
     const downloaded = await readFile(await download.path(), 'utf8');
-    assert.match(downloaded, /^---\ntitle: "Design: Event bus v2"\nsource: "http:\/\/127\.0\.0\.1:\d+\/private\/design-doc\.html"\n/);
+    assert.match(
+      downloaded,
+      /^---\ntitle: "Design: Event bus v2"\nsource: "http:\/\/127\.0\.0\.1:\d+\/private\/design-doc\.html"\n/,
+    );
     assert.match(downloaded, /```rust\nbus\.publish\("orders", &event\)\.await\?;\n```/);
     assert.match(downloaded, /\| Region \| Partitions \|/);
 
@@ -107,7 +108,9 @@ describe('clipping', () => {
     const dir = await tempDir('clip');
     const saved = join(dir, 'page.html');
     await writeFile(saved, liveHtml);
-    const { stdout } = await promisify(execFile)(CLI_BIN, ['clip', saved, '--url', url, '--format', 'md'], { maxBuffer: 16 << 20 });
+    const { stdout } = await promisify(execFile)(CLI_BIN, ['clip', saved, '--url', url, '--format', 'md'], {
+      maxBuffer: 16 << 20,
+    });
     assert.equal(body(downloaded), body(stdout));
   });
 });

@@ -77,7 +77,12 @@ export async function startServer({ dataDir, port = 0 } = {}) {
   return { url, stop, restart };
 }
 
-const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json' };
+const TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.json': 'application/json',
+};
 
 /**
  * Serves tests/fixtures on 127.0.0.1:0; paths under strict-csp/ get `script-src 'self'`.
@@ -94,7 +99,9 @@ export async function startFixtures() {
       return;
     }
     if (made.has(path)) {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(made.get(path));
+      res
+        .writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
+        .end(made.get(path));
       return;
     }
     // Single-page-app fixtures: any path under /spa/ serves the app shell.
@@ -105,7 +112,10 @@ export async function startFixtures() {
     }
     try {
       const body = await readFile(file);
-      const headers = { 'content-type': TYPES[extname(file)] || 'application/octet-stream', 'cache-control': 'no-store' };
+      const headers = {
+        'content-type': TYPES[extname(file)] || 'application/octet-stream',
+        'cache-control': 'no-store',
+      };
       if (path.includes('strict-csp')) headers['content-security-policy'] = "script-src 'self'";
       res.writeHead(200, headers).end(body);
     } catch {
@@ -187,7 +197,9 @@ export async function eventually(probe, what, timeoutMs = 15_000) {
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+  throw new Error(
+    `timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`,
+  );
 }
 
 /** Texts painted by Cairn on a page under a CSS highlight name; `cairn-teammate`
@@ -315,7 +327,9 @@ export async function overlayHtml(page) {
     }
   }
   await cdp.detach();
-  const visible = await page.evaluate(() => getComputedStyle(document.querySelector('cairn-overlay')).display !== 'none');
+  const visible = await page.evaluate(
+    () => getComputedStyle(document.querySelector('cairn-overlay')).display !== 'none',
+  );
   return visible ? html : '';
 }
 
@@ -325,7 +339,11 @@ export async function pageText(page) {
     const skipped = new Set(['SCRIPT', 'STYLE', 'NOSCRIPT', 'TEMPLATE', 'TEXTAREA', 'IFRAME', 'OBJECT']);
     const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_ELEMENT | NodeFilter.SHOW_TEXT, {
       acceptNode: (n) =>
-        n.nodeType === 3 ? NodeFilter.FILTER_ACCEPT : skipped.has(n.nodeName.toUpperCase()) ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_SKIP,
+        n.nodeType === 3
+          ? NodeFilter.FILTER_ACCEPT
+          : skipped.has(n.nodeName.toUpperCase())
+            ? NodeFilter.FILTER_REJECT
+            : NodeFilter.FILTER_SKIP,
     });
     let text = '';
     for (let n = walker.nextNode(); n; n = walker.nextNode()) text += n.data;

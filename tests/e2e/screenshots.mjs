@@ -36,7 +36,8 @@ async function shoot(page, surface) {
   console.log(`  ${surface.surface}/${surface.state}: ${SCHEMES.join(', ')}`);
 }
 
-const escape = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+const escape = (s) =>
+  String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 
 function indexHtml(error) {
   const rows = shots
@@ -61,7 +62,9 @@ ${cells}
 </section>`;
     })
     .join('\n');
-  const toc = shots.map((s) => `<li><a href="#${escape(`${s.surface}-${s.state}`)}">${escape(`${s.surface} / ${s.state}`)}</a></li>`).join('');
+  const toc = shots
+    .map((s) => `<li><a href="#${escape(`${s.surface}-${s.state}`)}">${escape(`${s.surface} / ${s.state}`)}</a></li>`)
+    .join('');
   return `<!doctype html>
 <html lang="en">
 <head>

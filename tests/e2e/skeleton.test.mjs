@@ -65,18 +65,27 @@ describe('a single user, signed out', () => {
     const page = await openPage(context, RUNBOOK());
     await select(page, 'Rollbacks never need a ticket.');
     await highlightSelection(worker, RUNBOOK());
-    await eventually(async () => (await highlighted(page, 'cairn-yellow')).includes('Rollbacks never need a ticket.'), 'the highlight');
+    await eventually(
+      async () => (await highlighted(page, 'cairn-yellow')).includes('Rollbacks never need a ticket.'),
+      'the highlight',
+    );
     // A shortcut has no popup to answer in: the page says it worked, and says why when it cannot.
     await eventually(async () => (await overlayHtml(page)).includes('Highlighted'), 'the toast');
     await page.evaluate(() => getSelection().removeAllRanges());
     await highlightSelection(worker, RUNBOOK());
-    await eventually(async () => (await overlayHtml(page)).includes('Select the text to highlight first'), 'the hint without a selection');
+    await eventually(
+      async () => (await overlayHtml(page)).includes('Select the text to highlight first'),
+      'the hint without a selection',
+    );
     // The page's own script still ran and its DOM is untouched by the highlight.
     assert.equal(await page.evaluate(() => document.body.dataset.pageScript), 'ran');
     assert.equal(await page.evaluate(() => document.querySelectorAll('mark, [class*=cairn]').length), 0);
 
     await page.reload();
-    await eventually(async () => (await highlighted(page, 'cairn-yellow')).includes('Rollbacks never need a ticket.'), 'the highlight after reload');
+    await eventually(
+      async () => (await highlighted(page, 'cairn-yellow')).includes('Rollbacks never need a ticket.'),
+      'the highlight after reload',
+    );
 
     await select(page, 'Check the error budget dashboard first.');
     await highlightSelection(worker, RUNBOOK());
@@ -88,7 +97,10 @@ describe('a single user, signed out', () => {
       ['Check the error budget dashboard first.', 'Rollbacks never need a ticket.'],
       'newest first',
     );
-    assert.ok(items.every((i) => i.sync === 'local'), JSON.stringify(items));
+    assert.ok(
+      items.every((i) => i.sync === 'local'),
+      JSON.stringify(items),
+    );
     assert.match(connection, /Not connected/);
   });
 
@@ -103,9 +115,15 @@ describe('a single user, signed out', () => {
       getSelection().addRange(r);
     });
     await highlightSelection(worker, RUNBOOK());
-    await eventually(async () => (await highlighted(page, 'cairn-yellow')).includes('Tuesdays and Thursdays between 10'), 'the cross-element highlight');
+    await eventually(
+      async () => (await highlighted(page, 'cairn-yellow')).includes('Tuesdays and Thursdays between 10'),
+      'the cross-element highlight',
+    );
     await page.reload();
-    await eventually(async () => (await highlighted(page, 'cairn-yellow')).includes('Tuesdays and Thursdays between 10'), 'the cross-element highlight after reload');
+    await eventually(
+      async () => (await highlighted(page, 'cairn-yellow')).includes('Tuesdays and Thursdays between 10'),
+      'the cross-element highlight after reload',
+    );
   });
 
   test('works on a page whose CSP forbids wasm, without a CSP violation', async () => {
@@ -113,9 +131,15 @@ describe('a single user, signed out', () => {
     const page = await openPage(context, CSP_PAGE());
     await select(page, 'raise the pool size');
     await highlightSelection(worker, CSP_PAGE());
-    await eventually(async () => (await highlighted(page, 'cairn-yellow')).includes('raise the pool size'), 'the highlight on the strict-CSP page');
+    await eventually(
+      async () => (await highlighted(page, 'cairn-yellow')).includes('raise the pool size'),
+      'the highlight on the strict-CSP page',
+    );
     await page.reload();
-    await eventually(async () => (await highlighted(page, 'cairn-yellow')).includes('raise the pool size'), 'the highlight after reload');
+    await eventually(
+      async () => (await highlighted(page, 'cairn-yellow')).includes('raise the pool size'),
+      'the highlight after reload',
+    );
     assert.deepEqual(await page.evaluate(() => window.cspViolations), []);
   });
 
@@ -154,11 +178,17 @@ describe('a single user, signed out', () => {
     await popup.getByTestId('site-off').waitFor();
     assert.equal(await popup.getByTestId('no-highlights').count(), 0, 'no "select text" hint beside "Cairn is off"');
     await popup.getByTestId('allow-site').click();
-    await eventually(async () => /Cairn is on for/.test(await popup.getByTestId('info').textContent()), 'the site allowed');
+    await eventually(
+      async () => /Cairn is on for/.test(await popup.getByTestId('info').textContent()),
+      'the site allowed',
+    );
     await popup.close();
     await select(page, 'Rollbacks never need a ticket.');
     await highlightSelection(worker, other);
-    await eventually(async () => (await highlighted(page, 'cairn-yellow')).includes('Rollbacks never need a ticket.'), 'a highlight in the tab that was open');
+    await eventually(
+      async () => (await highlighted(page, 'cairn-yellow')).includes('Rollbacks never need a ticket.'),
+      'a highlight in the tab that was open',
+    );
     assert.equal(await badge(), '');
   });
 });
@@ -172,14 +202,26 @@ describe('messages are typed and checked by sender', () => {
         const w = globalThis.cairnWorker;
         return {
           signOut: await w.handle_message({ kind: 'sign_out' }, asPage(page)),
-          connect: await w.handle_message({ kind: 'connect', server_url: 'https://evil.example', token: 't' }, asPage(page)),
-          changePassword: await w.handle_message({ kind: 'change_password', current_password: 'x', new_password: 'pwned-by-a-page' }, asPage(page)),
+          connect: await w.handle_message(
+            { kind: 'connect', server_url: 'https://evil.example', token: 't' },
+            asPage(page),
+          ),
+          changePassword: await w.handle_message(
+            { kind: 'change_password', current_password: 'x', new_password: 'pwned-by-a-page' },
+            asPage(page),
+          ),
           otherSite: await w.handle_message({ kind: 'page_status' }, asPage('https://evil.example/')),
           namedPage: await w.handle_message({ kind: 'page_status', url: 'https://hr.example/' }, asPage(page)),
           badRange: await w.handle_message({ kind: 'create_highlight', text: 'abc', start: 2, end: 9 }, asPage(page)),
-          foreign: await w.handle_message({ kind: 'status' }, { id: 'another-extension', url: `chrome-extension://another-extension/x.html` }),
+          foreign: await w.handle_message(
+            { kind: 'status' },
+            { id: 'another-extension', url: `chrome-extension://another-extension/x.html` },
+          ),
           fileUrl: await w.handle_message({ kind: 'page_status' }, asPage('file:///etc/passwd')),
-          popup: await w.handle_message({ kind: 'status' }, { id: extensionId, url: `chrome-extension://${extensionId}/popup.html` }),
+          popup: await w.handle_message(
+            { kind: 'status' },
+            { id: extensionId, url: `chrome-extension://${extensionId}/popup.html` },
+          ),
         };
       },
       { extensionId, page: RUNBOOK() },
@@ -204,7 +246,10 @@ describe('two teammates and an outsider', () => {
     const page = await openPage(alice.context, RUNBOOK());
     await select(page, 'A rollback is always the safe choice');
     await highlightSelection(alice.worker, RUNBOOK());
-    await eventually(async () => (await highlighted(page, 'cairn-yellow')).includes('A rollback is always the safe choice'), "alice's highlight");
+    await eventually(
+      async () => (await highlighted(page, 'cairn-yellow')).includes('A rollback is always the safe choice'),
+      "alice's highlight",
+    );
     const synced = await eventually(async () => {
       const { items, connection } = await popupTexts(alice.context, alice.extensionId, RUNBOOK());
       return items.length === 1 && items[0].sync === 'synced' && { items, connection };
@@ -219,7 +264,9 @@ describe('two teammates and an outsider', () => {
       "alice's highlight on bob's page, marked as a teammate's",
     );
     const bobView = await popupTexts(bob.context, bob.extensionId, RUNBOOK());
-    assert.deepEqual(bobView.items, [{ quote: 'A rollback is always the safe choice', sync: 'shared', teammate: 'by Alice Example' }]);
+    assert.deepEqual(bobView.items, [
+      { quote: 'A rollback is always the safe choice', sync: 'shared', teammate: 'by Alice Example' },
+    ]);
 
     const carol = await launchBrowser(extensionDir);
     await signIn(carol.context, carol.extensionId, 'carol', 'carol-demo-password');
@@ -235,25 +282,36 @@ describe('two teammates and an outsider', () => {
     const page = await openPage(alice.context, RUNBOOK());
     await select(page, 'Rollbacks never need a ticket.');
     await highlightSelection(alice.worker, RUNBOOK());
-    await eventually(async () => (await popupTexts(alice.context, alice.extensionId, RUNBOOK())).items[0]?.sync === 'synced', 'the shared highlight synced');
+    await eventually(
+      async () => (await popupTexts(alice.context, alice.extensionId, RUNBOOK())).items[0]?.sync === 'synced',
+      'the shared highlight synced',
+    );
     const bob = await launchBrowser(extensionDir);
     await signIn(bob.context, bob.extensionId, 'bob', 'bob-demo-password');
     // Earlier tests on this server left other highlights on the page: watch this one.
     const bobSees = async () =>
-      (await popupTexts(bob.context, bob.extensionId, RUNBOOK())).items.map((i) => i.quote).filter((q) => q === 'Rollbacks never need a ticket.');
+      (await popupTexts(bob.context, bob.extensionId, RUNBOOK())).items
+        .map((i) => i.quote)
+        .filter((q) => q === 'Rollbacks never need a ticket.');
     assert.deepEqual(await bobSees(), ['Rollbacks never need a ticket.']);
 
     // Delete, then Undo: the popup says teammates would lose it, and nothing reaches them.
     const popup = await openPopup(alice.context, alice.extensionId, RUNBOOK());
     const item = () => popup.getByTestId('highlight').filter({ hasText: 'Rollbacks never need a ticket.' });
     await item().getByTestId('delete').click();
-    await eventually(async () => /Teammates lose it/.test(await popup.getByTestId('info').textContent()), 'the undo notice');
+    await eventually(
+      async () => /Teammates lose it/.test(await popup.getByTestId('info').textContent()),
+      'the undo notice',
+    );
     assert.equal(await item().count(), 0);
     await popup.getByTestId('undo').click();
     await eventually(async () => (await item().count()) === 1, 'the highlight back in the popup');
     await new Promise((r) => setTimeout(r, 7_000)); // past the undo window (6 s)
     assert.deepEqual(await bobSees(), ['Rollbacks never need a ticket.'], 'an undone delete never reaches teammates');
-    await eventually(async () => (await highlighted(page, 'cairn-yellow')).includes('Rollbacks never need a ticket.'), 'the highlight painted again');
+    await eventually(
+      async () => (await highlighted(page, 'cairn-yellow')).includes('Rollbacks never need a ticket.'),
+      'the highlight painted again',
+    );
 
     // Delete for good: bob still has it inside the window, and loses it after.
     await item().getByTestId('delete').click();
@@ -272,7 +330,10 @@ describe('two teammates and an outsider', () => {
     const page = await openPage(alice.context, CSP_PAGE());
     await select(page, 'add a circuit breaker');
     await highlightSelection(alice.worker, CSP_PAGE());
-    await eventually(async () => (await highlighted(page, 'cairn-yellow')).includes('add a circuit breaker'), 'the highlight made offline');
+    await eventually(
+      async () => (await highlighted(page, 'cairn-yellow')).includes('add a circuit breaker'),
+      'the highlight made offline',
+    );
     const offline = await eventually(async () => {
       const view = await popupTexts(alice.context, alice.extensionId, CSP_PAGE());
       return view.connection.includes('Sync error') && view;
@@ -283,16 +344,28 @@ describe('two teammates and an outsider', () => {
     // Sync now while the server is down says so, and the item still says it waits.
     const popup = await openPopup(alice.context, alice.extensionId, CSP_PAGE());
     await popup.getByTestId('sync-now').click();
-    await eventually(async () => /Sync failed: Cannot reach/.test(await popup.getByTestId('error').textContent()), 'the failed sync');
+    await eventually(
+      async () => /Sync failed: Cannot reach/.test(await popup.getByTestId('error').textContent()),
+      'the failed sync',
+    );
     assert.equal(await popup.getByTestId('highlight').first().getAttribute('data-sync'), 'pending');
 
     await server.restart();
     await popup.getByTestId('sync-now').click();
-    await eventually(async () => (await popup.getByTestId('connection').textContent()).includes('Synced as Alice Example'), 'sync after the server came back');
+    await eventually(
+      async () => (await popup.getByTestId('connection').textContent()).includes('Synced as Alice Example'),
+      'sync after the server came back',
+    );
     // One outcome at a time: the success replaced the error, and the item agrees with the header.
-    await eventually(async () => /Everything is synced/.test(await popup.getByTestId('info').textContent()), 'the sync outcome');
+    await eventually(
+      async () => /Everything is synced/.test(await popup.getByTestId('info').textContent()),
+      'the sync outcome',
+    );
     assert.equal(await popup.getByTestId('error').count(), 0);
-    await eventually(async () => (await popup.getByTestId('highlight').first().getAttribute('data-sync')) === 'synced', 'the item synced');
+    await eventually(
+      async () => (await popup.getByTestId('highlight').first().getAttribute('data-sync')) === 'synced',
+      'the item synced',
+    );
     assert.equal(await popup.getByTestId('connection-detail').count(), 0);
     await popup.close();
     const online = await popupTexts(alice.context, alice.extensionId, CSP_PAGE());
@@ -322,12 +395,22 @@ describe('the account', () => {
       await options.getByTestId('change-password').click();
     };
     await change('not the password', 'a brand new secret');
-    await eventually(async () => /current password is wrong/.test(await options.getByTestId('notice').textContent()), 'the refusal');
+    await eventually(
+      async () => /current password is wrong/.test(await options.getByTestId('notice').textContent()),
+      'the refusal',
+    );
     assert.equal((await signInApi('alice-demo-password')).status, 200, 'a refused change changes nothing');
 
     await change('alice-demo-password', 'a brand new secret');
-    await eventually(async () => /Password changed/.test(await options.getByTestId('notice').textContent()), 'the change');
-    assert.equal(await options.getByTestId('current-password').inputValue(), '', 'the password does not stay on the page');
+    await eventually(
+      async () => /Password changed/.test(await options.getByTestId('notice').textContent()),
+      'the change',
+    );
+    assert.equal(
+      await options.getByTestId('current-password').inputValue(),
+      '',
+      'the password does not stay on the page',
+    );
     assert.match(await options.getByTestId('signed-in').textContent(), /as Alice Example/);
     assert.equal((await signInApi('alice-demo-password')).status, 401);
     assert.equal((await signInApi('a brand new secret')).status, 200);
@@ -347,13 +430,18 @@ describe('the account', () => {
     // Signing out revokes this browser's token on the server, not only here.
     const api = await (await signInApi('a brand new secret')).json();
     const tokens = async () =>
-      (await (await fetch(`${server.url}/v1/me/tokens`, { headers: { authorization: `Bearer ${api.token}` } })).json()).tokens;
+      (await (await fetch(`${server.url}/v1/me/tokens`, { headers: { authorization: `Bearer ${api.token}` } })).json())
+        .tokens;
     const before = await tokens();
     const signOut = await alice.context.newPage();
     await signOut.goto(`chrome-extension://${alice.extensionId}/options.html`);
     await signOut.getByTestId('sign-out').click();
     await signOut.getByTestId('sign-in').waitFor();
     const after = await tokens();
-    assert.equal(after.length, before.length - 1, `tokens before ${JSON.stringify(before)}, after ${JSON.stringify(after)}`);
+    assert.equal(
+      after.length,
+      before.length - 1,
+      `tokens before ${JSON.stringify(before)}, after ${JSON.stringify(after)}`,
+    );
   });
 });

@@ -85,7 +85,15 @@ export async function makeHighlights(browser, page, url, highlights) {
           continue;
         }
         const reply = await globalThis.cairnWorker.handle_message(
-          { kind: 'create_highlight', text, start, end: start + h.quote.length, title, note: h.note ?? null, color: h.color ?? null },
+          {
+            kind: 'create_highlight',
+            text,
+            start,
+            end: start + h.quote.length,
+            title,
+            note: h.note ?? null,
+            color: h.color ?? null,
+          },
           sender,
         );
         if (reply.ok) ok++;
@@ -102,10 +110,14 @@ export async function makeHighlights(browser, page, url, highlights) {
 /** Waits until the worker has nothing left to push. */
 async function synced(browser) {
   await panelRequest(browser, { kind: 'sync_now' });
-  await eventually(async () => {
-    const status = await panelRequest(browser, { kind: 'status' });
-    return status.pending === 0 && !status.last_error;
-  }, 'everything to be pushed to the server', 30_000);
+  await eventually(
+    async () => {
+      const status = await panelRequest(browser, { kind: 'status' });
+      return status.pending === 0 && !status.last_error;
+    },
+    'everything to be pushed to the server',
+    30_000,
+  );
 }
 
 /** An extension page that has asked the background what to show and shown it. */
@@ -115,7 +127,12 @@ async function settled(page) {
     () =>
       page.evaluate(() => {
         const c = document.querySelector('[data-testid="connection"]');
-        return c && c.textContent.trim() !== '' && c.textContent.trim() !== '…' && !document.body.textContent.includes('Loading…');
+        return (
+          c &&
+          c.textContent.trim() !== '' &&
+          c.textContent.trim() !== '…' &&
+          !document.body.textContent.includes('Loading…')
+        );
       }),
     'the extension page to load',
   );
@@ -169,10 +186,16 @@ export async function walkSurfaces(visit, { only = () => true, log = () => {} } 
     MANY_PAGE,
     article(
       'Glossary of operations terms',
-      Array.from({ length: 220 }, (_, i) => `Term ${i + 1}: a definition of operations term number ${i + 1} for the glossary.`),
+      Array.from(
+        { length: 220 },
+        (_, i) => `Term ${i + 1}: a definition of operations term number ${i + 1} for the glossary.`,
+      ),
     ),
   );
-  fixtures.put(OFFLINE_PAGE, article('Checklist: before a deploy', ['Freeze the error budget before a deploy, then add a circuit breaker.']));
+  fixtures.put(
+    OFFLINE_PAGE,
+    article('Checklist: before a deploy', ['Freeze the error budget before a deploy, then add a circuit breaker.']),
+  );
   const extensionDir = await extensionWithPreset({ allowed_sites: [origin], server_url: server.url });
 
   const show = async (page, surface) => {
@@ -211,7 +234,12 @@ export async function walkSurfaces(visit, { only = () => true, log = () => {} } 
   await wrong.getByTestId('password').fill('not-the-password');
   await wrong.getByTestId('sign-in').click();
   await wrong.getByTestId('notice').waitFor();
-  await show(wrong, { surface: 'options', state: 'wrong-password', kind: 'options', title: 'Options after a wrong password' });
+  await show(wrong, {
+    surface: 'options',
+    state: 'wrong-password',
+    kind: 'options',
+    title: 'Options after a wrong password',
+  });
   const toolbarPage = await webPage(visitor, demo);
   const canary = await pointOf(toolbarPage, 'canary');
   await toolbarPage.mouse.dblclick(canary.x, canary.y);
@@ -229,7 +257,10 @@ export async function walkSurfaces(visit, { only = () => true, log = () => {} } 
   await signIn(bob.context, bob.extensionId, 'bob', 'bob-demo-password');
   const bobPage = await webPage(bob, demo);
   await makeHighlights(bob, bobPage, demo, [
-    { quote: 'Check the error budget dashboard first.', note: 'The dashboard is **Payments / SLOs**; ask in #payments-releases if it is red.' },
+    {
+      quote: 'Check the error budget dashboard first.',
+      note: 'The dashboard is **Payments / SLOs**; ask in #payments-releases if it is red.',
+    },
   ]);
   await synced(bob);
   await bob.context.close();
@@ -239,7 +270,10 @@ export async function walkSurfaces(visit, { only = () => true, log = () => {} } 
   await signIn(alice.context, alice.extensionId, 'alice', 'alice-demo-password');
   const alicePage = await webPage(alice, demo);
   await makeHighlights(alice, alicePage, demo, [
-    { quote: 'Tuesdays and Thursdays', note: 'Not on public holidays: see the [release calendar](https://wiki.example.com/calendar).' },
+    {
+      quote: 'Tuesdays and Thursdays',
+      note: 'Not on public holidays: see the [release calendar](https://wiki.example.com/calendar).',
+    },
     { quote: 'A rollback is always the safe choice when p99 latency doubles.', color: 'green' },
     {
       quote: 'Board approval is needed for every deploy after 15:00.',
@@ -260,7 +294,12 @@ export async function walkSurfaces(visit, { only = () => true, log = () => {} } 
   await show(
     await popupAt(alice, demo, async (p) => {
       const items = await p.getByTestId('highlight').evaluateAll((els) => els.map((el) => el.dataset));
-      return items.length === 4 && items.some((d) => d.orphan === 'true') && (await count(p, 'teammate')) === 1 && (await count(p, 'clip')) === 2;
+      return (
+        items.length === 4 &&
+        items.some((d) => d.orphan === 'true') &&
+        (await count(p, 'teammate')) === 1 &&
+        (await count(p, 'clip')) === 2
+      );
     }),
     {
       surface: 'popup',
@@ -294,17 +333,30 @@ export async function walkSurfaces(visit, { only = () => true, log = () => {} } 
 
   const signedIn = await optionsPage(alice);
   await signedIn.getByTestId('signed-in').waitFor();
-  await show(signedIn, { surface: 'options', state: 'signed-in', kind: 'options', title: 'Options, signed in as Alice' });
+  await show(signedIn, {
+    surface: 'options',
+    state: 'signed-in',
+    kind: 'options',
+    title: 'Options, signed in as Alice',
+  });
 
   // The page popovers: one's own note, a teammate's, and the long note.
   await alicePage.reload();
   await eventually(async () => (await pageHighlightCount(alicePage)) >= 3, 'the highlights painted on the demo page');
   await clickText(alicePage, 'Tuesdays and Thursdays');
   await eventually(async () => (await overlayHtml(alicePage)).includes('public holidays'), 'the note popover');
-  await show(alicePage, { surface: 'page', state: 'popover-own-note', kind: 'page', title: 'Demo page: the popover of your highlight with a note' });
+  await show(alicePage, {
+    surface: 'page',
+    state: 'popover-own-note',
+    kind: 'page',
+    title: 'Demo page: the popover of your highlight with a note',
+  });
 
   const teammatePage = await webPage(alice, demo);
-  await eventually(async () => (await pageHighlightCount(teammatePage)) >= 3, 'the highlights painted on the demo page');
+  await eventually(
+    async () => (await pageHighlightCount(teammatePage)) >= 3,
+    'the highlights painted on the demo page',
+  );
   await clickText(teammatePage, 'Check the error budget dashboard first.');
   await eventually(async () => (await overlayHtml(teammatePage)).includes('Payments / SLOs'), "the teammate's popover");
   await show(teammatePage, {
@@ -318,7 +370,12 @@ export async function walkSurfaces(visit, { only = () => true, log = () => {} } 
   await eventually(async () => (await pageHighlightCount(longPage)) === 1, 'the long-note highlight painted');
   await clickText(longPage, 'The rollback took eleven minutes');
   await eventually(async () => (await overlayHtml(longPage)).includes('incident timeline'), 'the long-note popover');
-  await show(longPage, { surface: 'page', state: 'popover-long-note', kind: 'page', title: 'A page: the popover of a 3,000-character note' });
+  await show(longPage, {
+    surface: 'page',
+    state: 'popover-long-note',
+    kind: 'page',
+    title: 'A page: the popover of a 3,000-character note',
+  });
 
   // ---- the server goes away ------------------------------------------------------
   await server.stop();

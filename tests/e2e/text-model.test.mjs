@@ -65,7 +65,9 @@ async function pages() {
   }
   const wcxb = join(TESTDATA, 'wcxb-dev/html');
   const unzipped = await tempDir('wcxb');
-  const gz = readdirSync(wcxb).filter((n) => n.endsWith('.html.gz')).sort();
+  const gz = readdirSync(wcxb)
+    .filter((n) => n.endsWith('.html.gz'))
+    .sort();
   for (const name of gz.filter((_, i) => i % 10 === 0)) {
     const html = gunzipSync(readFileSync(join(wcxb, name)));
     const f = join(unzipped, name.replace(/\.gz$/, ''));
@@ -106,7 +108,11 @@ const served = new Map();
 before(async () => {
   assert.ok(CLI_BIN, 'CAIRN_CLI_BIN is not set: run the end-to-end tests with `cargo xtask test`');
   server = await startPageServer(served);
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu'],
+  });
 });
 after(async () => {
   await browser?.close();
@@ -139,8 +145,13 @@ test('the content script, the harness and cairn-anchor read the same text from e
     if (browserText !== rustText) {
       disagreements.push(`${name}: content script vs cairn-anchor: ${firstDifference(browserText, rustText)}`);
     }
-    if (browserText !== harnessText) disagreements.push(`${name}: content script vs pageText(): ${firstDifference(browserText, harnessText)}`);
+    if (browserText !== harnessText)
+      disagreements.push(`${name}: content script vs pageText(): ${firstDifference(browserText, harnessText)}`);
   }
   await context.close();
-  assert.deepEqual(disagreements, [], `${disagreements.length} of ${list.length} pages disagree:\n${disagreements.join('\n')}`);
+  assert.deepEqual(
+    disagreements,
+    [],
+    `${disagreements.length} of ${list.length} pages disagree:\n${disagreements.join('\n')}`,
+  );
 });

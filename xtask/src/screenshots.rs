@@ -24,14 +24,8 @@ pub fn screenshots_dir() -> PathBuf {
 pub fn screenshots(opts: &Options) -> Result {
     let started = Instant::now();
     let root = project_root();
-    let chromium = util::chromium_path();
-    if !chromium.is_file() {
-        return Err(format!(
-            "Chromium is missing at {}: install it (Debian/Ubuntu: `sudo apt-get install -y chromium`; \
-             `cargo xtask test` does it when run as root) or set CHROMIUM=/path/to/chromium",
-            chromium.display()
-        ));
-    }
+    // The same Chromium the end-to-end suite uses, installed the same way when missing.
+    let chromium = crate::test::ensure_chromium()?;
     ensure_npm_packages()?;
     let dist = dist::dist(&dist::Options { release: opts.release_dist })?;
     let server = build_server(false)?;

@@ -121,7 +121,7 @@ fn ensure_rustfmt_and_clippy() -> Result {
 }
 
 /// `$CHROMIUM` or `/usr/bin/chromium`, installed with apt-get when missing and we are root.
-fn ensure_chromium() -> Result<PathBuf> {
+pub(crate) fn ensure_chromium() -> Result<PathBuf> {
     let chromium = util::chromium_path();
     if chromium.is_file() {
         println!("    {}", chromium.display());

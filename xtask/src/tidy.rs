@@ -9,7 +9,7 @@
 //! * Clippy is quiet on the workspace, natively and for the two wasm crates as `cargo xtask dist`
 //!   builds them.
 //! * The hand-written JavaScript is formatted as `.prettierrc.json` says (prettier from
-//!   `tests/node_modules`), once [`JS_FORMAT_CHECKED`] is on.
+//!   `tests/node_modules`).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -405,11 +405,6 @@ fn clippy_is_quiet() {
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 }
 
-/// Whether `javascript_is_formatted` fails on a difference. Off until the one-shot reformat
-/// (`npm --prefix tests run format`), which waits for the edits in progress in `extension/` and
-/// `tests/e2e/` to land; the commit that runs it turns this on.
-const JS_FORMAT_CHECKED: bool = false;
-
 /// The files `prettier --check` named (`[warn] path`), without its closing summary line.
 fn prettier_unformatted(check_stderr: &str) -> Vec<&str> {
     check_stderr
@@ -424,10 +419,6 @@ fn prettier_unformatted(check_stderr: &str) -> Vec<&str> {
 /// the check is skipped, except in CI (`CI` set), where `cargo xtask test` installs it first.
 #[test]
 fn javascript_is_formatted() {
-    if !JS_FORMAT_CHECKED {
-        eprintln!("tidy: the JavaScript formatting check is off (JS_FORMAT_CHECKED)");
-        return;
-    }
     let root = project_root();
     let prettier = root.join("tests/node_modules/prettier/bin/prettier.cjs");
     let out = Command::new("node")
