@@ -544,7 +544,6 @@ async fn panel_request(request: PanelRequest) -> Outcome<PanelReply> {
             } else {
                 store.page_records(key.as_str()).await?
             };
-            let settings = self::settings(&store).await?;
             let mut highlights = cairn_sync::page_summaries(&records);
             for h in &mut highlights {
                 // Rendered here, like the page's popover: the UI shows only HTML the background made.
