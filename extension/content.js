@@ -658,6 +658,8 @@
     if (message.kind === 'highlight_selection') highlightSelection().catch(report);
     if (message.kind === 'refresh') refresh().catch(report);
     if (message.kind === 'reattach' && typeof message.id === 'string') reattach(message.id).catch(report);
+    // Received: the background retries a command only when no page answered.
+    sendResponse({ ok: true });
   });
 
   refresh().catch(report);

@@ -126,6 +126,25 @@ describe('a single user, signed out', () => {
     );
   });
 
+  test('a shortcut on a tab where Cairn is not running yet starts it there and is not lost', async () => {
+    const { context, worker } = await launchBrowser(extensionDir);
+    // As for a tab opened before Cairn was installed or updated: no content script ran in it.
+    await worker.evaluate(() => chrome.scripting.unregisterContentScripts());
+    const page = await openPage(context, RUNBOOK());
+    assert.equal(await page.evaluate(() => CSS.highlights.size), 0);
+    await select(page, 'Rollbacks never need a ticket.');
+    await highlightSelection(worker, RUNBOOK());
+    await eventually(
+      async () => (await highlighted(page, 'cairn-yellow')).includes('Rollbacks never need a ticket.'),
+      'the highlight in the tab Cairn started in',
+    );
+    const badge = await worker.evaluate(async (url) => {
+      const [tab] = await chrome.tabs.query({ url });
+      return chrome.action.getBadgeText({ tabId: tab.id });
+    }, RUNBOOK());
+    assert.equal(badge, '', 'the toolbar button must not say Cairn is off on an allowed site');
+  });
+
   test('works on a page whose CSP forbids wasm, without a CSP violation', async () => {
     const { context, worker } = await launchBrowser(extensionDir);
     const page = await openPage(context, CSP_PAGE());

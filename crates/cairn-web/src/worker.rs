@@ -891,9 +891,38 @@ pub async fn on_highlight_command(tab_id: i32) {
     if tab_id < 0 {
         return;
     }
-    if chrome::send_to_tab(tab_id, &crate::to_js(&TabCommand::HighlightSelection {})).await.is_err() {
-        site_is_off(tab_id).await;
+    command_tab(tab_id, &TabCommand::HighlightSelection {}).await;
+}
+
+/// Hands a keyboard or context-menu command to the tab's content script. A tab
+/// on an allowed site may not run it yet (the page is still loading, or it was
+/// open before Cairn was installed or updated): start it there and ask again,
+/// so the command is never lost. Only a site that is not allowed gets "off".
+async fn command_tab(tab_id: i32, command: &TabCommand) {
+    let message = crate::to_js(command);
+    if chrome::send_to_tab(tab_id, &message).await.is_ok() {
+        return;
     }
+    if tab_on_allowed_site(tab_id).await && chrome::start_in_tab(tab_id).await.is_ok() {
+        // The script registers its listener synchronously, but a document still
+        // loading may take a moment before the injected script runs.
+        for wait_ms in [0, 100, 250, 500, 1000] {
+            chrome::sleep(wait_ms).await;
+            if chrome::send_to_tab(tab_id, &message).await.is_ok() {
+                return;
+            }
+        }
+    }
+    site_is_off(tab_id).await;
+}
+
+async fn tab_on_allowed_site(tab_id: i32) -> bool {
+    let Some(url) = chrome::visible_tabs().await.into_iter().find(|(id, _)| *id == tab_id).map(|(_, url)| url) else {
+        return false;
+    };
+    let Ok(key) = PageKey::from_url(&url) else { return false };
+    let Ok(store) = store().await else { return false };
+    settings(&store).await.is_ok_and(|s| s.allowed_sites.contains(&key.origin()))
 }
 
 /// A command on a page where Cairn does not run (a site not allowed): say so on
@@ -911,9 +940,6 @@ pub async fn on_clip_command(tab_id: i32, kind: String) {
         _ => ClipKind::Article,
     };
     if tab_id >= 0 {
-        let command = crate::to_js(&TabCommand::Clip { clip, note: None, tags: Vec::new(), announce: true });
-        if chrome::send_to_tab(tab_id, &command).await.is_err() {
-            site_is_off(tab_id).await;
-        }
+        command_tab(tab_id, &TabCommand::Clip { clip, note: None, tags: Vec::new(), announce: true }).await;
     }
 }
