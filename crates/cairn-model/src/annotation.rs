@@ -53,6 +53,8 @@ pub enum Motivation {
     Tagging,
     Bookmarking,
     Describing,
+    /// A reply: its target's `source` is the parent annotation's IRI.
+    Replying,
 }
 
 /// Who made an annotation (W3C `creator`).
@@ -204,8 +206,15 @@ pub enum AnnotationError {
     TagTooLong(String),
     EmptyTag,
     TooManySelectors(usize),
-    BadPosition { start: u64, end: u64 },
+    BadPosition {
+        start: u64,
+        end: u64,
+    },
     BadTimestamp(&'static str),
+    /// A reply whose target is not an annotation id (`urn:uuid:` v7, or an IRI ending in one).
+    BadParent(String),
+    /// A reply or a page note without a note.
+    EmptyNote,
 }
 
 impl fmt::Display for AnnotationError {
@@ -231,6 +240,8 @@ impl fmt::Display for AnnotationError {
                 write!(f, "TextPositionSelector start {start} is after end {end}")
             }
             BadTimestamp(field) => write!(f, "\"{field}\" is not an RFC 3339 timestamp"),
+            BadParent(s) => write!(f, "a reply's \"target.source\" must be the parent annotation's id: {s}"),
+            EmptyNote => write!(f, "a reply or a page note needs a non-empty note"),
         }
     }
 }
@@ -271,6 +282,60 @@ impl Annotation {
         let target =
             Target { source: source.to_string(), selector: selectors, style_class: Some(kind.style_class().into()) };
         Annotation::made_here(id, Motivation::Bookmarking, body, target, created_ms)
+    }
+
+    /// A reply to the annotation `parent` (W3C motivation `replying`): the
+    /// target is the parent itself (its `urn:uuid:` IRI, no selector), the
+    /// body the Markdown note. A reply has no page of its own: the server puts
+    /// it on its parent's page and shares it exactly as its parent is shared.
+    pub fn new_reply(id: AnnotationId, parent: AnnotationId, markdown: &str, created_ms: i64) -> Annotation {
+        let target = Target { source: parent.to_urn(), selector: Vec::new(), style_class: None };
+        let mut reply = Annotation::made_here(id, Motivation::Replying, Vec::new(), target, created_ms);
+        reply.body.push(Body {
+            kind: "TextualBody".into(),
+            value: markdown.to_string(),
+            format: Some("text/markdown".into()),
+            purpose: Some("commenting".into()),
+            language: None,
+        });
+        reply
+    }
+
+    /// A note on the whole page: motivation `commenting`, a target with the
+    /// page URL and no selector.
+    pub fn new_page_note(id: AnnotationId, source: &str, markdown: &str, created_ms: i64) -> Annotation {
+        let target = Target { source: source.to_string(), selector: Vec::new(), style_class: None };
+        let mut note = Annotation::made_here(id, Motivation::Commenting, Vec::new(), target, created_ms);
+        note.set_note(markdown);
+        note
+    }
+
+    /// Whether this is a reply (motivation `replying`).
+    pub fn is_reply(&self) -> bool {
+        self.motivation == Some(Motivation::Replying)
+    }
+
+    /// The annotation a reply answers: its target's `source`, as `urn:uuid:`
+    /// or as any IRI whose last path segment is the id (a W3C container IRI).
+    /// `None` for anything but a reply with such a target.
+    pub fn reply_to(&self) -> Option<AnnotationId> {
+        if !self.is_reply() {
+            return None;
+        }
+        let source = self.target.source.as_str();
+        if let Ok(id) = source.parse() {
+            return Some(id);
+        }
+        let path = source.split(['?', '#']).next().unwrap_or("");
+        if !(path.starts_with("https://") || path.starts_with("http://")) {
+            return None;
+        }
+        path.trim_end_matches('/').rsplit('/').next()?.parse().ok()
+    }
+
+    /// Whether this is a note on the whole page: not a reply or clip, no selector.
+    pub fn is_page_note(&self) -> bool {
+        !self.is_reply() && !self.is_clip() && self.target.selector.is_empty()
     }
 
     /// An annotation made on this device: created and modified now, no creator
@@ -400,13 +465,28 @@ impl Annotation {
         if !json_has(&self.kind, "Annotation") {
             return Err(AnnotationError::NotAnAnnotation);
         }
-        self.page_key()?;
+        if self.is_reply() {
+            if self.reply_to().is_none() {
+                let source: String = self.target.source.chars().take(80).collect();
+                return Err(AnnotationError::BadParent(source));
+            }
+        } else {
+            self.page_key()?;
+        }
         if self.target.selector.len() > MAX_SELECTORS {
             return Err(AnnotationError::TooManySelectors(self.target.selector.len()));
         }
-        // Highlights point at text; clips may be of a whole page or just its URL.
+        let has_note = self.note().is_some_and(|n| !n.trim().is_empty());
+        // Highlights point at text; clips may be of a whole page or just its
+        // URL; a reply points at its parent and a page note at the whole page,
+        // and both are nothing without their note.
         match self.quote() {
             None if self.is_clip() => {}
+            None if self.is_reply() || self.is_page_note() => {
+                if !has_note {
+                    return Err(AnnotationError::EmptyNote);
+                }
+            }
             None => return Err(AnnotationError::NoQuote),
             Some("") => return Err(AnnotationError::NoQuote),
             Some(quote) => {
@@ -604,6 +684,49 @@ mod tests {
         );
         assert_eq!(big.validate(), Err(AnnotationError::ClipTooLarge(MAX_CLIP_BYTES + 1)));
         assert!(!sample().is_clip());
+    }
+
+    #[test]
+    fn a_reply_targets_its_parent_and_needs_a_note() {
+        let parent = AnnotationId::new_v7(1_795_442_966_123, [3; 10]);
+        let id = AnnotationId::new_v7(1_795_442_966_200, [4; 10]);
+        let reply = Annotation::new_reply(id, parent, "I agree", 1_795_442_966_200);
+        reply.validate().unwrap();
+        assert!(reply.is_reply() && !reply.is_page_note());
+        assert_eq!(reply.reply_to(), Some(parent));
+        assert_eq!(reply.note(), Some("I agree"));
+        let json = serde_json::to_value(&reply).unwrap();
+        assert_eq!(json["motivation"], "replying");
+        assert_eq!(json["target"], serde_json::json!({"source": parent.to_urn()}));
+        assert_eq!(serde_json::from_value::<Annotation>(json).unwrap(), reply);
+
+        let mut by_iri = reply.clone();
+        by_iri.target.source = format!("https://cairn.example/annotations/team/{}", parent.as_uuid());
+        assert_eq!(by_iri.reply_to(), Some(parent));
+        let mut bad = reply.clone();
+        bad.target.source = "https://wiki.example/page".into();
+        assert!(matches!(bad.validate(), Err(AnnotationError::BadParent(_))));
+        let mut empty = reply.clone();
+        empty.body.clear();
+        assert_eq!(empty.validate(), Err(AnnotationError::EmptyNote));
+        assert_eq!(sample().reply_to(), None);
+    }
+
+    #[test]
+    fn a_page_note_has_no_selector_but_needs_a_note() {
+        let id = AnnotationId::new_v7(1_795_442_966_123, [5; 10]);
+        let note = Annotation::new_page_note(id, "https://wiki.example/p", "read this first", 1_795_442_966_123);
+        note.validate().unwrap();
+        assert!(note.is_page_note() && !note.is_reply() && !note.is_clip());
+        assert_eq!(note.motivation, Some(Motivation::Commenting));
+        let mut empty = note.clone();
+        empty.set_note("");
+        assert_eq!(empty.validate(), Err(AnnotationError::EmptyNote));
+        // A highlight still needs its quote.
+        let mut quoteless = sample();
+        quoteless.target.selector.clear();
+        assert_eq!(quoteless.validate(), Err(AnnotationError::EmptyNote));
+        assert!(!sample().is_page_note());
     }
 
     #[test]
