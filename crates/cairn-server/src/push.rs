@@ -9,8 +9,8 @@
 //! Rejections are final: the (device, seq) is recorded as applied, so a client
 //! retrying the same mutation gets `duplicate`, never a different outcome.
 
-use cairn_model::{parse_rfc3339_ms, Agent, Annotation, AnnotationId, Audience};
-use cairn_protocol::api::{ApiError as WireError, Mutation, MAX_DEVICE_ID_CHARS};
+use cairn_model::{Agent, Annotation, AnnotationId, Audience, parse_rfc3339_ms};
+use cairn_protocol::api::{ApiError as WireError, MAX_DEVICE_ID_CHARS, Mutation};
 
 use crate::error::ApiError;
 use crate::markdown::render_note;
@@ -24,7 +24,7 @@ pub struct Rejection {
 }
 
 impl Rejection {
-    fn new(code: &'static str, message: impl Into<String>) -> Rejection {
+    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Rejection {
         Rejection { code, message: message.into() }
     }
 
@@ -63,9 +63,13 @@ pub struct PreparedUpsert {
     /// The canonical `urn:uuid:` form, also written into `annotation.id`.
     pub id: String,
     pub annotation: Annotation,
-    /// Community slugs, duplicates removed, in the order the client gave.
+    /// Community slugs, duplicates removed, in the order the client gave; empty
+    /// for a reply, which is shared as its parent is ([`crate::store`]'s `replies`).
     pub communities: Vec<String>,
+    /// The page key; for a reply, empty here and taken from its parent when applied.
     pub page_key: String,
+    /// For a reply, the `urn:uuid:` id of the annotation it answers.
+    pub parent: Option<String>,
     pub note_html: Option<String>,
     pub created_ms: i64,
     pub modified_ms: i64,
@@ -120,10 +124,18 @@ fn prepare_upsert(
     let invalid = |e: cairn_model::AnnotationError| Rejection::new("invalid_annotation", e.to_string());
     annotation.validate().map_err(invalid)?;
     let id = annotation.annotation_id().map_err(invalid)?.to_urn();
-    let page_key = annotation.page_key().map_err(invalid)?.to_string();
+    let parent = annotation.reply_to().map(|p| p.to_urn());
+    let page_key = match parent {
+        Some(_) => String::new(),
+        None => annotation.page_key().map_err(invalid)?.to_string(),
+    };
     annotation.id = id.clone();
+    if parent.as_deref() == Some(id.as_str()) {
+        return Err(Rejection::new("invalid_annotation", "a reply cannot answer itself"));
+    }
     let mut unique: Vec<String> = Vec::with_capacity(communities.len());
-    for slug in communities {
+    // A reply's audience is its parent's: what the client asked for is ignored.
+    for slug in communities.into_iter().filter(|_| parent.is_none()) {
         if !unique.contains(&slug) {
             unique.push(slug);
         }
@@ -138,6 +150,7 @@ fn prepare_upsert(
         annotation,
         communities: unique,
         page_key,
+        parent,
         note_html,
         created_ms,
         modified_ms,
@@ -220,7 +233,7 @@ pub fn decide_upsert<'m>(
                 return Err(Rejection::new(
                     "archived",
                     format!("community {:?} is archived; nothing new can be shared with it", truncate(slug)),
-                ))
+                ));
             }
             Some(m) => audience.push(&m.community),
             None => {
@@ -230,7 +243,7 @@ pub fn decide_upsert<'m>(
                         "you are not a member of community {:?}; share only with communities listed by GET /v1/me",
                         truncate(slug)
                     ),
-                ))
+                ));
             }
         }
     }
@@ -269,10 +282,15 @@ pub fn stamp(annotation: &mut Annotation, author: &User, audience: &[&Community]
         kind: Some("Person".into()),
         name: Some(author.display_name.clone()),
     });
-    annotation.audience = audience
+    annotation.audience = audience_of(audience);
+}
+
+/// The W3C `audience` that names these communities.
+pub fn audience_of(audience: &[&Community]) -> Vec<Audience> {
+    audience
         .iter()
         .map(|c| Audience { id: c.audience_iri(), kind: Some("cairn:Community".into()), name: Some(c.name.clone()) })
-        .collect();
+        .collect()
 }
 
 fn truncate(s: &str) -> String {

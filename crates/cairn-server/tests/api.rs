@@ -459,8 +459,9 @@ async fn one_invalid_annotation_does_not_sink_the_batch() {
     let alice = s.token("alice").await;
     let good1 = annotation(&new_id(), PAGE, "good one", T0);
     let good2 = annotation(&new_id(), PAGE, "good two", T0 + 1);
+    // Selectors without a quote (with none at all it would be a page note).
     let mut no_quote = annotation(&new_id(), PAGE, "bad", T0);
-    no_quote.target.selector.clear();
+    no_quote.target.selector = vec![cairn_model::Selector::TextPositionSelector { start: 0, end: 3 }];
     let mut bad_id = serde_json::to_value(annotation(&new_id(), PAGE, "bad id", T0)).unwrap();
     bad_id["id"] = json!("urn:uuid:6fa459ea-ee8a-3ca4-894e-db77e160355e");
     let results = s

@@ -29,11 +29,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use async_trait::async_trait;
 use cairn_protocol::api::{MutationResult, MutationStatus};
 
-use super::portable::{placeholders, Arg};
-use super::{ChangeNotice, Membership, PushOutcome, StoreError, User};
+use super::portable::{Arg, placeholders};
+use super::replies::{self, ParentChange, ThreadRow, Threads};
+use super::{ChangeNotice, Community, Membership, PushOutcome, StoreError, User};
 use crate::push::{
-    decide_delete, decide_upsert, stamp, DeleteDecision, PreparedMutation, PreparedUpsert, Rejection, StoredState,
-    UpsertDecision,
+    DeleteDecision, PreparedMutation, PreparedUpsert, Rejection, StoredState, UpsertDecision, decide_delete,
+    decide_upsert, stamp,
 };
 
 /// The database operations a push needs, on an open write transaction. Parameters
@@ -52,6 +53,10 @@ pub(crate) trait PushTx: Send {
     /// `(annotation id, community id, slug)` of the live shares of `ids`.
     async fn live_shares(&mut self, sql: &str, ids: &[&str]) -> Result<Vec<(String, String, String)>, StoreError>;
     async fn execute(&mut self, sql: &str, args: &[Arg]) -> Result<(), StoreError>;
+    /// Runs a statement selecting [`ThreadRow`]'s columns (in its order).
+    async fn thread_rows(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<ThreadRow>, StoreError>;
+    /// Runs a statement selecting communities' `id, slug, name, archived_at`.
+    async fn communities(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Community>, StoreError>;
     /// Phase 1's reads, the author's row being locked (the caller began the
     /// transaction so): their next personal-feed number, their memberships (read
     /// inside the transaction: a membership removed a moment ago no longer
@@ -182,11 +187,12 @@ const MAX_ROWS_A_STATEMENT: usize = 1_000;
 /// the write of anyone else a no-op, which [`write_plan`] turns into a conflict
 /// (two authors racing to create the same id on PostgreSQL), and the retry then
 /// rejects it as not theirs.
-const UPSERT_ANNOTATION: RowsStatement = RowsStatement {
+pub(crate) const UPSERT_ANNOTATION: RowsStatement = RowsStatement {
     into: "annotations (id, author_id, page_key, source_url, body_json, note_html,
-         created_at, modified_at, author_seq, search_text, tags_text, extra_json, share_slugs)",
-    columns: 13,
+         created_at, modified_at, author_seq, search_text, tags_text, extra_json, share_slugs, parent_id)",
+    columns: 14,
     then: "ON CONFLICT (id) DO UPDATE SET page_key = excluded.page_key, source_url = excluded.source_url,
+         parent_id = excluded.parent_id,
          body_json = excluded.body_json, note_html = excluded.note_html, share_slugs = excluded.share_slugs,
          modified_at = excluded.modified_at, author_seq = excluded.author_seq,
          search_text = excluded.search_text, tags_text = excluded.tags_text,
@@ -195,7 +201,7 @@ const UPSERT_ANNOTATION: RowsStatement = RowsStatement {
 };
 
 /// A tombstone keeps who and when, never the content: deleted means gone.
-const TOMBSTONE: RowsStatement = RowsStatement {
+pub(crate) const TOMBSTONE: RowsStatement = RowsStatement {
     into: "annotations (id, author_id, created_at, modified_at, deleted_at, author_seq)",
     columns: 6,
     then: "ON CONFLICT (id) DO UPDATE SET page_key = NULL, source_url = NULL, body_json = NULL, note_html = NULL,
@@ -209,8 +215,7 @@ const TOMBSTONE: RowsStatement = RowsStatement {
 const SHARE: RowsStatement = RowsStatement {
     into: "annotation_shares (annotation_id, community_id, seq, removed_at)",
     columns: 4,
-    then:
-        "ON CONFLICT (annotation_id, community_id) DO UPDATE SET seq = excluded.seq, removed_at = excluded.removed_at",
+    then: "ON CONFLICT (annotation_id, community_id) DO UPDATE SET seq = excluded.seq, removed_at = excluded.removed_at",
 };
 
 /// What phase 1 reads ([`PushTx::read_for_push`]).
@@ -248,18 +253,20 @@ async fn read_stored<T: PushTx>(
 /// What one push transaction knows about the rows it touches: loaded in a few
 /// queries up front and kept current as the batch is decided.
 #[derive(Default)]
-struct PushState {
+pub(crate) struct PushState {
     /// What the database holds for each id of the batch (`None`: never seen).
-    stored: HashMap<String, Option<StoredState>>,
+    pub(crate) stored: HashMap<String, Option<StoredState>>,
     /// (community id, slug) of each id's live shares, in community id order.
-    shares: HashMap<String, Vec<(String, String)>>,
+    pub(crate) shares: HashMap<String, Vec<(String, String)>>,
+    /// The parents and replies this push wrote ([`replies`]).
+    pub(crate) threads: Threads,
     /// The author's next personal-feed number (their row is locked).
     author_next: i64,
     /// Whether `author_next` moved.
     author_seq_taken: bool,
 }
 
-fn text(s: &str) -> Arg {
+pub(crate) fn text(s: &str) -> Arg {
     Arg::Text(s.to_string())
 }
 
@@ -282,7 +289,7 @@ impl PushState {
     }
 
     /// Takes the author's next personal-feed number.
-    fn next_author_seq(&mut self) -> i64 {
+    pub(crate) fn next_author_seq(&mut self) -> i64 {
         self.author_seq_taken = true;
         self.author_next += 1;
         self.author_next - 1
@@ -299,16 +306,18 @@ struct ShareWrite {
 
 /// What the decided mutations write, in order.
 #[derive(Default)]
-struct Plan {
+pub(crate) struct Plan {
     /// (statement, id, values) of each annotation row write.
-    annotations: Vec<(&'static RowsStatement, String, Vec<Arg>)>,
+    pub(crate) annotations: Vec<(&'static RowsStatement, String, Vec<Arg>)>,
     shares: Vec<ShareWrite>,
     /// In order: `Ok(author seq)` for the author's feed, `Err(index into shares)` for a community's.
     notices: Vec<Result<i64, usize>>,
+    /// (author id, seq) taken in other authors' feeds (replies following their parent).
+    pub(crate) other_feeds: Vec<(String, i64)>,
 }
 
 impl Plan {
-    fn share(&mut self, annotation_id: &str, community_id: &str, slug: &str, removed_at: Option<i64>) {
+    pub(crate) fn share(&mut self, annotation_id: &str, community_id: &str, slug: &str, removed_at: Option<i64>) {
         self.notices.push(Err(self.shares.len()));
         self.shares.push(ShareWrite {
             annotation_id: annotation_id.to_string(),
@@ -361,7 +370,8 @@ pub(crate) fn first_times(seqs: &[i64], new: impl IntoIterator<Item = i64>) -> V
     seqs.iter().map(|seq| new.remove(seq)).collect()
 }
 
-fn plan_upsert(
+async fn plan_upsert<T: PushTx>(
+    tx: &mut T,
     plan: &mut Plan,
     state: &mut PushState,
     author: &User,
@@ -379,8 +389,17 @@ fn plan_upsert(
     if decision == UpsertDecision::KeepStored {
         return Ok(Ok(()));
     }
+    let (page_key, audience): (String, Vec<Community>) = match &upsert.parent {
+        Some(parent_id) => {
+            match replies::parent_for(tx, state, author, memberships, parent_id, stored.is_none()).await? {
+                Ok(parent) => (parent.page_key, parent.audience),
+                Err(rejection) => return Ok(Err(rejection)),
+            }
+        }
+        None => (upsert.page_key.clone(), audience.into_iter().cloned().collect()),
+    };
     let mut annotation = upsert.annotation;
-    stamp(&mut annotation, author, &audience);
+    stamp(&mut annotation, author, &audience.iter().collect::<Vec<_>>());
     let body_json = serde_json::to_string(&annotation).map_err(|e| StoreError::Backend(e.to_string()))?;
     // The same communities as the stamped `audience`: `portable::serve_row` relies on
     // it ("" when shared with none; NULL only for rows written before the column).
@@ -389,7 +408,7 @@ fn plan_upsert(
     let values = vec![
         text(&upsert.id),
         text(&author.id),
-        Arg::OptText(Some(upsert.page_key.clone())),
+        Arg::OptText(Some(page_key.clone())),
         Arg::OptText(Some(annotation.target.source.clone())),
         Arg::OptText(Some(body_json)),
         Arg::OptText(upsert.note_html.clone()),
@@ -400,7 +419,12 @@ fn plan_upsert(
         Arg::OptText(Some(upsert.tags_text.clone())),
         Arg::OptText(upsert.extra_json.clone()),
         Arg::OptText(Some(share_slugs)),
+        Arg::OptText(upsert.parent.clone()),
     ];
+    match &upsert.parent {
+        Some(parent_id) => replies::wrote_reply(state, &upsert.id, parent_id, author, annotation, values.clone()),
+        None => replies::wrote_parent(state, &upsert.id, &page_key, &audience),
+    }
     plan.annotations.push((&UPSERT_ANNOTATION, upsert.id.clone(), values));
     plan.notices.push(Ok(author_seq));
     for community in &audience {
@@ -409,25 +433,39 @@ fn plan_upsert(
     for (community_id, slug) in shared_before.iter().filter(|(id, _)| !audience.iter().any(|c| &c.id == id)) {
         plan.share(&upsert.id, community_id, slug, Some(now_ms));
     }
+    let existed = stored.is_some();
     let author_id = stored.map(|s| s.author_id).unwrap_or_else(|| author.id.clone());
     state
         .stored
         .insert(upsert.id.clone(), Some(StoredState { author_id, deleted: false, modified_ms: upsert.modified_ms }));
-    state.shares.insert(upsert.id, audience.iter().map(|c| (c.id.clone(), c.slug.clone())).collect());
+    state.shares.insert(upsert.id.clone(), audience.iter().map(|c| (c.id.clone(), c.slug.clone())).collect());
+    let moved = before_ids.len() != audience.len() || audience.iter().any(|c| !before_ids.contains(&c.id));
+    if upsert.parent.is_none() && existed && moved {
+        replies::follow_parent(tx, plan, state, author, &upsert.id, ParentChange::Audience(&audience), now_ms).await?;
+    }
     Ok(Ok(()))
 }
 
-fn plan_delete(plan: &mut Plan, state: &mut PushState, author: &User, id: &str, now_ms: i64) -> Result<(), Rejection> {
+async fn plan_delete<T: PushTx>(
+    tx: &mut T,
+    plan: &mut Plan,
+    state: &mut PushState,
+    author: &User,
+    id: &str,
+    now_ms: i64,
+) -> Result<Result<(), Rejection>, StoreError> {
     let stored = state.stored.get(id).cloned().flatten();
-    match decide_delete(author, id, stored.as_ref())? {
-        DeleteDecision::AlreadyDeleted => return Ok(()),
-        DeleteDecision::Tombstone => {}
+    match decide_delete(author, id, stored.as_ref()) {
+        Err(rejection) => return Ok(Err(rejection)),
+        Ok(DeleteDecision::AlreadyDeleted) => return Ok(Ok(())),
+        Ok(DeleteDecision::Tombstone) => {}
     }
     let author_seq = state.next_author_seq();
     let values =
         vec![text(id), text(&author.id), Arg::Int(now_ms), Arg::Int(now_ms), Arg::Int(now_ms), Arg::Int(author_seq)];
     plan.annotations.push((&TOMBSTONE, id.to_string(), values));
     plan.notices.push(Ok(author_seq));
+    let existed = stored.is_some();
     let author_id = stored.map(|s| s.author_id).unwrap_or_else(|| author.id.clone());
     state.stored.insert(id.to_string(), Some(StoredState { author_id, deleted: true, modified_ms: now_ms }));
     // Communities that had it hear about the deletion through a new sequence number;
@@ -435,7 +473,12 @@ fn plan_delete(plan: &mut Plan, state: &mut PushState, author: &User, id: &str, 
     for (community_id, slug) in state.shares.get(id).cloned().unwrap_or_default() {
         plan.share(id, &community_id, &slug, None);
     }
-    Ok(())
+    // Its replies go with it (a reply has none: threads are flat).
+    state.threads.forget(id);
+    if existed {
+        replies::follow_parent(tx, plan, state, author, id, ParentChange::Deleted, now_ms).await?;
+    }
+    Ok(Ok(()))
 }
 
 /// Writes `rows` (statement, key, values) in order, as few statements as the
@@ -485,6 +528,11 @@ async fn write_plan<T: PushTx>(
         // The database announces them as the push commits.
         return Ok(Vec::new());
     };
+    let others = plan.other_feeds.iter().map(|(author_id, seq)| ChangeNotice {
+        community: None,
+        author_id: author_id.clone(),
+        seq: *seq,
+    });
     let notices = plan
         .notices
         .iter()
@@ -497,6 +545,7 @@ async fn write_plan<T: PushTx>(
                 ChangeNotice { community: Some(share.slug.clone()), author_id: author.id.clone(), seq }
             }
         })
+        .chain(others)
         .collect();
     Ok(notices)
 }
@@ -546,9 +595,9 @@ pub(crate) async fn apply_push<T: PushTx>(
         let result = match mutation {
             PreparedMutation::Invalid { rejection, .. } => Err(rejection),
             PreparedMutation::Upsert(upsert) => {
-                plan_upsert(&mut plan, &mut state, author, &memberships, *upsert, now_ms)?
+                plan_upsert(tx, &mut plan, &mut state, author, &memberships, *upsert, now_ms).await?
             }
-            PreparedMutation::Delete { id, .. } => plan_delete(&mut plan, &mut state, author, &id, now_ms),
+            PreparedMutation::Delete { id, .. } => plan_delete(tx, &mut plan, &mut state, author, &id, now_ms).await?,
         };
         outcome.results.push(match result {
             Ok(()) => MutationResult { seq, status: MutationStatus::Applied, error: None },
@@ -559,11 +608,18 @@ pub(crate) async fn apply_push<T: PushTx>(
     // Phase 3. Only the last position of each feed matters to listeners.
     let notices = write_plan(tx, plan, &state, author).await?;
     let mut seen = HashSet::new();
-    let mut notices: Vec<ChangeNotice> =
-        notices.into_iter().rev().filter(|n| seen.insert(n.community.clone())).collect();
+    let mut notices: Vec<ChangeNotice> = notices.into_iter().rev().filter(|n| seen.insert(feed_of(n))).collect();
     notices.reverse();
     outcome.notices = notices;
     Ok(outcome)
+}
+
+/// Which feed a notice is about: a community's, or (`None`) an author's own.
+fn feed_of(notice: &ChangeNotice) -> (Option<String>, Option<String>) {
+    match &notice.community {
+        Some(slug) => (Some(slug.clone()), None),
+        None => (None, Some(notice.author_id.clone())),
+    }
 }
 
 #[cfg(test)]

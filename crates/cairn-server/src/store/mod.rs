@@ -20,6 +20,7 @@ mod apply;
 mod feed_cache;
 mod lent_connections;
 mod page_cache;
+mod replies;
 pub mod postgres;
 pub mod sqlite;
 

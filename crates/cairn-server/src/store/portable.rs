@@ -56,6 +56,7 @@ pub(crate) fn like_escape(s: &str) -> String {
 }
 
 /// A value bound to a dynamically built query.
+#[derive(Clone, Debug)]
 pub(crate) enum Arg {
     Text(String),
     Int(i64),

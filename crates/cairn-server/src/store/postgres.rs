@@ -25,7 +25,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres, Transaction};
 
-use crate::store::lent_connections::{lent, LentConnections};
+use crate::store::lent_connections::{LentConnections, lent};
 
 /// Aggregates `c.slug` over a subquery's rows into one space-separated string.
 const SLUG_LIST: &str = "string_agg(c.slug, ' ')";
@@ -179,7 +179,7 @@ use std::sync::Arc;
 
 use crate::store::feed_cache::{ContentRow, FeedCache};
 use crate::store::page_cache::{PageCache, PageContentRow};
-use crate::store::portable::{feed_row, slugs_of, FeedSqlRow, Viewer};
+use crate::store::portable::{FeedSqlRow, Viewer, feed_row, slugs_of};
 
 /// The viewer's community slugs, one space-separated string: an uncorrelated
 /// subquery, which PostgreSQL runs once per statement, not per row.
@@ -465,6 +465,23 @@ impl crate::store::apply::PushTx for SqlxPushTx<'_> {
     async fn execute(&mut self, sql: &str, args: &[Arg]) -> Result<(), StoreError> {
         bind_all!(sqlx::query(sql), args).execute(&mut *self.0).await.map_err(backend)?;
         Ok(())
+    }
+
+    async fn thread_rows(
+        &mut self,
+        sql: &str,
+        args: &[Arg],
+    ) -> Result<Vec<crate::store::replies::ThreadRow>, StoreError> {
+        bind_all!(sqlx::query_as(sql), args).fetch_all(&mut *self.0).await.map_err(backend)
+    }
+
+    async fn communities(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Community>, StoreError> {
+        let rows: Vec<(String, String, String, Option<i64>)> =
+            bind_all!(sqlx::query_as(sql), args).fetch_all(&mut *self.0).await.map_err(backend)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, slug, name, archived_at)| Community { id, slug, name, archived: archived_at.is_some() })
+            .collect())
     }
 
     /// All of phase 1 in one statement (each statement is a round trip). Its

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rusqlite::{named_params, OpenFlags, OptionalExtension};
+use rusqlite::{OpenFlags, OptionalExtension, named_params};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqliteConnection, Transaction};
@@ -136,6 +136,37 @@ impl crate::store::apply::PushTx for RusqlitePushTx<'_> {
     async fn execute(&mut self, sql: &str, args: &[Arg]) -> Result<(), StoreError> {
         bound(self.0, sql, args)?.raw_execute().map_err(sqlite_error)?;
         Ok(())
+    }
+
+    async fn thread_rows(
+        &mut self,
+        sql: &str,
+        args: &[Arg],
+    ) -> Result<Vec<crate::store::replies::ThreadRow>, StoreError> {
+        self.rows(sql, args, |r| {
+            Ok(crate::store::replies::ThreadRow {
+                id: r.get(0)?,
+                author_id: r.get(1)?,
+                parent_id: r.get(2)?,
+                deleted_at: r.get(3)?,
+                page_key: r.get(4)?,
+                created_at: r.get(5)?,
+                modified_at: r.get(6)?,
+                body_json: r.get(7)?,
+            })
+        })
+    }
+
+    async fn communities(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<crate::store::Community>, StoreError> {
+        self.rows(sql, args, |r| {
+            let archived_at: Option<i64> = r.get(3)?;
+            Ok(crate::store::Community {
+                id: r.get(0)?,
+                slug: r.get(1)?,
+                name: r.get(2)?,
+                archived: archived_at.is_some(),
+            })
+        })
     }
 
     async fn finish_push(
@@ -337,8 +368,7 @@ fn community_changes(
 }
 
 /// (seq, annotation id, removed_at) of community `$1`'s feed after `$2`, at most `$3` positions.
-const FEED_POSITIONS: &str =
-    "SELECT seq, annotation_id, removed_at FROM annotation_shares WHERE community_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
+const FEED_POSITIONS: &str = "SELECT seq, annotation_id, removed_at FROM annotation_shares WHERE community_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
 
 /// [`ContentRow`]s: the shares of annotations `$1` (a JSON array of ids) in
 /// community `$2` as they are now, with the annotations and their authors.
@@ -642,7 +672,7 @@ portable_store!(SqliteStore, SqliteConnection);
 
 use crate::store::feed_cache::{ContentRow, FeedCache};
 use crate::store::page_cache::{PageCache, PageContentRow};
-use crate::store::portable::{author_ids, feed_rows, FeedSqlRow, ServedRow, Viewer};
+use crate::store::portable::{FeedSqlRow, ServedRow, Viewer, author_ids, feed_rows};
 
 #[cfg(test)]
 mod tests {
