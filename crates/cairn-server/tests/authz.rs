@@ -1,5 +1,5 @@
 //! Authorization as a property: random users, communities, memberships and
-//! annotations; then every way of reading (page listing, search, pull, W3C
+//! annotations, replies to them, changes of their audience and a delete; then every way of reading (page listing, search, pull, W3C
 //! containers, the live stream) is checked against a model of who may see what,
 //! and every attempt to write as someone else is refused.
 
@@ -10,7 +10,7 @@ mod common;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use cairn_protocol::api::{ChangeEvent, ChangesResponse, PageAnnotationsResponse, Role, SearchResponse};
+use cairn_protocol::api::{ChangeEvent, ChangeKind, ChangesResponse, PageAnnotationsResponse, Role, SearchResponse};
 use cairn_server::admin;
 use common::*;
 use proptest::prelude::*;
@@ -24,6 +24,12 @@ struct Scenario {
     member: Vec<Vec<bool>>,
     /// (author, communities asked for)
     annotations: Vec<(usize, Vec<usize>)>,
+    /// (replier, index of the annotation answered), pushed after the annotations.
+    replies: Vec<(usize, usize)>,
+    /// Then: (index of an annotation, communities its author now asks for).
+    moves: Vec<(usize, Vec<usize>)>,
+    /// Then: the index of an annotation its author deletes, if any.
+    delete: Option<usize>,
 }
 
 fn scenario() -> impl Strategy<Value = Scenario> {
@@ -31,8 +37,19 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         (
             proptest::collection::vec(proptest::collection::vec(any::<bool>(), communities), users),
             proptest::collection::vec((0..users, proptest::collection::vec(0..communities, 0..3)), 1..8),
+            proptest::collection::vec((0..users, 0usize..8), 0..6),
+            proptest::collection::vec((0usize..8, proptest::collection::vec(0..communities, 0..3)), 0..3),
+            proptest::option::of(0usize..8),
         )
-            .prop_map(move |(member, annotations)| Scenario { users, communities, member, annotations })
+            .prop_map(move |(member, annotations, replies, moves, delete)| Scenario {
+                users,
+                communities,
+                member,
+                annotations,
+                replies,
+                moves,
+                delete,
+            })
     })
 }
 
@@ -93,6 +110,11 @@ async fn check(s: &TestServer, sc: Scenario) -> Result<(), TestCaseError> {
     let page = format!("https://authz.example/case{case}");
     // Model: id -> (author, communities it is shared with); None when the push must be rejected.
     let mut model: HashMap<String, (usize, BTreeSet<usize>)> = HashMap::new();
+    // Replies: reply id -> parent id. A reply is shared with its parent's communities.
+    let mut parent_of: HashMap<String, String> = HashMap::new();
+    let mut annotation_ids: Vec<Option<String>> = Vec::new();
+    // Every community each id was ever shared with: its feed may speak of it.
+    let mut ever_shared: HashMap<String, BTreeSet<usize>> = HashMap::new();
     for (i, (author, asked)) in sc.annotations.iter().enumerate() {
         let id = new_id();
         let asked: BTreeSet<usize> = asked.iter().copied().collect();
@@ -102,8 +124,66 @@ async fn check(s: &TestServer, sc: Scenario) -> Result<(), TestCaseError> {
         let allowed = asked.iter().all(|c| sc.member[*author][*c]);
         prop_assert_eq!(results[0]["status"] == "applied", allowed, "{:?}", results);
         if allowed {
-            model.insert(id, (*author, asked));
+            ever_shared.insert(id.clone(), asked.clone());
+            model.insert(id.clone(), (*author, asked));
         }
+        annotation_ids.push(allowed.then_some(id));
+    }
+    let sees = |model: &HashMap<String, (usize, BTreeSet<usize>)>, viewer: usize, id: &str| -> bool {
+        model.get(id).is_some_and(|(author, shared)| *author == viewer || shared.iter().any(|c| sc.member[viewer][*c]))
+    };
+    for (k, (replier, parent)) in sc.replies.iter().enumerate() {
+        let Some(Some(parent_id)) = annotation_ids.get(*parent) else { continue };
+        let id = new_id();
+        let reply = cairn_model::Annotation::new_reply(
+            id.parse().unwrap(),
+            parent_id.parse().unwrap(),
+            &format!("needle{case} reply {k}"),
+            T0,
+        );
+        // What the replier asks for is ignored: the parent's audience is the reply's.
+        let results = s.push(&tokens[*replier], "r", json!([upsert(k as u64 + 1, &reply, &[slugs[0].as_str()])])).await;
+        let allowed = sees(&model, *replier, parent_id);
+        prop_assert_eq!(results[0]["status"] == "applied", allowed, "{:?}", results);
+        if allowed {
+            ever_shared.insert(id.clone(), model[parent_id].1.clone());
+            model.insert(id.clone(), (*replier, model[parent_id].1.clone()));
+            parent_of.insert(id, parent_id.clone());
+        } else {
+            prop_assert_eq!(&results[0]["error"]["code"], "not_found");
+        }
+    }
+    for (k, (index, asked)) in sc.moves.iter().enumerate() {
+        let Some(Some(id)) = annotation_ids.get(*index) else { continue };
+        let author = model[id].0;
+        let asked: BTreeSet<usize> = asked.iter().copied().collect();
+        let asked_slugs: Vec<&str> = asked.iter().map(|c| slugs[*c].as_str()).collect();
+        let a = annotation(id, &page, &format!("needle{case} moved {k}"), T0 + 1 + k as i64);
+        let results = s.push(&tokens[author], "m", json!([upsert(k as u64 + 1, &a, &asked_slugs)])).await;
+        let allowed = asked.iter().all(|c| sc.member[author][*c]);
+        prop_assert_eq!(results[0]["status"] == "applied", allowed, "{:?}", results);
+        if allowed {
+            model.get_mut(id).unwrap().1 = asked.clone();
+            ever_shared.get_mut(id).unwrap().extend(asked.iter().copied());
+            for (reply, parent) in &parent_of {
+                if parent == id {
+                    model.get_mut(reply).unwrap().1 = asked.clone();
+                    ever_shared.get_mut(reply).unwrap().extend(asked.iter().copied());
+                }
+            }
+        }
+    }
+    if let Some(Some(id)) = sc.delete.and_then(|index| annotation_ids.get(index)) {
+        let results = s.push(&tokens[model[id].0], "x", json!([delete(1, id)])).await;
+        prop_assert_eq!(statuses(&results), ["applied"]);
+        model.remove(id);
+        parent_of.retain(|reply, parent| {
+            let gone = parent == id;
+            if gone {
+                model.remove(reply);
+            }
+            !gone
+        });
     }
     let visible = |viewer: usize, id: &str| -> bool {
         model.get(id).is_some_and(|(author, shared)| *author == viewer || shared.iter().any(|c| sc.member[viewer][*c]))
@@ -142,8 +222,15 @@ async fn check(s: &TestServer, sc: Scenario) -> Result<(), TestCaseError> {
                 continue;
             }
             let feed: ChangesResponse = r.json().await.unwrap();
+            let mut last = HashMap::new();
             for change in &feed.changes {
-                prop_assert!(model[&change.id].1.contains(&c), "a row of another community in {}'s feed", slug);
+                prop_assert!(ever_shared[&change.id].contains(&c), "a row of another community in {}'s feed", slug);
+                last.insert(change.id.clone(), change.kind);
+            }
+            // Following the feed leaves exactly what the community may see now.
+            for (id, kind) in last {
+                let live = model.get(&id).is_some_and(|(_, shared)| shared.contains(&c));
+                prop_assert_eq!(kind == ChangeKind::Upsert, live, "{} in {}'s feed", id, slug);
             }
         }
         // Writing as someone else: every other user's annotation is refused, both ways.

@@ -39,7 +39,47 @@ fn sorted(mut ids: Vec<String>) -> Vec<String> {
     ids
 }
 
+/// Reads the live stream (kept in `buffer`) until a `change` event with exactly this data arrives.
+async fn hear(stream: &mut reqwest::Response, buffer: &mut String, data: &Value) {
+    loop {
+        for frame in buffer.split("\n\n").filter(|f| f.contains("event: change")) {
+            if let Some(got) = frame.lines().find_map(|l| l.strip_prefix("data: ")) {
+                if &serde_json::from_str::<Value>(got).unwrap() == data {
+                    return;
+                }
+            }
+        }
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), stream.chunk()).await;
+        let bytes = chunk.unwrap_or_else(|_| panic!("never heard {data}; heard {buffer}")).unwrap().unwrap();
+        buffer.push_str(&String::from_utf8_lossy(&bytes));
+    }
+}
+
 both_backends! {
+    async fn the_live_stream_announces_replies_and_their_following_the_parent() {
+        let server = TestServer::start().await;
+        let (alice, bob) = (server.token("alice").await, server.token("bob").await);
+        let mut alices_stream = server.get("/v1/events", &alice).await;
+        let mut bobs_stream = server.get("/v1/events", &bob).await;
+        let mut bobs_buffer = String::new();
+        let parent = new_id();
+        let answer = new_id();
+        let mut highlight = annotation(&parent, PAGE, "look", T0);
+        server.push(&alice, "a1", serde_json::json!([upsert(1, &highlight, &["demo-team"])])).await;
+        server.push(&bob, "b1", serde_json::json!([upsert(1, &reply(&answer, &parent, "agreed", T0 + 1), &[])])).await;
+        let feed = changes(&server, &alice, "/v1/communities/demo-team/changes?since=0").await;
+        hear(&mut alices_stream, &mut String::new(), &serde_json::json!({"community": "demo-team", "seq": feed.next})).await;
+        // Alice makes it private: bob's reply is rewritten in his own feed, and he hears of it.
+        highlight.modified = Some(cairn_model::format_rfc3339_ms(T0 + 2));
+        server.push(&alice, "a1", serde_json::json!([upsert(2, &highlight, &[])])).await;
+        let own = changes(&server, &bob, "/v1/me/changes?since=0").await;
+        assert_eq!(own.next, 2, "his reply's second version");
+        hear(&mut bobs_stream, &mut bobs_buffer, &serde_json::json!({"community": null, "seq": own.next})).await;
+        let feed = changes(&server, &bob, "/v1/communities/demo-team/changes?since=0").await;
+        assert_eq!(last_change(&feed, &answer), Some(ChangeKind::Unshared));
+        hear(&mut bobs_stream, &mut bobs_buffer, &serde_json::json!({"community": "demo-team", "seq": feed.next})).await;
+    }
+
     async fn a_reply_is_served_on_its_parents_page_to_exactly_those_who_see_the_parent() {
         let server = TestServer::start().await;
         let (alice, bob, carol) = (server.token("alice").await, server.token("bob").await, server.token("carol").await);

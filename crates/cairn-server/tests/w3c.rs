@@ -7,9 +7,9 @@
 mod common;
 
 use common::*;
-use reqwest::header::HeaderMap;
 use reqwest::Method;
-use serde_json::{json, Value};
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
 
 const PROFILE_TYPE: &str = "application/ld+json; profile=\"http://www.w3.org/ns/anno.jsonld\"";
 const PREFER_MINIMAL: &str = "return=representation;include=\"http://www.w3.org/ns/ldp#PreferMinimalContainer\"";
@@ -376,12 +376,36 @@ both_backends! {
         let alice = c.s.token("alice").await;
         let mut pushed = annotation(&new_id(), "https://example.org/p", "pushed by the extension, tagged", T0);
         pushed.set_tags(["ops"]);
-        c.s.push(&alice, "d1", json!([upsert(1, &pushed, &["demo-team"])])).await;
+        // A reply by the extension, a reply by a W3C client (its target the
+        // parent's container IRI), and a note on the whole page.
+        let reply = cairn_model::Annotation::new_reply(
+            new_id().parse().unwrap(),
+            pushed.id.parse().unwrap(),
+            "a reply",
+            T0 + 1,
+        );
+        let page_note =
+            cairn_model::Annotation::new_page_note(new_id().parse().unwrap(), "https://example.org/p", "about it all", T0);
+        let results = c
+            .s
+            .push(&alice, "d1", json!([upsert(1, &pushed, &["demo-team"]), upsert(2, &reply, &[]), upsert(3, &page_note, &["demo-team"])]))
+            .await;
+        assert_eq!(statuses(&results), ["applied", "applied", "applied"]);
+        let w3c_reply = json!({
+            "@context": "http://www.w3.org/ns/anno.jsonld",
+            "type": "Annotation",
+            "motivation": "replying",
+            "body": {"type": "TextualBody", "value": "replied over W3C", "purpose": "commenting"},
+            "target": {"source": iri},
+        });
+        let (reply_iri, _) = c.create(&w3c_reply).await;
         let (_, _, page) = c.get(&c.container, &[]).await;
         let mut docs: Vec<Value> = page["first"]["items"].as_array().unwrap().clone();
+        assert!(docs.iter().any(|d| d["motivation"] == "replying" && d["target"]["source"] == iri), "{docs:?}");
         docs.push(c.get(&iri, &[]).await.2);
         docs.push(c.get(&private_iri, &[]).await.2);
-        assert_eq!(docs.len(), 4);
+        docs.push(c.get(&reply_iri, &[]).await.2);
+        assert_eq!(docs.len(), 8);
 
         let dir = tempfile::tempdir().unwrap();
         let mut files = Vec::new();
@@ -401,6 +425,6 @@ both_backends! {
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success(), "validator failed:\n{stdout}\n{stderr}");
-        assert_eq!(stdout.matches(": PASS").count(), 4, "{stdout}");
+        assert_eq!(stdout.matches(": PASS").count(), 8, "{stdout}");
     }
 }
