@@ -4,6 +4,7 @@
 //! and every attempt to write as someone else is refused.
 
 #![allow(clippy::needless_range_loop)] // indices are the model's user and community numbers
+#![allow(clippy::result_large_err)] // proptest's error carries the failing Scenario; it is built once, on failure
 
 mod common;
 
