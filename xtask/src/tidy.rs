@@ -20,7 +20,7 @@ use serde_json::Value;
 use crate::util::{self, project_root};
 
 /// Crates that must stay pure, whatever their description says.
-const PURE_CRATES: &[&str] = &["cairn-model", "cairn-anchor", "cairn-protocol", "cairn-sync"];
+const PURE_CRATES: &[&str] = &["cairn-model", "cairn-anchor", "cairn-protocol", "cairn-sync", "cairn-library"];
 
 /// A description sentence starting with this marks a crate pure too (e.g. "... Pure: no IO.").
 const PURE_MARKER: &str = "Pure";
