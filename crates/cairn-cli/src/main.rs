@@ -2,6 +2,8 @@
 //!
 //! * `cairn anchor --html PAGE.html < annotations.jsonl > results.jsonl` (see `anchor.rs`)
 //! * `cairn clip PAGE.html --url URL [--format md|json] [--rules RULES.json]` (see `clip.rs`)
+//! * `cairn export --format md|w3c|hypothesis|csv --out PATH INPUT` (see `export.rs`)
+//! * `cairn import FILE [--out records.json]` (see `import.rs`)
 //!
 //! Each subcommand lives in its own module and runs exactly the core code the
 //! extension runs; this file only dispatches.
@@ -9,6 +11,8 @@
 mod clip;
 
 mod anchor;
+mod export;
+mod import;
 
 use std::process::ExitCode;
 
@@ -19,6 +23,10 @@ Commands:
   anchor --html PAGE.html   Anchor W3C annotations (JSON lines on stdin) in a saved page;
                             one result per line on stdout.
   clip PAGE.html --url URL  Clip a saved page to Markdown (--format md|json, --rules RULES.json).
+  export --format md|w3c|hypothesis|csv --out PATH INPUT
+                            Export annotations (Cairn records, W3C or a Hypothesis export).
+  import FILE [--out records.json]
+                            Import Hypothesis, W3C or Cairn annotations as Cairn records.
 ";
 
 fn main() -> ExitCode {
@@ -34,6 +42,8 @@ fn main() -> ExitCode {
         }
         "clip" => clip::run(rest),
         "anchor" => anchor::run(rest),
+        "export" => export::run(rest),
+        "import" => import::run(rest),
         other => Err(format!("unknown command {other:?}; run `cairn help` for the list")),
     };
     let _ = rest;

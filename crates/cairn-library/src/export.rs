@@ -124,7 +124,9 @@ pub fn markdown_vault(records: &[LocalRecord]) -> Vec<ExportFile> {
                 push_note_and_tags(&mut md, r);
             }
         }
-        let name = clip_file_name(&title, &mut taken);
+        // A page known only by its URL is named without the scheme, which says nothing.
+        let bare = title.strip_prefix("https://").or_else(|| title.strip_prefix("http://")).unwrap_or(&title);
+        let name = clip_file_name(bare, &mut taken);
         files.push((name, md.into_bytes()));
     }
     files
