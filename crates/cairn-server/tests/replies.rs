@@ -162,6 +162,29 @@ both_backends! {
         assert!(last.seq > 1);
     }
 
+    async fn a_reply_racing_its_parents_audience_change_ends_up_with_the_parents_audience() {
+        let server = TestServer::start().await;
+        let (alice, bob, carol) = (server.token("alice").await, server.token("bob").await, server.token("carol").await);
+        cairn_server::admin::add_member(server.store.as_ref(), "other-team", "alice", cairn_protocol::api::Role::Member)
+            .await
+            .unwrap();
+        for round in 0..20u64 {
+            let page = format!("{PAGE}/race{round}");
+            let parent = new_id();
+            let answer = new_id();
+            let mut highlight = annotation(&parent, &page, "look", T0);
+            server.push(&alice, "a1", serde_json::json!([upsert(2 * round + 1, &highlight, &["demo-team"])])).await;
+            highlight.modified = Some(cairn_model::format_rfc3339_ms(T0 + 1));
+            let widen = serde_json::json!([upsert(2 * round + 2, &highlight, &["demo-team", "other-team"])]);
+            let answer_it = serde_json::json!([upsert(round + 1, &reply(&answer, &parent, "agreed", T0 + 1), &[])]);
+            let (widened, answered) = tokio::join!(server.push(&alice, "a1", widen), server.push(&bob, "b1", answer_it));
+            assert_eq!((statuses(&widened), statuses(&answered)), (vec!["applied"], vec!["applied"]), "round {round}");
+            let carols: Vec<String> =
+                server.page(&carol, &page).await.annotations.into_iter().map(|a| a.annotation.id).collect();
+            assert_eq!(sorted(carols), sorted(vec![parent.clone(), answer.clone()]), "round {round}");
+        }
+    }
+
     async fn deleting_a_parent_deletes_its_replies_for_everyone() {
         let server = TestServer::start().await;
         let (alice, bob) = (server.token("alice").await, server.token("bob").await);

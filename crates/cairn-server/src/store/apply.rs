@@ -57,6 +57,12 @@ pub(crate) trait PushTx: Send {
     async fn thread_rows(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<ThreadRow>, StoreError>;
     /// Runs a statement selecting communities' `id, slug, name, archived_at`.
     async fn communities(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Community>, StoreError>;
+    /// Whether concurrent pushes can interleave, so that reading another
+    /// author's row to decide on needs a row lock (`FOR SHARE` / `FOR UPDATE`,
+    /// PostgreSQL); SQLite has one writer at a time and no such clause.
+    fn locks_rows(&self) -> bool {
+        false
+    }
     /// Phase 1's reads, the author's row being locked (the caller began the
     /// transaction so): their next personal-feed number, their memberships (read
     /// inside the transaction: a membership removed a moment ago no longer

@@ -467,6 +467,10 @@ impl crate::store::apply::PushTx for SqlxPushTx<'_> {
         Ok(())
     }
 
+    fn locks_rows(&self) -> bool {
+        true
+    }
+
     async fn thread_rows(
         &mut self,
         sql: &str,

@@ -114,7 +114,11 @@ pub(crate) async fn parent_for<T: PushTx>(
         _ if state.threads.replies.contains_key(parent_id) => return Ok(Err(flat())),
         (_, Some(Some(stored))) if stored.deleted => return Ok(Err(not_found(parent_id))),
         _ => {
-            let sql = format!("SELECT {THREAD_COLUMNS} FROM annotations WHERE id = $1");
+            // Held until commit: a concurrent change of the parent's audience
+            // (which locks it FOR UPDATE before reading its replies) waits for
+            // this reply to commit, or this waits for that change and reads it.
+            let lock = if tx.locks_rows() { " FOR SHARE" } else { "" };
+            let sql = format!("SELECT {THREAD_COLUMNS} FROM annotations WHERE id = $1{lock}");
             let Some(row) = tx.thread_rows(&sql, &[text(parent_id)]).await?.pop() else {
                 return Ok(Err(not_found(parent_id)));
             };
@@ -213,6 +217,11 @@ pub(crate) async fn follow_parent<T: PushTx>(
     change: ParentChange<'_>,
     now_ms: i64,
 ) -> Result<(), StoreError> {
+    if tx.locks_rows() {
+        // Replies being written by concurrent pushes hold the parent FOR SHARE
+        // (`parent_for`): wait for them, so that the read below sees them.
+        tx.execute("SELECT 1 FROM annotations WHERE id = $1 FOR UPDATE", &[text(parent_id)]).await?;
+    }
     let mut followers = Vec::new();
     let sql =
         format!("SELECT {THREAD_COLUMNS} FROM annotations WHERE parent_id = $1 AND deleted_at IS NULL ORDER BY id");
