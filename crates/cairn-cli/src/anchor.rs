@@ -9,9 +9,9 @@
 
 use std::io::{BufRead, Write};
 
-use cairn_anchor::{TextIndex, describe, html, resolve};
+use cairn_anchor::{describe, html, resolve, TextIndex};
 use cairn_model::Selector;
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 
 const USAGE: &str = "usage: cairn anchor --html PAGE.html [--text] < annotations.jsonl > results.jsonl";
 

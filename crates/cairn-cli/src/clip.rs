@@ -13,7 +13,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cairn_clip::{ClipContext, ClipOptions, clip_article_with};
+use cairn_clip::{clip_article_with, ClipContext, ClipOptions};
 
 const USAGE: &str = "usage: cairn clip PAGE.html --url URL [--format md|json] [--clipped-at TIME] [--rules RULES.json]";
 
@@ -133,9 +133,9 @@ mod tests {
     #[test]
     fn url_is_required_and_formats_are_checked() {
         assert!(parse_args(&strings(&["p.html"])).unwrap_err().contains("--url is required"));
-        assert!(
-            parse_args(&strings(&["p.html", "--url", "u", "--format", "pdf"])).unwrap_err().contains("unknown format")
-        );
+        assert!(parse_args(&strings(&["p.html", "--url", "u", "--format", "pdf"]))
+            .unwrap_err()
+            .contains("unknown format"));
         assert!(parse_args(&strings(&["--url"])).unwrap_err().contains("needs a value"));
     }
 

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use cairn_library::export::{csv, hypothesis_json, markdown_vault, w3c_collection};
 use cairn_library::zip::zip_stored;
-use cairn_model::{AnnotationId, format_rfc3339_ms};
+use cairn_model::{format_rfc3339_ms, AnnotationId};
 
 use crate::import::{entropy, now_ms, read, report};
 

@@ -9,7 +9,7 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cairn_library::import::{Import, ImportOptions, import};
+use cairn_library::import::{import, Import, ImportOptions};
 
 const USAGE: &str = "usage: cairn import FILE [--out records.json]";
 

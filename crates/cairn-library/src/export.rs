@@ -19,9 +19,9 @@
 use std::collections::BTreeMap;
 
 use cairn_clip::text_fragment_url;
-use cairn_model::{ANNO_CONTEXT, AnnotationId, Selector, format_rfc3339_ms};
+use cairn_model::{format_rfc3339_ms, AnnotationId, Selector, ANNO_CONTEXT};
 use cairn_sync::LocalRecord;
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 
 use crate::page::{clip_title, page_title, position_of, strip_front_matter};
 use crate::zip::clip_file_name;

@@ -20,10 +20,10 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use cairn_clip::{ClipContext, PageRef, clip_url_only};
+use cairn_clip::{clip_url_only, ClipContext, PageRef};
 use cairn_model::{
-    ANNO_CONTEXT, Agent, Annotation, AnnotationError, AnnotationId, Audience, Body, ClipKind, Color, Motivation,
-    Selector, format_rfc3339_ms, parse_rfc3339_ms,
+    format_rfc3339_ms, parse_rfc3339_ms, Agent, Annotation, AnnotationError, AnnotationId, Audience, Body, ClipKind,
+    Color, Motivation, Selector, ANNO_CONTEXT,
 };
 use cairn_protocol::messages::SyncState;
 use cairn_sync::LocalRecord;

@@ -27,7 +27,7 @@ pub mod zip;
 use std::fmt;
 
 pub use cairn_sync::LocalRecord;
-pub use page::{Kind, clip_title, kind_of, page_title, position_of};
+pub use page::{clip_title, kind_of, page_title, position_of, Kind};
 pub use text::fold;
 
 /// Why a Library operation could not run at all (single items that cannot be imported are

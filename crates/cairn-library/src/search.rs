@@ -23,7 +23,7 @@ use cairn_model::{Color, PageKey};
 use cairn_sync::LocalRecord;
 use serde::{Deserialize, Serialize};
 
-use crate::page::{Kind, kind_of, page_title, strip_front_matter};
+use crate::page::{kind_of, page_title, strip_front_matter, Kind};
 use crate::text::{fold, tokens};
 
 /// The fields a record is searched in, in the order postings are written.

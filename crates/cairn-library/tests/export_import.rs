@@ -7,12 +7,12 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::Command;
 
-use cairn_library::export::{CSV_COLUMNS, csv, hypothesis_json, markdown_vault, w3c_collection};
-use cairn_library::import::{Format, ImportOptions, SkipReason, import};
+use cairn_library::export::{csv, hypothesis_json, markdown_vault, w3c_collection, CSV_COLUMNS};
+use cairn_library::import::{import, Format, ImportOptions, SkipReason};
 use cairn_library::{LibraryError, LocalRecord};
 use cairn_model::{ClipKind, Color, Selector};
 use common::*;
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 
 fn options() -> ImportOptions {
     ImportOptions { now_ms: T0 + 1000 * DAY, seed: 42, existing_ids: HashSet::new() }

@@ -4,7 +4,7 @@ mod common;
 
 use std::collections::HashSet;
 
-use cairn_library::review::{DAY_MS, DailyOptions, INTERVALS_DAYS, ReviewState, Verdict, answer, daily_set};
+use cairn_library::review::{answer, daily_set, DailyOptions, ReviewState, Verdict, DAY_MS, INTERVALS_DAYS};
 use common::*;
 
 #[test]

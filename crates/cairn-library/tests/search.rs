@@ -3,7 +3,7 @@
 
 mod common;
 
-use cairn_library::search::{Author, Field, Filter, Index, Site, field_text, linear_scan};
+use cairn_library::search::{field_text, linear_scan, Author, Field, Filter, Index, Site};
 use cairn_library::{Kind, LocalRecord};
 use cairn_model::Color;
 use common::*;

@@ -9,8 +9,8 @@
 //! Rejections are final: the (device, seq) is recorded as applied, so a client
 //! retrying the same mutation gets `duplicate`, never a different outcome.
 
-use cairn_model::{Agent, Annotation, AnnotationId, Audience, parse_rfc3339_ms};
-use cairn_protocol::api::{ApiError as WireError, MAX_DEVICE_ID_CHARS, Mutation};
+use cairn_model::{parse_rfc3339_ms, Agent, Annotation, AnnotationId, Audience};
+use cairn_protocol::api::{ApiError as WireError, Mutation, MAX_DEVICE_ID_CHARS};
 
 use crate::error::ApiError;
 use crate::markdown::render_note;

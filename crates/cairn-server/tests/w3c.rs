@@ -7,9 +7,9 @@
 mod common;
 
 use common::*;
-use reqwest::Method;
 use reqwest::header::HeaderMap;
-use serde_json::{Value, json};
+use reqwest::Method;
+use serde_json::{json, Value};
 
 const PROFILE_TYPE: &str = "application/ld+json; profile=\"http://www.w3.org/ns/anno.jsonld\"";
 const PREFER_MINIMAL: &str = "return=representation;include=\"http://www.w3.org/ns/ldp#PreferMinimalContainer\"";

@@ -29,12 +29,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use async_trait::async_trait;
 use cairn_protocol::api::{MutationResult, MutationStatus};
 
-use super::portable::{Arg, placeholders};
+use super::portable::{placeholders, Arg};
 use super::replies::{self, ParentChange, ThreadRow, Threads};
 use super::{ChangeNotice, Community, Membership, PushOutcome, StoreError, User};
 use crate::push::{
-    DeleteDecision, PreparedMutation, PreparedUpsert, Rejection, StoredState, UpsertDecision, decide_delete,
-    decide_upsert, stamp,
+    decide_delete, decide_upsert, stamp, DeleteDecision, PreparedMutation, PreparedUpsert, Rejection, StoredState,
+    UpsertDecision,
 };
 
 /// The database operations a push needs, on an open write transaction. Parameters
@@ -221,7 +221,8 @@ pub(crate) const TOMBSTONE: RowsStatement = RowsStatement {
 const SHARE: RowsStatement = RowsStatement {
     into: "annotation_shares (annotation_id, community_id, seq, removed_at)",
     columns: 4,
-    then: "ON CONFLICT (annotation_id, community_id) DO UPDATE SET seq = excluded.seq, removed_at = excluded.removed_at",
+    then:
+        "ON CONFLICT (annotation_id, community_id) DO UPDATE SET seq = excluded.seq, removed_at = excluded.removed_at",
 };
 
 /// What phase 1 reads ([`PushTx::read_for_push`]).

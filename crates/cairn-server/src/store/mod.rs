@@ -20,8 +20,8 @@ mod apply;
 mod feed_cache;
 mod lent_connections;
 mod page_cache;
-mod replies;
 pub mod postgres;
+mod replies;
 pub mod sqlite;
 
 use async_trait::async_trait;

@@ -25,7 +25,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres, Transaction};
 
-use crate::store::lent_connections::{LentConnections, lent};
+use crate::store::lent_connections::{lent, LentConnections};
 
 /// Aggregates `c.slug` over a subquery's rows into one space-separated string.
 const SLUG_LIST: &str = "string_agg(c.slug, ' ')";
@@ -179,7 +179,7 @@ use std::sync::Arc;
 
 use crate::store::feed_cache::{ContentRow, FeedCache};
 use crate::store::page_cache::{PageCache, PageContentRow};
-use crate::store::portable::{FeedSqlRow, Viewer, feed_row, slugs_of};
+use crate::store::portable::{feed_row, slugs_of, FeedSqlRow, Viewer};
 
 /// The viewer's community slugs, one space-separated string: an uncorrelated
 /// subquery, which PostgreSQL runs once per statement, not per row.

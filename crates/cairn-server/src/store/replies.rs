@@ -31,10 +31,10 @@ use std::collections::HashMap;
 
 use cairn_model::Annotation;
 
-use super::apply::{PushState, PushTx, RowsStatement, TOMBSTONE, UPSERT_ANNOTATION, text};
-use super::portable::{Arg, placeholders};
+use super::apply::{text, PushState, PushTx, RowsStatement, TOMBSTONE, UPSERT_ANNOTATION};
+use super::portable::{placeholders, Arg};
 use super::{Community, Membership, StoreError, User};
-use crate::push::{Rejection, StoredState, audience_of};
+use crate::push::{audience_of, Rejection, StoredState};
 
 /// The columns [`PushTx::thread_rows`] reads, in [`ThreadRow`]'s order.
 const THREAD_COLUMNS: &str = "id, author_id, parent_id, deleted_at, page_key, created_at, modified_at, body_json";

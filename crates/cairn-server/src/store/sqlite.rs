@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rusqlite::{OpenFlags, OptionalExtension, named_params};
+use rusqlite::{named_params, OpenFlags, OptionalExtension};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqliteConnection, Transaction};
@@ -672,7 +672,7 @@ portable_store!(SqliteStore, SqliteConnection);
 
 use crate::store::feed_cache::{ContentRow, FeedCache};
 use crate::store::page_cache::{PageCache, PageContentRow};
-use crate::store::portable::{FeedSqlRow, ServedRow, Viewer, author_ids, feed_rows};
+use crate::store::portable::{author_ids, feed_rows, FeedSqlRow, ServedRow, Viewer};
 
 #[cfg(test)]
 mod tests {
