@@ -92,6 +92,17 @@ pub enum PageRequest {
         #[serde(default)]
         canonical: Option<String>,
     },
+    /// "Open in panel" in the popover: the service worker's loader opens the side
+    /// panel for the sender's tab while the click still counts as a user gesture;
+    /// this request only confirms it came from an allowed page.
+    OpenPanel {
+        /// One of the user's highlights on this page whose note the panel opens for
+        /// writing (the note is typed there, where the page cannot read the keys).
+        #[serde(default)]
+        focus: Option<String>,
+        #[serde(default)]
+        canonical: Option<String>,
+    },
     /// Clip this page. What is sent depends on the kind, and nothing more:
     /// `selection`: the selected HTML (`html`), its text (`quote`) and its place in the
     /// page text (`text`, `start`, `end`); `article`: the serialized live DOM (`html`);
@@ -137,6 +148,7 @@ impl PageRequest {
             | PageRequest::EditHighlight { canonical, .. }
             | PageRequest::DeleteHighlight { canonical, .. }
             | PageRequest::RestoreHighlight { canonical, .. }
+            | PageRequest::OpenPanel { canonical, .. }
             | PageRequest::Clip { canonical, .. }
             | PageRequest::ReattachHighlight { canonical, .. } => canonical.as_deref(),
         }
@@ -185,13 +197,26 @@ pub enum PanelRequest {
     RestoreDeleted {
         id: String,
     },
-    /// Change the note (empty removes it) or colour of one of the user's highlights.
+    /// Change the note (empty removes it), colour or tags of one of the user's highlights.
     EditHighlight {
         id: String,
         #[serde(default)]
         note: Option<String>,
         #[serde(default)]
         color: Option<Color>,
+        #[serde(default)]
+        tags: Option<Vec<String>>,
+    },
+    /// Choose who sees one of the user's highlights or clips: the communities
+    /// (slugs) it is shared with; empty makes it private again.
+    ShareItem {
+        id: String,
+        communities: Vec<String>,
+    },
+    /// Scroll the tab showing `page_url` to a highlight and flash it.
+    RevealHighlight {
+        id: String,
+        page_url: String,
     },
     /// Clip the page shown in the tab at `page_url` (the tab's content script does the reading).
     ClipPage {
@@ -227,6 +252,8 @@ pub enum TabCommand {
     Refresh {},
     /// Re-attach this orphan to the current selection.
     Reattach { id: String },
+    /// Scroll to this highlight and flash it (the side panel's list was clicked).
+    Reveal { id: String },
     /// Clip this page (the content script reads what the kind needs and replies).
     Clip {
         clip: ClipKind,
@@ -317,6 +344,8 @@ pub enum PageReply {
     Restored {
         highlight: Option<PlacedHighlight>,
     },
+    /// The side panel was asked to open for this page.
+    PanelOpening {},
 }
 
 /// Where a highlight stands with the server.
@@ -356,6 +385,14 @@ pub struct HighlightSummary {
     /// has resolved them); empty = only its author.
     #[serde(default)]
     pub audience: Vec<String>,
+    /// The same communities by slug, for choosing them again.
+    #[serde(default)]
+    pub communities: Vec<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Where its text starts in the page (code points), for document order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<u64>,
 }
 
 /// A clip as the popup lists it.
@@ -377,6 +414,8 @@ pub struct ClipSummary {
     /// Who sees it, as for highlights.
     #[serde(default)]
     pub audience: Vec<String>,
+    #[serde(default)]
+    pub communities: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
@@ -405,8 +444,24 @@ pub enum PanelReply {
         highlights: Vec<HighlightSummary>,
         #[serde(default)]
         clips: Vec<ClipSummary>,
+        /// A highlight whose note the user asked to write from the page, once.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        focus: Option<String>,
     },
     Done,
+}
+
+/// What the background tells the open extension pages (the side panel) without
+/// being asked, so that they never show a stale page.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Broadcast {
+    /// The annotations of a page changed here or on the server, or the user asked
+    /// from the page to write a note: list the page again.
+    PageChanged { page_key: String },
+    /// The user asked, from the page, to write the note of one of their
+    /// highlights there: a panel showing that page opens its editor.
+    WriteNote { page_key: String, id: String },
 }
 
 /// What the browser says about who sent a message (`chrome.runtime.MessageSender`),
@@ -515,9 +570,10 @@ fn validate_page_request(r: &PageRequest) -> Result<(), MessageError> {
         Ok(units)
     };
     match r {
-        PageRequest::PageStatus { .. } | PageRequest::DeleteHighlight { .. } | PageRequest::RestoreHighlight { .. } => {
-            Ok(())
-        }
+        PageRequest::PageStatus { .. }
+        | PageRequest::DeleteHighlight { .. }
+        | PageRequest::RestoreHighlight { .. }
+        | PageRequest::OpenPanel { .. } => Ok(()),
         PageRequest::AnchorAll { text, .. } => check_text(text).map(|_| ()),
         PageRequest::Clip { clip, html, quote, text, start, end, title, note, tags, .. } => {
             if title.chars().count() > MAX_TITLE_CHARS {

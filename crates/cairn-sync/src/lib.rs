@@ -72,6 +72,20 @@ impl LocalRecord {
         self.touch(now_ms, signed_in);
     }
 
+    /// Replaces the tags (trimmed, empty ones and repeats dropped by the model).
+    pub fn set_tags(&mut self, tags: &[String], now_ms: i64, signed_in: bool) {
+        self.annotation.set_tags(tags.iter().map(String::as_str));
+        self.touch(now_ms, signed_in);
+    }
+
+    /// Chooses who sees it: the communities (slugs); none makes it private. The
+    /// annotation's W3C `audience` is written by the server from the communities
+    /// the push names, so only the record changes here.
+    pub fn share_with(&mut self, communities: Vec<String>, now_ms: i64, signed_in: bool) {
+        self.communities = communities;
+        self.touch(now_ms, signed_in);
+    }
+
     /// Points an orphan at new text: its selectors are replaced, everything else kept.
     pub fn reattach(&mut self, selectors: Vec<Selector>, now_ms: i64, signed_in: bool) {
         self.annotation.target.selector = selectors;
@@ -100,6 +114,12 @@ impl LocalRecord {
             sync: self.sync.clone(),
             orphan: self.orphan,
             audience: self.communities.clone(),
+            communities: self.communities.clone(),
+            tags: self.annotation.tags().into_iter().map(str::to_string).collect(),
+            position: self.annotation.target.selector.iter().find_map(|s| match s {
+                Selector::TextPositionSelector { start, .. } => Some(*start),
+                _ => None,
+            }),
         }
     }
 }
@@ -176,6 +196,7 @@ pub fn page_clips(records: &[LocalRecord]) -> Vec<ClipSummary> {
                 teammate: r.teammate.clone(),
                 sync: r.sync.clone(),
                 audience: r.communities.clone(),
+                communities: r.communities.clone(),
             })
         })
         .collect()

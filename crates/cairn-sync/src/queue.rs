@@ -61,27 +61,25 @@ pub fn number(queued: Vec<Queued>, next_seq: &mut u64, highest_queued: Option<u6
 
 /// What saving a record of the user's queues, decided with the settings as they
 /// are when it is saved: a record kept only on this device goes to the server once
-/// the user is signed in (shared with `community` if it is shared with none yet,
-/// as when signing in adopts what was made before), and a pending one is queued.
-/// `record` is updated to the state it is stored in.
-pub fn own(record: &mut LocalRecord, signed_in: bool, community: Option<&str>) -> Option<Queued> {
+/// the user is signed in, and a pending one is queued. Its audience is never
+/// widened here: what was private stays private (synced to the user's own
+/// account only) until the user shares it. `record` is updated to the state it
+/// is stored in.
+pub fn own(record: &mut LocalRecord, signed_in: bool) -> Option<Queued> {
     if signed_in && record.sync == SyncState::Local {
         record.sync = SyncState::Pending;
-        if record.communities.is_empty() {
-            record.communities = community.map(str::to_string).into_iter().collect();
-        }
     }
     (record.sync == SyncState::Pending).then(|| Queued::upsert(record))
 }
 
 /// Signing in: every record of the user's kept only on this device (`local_only`)
-/// goes to the server, shared with `community` if it is shared with none. Returns
-/// the records as they are to be stored and the mutations to queue for them.
-pub fn adopt_local(local_only: Vec<LocalRecord>, community: Option<&str>) -> (Vec<LocalRecord>, Vec<Queued>) {
+/// goes to the server with the audience it has (private ones stay private).
+/// Returns the records as they are to be stored and the mutations to queue for them.
+pub fn adopt_local(local_only: Vec<LocalRecord>) -> (Vec<LocalRecord>, Vec<Queued>) {
     let mut queued = Vec::with_capacity(local_only.len());
     let mut records = Vec::with_capacity(local_only.len());
     for mut r in local_only.into_iter().filter(|r| r.is_own() && r.sync == SyncState::Local) {
-        queued.extend(own(&mut r, true, community));
+        queued.extend(own(&mut r, true));
         records.push(r);
     }
     (records, queued)
@@ -146,35 +144,37 @@ mod tests {
     }
 
     #[test]
-    fn a_save_queues_what_is_pending_and_adopts_local_records_once_signed_in() {
+    fn a_save_queues_what_is_pending_and_sends_local_records_once_signed_in_without_sharing_them() {
         let mut pending = record(4, SyncState::Pending, Some("t"));
-        assert_eq!(own(&mut pending, false, None), Some(Queued::upsert(&pending)));
+        assert_eq!(own(&mut pending, false), Some(Queued::upsert(&pending)));
 
         let mut local = record(5, SyncState::Local, None);
-        assert_eq!(own(&mut local, false, Some("team")), None);
+        assert_eq!(own(&mut local, false), None);
         assert_eq!((local.sync.clone(), local.communities.len()), (SyncState::Local, 0));
 
-        // Made while signed out, saved after signing in finished: it goes to the server.
-        assert!(own(&mut local, true, Some("team")).is_some());
+        // Made while signed out, saved after signing in finished: it goes to the
+        // server, still private.
+        assert!(own(&mut local, true).is_some());
         assert_eq!(local.sync, SyncState::Pending);
-        assert_eq!(local.communities, vec!["team".to_string()]);
+        assert!(local.communities.is_empty());
 
         // A record already shared somewhere keeps its audience.
         let mut shared = record(6, SyncState::Local, Some("other"));
-        assert!(own(&mut shared, true, Some("team")).is_some());
+        assert!(own(&mut shared, true).is_some());
         assert_eq!(shared.communities, vec!["other".to_string()]);
     }
 
     #[test]
-    fn signing_in_adopts_only_the_users_local_records() {
+    fn signing_in_sends_only_the_users_local_records_and_keeps_private_ones_private() {
         let local = record(7, SyncState::Local, None);
         let synced = record(8, SyncState::Synced, Some("t"));
         let mut teammates = record(9, SyncState::Local, None);
         teammates.teammate = Some("Ann".into());
-        let (records, queued) = adopt_local(vec![local.clone(), synced, teammates], Some("team"));
+        let (records, queued) = adopt_local(vec![local.clone(), synced, teammates]);
         assert_eq!(records.len(), 1);
         assert_eq!(records[0].id, local.id);
         assert_eq!(records[0].sync, SyncState::Pending);
+        assert!(records[0].communities.is_empty(), "a private highlight must not be shared by signing in");
         assert_eq!(queued, vec![Queued::upsert(&records[0])]);
     }
 
