@@ -16,6 +16,12 @@ function safely(what, run) {
 }
 
 chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
+  // Opening the side panel is allowed only while the user's click is handled,
+  // which an await would end: so here, at once. Harmless whoever asks; the
+  // request itself is still checked by the worker below like any other.
+  if (message?.kind === 'open_panel' && sender.tab?.id !== undefined) {
+    chrome.sidePanel.open({ tabId: sender.tab.id }).catch(() => {});
+  }
   ready
     .then(() => cairn.handle_message(message, sender))
     .then(sendResponse, (e) => sendResponse({ ok: false, error: { code: 'internal', message: String(e) } }));
@@ -36,5 +42,6 @@ chrome.commands.onCommand.addListener((command, tab) => {
   const tabId = tab?.id ?? -1;
   if (command === 'highlight-selection') safely('command', () => cairn.on_highlight_command(tabId));
   if (command === 'clip-page') safely('command', () => cairn.on_clip_command(tabId, 'article'));
+  if (command === 'open-panel' && tab) chrome.sidePanel.open({ windowId: tab.windowId }).catch(() => {});
 });
 self.addEventListener('online', () => safely('online', () => cairn.on_online()));

@@ -16,8 +16,7 @@
   const COLORS = ['yellow', 'green', 'blue', 'pink'];
   // Teammates' colours: TEAMMATE_PALETTE in cairn-protocol, same order (highlights.css has the rules).
   const TEAMMATE_COLORS = ['#e69f00', '#56b4e9', '#009e73', '#d55e00', '#cc79a7', '#0072b2', '#8c6cf0', '#2a9d8f'];
-  // Same as cairn_model::MAX_NOTE_CHARS and the undo window of cairn_protocol::messages.
-  const MAX_NOTE_CHARS = 20000;
+  // Same as the undo window of cairn_protocol::messages.
   const UNDO_WINDOW_MS = 6000;
   // Late content (intranet apps render after load): retry orphans this long.
   const RETRY_FOR_MS = 15000;
@@ -236,7 +235,7 @@
       .bar { display: flex; gap: 2px; padding: 3px; align-items: center; }
       button { font: inherit; color: inherit; border: 0; background: none; cursor: pointer; border-radius: 5px; padding: 3px 8px; min-height: 28px; }
       button:hover { background: var(--hover); }
-      button:focus-visible, textarea:focus-visible { outline: 2px solid var(--focus); outline-offset: 1px; }
+      button:focus-visible { outline: 2px solid var(--focus); outline-offset: 1px; }
       button.primary { background: #2f6b55; color: #fff; font-weight: 600; }
       button.danger { color: var(--bad); }
       .swatch { width: 26px; padding: 0; }
@@ -259,12 +258,8 @@
       .note blockquote { border-left: 3px solid var(--border); padding-left: 8px; color: var(--muted); }
       .note pre { overflow: auto; background: var(--hover); padding: 6px; border-radius: 5px; }
       .note a { color: var(--accent); }
-      textarea { display: block; box-sizing: border-box; width: 100%; min-height: 72px; max-height: 50vh; field-sizing: content;
-        font: inherit; color: inherit; background: var(--surface); border: 1px solid var(--border); border-radius: 5px; padding: 6px 8px; resize: vertical; }
-      textarea[aria-invalid="true"] { border-color: var(--bad); }
       .actions { display: flex; gap: 4px; margin-top: 8px; align-items: center; flex-wrap: wrap; }
-      .count { margin-left: auto; font-size: 11.5px; color: var(--muted); }
-      .count.over, .error { color: var(--bad); }
+      .error { color: var(--bad); }
       .toast { position: fixed; right: 16px; bottom: 16px; max-width: min(420px, calc(100vw - 32px)); padding: 8px 10px 8px 12px;
         display: flex; gap: 8px; align-items: center; }
       .toast.error { border-color: var(--bad); }
@@ -352,49 +347,13 @@
     toastTimer = setTimeout(close, ms);
   }
 
-  // The note editor grows with its text, counts near the limit, and refuses an
-  // over-long note in place: nothing typed is lost, nothing is sent.
-  function noteEditor(initial, onSave) {
-    const area = el('textarea', { value: initial || '', placeholder: 'Note (Markdown). Ctrl+Enter saves.' });
-    area.setAttribute('aria-label', 'Note');
-    const save = el('button', { className: 'primary', textContent: 'Save', title: 'Save the note (Ctrl+Enter)' });
-    const cancel = el('button', { textContent: 'Cancel' });
-    const count = el('span', { className: 'count' });
-    count.setAttribute('aria-live', 'polite');
-    const check = () => {
-      const n = [...area.value].length;
-      const over = n > MAX_NOTE_CHARS;
-      count.textContent = over
-        ? `${n - MAX_NOTE_CHARS} characters too long: notes hold up to ${MAX_NOTE_CHARS}`
-        : n >= MAX_NOTE_CHARS * 0.9
-          ? `${n} / ${MAX_NOTE_CHARS}`
-          : '';
-      count.classList.toggle('over', over);
-      area.setAttribute('aria-invalid', String(over));
-      save.disabled = over;
-      return !over;
-    };
-    const submit = () => {
-      if (check()) onSave(area.value);
-    };
-    check();
-    area.addEventListener('input', check);
-    save.addEventListener('click', submit);
-    cancel.addEventListener('click', hideOverlay);
-    area.addEventListener('keydown', (e) => {
-      if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) submit();
-      if (e.key === 'Escape') hideOverlay();
-      e.stopPropagation();
-    });
-    const card = el('div', { className: 'card' }, area, el('div', { className: 'actions' }, save, cancel, count));
-    // The caller puts the card in the overlay right after this returns; a
-    // microtask runs before the next key is handled (a timeout did not: keys
-    // typed at once went to the page, and the rest after the old note).
-    queueMicrotask(() => {
-      area.focus();
-      area.setSelectionRange(area.value.length, area.value.length);
-    });
-    return card;
+  // Notes are written in the side panel, an extension page: keys typed there never
+  // reach the page's own scripts, as they would in an editor inside the page.
+  // The panel opens at once (the click must still count as the user's gesture),
+  // then learns which highlight's note to open.
+  function writeNoteInPanel(id) {
+    chrome.runtime.sendMessage({ kind: 'open_panel' }).catch(() => {});
+    if (id) return ask({ kind: 'open_panel', focus: id });
   }
 
   // The toolbar for a fresh selection: Highlight, Note, colours. The selection is
@@ -415,10 +374,12 @@
       title: 'Highlight with Cairn (Alt+Shift+U)',
     });
     highlight.addEventListener('click', () => createHighlight(model, at).catch(report));
-    const note = el('button', { textContent: 'Note', title: 'Highlight and add a note' });
+    const note = el('button', { textContent: 'Note', title: 'Highlight, then write a note in the side panel' });
     note.addEventListener('click', () => {
-      overlay.box.replaceChildren(noteEditor('', (text) => createHighlight(model, at, { note: text }).catch(report)));
-      showAt(rect);
+      writeNoteInPanel(null);
+      createHighlight(model, at)
+        .then((id) => writeNoteInPanel(id))
+        .catch(report);
     });
     const swatches = COLORS.map((c) => {
       const b = el('button', { className: 'swatch', title: `Highlight in ${c}` }, el('span'));
@@ -474,10 +435,13 @@
       parts.push(note);
     }
     if (!data.teammate) {
-      const edit = el('button', { textContent: data.note ? 'Edit note' : 'Add note' });
+      const edit = el('button', {
+        textContent: data.note ? 'Edit note' : 'Add note',
+        title: 'Write the note in the side panel',
+      });
       edit.addEventListener('click', () => {
-        overlay.box.replaceChildren(noteEditor(data.note, (text) => editHighlight(id, { note: text }).catch(report)));
-        showAt(h.range.getBoundingClientRect());
+        hideOverlay();
+        writeNoteInPanel(id).catch(report);
       });
       const del = el('button', { className: 'danger', textContent: 'Delete' });
       del.addEventListener('click', () => deleteHighlight(id, data.audience?.length > 0).catch(report));
@@ -491,6 +455,13 @@
         return b;
       });
       parts.push(el('div', { className: 'actions' }, edit, del, ...swatches));
+    } else {
+      const open = el('button', { textContent: 'Open in panel', title: "See it with the page's other notes" });
+      open.addEventListener('click', () => {
+        hideOverlay();
+        writeNoteInPanel(null);
+      });
+      parts.push(el('div', { className: 'actions' }, open));
     }
     overlay.box.replaceChildren(el('div', { className: 'card' }, ...parts));
     overlay.showing = id;
@@ -529,6 +500,17 @@
     paint(model, [created.highlight]);
     getSelection()?.removeAllRanges();
     hideOverlay();
+    return created.highlight.id;
+  }
+
+  // The side panel's list was clicked: bring the passage into view and flash it.
+  function reveal(id) {
+    const h = painted.get(id);
+    if (!h) return;
+    const target = h.range.startContainer.parentElement;
+    target?.scrollIntoView({ block: 'center', behavior: 'smooth' });
+    CSS.highlights.set('cairn-flash', new Highlight(h.range));
+    setTimeout(() => CSS.highlights.delete('cairn-flash'), 1500);
   }
 
   // From the keyboard command or the context menu: answer on the page.
@@ -658,6 +640,7 @@
     if (message.kind === 'highlight_selection') highlightSelection().catch(report);
     if (message.kind === 'refresh') refresh().catch(report);
     if (message.kind === 'reattach' && typeof message.id === 'string') reattach(message.id).catch(report);
+    if (message.kind === 'reveal' && typeof message.id === 'string') reveal(message.id);
     // Received: the background retries a command only when no page answered.
     sendResponse({ ok: true });
   });

@@ -10,6 +10,7 @@ import {
   highlighted,
   highlightSelection,
   launchBrowser,
+  openPanel,
   openPopup,
   overlayHtml,
   pointOf,
@@ -150,39 +151,53 @@ describe('anchoring on changing pages', () => {
 });
 
 describe('the in-page toolbar and notes', () => {
-  test('select, add a note from the toolbar, see it rendered safely, recolour, delete', async () => {
+  test('select, add a note from the toolbar (written in the side panel), see it rendered safely, delete, undo', async () => {
     const url = `${fixtures.origin}/intranet/index.html`;
-    const { context, extensionId } = await launchBrowser(extensionDir);
+    const browser = await launchBrowser(extensionDir);
+    const { context, extensionId } = browser;
     const page = await context.newPage();
     await page.goto(url);
+    // The side panel beside the page: notes are written there.
+    const panel = await openPanel(browser, url);
+    await page.bringToFront();
     const canary = await pointOf(page, 'canary');
     await page.mouse.dblclick(canary.x, canary.y);
     await eventually(async () => (await overlayHtml(page)).includes('Highlight'), 'the selection toolbar');
     await clickOverlayButton(page, 'Note');
-    await eventually(async () => (await overlayHtml(page)).includes('textarea'), 'the note editor');
-    await page.keyboard.type('Needs **two** approvals <img src=x onerror=alert(1)> [x](javascript:alert(1))');
-    await page.keyboard.press('Control+Enter');
-    await eventually(
-      async () => (await highlighted(page, 'cairn-yellow')).includes('canary'),
-      'the highlight with a note',
-    );
+    await eventually(async () => (await highlighted(page, 'cairn-yellow')).includes('canary'), 'the highlight');
+    // The panel opens the new highlight's note editor.
+    await panel.getByTestId('note-input').waitFor();
+    await panel.keyboard.type('Needs **two** approvals <img src=x onerror=alert(1)> [x](javascript:alert(1))');
+    await panel.keyboard.press('Control+Enter');
+    await eventually(async () => (await panel.getByTestId('note').count()) === 1, 'the note saved');
 
     // Clicking the highlight shows the note, rendered from Markdown and sanitized.
+    await page.bringToFront();
     await page.mouse.click(canary.x, canary.y);
     const html = await eventually(async () => {
       const h = await overlayHtml(page);
-      return h.includes('Only you') && h;
+      return h.includes('Only you') && h.includes('approvals') && h;
     }, 'the note popover');
     assert.match(html, /<strong>two<\/strong>/);
     // The raw HTML is shown as text (escaped), never as an element or an attribute.
     assert.match(html, /&lt;img src=x onerror=alert\(1\)&gt;/);
     assert.doesNotMatch(html, /<img|<[^>]*\son\w+=|href="javascript:/i);
 
-    // Keys typed the moment the editor opens go into it, not to the page.
+    // Edit note on the page opens it in the panel; keys typed at once go into the editor.
     await clickOverlayButton(page, 'Edit note');
-    await page.keyboard.press('Control+A');
-    await page.keyboard.type('Ask the release manager first.');
-    await page.keyboard.press('Control+Enter');
+    await eventually(
+      () => panel.evaluate(() => document.activeElement?.dataset.testid === 'note-input'),
+      'the editor focused in the panel',
+    );
+    await panel.keyboard.press('Control+A');
+    await panel.keyboard.type('Ask the release manager first.');
+    await panel.keyboard.press('Control+Enter');
+    await eventually(
+      async () =>
+        (await panel.getByTestId('note').allTextContents()).join().trim() === 'Ask the release manager first.',
+      'the edited note in the panel',
+    );
+    await panel.close();
     await page.reload();
     const { popup, items } = await (async () => {
       const p = await openPopup(context, extensionId, url);

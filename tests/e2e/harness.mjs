@@ -368,3 +368,36 @@ export async function pointOf(page, text) {
     throw new Error(`text not found on the page: ${text}`);
   }, text);
 }
+
+/**
+ * Opens Cairn's side panel for the tab showing `pageUrl`, as a page of its own
+ * (`panel.html?tab=ID`): the same extension page the browser's side panel hosts,
+ * which headless Chromium has no window chrome to show.
+ */
+export async function openPanel(browser, pageUrl, { viewport = { width: 380, height: 760 } } = {}) {
+  const tabId = await browser.worker.evaluate(async (url) => {
+    const [tab] = await chrome.tabs.query({ url });
+    if (!tab) throw new Error(`no tab for ${url}`);
+    return tab.id;
+  }, pageUrl);
+  const panel = await browser.context.newPage();
+  await panel.setViewportSize(viewport);
+  await panel.goto(`chrome-extension://${browser.extensionId}/panel.html?tab=${tabId}`);
+  await panel.locator('[data-testid="connection"]').filter({ hasNotText: '…' }).waitFor();
+  await panel.waitForFunction(() => !document.body.textContent.includes('Loading…'));
+  return panel;
+}
+
+/** The side panel's (or popup's) highlights as listed: quote, author, audience, note text, tags. */
+export async function listedHighlights(page) {
+  return page.getByTestId('highlight').evaluateAll((els) =>
+    els.map((el) => ({
+      quote: el.querySelector('[data-testid="quote"]').textContent,
+      teammate: el.querySelector('[data-testid="teammate"]')?.textContent ?? null,
+      audience: el.querySelector('[data-testid="audience"]')?.textContent ?? null,
+      note: el.querySelector('[data-testid="note"]')?.textContent.trim() ?? null,
+      tags: [...el.querySelectorAll('[data-testid="tag"]')].map((t) => t.textContent),
+      orphan: el.dataset.orphan === 'true',
+    })),
+  );
+}

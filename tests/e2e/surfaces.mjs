@@ -108,7 +108,7 @@ export async function makeHighlights(browser, page, url, highlights) {
 }
 
 /** Waits until the worker has nothing left to push. */
-async function synced(browser) {
+export async function synced(browser) {
   await panelRequest(browser, { kind: 'sync_now' });
   await eventually(
     async () => {

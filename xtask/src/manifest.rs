@@ -58,6 +58,8 @@ pub fn referenced_files(manifest: &Value) -> Vec<String> {
     add(m.pointer("/background/page"));
     add(m.pointer("/action/default_popup"));
     add(m.pointer("/browser_action/default_popup"));
+    add(m.pointer("/side_panel/default_path"));
+    add(m.pointer("/sidebar_action/default_panel"));
     add(m.get("options_page"));
     add(m.pointer("/options_ui/page"));
     add(m.get("devtools_page"));

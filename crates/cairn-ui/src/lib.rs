@@ -1,8 +1,9 @@
-//! The extension's own pages, in Yew: the toolbar popup and the options page.
+//! The extension's own pages, in Yew: the toolbar popup, the side panel and the
+//! options page.
 //!
 //! * [`state`]: each page's state as a `Reducible` plus the wording helpers,
 //!   with no UI code, tested natively.
-//! * `popup` / `options`: components on top (wasm only), which talk to the
+//! * `popup` / `panel` / `options`: components on top (wasm only), which talk to the
 //!   background through `cairn_web::client` and never to the server directly;
 //!   `widgets`: the design system's components with behaviour (note editor,
 //!   rendered note, tag input, icons). The look is `extension/cairn.css`.
@@ -14,7 +15,11 @@ pub mod state;
 pub mod zip;
 
 #[cfg(target_arch = "wasm32")]
+mod items;
+#[cfg(target_arch = "wasm32")]
 mod options;
+#[cfg(target_arch = "wasm32")]
+mod panel;
 #[cfg(target_arch = "wasm32")]
 mod popup;
 #[cfg(target_arch = "wasm32")]
@@ -35,6 +40,11 @@ mod entry {
     #[wasm_bindgen]
     pub fn start_popup() {
         yew::Renderer::<crate::popup::Popup>::with_root(root()).render();
+    }
+
+    #[wasm_bindgen]
+    pub fn start_panel() {
+        yew::Renderer::<crate::panel::Panel>::with_root(root()).render();
     }
 
     #[wasm_bindgen]

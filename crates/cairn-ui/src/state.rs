@@ -1,5 +1,5 @@
-//! Page state for the popup and the options page, as reducers, plus the wording
-//! helpers. No UI code: everything here is tested natively.
+//! Page state for the popup, the side panel and the options page, as reducers,
+//! plus the wording helpers. No UI code: everything here is tested natively.
 
 use std::rc::Rc;
 
@@ -196,6 +196,53 @@ pub fn page_origin(url: &str) -> Option<String> {
     cairn_model::PageKey::from_url(url).ok().map(|k| k.origin())
 }
 
+/// Whose annotations the side panel lists.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum Filter {
+    #[default]
+    All,
+    Mine,
+    Teammates,
+    /// Shared with this community (slug).
+    Community(String),
+}
+
+impl Filter {
+    pub fn admits(&self, h: &HighlightSummary) -> bool {
+        match self {
+            Filter::All => true,
+            Filter::Mine => h.teammate.is_none(),
+            Filter::Teammates => h.teammate.is_some(),
+            Filter::Community(slug) => h.communities.iter().any(|c| c == slug),
+        }
+    }
+}
+
+/// The side panel's list: the highlights `filter` admits in the order they
+/// appear on the page; notes on the whole page (no place in the text) first,
+/// orphans (text no longer found) last, each group oldest first among equals.
+pub fn in_document_order<'a>(highlights: &'a [HighlightSummary], filter: &Filter) -> Vec<&'a HighlightSummary> {
+    let mut out: Vec<&HighlightSummary> = highlights.iter().filter(|h| filter.admits(h)).collect();
+    out.sort_by(|a, b| {
+        let rank = |h: &HighlightSummary| (h.orphan, h.position.is_some(), h.position.unwrap_or(0));
+        rank(a).cmp(&rank(b)).then_with(|| a.created.cmp(&b.created)).then_with(|| a.id.cmp(&b.id))
+    });
+    out
+}
+
+/// Words for who sees an item, once the user is choosing: nobody else, or the
+/// named communities.
+pub fn share_summary(chosen: &[String], communities: &[(String, String)]) -> String {
+    if chosen.is_empty() {
+        return "Private: only you".into();
+    }
+    let names: Vec<&str> = chosen
+        .iter()
+        .map(|slug| communities.iter().find(|(id, _)| id == slug).map_or(slug.as_str(), |(_, name)| name.as_str()))
+        .collect();
+    format!("Shared with {}", names.join(", "))
+}
+
 /// A message shown after an action, where the user is looking. Only one is
 /// shown at a time, so an old error never sits beside a newer success.
 #[derive(Clone, Debug, PartialEq)]
@@ -235,6 +282,12 @@ pub struct PopupState {
     pub notice: Option<Notice>,
     /// The highlight whose note is being edited.
     pub editing: Option<String>,
+    /// The highlight whose tags are being edited (side panel).
+    pub tagging: Option<String>,
+    /// The highlight whose audience is being chosen (side panel), and the choice so far.
+    pub sharing: Option<(String, Vec<String>)>,
+    /// Whose annotations the side panel lists.
+    pub filter: Filter,
     /// Notes shown whole rather than clamped.
     pub expanded: Vec<String>,
     /// The clip form: note and tags for the next clip, cleared once it is made.
@@ -251,7 +304,16 @@ pub enum PopupAction {
         page_key: String,
         highlights: Vec<HighlightSummary>,
         clips: Vec<ClipSummary>,
+        /// A highlight whose note the user asked from the page to write.
+        focus: Option<String>,
     },
+    SetFilter(Filter),
+    /// The user asked from the page to write this highlight's note.
+    WriteNote(String),
+    StartTagging(String),
+    StartSharing(String),
+    /// Tick or untick one community in the audience being chosen.
+    ToggleShare(String),
     StatusLoaded(StatusReport),
     SyncStarted,
     /// A sync the user asked for ended; the status says how.
@@ -288,13 +350,21 @@ impl PopupState {
         }
     }
 
+    /// Opens the note editor of a highlight (and only it), listed whatever the filter.
+    fn write_note(&mut self, id: String) {
+        if !self.highlights.iter().any(|h| h.id == id && self.filter.admits(h)) {
+            self.filter = Filter::All;
+        }
+        self.tagging = None;
+        self.sharing = None;
+        self.editing = Some(id);
+    }
+
     /// Every tag the user has on this page, for suggestions.
     pub fn known_tags(&self) -> Vec<String> {
         let mut tags = Vec::new();
-        for c in &self.clips {
-            for t in &c.tags {
-                add_tag(&mut tags, t);
-            }
+        for t in self.clips.iter().flat_map(|c| &c.tags).chain(self.highlights.iter().flat_map(|h| &h.tags)) {
+            add_tag(&mut tags, t);
         }
         tags
     }
@@ -315,11 +385,47 @@ impl Reducible for PopupState {
                 s.loading = page_url.is_some();
                 s.page_url = page_url;
             }
-            PopupAction::PageLoaded { page_key, highlights, clips } => {
+            PopupAction::PageLoaded { page_key, highlights, clips, focus } => {
+                if s.page_key.as_ref() != Some(&page_key) {
+                    // Another page: what was being edited or filtered was about the last one.
+                    s.editing = None;
+                    s.tagging = None;
+                    s.sharing = None;
+                    s.expanded.clear();
+                    if matches!(s.filter, Filter::Community(_)) {
+                        s.filter = Filter::All;
+                    }
+                }
                 s.page_key = Some(page_key);
                 s.highlights = highlights;
                 s.clips = clips;
                 s.loading = false;
+                if let Some(id) = focus {
+                    s.write_note(id);
+                }
+            }
+            PopupAction::WriteNote(id) => s.write_note(id),
+            PopupAction::SetFilter(filter) => s.filter = filter,
+            PopupAction::StartTagging(id) => {
+                s.editing = None;
+                s.sharing = None;
+                s.tagging = Some(id);
+            }
+            PopupAction::StartSharing(id) => {
+                let chosen = s.highlights.iter().find(|h| h.id == id).map(|h| h.communities.clone());
+                let chosen = chosen.or_else(|| s.clips.iter().find(|c| c.id == id).map(|c| c.communities.clone()));
+                s.editing = None;
+                s.tagging = None;
+                s.sharing = Some((id, chosen.unwrap_or_default()));
+            }
+            PopupAction::ToggleShare(slug) => {
+                if let Some((_, chosen)) = &mut s.sharing {
+                    if let Some(i) = chosen.iter().position(|c| c == &slug) {
+                        chosen.remove(i);
+                    } else {
+                        chosen.push(slug);
+                    }
+                }
             }
             PopupAction::StatusLoaded(status) => s.status = Some(status),
             PopupAction::SyncStarted => s.syncing = true,
@@ -349,8 +455,16 @@ impl Reducible for PopupState {
                 };
                 s.notify(Tone::Neutral, text, Some(id));
             }
-            PopupAction::StartEditing(id) => s.editing = Some(id),
-            PopupAction::StopEditing => s.editing = None,
+            PopupAction::StartEditing(id) => {
+                s.tagging = None;
+                s.sharing = None;
+                s.editing = Some(id);
+            }
+            PopupAction::StopEditing => {
+                s.editing = None;
+                s.tagging = None;
+                s.sharing = None;
+            }
             PopupAction::NoteSaved { id, note } => {
                 if let Some(h) = s.highlights.iter_mut().find(|h| h.id == id) {
                     h.note = (!note.trim().is_empty()).then_some(note);
@@ -460,7 +574,75 @@ mod tests {
             sync: SyncState::Pending,
             orphan: false,
             audience: vec![],
+            communities: vec![],
+            tags: vec![],
+            position: None,
         }
+    }
+
+    fn placed(id: &str, position: Option<u64>, teammate: Option<&str>, communities: &[&str]) -> HighlightSummary {
+        HighlightSummary {
+            position,
+            teammate: teammate.map(str::to_string),
+            communities: communities.iter().map(|c| c.to_string()).collect(),
+            ..summary(id)
+        }
+    }
+
+    #[test]
+    fn the_panel_lists_page_notes_first_then_document_order_then_orphans() {
+        let mut orphan = placed("o", Some(1), None, &[]);
+        orphan.orphan = true;
+        let all = vec![
+            placed("late", Some(900), None, &[]),
+            orphan,
+            placed("early", Some(5), Some("Bob"), &["team"]),
+            placed("page-note", None, None, &[]),
+            placed("middle", Some(40), None, &["ops"]),
+        ];
+        let ids = |f: &Filter| in_document_order(&all, f).iter().map(|h| h.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&Filter::All), ["page-note", "early", "middle", "late", "o"]);
+        assert_eq!(ids(&Filter::Mine), ["page-note", "middle", "late", "o"]);
+        assert_eq!(ids(&Filter::Teammates), ["early"]);
+        assert_eq!(ids(&Filter::Community("ops".into())), ["middle"]);
+        assert_eq!(ids(&Filter::Community("nobody".into())), Vec::<String>::new());
+    }
+
+    #[test]
+    fn choosing_an_audience_starts_from_the_items_own_and_toggles() {
+        let s = Rc::new(PopupState::default()).reduce(PopupAction::PageLoaded {
+            page_key: "k".into(),
+            highlights: vec![placed("a", Some(1), None, &["team"])],
+            clips: vec![],
+            focus: None,
+        });
+        let s = s.reduce(PopupAction::StartSharing("a".into()));
+        assert_eq!(s.sharing, Some(("a".into(), vec!["team".to_string()])));
+        let s = s.reduce(PopupAction::ToggleShare("ops".into())).reduce(PopupAction::ToggleShare("team".into()));
+        assert_eq!(s.sharing, Some(("a".into(), vec!["ops".to_string()])));
+        let communities = vec![("ops".to_string(), "Operations".to_string())];
+        assert_eq!(share_summary(&["ops".into()], &communities), "Shared with Operations");
+        assert_eq!(share_summary(&[], &communities), "Private: only you");
+        // Only one editor at a time.
+        let s = s.reduce(PopupAction::StartTagging("a".into()));
+        assert_eq!((s.sharing.clone(), s.tagging.as_deref()), (None, Some("a")));
+    }
+
+    #[test]
+    fn a_note_asked_for_from_the_page_opens_its_editor_even_under_another_filter() {
+        let s = Rc::new(PopupState { filter: Filter::Teammates, ..PopupState::default() });
+        let s = s.reduce(PopupAction::PageLoaded {
+            page_key: "k".into(),
+            highlights: vec![placed("mine", Some(1), None, &[])],
+            clips: vec![],
+            focus: Some("mine".into()),
+        });
+        assert_eq!((s.editing.as_deref(), &s.filter), (Some("mine"), &Filter::All));
+        // Another page: the editor and a community filter were about the last one.
+        let s = s.reduce(PopupAction::SetFilter(Filter::Community("team".into())));
+        let s =
+            s.reduce(PopupAction::PageLoaded { page_key: "k2".into(), highlights: vec![], clips: vec![], focus: None });
+        assert_eq!((s.editing.clone(), &s.filter), (None, &Filter::All));
     }
 
     #[test]
@@ -487,6 +669,7 @@ mod tests {
             page_key: "k".into(),
             highlights: vec![summary("a"), summary("b")],
             clips: vec![],
+            focus: None,
         });
         assert!(!s.loading);
         let s = s.reduce(PopupAction::Deleted { id: "a".into(), shared: false });

@@ -17,6 +17,8 @@ pub struct IconProps {
 pub fn icon(props: &IconProps) -> Html {
     let path = match props.name {
         "sync" => "M20 11a8 8 0 0 0-14.3-4.9L4 8M4 4v4h4M4 13a8 8 0 0 0 14.3 4.9L20 16m0 4v-4h-4",
+        // A window with a pane on its right: the side panel.
+        "panel" => "M4 5h16a1 1 0 0 1 1 1v12a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1V6a1 1 0 0 1 1-1zm10 0v14",
         "settings" => "M12 15a3 3 0 1 0 0-6 3 3 0 0 0 0 6zm7.4-3a7.4 7.4 0 0 0-.1-1.3l2-1.6-2-3.4-2.4 1a7.4 7.4 0 0 0-2.2-1.3L14.3 3h-4l-.4 2.4a7.4 7.4 0 0 0-2.2 1.3l-2.4-1-2 3.4 2 1.6a7.4 7.4 0 0 0 0 2.6l-2 1.6 2 3.4 2.4-1a7.4 7.4 0 0 0 2.2 1.3l.4 2.4h4l.4-2.4a7.4 7.4 0 0 0 2.2-1.3l2.4 1 2-3.4-2-1.6c.1-.4.1-.9.1-1.3z",
         _ => "M6 6l12 12M18 6L6 18",
     };
@@ -216,5 +218,54 @@ pub fn tag_input(props: &TagInputProps) -> Html {
                 placeholder={if props.tags.is_empty() { "Tags: press Enter or comma after each" } else { "" }} {oninput} {onkeydown} autocomplete="off" />
             <datalist id={list_id}>{ for suggestions.iter().map(|s| html! { <option value={s.clone()} /> }) }</datalist>
         </div>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct TagEditorProps {
+    pub initial: Vec<String>,
+    pub suggestions: Vec<String>,
+    pub on_save: Callback<Vec<String>>,
+    pub on_cancel: Callback<()>,
+}
+
+/// Tags of one item, changed as chips and saved together (what is still typed
+/// in the field counts as a tag too).
+#[function_component(TagEditor)]
+pub fn tag_editor(props: &TagEditorProps) -> Html {
+    let tags = use_state(|| props.initial.clone());
+    let on_change = {
+        let tags = tags.clone();
+        Callback::from(move |next: Vec<String>| tags.set(next))
+    };
+    let onsubmit = {
+        let (tags, on_save) = (tags.clone(), props.on_save.clone());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let mut all = (*tags).clone();
+            let typed = web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.get_element_by_id("tag-editor"))
+                .and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok())
+                .map(|i| i.value())
+                .unwrap_or_default();
+            for t in crate::state::parse_tags(&typed) {
+                add_tag(&mut all, &t);
+            }
+            on_save.emit(all);
+        })
+    };
+    let cancel = {
+        let cancel = props.on_cancel.clone();
+        Callback::from(move |_| cancel.emit(()))
+    };
+    html! {
+        <form class="editor" {onsubmit} data-testid="tag-editor">
+            <TagInput id="tag-editor" label="Tags" tags={(*tags).clone()} suggestions={props.suggestions.clone()} {on_change} />
+            <div class="row">
+                <button type="submit" class="btn primary small" data-testid="save-tags">{ "Save tags" }</button>
+                <button type="button" class="btn ghost small" onclick={cancel}>{ "Cancel" }</button>
+            </div>
+        </form>
     }
 }

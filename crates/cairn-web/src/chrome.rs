@@ -42,6 +42,16 @@ extern "C" {
     fn action_set_title(details: &JsValue) -> Result<Promise, JsValue>;
     #[wasm_bindgen(js_namespace = ["chrome", "commands"], js_name = getAll, catch)]
     fn commands_get_all() -> Result<Promise, JsValue>;
+    #[wasm_bindgen(js_namespace = ["chrome", "tabs"], js_name = get, catch)]
+    fn tabs_get(tab_id: i32) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(js_namespace = ["chrome", "runtime", "onMessage"], js_name = addListener)]
+    fn runtime_on_message(listener: &js_sys::Function);
+    #[wasm_bindgen(js_namespace = ["chrome", "tabs", "onActivated"], js_name = addListener)]
+    fn tabs_on_activated(listener: &js_sys::Function);
+    #[wasm_bindgen(js_namespace = ["chrome", "tabs", "onUpdated"], js_name = addListener)]
+    fn tabs_on_updated(listener: &js_sys::Function);
+    #[wasm_bindgen(js_namespace = ["chrome", "sidePanel"], js_name = open, catch)]
+    fn side_panel_open(options: &JsValue) -> Result<Promise, JsValue>;
     #[wasm_bindgen(js_name = setTimeout)]
     fn set_timeout(callback: &js_sys::Function, ms: i32) -> JsValue;
 }
@@ -237,4 +247,77 @@ pub async fn shortcuts() -> Vec<(String, String)> {
             Some((name, key))
         })
         .collect()
+}
+
+/// `(id, url)` of the active tab of the window this page is in (the side panel's
+/// window), when Cairn may see its URL.
+pub async fn active_tab_here() -> Option<(i32, String)> {
+    let tabs = wait(tabs_query(&obj(&[("active", true.into()), ("currentWindow", true.into())]))).await.ok()?;
+    let first = Array::from(&tabs).get(0);
+    let id = Reflect::get(&first, &"id".into()).ok()?.as_f64()? as i32;
+    let url = Reflect::get(&first, &"url".into()).ok()?.as_string().unwrap_or_default();
+    Some((id, url))
+}
+
+/// The URL of a tab, when Cairn may see it.
+pub async fn tab_url(tab_id: i32) -> Option<String> {
+    let tab = wait(tabs_get(tab_id)).await.ok()?;
+    Reflect::get(&tab, &"url".into()).ok()?.as_string()
+}
+
+/// Tells every open extension page (the side panel, a popup) something happened;
+/// nobody listening is not an error.
+pub fn broadcast(message: &JsValue) {
+    if let Ok(promise) = runtime_send_message(message) {
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = JsFuture::from(promise).await;
+        });
+    }
+}
+
+/// Calls `on_message` with every message the background broadcasts to the
+/// extension's pages. The listener never answers, so requests meant for the
+/// background are not taken; messages from a tab (a content script, which any
+/// page can drive) are ignored.
+pub fn listen_for_broadcasts(on_message: impl Fn(JsValue) + 'static) {
+    let listener = Closure::<dyn Fn(JsValue, JsValue)>::new(move |message, sender: JsValue| {
+        let from_tab = Reflect::get(&sender, &"tab".into()).is_ok_and(|t| !t.is_undefined());
+        if !from_tab {
+            on_message(message);
+        }
+    });
+    runtime_on_message(listener.as_ref().unchecked_ref());
+    listener.forget(); // lives as long as the page
+}
+
+/// Calls `on_change` when the user switches tabs or a tab loads a new page.
+pub fn listen_for_tab_changes(on_change: impl Fn() + 'static) {
+    let on_change = std::rc::Rc::new(on_change);
+    let activated = {
+        let on_change = on_change.clone();
+        Closure::<dyn Fn(JsValue)>::new(move |_| on_change())
+    };
+    let updated = Closure::<dyn Fn(JsValue, JsValue)>::new(move |_id, change: JsValue| {
+        let loaded =
+            Reflect::get(&change, &"status".into()).ok().and_then(|s| s.as_string()).as_deref() == Some("complete");
+        let moved = Reflect::get(&change, &"url".into()).is_ok_and(|u| u.is_string());
+        if loaded || moved {
+            on_change();
+        }
+    });
+    tabs_on_activated(activated.as_ref().unchecked_ref());
+    tabs_on_updated(updated.as_ref().unchecked_ref());
+    activated.forget();
+    updated.forget();
+}
+
+/// Opens Cairn's side panel in this window. Must be called while a click is
+/// being handled (the browser allows it only in response to a user gesture).
+pub fn open_side_panel() -> Result<(), ChromeError> {
+    const WINDOW_ID_CURRENT: i32 = -2;
+    let promise = side_panel_open(&obj(&[("windowId", WINDOW_ID_CURRENT.into())])).map_err(err)?;
+    wasm_bindgen_futures::spawn_local(async move {
+        let _ = JsFuture::from(promise).await;
+    });
+    Ok(())
 }

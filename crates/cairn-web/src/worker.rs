@@ -18,8 +18,8 @@ use cairn_protocol::api::{
 /// Bytes of JSON per push: under the server's 2 MiB body limit with room to spare.
 const MAX_PUSH_BYTES: usize = 1_500_000;
 use cairn_protocol::messages::{
-    self, PageReply, PageRequest, PanelReply, PanelRequest, PlacedHighlight, Request, Sender, StatusReport, SyncState,
-    TabCommand,
+    self, Broadcast, PageReply, PageRequest, PanelReply, PanelRequest, PlacedHighlight, Request, Sender, StatusReport,
+    SyncState, TabCommand,
 };
 use cairn_sync::LocalRecord;
 use serde::Serialize;
@@ -65,6 +65,18 @@ type Outcome<T> = Result<T, Failure>;
 thread_local! {
     static STORE: RefCell<Option<Rc<Store>>> = const { RefCell::new(None) };
     static PUSHING: Cell<bool> = const { Cell::new(false) };
+    /// A highlight whose note the user asked, from the page, to write in the side
+    /// panel, and when: handed once to a panel that lists its page soon after (one
+    /// that was opening when the request was broadcast).
+    static PANEL_FOCUS: RefCell<Option<(String, f64)>> = const { RefCell::new(None) };
+}
+
+/// How long a note asked for from the page waits for a panel to list its page.
+const PANEL_FOCUS_MS: f64 = 10_000.0;
+
+/// Tells the open side panel (and any popup) that a page's annotations changed.
+fn announce_page_changed(key: &PageKey) {
+    chrome::broadcast(&crate::to_js(&Broadcast::PageChanged { page_key: key.to_string() }));
 }
 
 async fn store() -> Outcome<Rc<Store>> {
@@ -141,7 +153,18 @@ pub async fn handle_message(message: JsValue, sender: JsValue) -> JsValue {
     };
     match messages::authorize(&sender, raw) {
         Err(e) => reply::<()>(Err(Failure { code: e.code(), message: e.to_string() })),
-        Ok(Request::Page { page_url, request }) => reply(page_request(&page_url, request).await),
+        Ok(Request::Page { page_url, request }) => {
+            let changes = !matches!(
+                request,
+                PageRequest::PageStatus { .. } | PageRequest::AnchorAll { .. } | PageRequest::OpenPanel { .. }
+            );
+            let key = cairn_sync::page_key_for(&page_url, request.canonical()).ok();
+            let outcome = page_request(&page_url, request).await;
+            if let (true, Ok(_), Some(key)) = (changes, &outcome, key) {
+                announce_page_changed(&key);
+            }
+            reply(outcome)
+        }
         Ok(Request::Panel(request)) => reply(panel_request(request).await),
     }
 }
@@ -235,6 +258,20 @@ async fn page_request(page_url: &str, request: PageRequest) -> Outcome<PageReply
             restore_own(&store, &id).await?;
             // The page anchors it again like any other of its highlights.
             Ok(PageReply::Restored { highlight: None })
+        }
+        PageRequest::OpenPanel { focus, .. } => {
+            if let Some(id) = focus {
+                // Only the user's own highlight on this very page.
+                let record = store.record(&id).await?;
+                if !record.is_some_and(|r| cairn_sync::editable_from_page(&r, &key)) {
+                    return Err(Failure::new("not_found", "there is no highlight of yours with that id on this page"));
+                }
+                PANEL_FOCUS.with(|f| *f.borrow_mut() = Some((id.clone(), js_sys::Date::now())));
+                // A panel already open opens the editor now; one still opening
+                // finds it with its first listing.
+                chrome::broadcast(&crate::to_js(&Broadcast::WriteNote { page_key: key.to_string(), id }));
+            }
+            Ok(PageReply::PanelOpening {})
         }
         PageRequest::Clip { clip, html, quote, text, start, end, title, note, tags, .. } => {
             let now = now_ms();
@@ -391,6 +428,27 @@ async fn settle_held_deletes(store: &Store) -> Outcome<()> {
     Ok(())
 }
 
+/// One of the user's own records, for a change only its author may make.
+async fn own_record(store: &Store, id: &str) -> Outcome<LocalRecord> {
+    let record = store.record(id).await?.ok_or_else(|| Failure::new("not_found", "that highlight is gone"))?;
+    if !record.is_own() {
+        return Err(Failure::new("forbidden", "only its author can change a highlight"));
+    }
+    Ok(record)
+}
+
+/// Saves an edit made from an extension page, after checking the annotation is
+/// still within the model's limits, and repaints the tabs showing its page.
+async fn save_edited(store: &Store, record: LocalRecord) -> Outcome<PanelReply> {
+    record.annotation.validate().map_err(|e| Failure::new("invalid_annotation", e.to_string()))?;
+    let key = PageKey::from_url(&record.annotation.target.source).ok();
+    save_own(store, record).await?;
+    if let Some(key) = key {
+        tell_tabs(&key, TabCommand::Refresh {}).await;
+    }
+    Ok(PanelReply::Done)
+}
+
 /// Stores one of the user's records and, when signed in, queues it for the
 /// server, in one transaction; then tries to push. Whether it is queued is decided
 /// with the settings read in that transaction (`cairn_sync::queue::own`), so a
@@ -398,7 +456,7 @@ async fn settle_held_deletes(store: &Store) -> Outcome<()> {
 async fn save_own(store: &Store, mut record: LocalRecord) -> Outcome<()> {
     store
         .update(|s| {
-            let enqueue = cairn_sync::queue::own(&mut record, s.token.is_some(), s.community.as_deref());
+            let enqueue = cairn_sync::queue::own(&mut record, s.token.is_some());
             Some((Change { put: vec![record], enqueue: enqueue.into_iter().collect(), ..Change::default() }, ()))
         })
         .await?;
@@ -432,6 +490,9 @@ async fn refresh_shared(
         Ok(listing) => {
             unsent.extend(unsent_deletes(store).await?);
             let merge = cairn_sync::merge_page(&user.id, key.as_str(), local, listing.annotations, &unsent);
+            if !merge.put.is_empty() || !merge.delete.is_empty() {
+                announce_page_changed(key);
+            }
             let now = now_ms();
             let saved = store
                 .update(|s| {
@@ -555,7 +616,19 @@ async fn panel_request(request: PanelRequest) -> Outcome<PanelReply> {
                 c.audience = audience_names(&settings, &c.audience);
             }
             cairn_sync::agree_with_outbox(&mut highlights, &mut clips, &store.outbox().await?);
-            Ok(PanelReply::Page { page_key: key.to_string(), highlights, clips })
+            let focus = PANEL_FOCUS.with(|f| {
+                let mut f = f.borrow_mut();
+                if f.as_ref().is_some_and(|(_, at)| js_sys::Date::now() - at > PANEL_FOCUS_MS) {
+                    *f = None; // nobody listed its page in time: not for a later visit
+                }
+                let here = f.as_ref().is_some_and(|(id, _)| highlights.iter().any(|h| &h.id == id));
+                if here {
+                    f.take().map(|(id, _)| id)
+                } else {
+                    None
+                }
+            });
+            Ok(PanelReply::Page { page_key: key.to_string(), highlights, clips, focus })
         }
         PanelRequest::SignIn { server_url, username, password } => {
             let base = server_base(&server_url)?;
@@ -653,18 +726,30 @@ async fn panel_request(request: PanelRequest) -> Outcome<PanelReply> {
             }
             Ok(PanelReply::Done)
         }
-        PanelRequest::EditHighlight { id, note, color } => {
-            let mut record =
-                store.record(&id).await?.ok_or_else(|| Failure::new("not_found", "that highlight is gone"))?;
-            if !record.is_own() {
-                return Err(Failure::new("forbidden", "only the author can edit a highlight"));
+        PanelRequest::EditHighlight { id, note, color, tags } => {
+            let mut record = own_record(&store, &id).await?;
+            let signed_in = settings.token.is_some();
+            record.edit(note.as_deref(), color, now_ms(), signed_in);
+            if let Some(tags) = tags {
+                record.set_tags(&tags, now_ms(), signed_in);
             }
-            record.edit(note.as_deref(), color, now_ms(), settings.token.is_some());
-            record.annotation.validate().map_err(|e| Failure::new("invalid_annotation", e.to_string()))?;
-            let key = PageKey::from_url(&record.annotation.target.source).ok();
-            save_own(&store, record).await?;
-            if let Some(key) = key {
-                tell_tabs(&key, TabCommand::Refresh {}).await;
+            save_edited(&store, record).await
+        }
+        PanelRequest::ShareItem { id, communities } => {
+            if let Some(c) = communities.iter().find(|c| !settings.communities.iter().any(|m| &m.id == *c)) {
+                return Err(Failure::new(
+                    "not_a_member",
+                    format!("you are not a member of {c:?}; pick one of your communities"),
+                ));
+            }
+            let mut record = own_record(&store, &id).await?;
+            record.share_with(communities, now_ms(), settings.token.is_some());
+            save_edited(&store, record).await
+        }
+        PanelRequest::RevealHighlight { id, page_url } => {
+            let key = PageKey::from_url(&page_url).map_err(|e| Failure::new("bad_url", e.to_string()))?;
+            if tell_tabs(&key, TabCommand::Reveal { id }).await == 0 {
+                return Err(Failure::new("no_tab", "open the page in a tab to see the highlight there"));
             }
             Ok(PanelReply::Done)
         }
@@ -788,7 +873,7 @@ async fn connect(store: &Store, base: String, token: String) -> Outcome<PanelRep
             // Highlights made before signing in were kept on this device; queue them
             // now, in this same transaction, so nothing made offline or signed out
             // is left behind.
-            let (put, enqueue) = cairn_sync::queue::adopt_local(local_only, s.community.as_deref());
+            let (put, enqueue) = cairn_sync::queue::adopt_local(local_only);
             Some((Change { put, enqueue, ..Change::default() }, ()))
         })
         .await?;
@@ -874,6 +959,9 @@ pub async fn on_online() {
 
 /// Sends a command to every open tab showing this page; returns how many got it.
 async fn tell_tabs(key: &PageKey, command: TabCommand) -> u32 {
+    if command == (TabCommand::Refresh {}) {
+        announce_page_changed(key);
+    }
     let message = crate::to_js(&command);
     let mut told = 0;
     for (tab, url) in chrome::visible_tabs().await {
