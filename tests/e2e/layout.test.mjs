@@ -1,6 +1,6 @@
 // Long content never pushes a surface out of the viewport: the popup (200 items,
 // a 3,000-character note, an error) stays within a real popup's size and scrolls
-// inside; the in-page toolbar and popovers (a 3,000-character note) stay inside
+// inside; the side panel never scrolls sideways and keeps its header; the in-page toolbar and popovers (a 3,000-character note) stay inside
 // the page's viewport. The states are those of the screenshot gallery (surfaces.mjs).
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
@@ -48,6 +48,17 @@ test('no surface overflows its viewport, with 200 items or a 3,000-character not
           }));
           // A real popup is at most 800x600: the document must fit, and long lists scroll inside.
           assert.ok(doc.height <= 600 && doc.width <= view.width, `the popup document is ${doc.width}x${doc.height}`);
+        } else if (surface.kind === 'panel') {
+          // The side panel is as tall as the window and scrolls as a page, but never sideways,
+          // and its header (status, sync) stays in view at the bottom of a long list.
+          const doc = await page.evaluate(() => {
+            window.scrollTo(0, document.documentElement.scrollHeight);
+            const header = document.querySelector('header').getBoundingClientRect();
+            return { width: document.documentElement.scrollWidth, headerTop: header.top };
+          });
+          assert.ok(doc.width <= view.width, `the side panel is ${doc.width} px wide in ${view.width}`);
+          assert.equal(doc.headerTop, 0, 'the header scrolled out of the side panel');
+          await page.evaluate(() => window.scrollTo(0, 0));
         } else {
           const boxes = await overlayBoxes(page);
           assert.ok(boxes.length > 0, 'the overlay shows something');

@@ -8,12 +8,15 @@
 // page showing it and `surface = { surface, state, kind, title }`:
 //   kind 'popup'    the toolbar popup, opened in a tab at popup size (400x600)
 //   kind 'options'  the options page, in a tab
+//   kind 'panel'    the side panel, opened in a tab at side-panel size (360x760) for
+//                   the tab of a web page (panel.html?tab=ID)
 //   kind 'page'     a web page with Cairn's in-page overlay (a closed shadow root)
 // `visit` may change the colour scheme and read the page, but must not navigate it.
 import {
   eventually,
   extensionWithPreset,
   launchBrowser,
+  openPanel,
   openPopup,
   overlayHtml,
   pageText,
@@ -27,6 +30,7 @@ import {
 export const VIEWPORTS = {
   popup: { width: 400, height: 600 },
   options: { width: 900, height: 800 },
+  panel: { width: 360, height: 760 },
   page: { width: 1100, height: 760 },
 };
 
@@ -148,6 +152,14 @@ async function popupAt(browser, url, ready) {
   return page;
 }
 
+/** The side panel for the tab showing `url` (a web page already open). */
+async function panelAt(browser, url, ready) {
+  const page = await openPanel(browser, url, { viewport: VIEWPORTS.panel });
+  await settled(page);
+  if (ready) await eventually(() => ready(page), 'the side panel state');
+  return page;
+}
+
 async function optionsPage(browser) {
   const page = await browser.context.newPage();
   await page.setViewportSize(VIEWPORTS.options);
@@ -250,6 +262,22 @@ export async function walkSurfaces(visit, { only = () => true, log = () => {} } 
     kind: 'page',
     title: 'Demo page: the toolbar shown on a selection',
   });
+  const visitorDemo = await webPage(visitor, demo);
+  await show(await panelAt(visitor, demo, (p) => count(p, 'nothing-yet')), {
+    surface: 'panel',
+    state: 'signed-out-empty',
+    kind: 'panel',
+    title: 'Side panel, signed out, nothing on the page yet',
+  });
+  await visitorDemo.close();
+  const offSite = await webPage(visitor, notAllowed);
+  await show(await panelAt(visitor, notAllowed, (p) => count(p, 'site-off')), {
+    surface: 'panel',
+    state: 'site-not-allowed',
+    kind: 'panel',
+    title: 'Side panel on a site Cairn is not allowed on',
+  });
+  await offSite.close();
   await visitor.context.close();
 
   // ---- a teammate's highlight, made by bob and synced -------------------------
@@ -309,6 +337,41 @@ export async function walkSurfaces(visit, { only = () => true, log = () => {} } 
     },
   );
 
+  // The side panel on the same page: document order, filters, a teammate's, an orphan, clips.
+  const panelReady = async (p) => (await count(p, 'highlight')) === 4 && (await count(p, 'clip')) === 2;
+  await show(await panelAt(alice, demo, panelReady), {
+    surface: 'panel',
+    state: 'signed-in-items',
+    kind: 'panel',
+    title: "Side panel, signed in: the page's highlights in document order, a teammate's, an orphan, two clips",
+  });
+  const editing = await panelAt(alice, demo, panelReady);
+  await editing.getByTestId('edit-note').first().click();
+  await editing.getByTestId('note-input').waitFor();
+  await show(editing, {
+    surface: 'panel',
+    state: 'note-editor',
+    kind: 'panel',
+    title: 'Side panel: writing a note (an extension page, so the web page cannot read the keys)',
+  });
+  const sharing = await panelAt(alice, demo, panelReady);
+  await sharing.getByTestId('share').first().click();
+  await sharing.getByTestId('share-picker').waitFor();
+  await show(sharing, {
+    surface: 'panel',
+    state: 'share-picker',
+    kind: 'panel',
+    title: 'Side panel: choosing who sees a highlight',
+  });
+  const filtered = await panelAt(alice, demo, panelReady);
+  await filtered.getByTestId('filter').filter({ hasText: 'Teammates' }).click();
+  await show(filtered, {
+    surface: 'panel',
+    state: 'filter-teammates',
+    kind: 'panel',
+    title: "Side panel filtered to teammates' highlights",
+  });
+
   const longPage = await webPage(alice, `${origin}${LONG_NOTE_PAGE}`);
   await makeHighlights(alice, longPage, `${origin}${LONG_NOTE_PAGE}`, [
     { quote: 'The rollback took eleven minutes', note: longNote() },
@@ -320,6 +383,13 @@ export async function walkSurfaces(visit, { only = () => true, log = () => {} } 
     title: 'Popup with a 3,000-character note',
   });
 
+  await show(await panelAt(alice, `${origin}${LONG_NOTE_PAGE}`, async (p) => (await count(p, 'highlight')) === 1), {
+    surface: 'panel',
+    state: 'long-note',
+    kind: 'panel',
+    title: 'Side panel with a 3,000-character note',
+  });
+
   const manyPage = await webPage(alice, `${origin}${MANY_PAGE}`);
   const terms = Array.from({ length: 200 }, (_, i) => ({ quote: `Term ${i + 1}: a definition` }));
   await makeHighlights(alice, manyPage, `${origin}${MANY_PAGE}`, terms);
@@ -328,6 +398,12 @@ export async function walkSurfaces(visit, { only = () => true, log = () => {} } 
     state: '200-items',
     kind: 'popup',
     title: 'Popup with 200 highlights',
+  });
+  await show(await panelAt(alice, `${origin}${MANY_PAGE}`, async (p) => (await count(p, 'highlight')) === 200), {
+    surface: 'panel',
+    state: '200-items',
+    kind: 'panel',
+    title: 'Side panel with 200 highlights',
   });
   await manyPage.close();
 
