@@ -1,4 +1,4 @@
-// Accessibility: axe-core, run in the real Chromium, on the popup, the side panel and the options page
+// Accessibility: axe-core, run in the real Chromium, on the popup, the side panel, the Library and the options page
 // in every state of surfaces.mjs (the same states as the screenshot gallery), in the
 // light and the dark colour scheme. Any violation of impact "serious" or "critical"
 // fails the state's test, which prints each one's rule id, help text, help URL and the
@@ -50,7 +50,7 @@ function describeViolation(scheme, v) {
   return `  [${scheme}] ${v.id} (${v.impact}): ${v.help}\n    ${v.helpUrl}\n${nodes}`;
 }
 
-test('axe finds no serious or critical violation on the popup, side panel and options, in any state, light or dark', async (t) => {
+test('axe finds no serious or critical violation on the popup, side panel, Library and options, in any state, light or dark', async (t) => {
   let checked = 0;
   await walkSurfaces(
     async (page, surface) => {
@@ -74,8 +74,8 @@ test('axe finds no serious or critical violation on the popup, side panel and op
     // The in-page overlay is in a closed shadow root (see above): only the extension's pages.
     { only: (s) => s.kind !== 'page' },
   );
-  // 7 popup states, 8 side panel states and 3 options states (surfaces.mjs).
-  assert.ok(checked >= 18, `axe ran on ${checked} states only`);
+  // 7 popup states, 8 side panel states, 3 Library states and 3 options states (surfaces.mjs).
+  assert.ok(checked >= 21, `axe ran on ${checked} states only`);
 });
 
 test('axe runs in an extension page despite its CSP, and reports what it should', async () => {

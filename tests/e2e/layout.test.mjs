@@ -48,7 +48,7 @@ test('no surface overflows its viewport, with 200 items or a 3,000-character not
           }));
           // A real popup is at most 800x600: the document must fit, and long lists scroll inside.
           assert.ok(doc.height <= 600 && doc.width <= view.width, `the popup document is ${doc.width}x${doc.height}`);
-        } else if (surface.kind === 'panel') {
+        } else if (surface.kind === 'panel' || surface.kind === 'library') {
           // The side panel is as tall as the window and scrolls as a page, but never sideways,
           // and its header (status, sync) stays in view at the bottom of a long list.
           const doc = await page.evaluate(() => {
@@ -56,8 +56,8 @@ test('no surface overflows its viewport, with 200 items or a 3,000-character not
             const header = document.querySelector('header').getBoundingClientRect();
             return { width: document.documentElement.scrollWidth, headerTop: header.top };
           });
-          assert.ok(doc.width <= view.width, `the side panel is ${doc.width} px wide in ${view.width}`);
-          assert.equal(doc.headerTop, 0, 'the header scrolled out of the side panel');
+          assert.ok(doc.width <= view.width, `the ${surface.kind} is ${doc.width} px wide in ${view.width}`);
+          assert.equal(doc.headerTop, 0, `the header scrolled out of the ${surface.kind}`);
           await page.evaluate(() => window.scrollTo(0, 0));
         } else {
           const boxes = await overlayBoxes(page);

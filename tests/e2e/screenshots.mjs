@@ -29,7 +29,10 @@ async function shoot(page, surface) {
     const file = `${surface.surface}-${surface.state}-${colorScheme}.png`;
     // The popup and the page as the user sees them (a real popup is at most 800x600 and
     // scrolls inside); the options tab whole, since a tab scrolls anyway.
-    await page.screenshot({ path: join(OUT, file), fullPage: surface.kind === 'options' });
+    await page.screenshot({
+      path: join(OUT, file),
+      fullPage: surface.kind === 'options',
+    });
     entry.images[colorScheme] = { file, ...size };
   }
   shots.push(entry);
@@ -82,7 +85,7 @@ ${cells}
   figure.light { background: #ffffff; }
   figure.dark { background: #16181d; color: #e6e8eb; }
   figure img { display: block; max-width: 100%; height: auto; border: 1px solid #8884; }
-  .kind-options img, .kind-page img { max-width: 620px; }
+  .kind-options img, .kind-page img, .kind-library img { max-width: 620px; }
   figcaption { margin-top: 6px; font-size: 12px; display: flex; flex-direction: column; gap: 2px; }
   .warn { color: #c0392b; font-weight: 600; }
   figure.dark .warn { color: #ff8a80; }

@@ -10,6 +10,7 @@
 //   kind 'options'  the options page, in a tab
 //   kind 'panel'    the side panel, opened in a tab at side-panel size (360x760) for
 //                   the tab of a web page (panel.html?tab=ID)
+//   kind 'library'  the Library, in a tab
 //   kind 'page'     a web page with Cairn's in-page overlay (a closed shadow root)
 // `visit` may change the colour scheme and read the page, but must not navigate it.
 import {
@@ -31,6 +32,7 @@ export const VIEWPORTS = {
   popup: { width: 400, height: 600 },
   options: { width: 900, height: 800 },
   panel: { width: 360, height: 760 },
+  library: { width: 1100, height: 800 },
   page: { width: 1100, height: 760 },
 };
 
@@ -160,6 +162,15 @@ async function panelAt(browser, url, ready) {
   return page;
 }
 
+async function libraryPage(browser, ready) {
+  const page = await browser.context.newPage();
+  await page.setViewportSize(VIEWPORTS.library);
+  await page.goto(`chrome-extension://${browser.extensionId}/library.html`);
+  await eventually(() => ready(page), 'the Library state');
+  await page.evaluate(() => document.fonts.ready);
+  return page;
+}
+
 async function optionsPage(browser) {
   const page = await browser.context.newPage();
   await page.setViewportSize(VIEWPORTS.options);
@@ -278,6 +289,12 @@ export async function walkSurfaces(visit, { only = () => true, log = () => {} } 
     title: 'Side panel on a site Cairn is not allowed on',
   });
   await offSite.close();
+  await show(await libraryPage(visitor, (p) => count(p, 'library-empty')), {
+    surface: 'library',
+    state: 'empty',
+    kind: 'library',
+    title: 'Library, nothing kept yet',
+  });
   await visitor.context.close();
 
   // ---- a teammate's highlight, made by bob and synced -------------------------
@@ -451,6 +468,26 @@ export async function walkSurfaces(visit, { only = () => true, log = () => {} } 
     state: 'popover-long-note',
     kind: 'page',
     title: 'A page: the popover of a 3,000-character note',
+  });
+
+  // The Library: everything alice kept on the four pages, then a search.
+  await show(await libraryPage(alice, async (p) => (await count(p, 'library-page')) >= 3), {
+    surface: 'library',
+    state: 'everything',
+    kind: 'library',
+    title: 'Library: everything kept, grouped by page, newest first',
+  });
+  const searching = await libraryPage(alice, async (p) => (await count(p, 'library-page')) >= 3);
+  await searching.getByTestId('library-search').fill('rollback');
+  await eventually(
+    async () => (await count(searching, 'library-page')) >= 1 && (await searching.locator('mark').count()) > 0,
+    'the search results',
+  );
+  await show(searching, {
+    surface: 'library',
+    state: 'search',
+    kind: 'library',
+    title: 'Library: searching "rollback", matches marked',
   });
 
   // ---- the server goes away ------------------------------------------------------

@@ -26,7 +26,8 @@ pub mod zip;
 
 use std::fmt;
 
-pub use cairn_sync::LocalRecord;
+pub use cairn_clip::text_fragment_url;
+pub use cairn_sync::{LibraryListing, LocalRecord};
 pub use page::{clip_title, kind_of, page_title, position_of, Kind};
 pub use text::fold;
 

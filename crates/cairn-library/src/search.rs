@@ -334,6 +334,11 @@ impl Index {
         self.by_id.is_empty()
     }
 
+    /// Every record in the index, in no particular order.
+    pub fn records(&self) -> impl Iterator<Item = &LocalRecord> {
+        self.docs.iter().flatten().map(|d| &d.record)
+    }
+
     pub fn get(&self, id: &str) -> Option<&LocalRecord> {
         self.by_id.get(id).and_then(|&slot| self.docs[slot as usize].as_ref()).map(|d| &d.record)
     }

@@ -161,6 +161,10 @@ impl PageRequest {
 pub enum PanelRequest {
     /// Connection, account, sync queue and allowed sites.
     Status {},
+    /// Everything this browser keeps (the user's own records and the teammates'
+    /// it has seen), for the Library page. Answered with `cairn_sync::LibraryListing`,
+    /// not a `PanelReply`: the records are the store's own type.
+    Library {},
     /// The highlights of a page, newest first.
     ListPage {
         url: String,

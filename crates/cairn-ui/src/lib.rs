@@ -1,5 +1,5 @@
-//! The extension's own pages, in Yew: the toolbar popup, the side panel and the
-//! options page.
+//! The extension's own pages, in Yew: the toolbar popup, the side panel, the
+//! Library and the options page.
 //!
 //! * [`state`]: each page's state as a `Reducible` plus the wording helpers,
 //!   with no UI code, tested natively.
@@ -11,11 +11,14 @@
 //! **Architecture invariant:** the UI holds no token and writes no storage; it
 //! asks the background (panel channel) for everything.
 
+pub mod library_view;
 pub mod state;
 pub mod zip;
 
 #[cfg(target_arch = "wasm32")]
 mod items;
+#[cfg(target_arch = "wasm32")]
+mod library;
 #[cfg(target_arch = "wasm32")]
 mod options;
 #[cfg(target_arch = "wasm32")]
@@ -45,6 +48,11 @@ mod entry {
     #[wasm_bindgen]
     pub fn start_panel() {
         yew::Renderer::<crate::panel::Panel>::with_root(root()).render();
+    }
+
+    #[wasm_bindgen]
+    pub fn start_library() {
+        yew::Renderer::<crate::library::Library>::with_root(root()).render();
     }
 
     #[wasm_bindgen]

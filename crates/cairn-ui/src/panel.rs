@@ -197,6 +197,8 @@ pub fn panel() -> Html {
                 </span>
                 <button class={classes!("btn", "ghost", "icon", state.syncing.then_some("spinning"))} onclick={sync_now} disabled={state.syncing}
                     aria-label="Sync now" title="Sync now" data-testid="sync-now"><Icon name="sync" /></button>
+                <a class="btn ghost icon" href="library.html" onclick={crate::library::open_library()} aria-label="Library: everything you kept"
+                    title="Library: everything you kept" data-testid="open-library"><Icon name="library" /></a>
                 <a class="btn ghost icon" href="options.html" target="_blank" aria-label="Options" title="Options"><Icon name="settings" /></a>
             </header>
             if let Some(url) = &state.page_url {

@@ -293,6 +293,8 @@ pub fn popup() -> Html {
                     aria-label="Sync now" title="Sync now" data-testid="sync-now"><Icon name="sync" /></button>
                 <button class="btn ghost icon" onclick={open_panel} aria-label="Open the side panel" title="Open the side panel (Alt+Shift+O)"
                     data-testid="open-panel"><Icon name="panel" /></button>
+                <a class="btn ghost icon" href="library.html" onclick={crate::library::open_library()} aria-label="Library: everything you kept"
+                    title="Library: everything you kept" data-testid="open-library"><Icon name="library" /></a>
                 <a class="btn ghost icon" href="options.html" target="_blank" aria-label="Options" title="Options"><Icon name="settings" /></a>
             </header>
             <div class="popup-body">

@@ -166,6 +166,14 @@ impl Store {
         Ok(found)
     }
 
+    /// Every record, of every page (the Library).
+    pub async fn all_records(&self) -> Result<Vec<LocalRecord>> {
+        let tx = self.db.transaction(RECORDS).build()?;
+        let records = tx.object_store(RECORDS)?;
+        let all: Vec<LocalRecord> = records.get_all().serde()?.await?.collect::<std::result::Result<_, _>>()?;
+        Ok(all)
+    }
+
     pub async fn record(&self, id: &str) -> Result<Option<LocalRecord>> {
         let tx = self.db.transaction(RECORDS).build()?;
         let records = tx.object_store(RECORDS)?;

@@ -165,6 +165,7 @@ pub async fn handle_message(message: JsValue, sender: JsValue) -> JsValue {
             }
             reply(outcome)
         }
+        Ok(Request::Panel(PanelRequest::Library {})) => reply(library().await),
         Ok(Request::Panel(request)) => reply(panel_request(request).await),
     }
 }
@@ -428,6 +429,13 @@ async fn settle_held_deletes(store: &Store) -> Outcome<()> {
     Ok(())
 }
 
+/// Everything kept in this browser, for the Library page (an extension page only:
+/// `messages::authorize` gives the panel channel to nobody else).
+async fn library() -> Outcome<cairn_sync::LibraryListing> {
+    let store = store().await?;
+    Ok(cairn_sync::LibraryListing { records: store.all_records().await? })
+}
+
 /// One of the user's own records, for a change only its author may make.
 async fn own_record(store: &Store, id: &str) -> Outcome<LocalRecord> {
     let record = store.record(id).await?.ok_or_else(|| Failure::new("not_found", "that highlight is gone"))?;
@@ -597,6 +605,8 @@ async fn panel_request(request: PanelRequest) -> Outcome<PanelReply> {
     let settings = settings(&store).await?;
     match request {
         PanelRequest::Status {} => Ok(PanelReply::Status(status(&store, &settings).await?)),
+        // Answered by `library()` before this match, with its own reply type.
+        PanelRequest::Library {} => Err(Failure::new("internal", "the Library listing has its own reply")),
         PanelRequest::ListPage { url } => {
             let key = PageKey::from_url(&url).map_err(|e| Failure::new("bad_url", e.to_string()))?;
             // Only an allowed site's URL may leave the browser.
