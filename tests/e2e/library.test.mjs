@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { cleanupAll, eventually, launchBrowser, signIn, startStack } from './harness.mjs';
+import { allHighlighted, cleanupAll, eventually, launchBrowser, signIn, startStack } from './harness.mjs';
 import { makeHighlights, synced } from './surfaces.mjs';
 
 let fixtures;
@@ -121,6 +121,106 @@ describe('the Library', () => {
     assert.equal(items.length, 3, JSON.stringify(doc).slice(0, 300));
     assert.ok(items.every((a) => a.type === 'Annotation' && a.target));
     assert.match(await library.getByTestId('notice').textContent(), /Exported 3 items/);
+
+    // Imported into a fresh profile, the export gives back the same annotations, which
+    // anchor on their pages like any other.
+    const fresh = await launchBrowser(extensionDir);
+    const freshLibrary = await fresh.context.newPage();
+    await freshLibrary.goto(`chrome-extension://${fresh.extensionId}/library.html`);
+    await freshLibrary.getByTestId('library-empty').waitFor();
+    await freshLibrary.getByTestId('import-file').setInputFiles(await download.path());
+    await eventually(
+      async () => /Imported 3 items .*W3C annotations/.test(await freshLibrary.getByTestId('notice').textContent()),
+      'the import report',
+    );
+    const back = await eventually(async () => {
+      const groups = await shown(freshLibrary);
+      return groups.length === 2 && groups;
+    }, 'the imported items listed');
+    const quotesOf = (groups) => groups.flatMap((g) => g.quotes).sort();
+    assert.deepEqual(quotesOf(back), [
+      'A rollback is always the safe choice',
+      'Deploys happen on Tuesdays and Thursdays',
+      'The canary ran for twelve minutes',
+    ]);
+    const freshPage = await webPage(fresh, runbook);
+    await eventually(async () => (await allHighlighted(freshPage)).length === 2, 'the imported highlights anchored');
+    // Importing the same file again adds nothing and says why.
+    await freshLibrary.getByTestId('import-file').setInputFiles(await download.path());
+    await eventually(
+      async () => /Imported 0 items.*skipped 3: .*already/.test(await freshLibrary.getByTestId('notice').textContent()),
+      'the second import skipping duplicates',
+    );
+  });
+
+  test('a Hypothesis export imports with a report, and its highlight anchors on the page', async () => {
+    const url = put('/library/article.html', 'An article', [
+      'This is the claim we test, and it is a good one.',
+      'Another paragraph follows it.',
+    ]);
+    const file = {
+      export_date: '2024-05-02T09:00:00.000Z',
+      export_userid: 'acct:me@hypothes.is',
+      client_version: '1.1500.0',
+      annotations: [
+        {
+          id: 'Ab12Cd34Ef56',
+          created: '2024-05-01T10:00:00.123456+00:00',
+          updated: '2024-05-01T11:00:00.000000+00:00',
+          user: 'acct:me@hypothes.is',
+          uri: url,
+          text: 'Key claim',
+          tags: ['Claims'],
+          target: [
+            {
+              source: url,
+              selector: [{ type: 'TextQuoteSelector', exact: 'the claim', prefix: 'This is ', suffix: ' we test' }],
+            },
+          ],
+          document: { title: ['An article'] },
+        },
+        {
+          id: 'Gh78',
+          created: '2024-05-01T12:00:00.000000+00:00',
+          user: 'acct:other@hypothes.is',
+          uri: url,
+          text: 'I agree',
+          references: ['Ab12Cd34Ef56'],
+          target: [{ source: url }],
+        },
+      ],
+    };
+    const browser = await launchBrowser(extensionDir);
+    const library = await browser.context.newPage();
+    await library.goto(`chrome-extension://${browser.extensionId}/library.html`);
+    await library.getByTestId('library-empty').waitFor();
+    await library.getByTestId('import-file').setInputFiles({
+      name: 'hypothesis-export.json',
+      mimeType: 'application/json',
+      buffer: Buffer.from(JSON.stringify(file)),
+    });
+    const report = await eventually(async () => {
+      const t = await library.getByTestId('notice').textContent();
+      return /Imported 1 items/.test(t) && t;
+    }, 'the import report');
+    assert.match(report, /a Hypothesis export/);
+    assert.match(report, /skipped 1: item 2 \(Gh78\): .*repl/i);
+    await library.getByTestId('library-item').waitFor();
+    assert.equal(await library.getByTestId('tag').textContent(), 'Claims');
+    const page = await webPage(browser, url);
+    await eventually(async () => (await allHighlighted(page)).includes('the claim'), 'the imported highlight painted');
+
+    // A file that is not an export is refused with the reason, and nothing is stored.
+    await library.getByTestId('import-file').setInputFiles({
+      name: 'notes.txt',
+      mimeType: 'text/plain',
+      buffer: Buffer.from('just some text'),
+    });
+    await eventually(
+      async () => /notes\.txt: the file is not JSON/.test(await library.getByTestId('notice').textContent()),
+      'the refusal',
+    );
+    assert.equal(await library.getByTestId('library-item').count(), 1);
   });
 
   test('an empty Library says what will appear there', async () => {

@@ -28,6 +28,9 @@ pub const MAX_PAGE_TEXT_UNITS: usize = 16 * 1024 * 1024;
 pub const UNDO_WINDOW_MS: i64 = 6_000;
 /// Longest page title kept.
 pub const MAX_TITLE_CHARS: usize = 500;
+/// The largest file the Library imports at once (a Hypothesis export of tens of
+/// thousands of annotations is a few tens of MB).
+pub const MAX_IMPORT_BYTES: usize = 48 * 1024 * 1024;
 /// The most HTML a content script may send for an article clip (the serialized
 /// live DOM). Bounds the worker's memory; cairn-clip refuses more anyway.
 pub const MAX_CLIP_HTML_BYTES: usize = 16 * 1024 * 1024;
@@ -165,6 +168,13 @@ pub enum PanelRequest {
     /// it has seen), for the Library page. Answered with `cairn_sync::LibraryListing`,
     /// not a `PanelReply`: the records are the store's own type.
     Library {},
+    /// Import a file into the Library: Hypothesis's export JSON, W3C annotations
+    /// (JSON-LD) from any tool, or Cairn's own export. The background reads it
+    /// (`cairn_library::import`), keeps what it can and says what it skipped.
+    Import {
+        file_name: String,
+        text: String,
+    },
     /// The highlights of a page, newest first.
     ListPage {
         url: String,
@@ -453,6 +463,12 @@ pub enum PanelReply {
         focus: Option<String>,
     },
     Done,
+    /// What an import kept and what it skipped, and why, in words for the user.
+    Imported {
+        format: String,
+        imported: u32,
+        skipped: Vec<String>,
+    },
 }
 
 /// What the background tells the open extension pages (the side panel) without

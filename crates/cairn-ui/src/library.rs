@@ -170,6 +170,22 @@ fn export(
     })
 }
 
+/// Reads the status and every record from the background and indexes them.
+fn load(loaded: UseStateHandle<Loaded>, status: UseStateHandle<Option<StatusReport>>) {
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Ok(PanelReply::Status(s)) = client::ask(&PanelRequest::Status {}).await {
+            status.set(Some(s));
+        }
+        match client::ask_for::<LibraryListing>(&PanelRequest::Library {}).await {
+            // Replies are kept with the annotation they answer, not listed on their own.
+            Ok(listing) => loaded.set(Loaded::Ready(Rc::new(Index::from_records(
+                listing.records.into_iter().filter(|r| !r.annotation.is_reply()),
+            )))),
+            Err(e) => loaded.set(Loaded::Failed(e)),
+        }
+    });
+}
+
 #[function_component(Library)]
 pub fn library() -> Html {
     let loaded = use_state(|| Loaded::Loading);
@@ -181,21 +197,41 @@ pub fn library() -> Html {
     let unfolded = use_state(Vec::<String>::new);
     {
         let (loaded, status) = (loaded.clone(), status.clone());
-        use_effect_with((), move |_| {
-            wasm_bindgen_futures::spawn_local(async move {
-                if let Ok(PanelReply::Status(s)) = client::ask(&PanelRequest::Status {}).await {
-                    status.set(Some(s));
-                }
-                match client::ask_for::<LibraryListing>(&PanelRequest::Library {}).await {
-                    // Replies are kept with the annotation they answer, not listed on their own.
-                    Ok(listing) => loaded.set(Loaded::Ready(Rc::new(Index::from_records(
-                        listing.records.into_iter().filter(|r| !r.annotation.is_reply()),
-                    )))),
-                    Err(e) => loaded.set(Loaded::Failed(e)),
-                }
-            });
-        });
+        use_effect_with((), move |_| load(loaded, status));
     }
+    let on_import = {
+        let (loaded, status, notice) = (loaded.clone(), status.clone(), notice.clone());
+        Callback::from(move |e: Event| {
+            let input: HtmlInputElement = e.target_unchecked_into();
+            let Some(file) = input.files().and_then(|f| f.get(0)) else { return };
+            input.set_value(""); // the same file can be chosen again
+            let (loaded, status, notice) = (loaded.clone(), status.clone(), notice.clone());
+            notice.set(Some((false, format!("Importing {}…", file.name()))));
+            wasm_bindgen_futures::spawn_local(async move {
+                let text = match wasm_bindgen_futures::JsFuture::from(file.text()).await {
+                    Ok(t) => t.as_string().unwrap_or_default(),
+                    Err(e) => return notice.set(Some((true, format!("{} could not be read ({e:?})", file.name())))),
+                };
+                let request = PanelRequest::Import { file_name: file.name(), text };
+                notice.set(Some(match client::ask(&request).await {
+                    Ok(PanelReply::Imported { format, imported, skipped }) => {
+                        let mut text = format!("Imported {imported} items from {} ({format})", file.name());
+                        if !skipped.is_empty() {
+                            let shown: Vec<&str> = skipped.iter().take(5).map(String::as_str).collect();
+                            text += &format!("; skipped {}: {}", skipped.len(), shown.join("; "));
+                            if skipped.len() > 5 {
+                                text += "; …";
+                            }
+                        }
+                        (imported == 0 && !skipped.is_empty(), text)
+                    }
+                    Ok(_) => (true, "The background answered something else; try again".into()),
+                    Err(e) => (true, e),
+                }));
+                load(loaded, status);
+            });
+        })
+    };
     let oninput = {
         let query = query.clone();
         Callback::from(move |e: InputEvent| query.set(e.target_unchecked_into::<HtmlInputElement>().value()))
@@ -318,11 +354,16 @@ pub fn library() -> Html {
                         </div>
                     }
                     <div class="row exports" role="group" aria-label="Export">
-                        <span class="hint">{ "Export:" }</span>
+                        <span class="hint">{ "Export or import:" }</span>
                         { export_button(Export::Vault, "Markdown vault (.zip)", "export-vault") }
                         { export_button(Export::W3c, "W3C JSON-LD", "export-w3c") }
                         { export_button(Export::Hypothesis, "Hypothesis JSON", "export-hypothesis") }
                         { export_button(Export::Csv, "CSV", "export-csv") }
+                        <input id="import-file" type="file" accept=".json,.jsonld,application/json,application/ld+json"
+                            class="visually-hidden" onchange={on_import} data-testid="import-file" />
+                        <label class="btn small" for="import-file" title="Hypothesis export JSON, W3C annotations (JSON-LD) or a Cairn export">
+                            { "Import…" }
+                        </label>
                     </div>
                 </div>
                 if let Some((bad, text)) = &*notice {

@@ -436,6 +436,62 @@ async fn library() -> Outcome<cairn_sync::LibraryListing> {
     Ok(cairn_sync::LibraryListing { records: store.all_records().await? })
 }
 
+/// Imports a file into this browser's records in one transaction: what is the
+/// user's goes to the server like anything made here (with the audience the file
+/// gave it, private when none), nothing already kept is imported twice, and
+/// nothing is stored when the file cannot be read at all.
+async fn import_file(store: &Store, settings: &Settings, file_name: &str, text: &str) -> Outcome<PanelReply> {
+    if text.len() > messages::MAX_IMPORT_BYTES {
+        return Err(Failure::new(
+            "too_large",
+            format!(
+                "{file_name} is {} MB; Cairn imports files of up to {} MB at once: split it and import each part",
+                text.len() / 1_000_000,
+                messages::MAX_IMPORT_BYTES / 1_000_000
+            ),
+        ));
+    }
+    let existing_ids = store.all_records().await?.into_iter().map(|r| r.id).collect();
+    let options = cairn_library::import::ImportOptions {
+        now_ms: now_ms(),
+        seed: u64::from_le_bytes(random_bytes::<8>()),
+        existing_ids,
+    };
+    let import = cairn_library::import::import(text.as_bytes(), &options)
+        .map_err(|e| Failure::new("unreadable_file", format!("{file_name}: {e}")))?;
+    let report = import.report;
+    let mut records = import.records;
+    let signed_in = settings.token.is_some();
+    store
+        .update(|s| {
+            let mut enqueue = Vec::new();
+            for r in records.iter_mut().filter(|r| r.is_own()) {
+                enqueue.extend(cairn_sync::queue::own(r, s.token.is_some()));
+            }
+            Some((Change { put: records, enqueue, ..Change::default() }, ()))
+        })
+        .await?;
+    if signed_in {
+        wasm_bindgen_futures::spawn_local(async {
+            let _ = push_now(true).await;
+        });
+    }
+    let skipped = report
+        .skipped
+        .iter()
+        .map(|s| match &s.id {
+            Some(id) => format!("item {} ({id}): {}", s.index + 1, s.reason),
+            None => format!("item {}: {}", s.index + 1, s.reason),
+        })
+        .collect();
+    let format = match report.format {
+        cairn_library::import::Format::Hypothesis => "a Hypothesis export",
+        cairn_library::import::Format::W3c => "W3C annotations",
+        cairn_library::import::Format::CairnRecords => "a Cairn export",
+    };
+    Ok(PanelReply::Imported { format: format.into(), imported: report.imported as u32, skipped })
+}
+
 /// One of the user's own records, for a change only its author may make.
 async fn own_record(store: &Store, id: &str) -> Outcome<LocalRecord> {
     let record = store.record(id).await?.ok_or_else(|| Failure::new("not_found", "that highlight is gone"))?;
@@ -605,6 +661,7 @@ async fn panel_request(request: PanelRequest) -> Outcome<PanelReply> {
     let settings = settings(&store).await?;
     match request {
         PanelRequest::Status {} => Ok(PanelReply::Status(status(&store, &settings).await?)),
+        PanelRequest::Import { file_name, text } => import_file(&store, &settings, &file_name, &text).await,
         // Answered by `library()` before this match, with its own reply type.
         PanelRequest::Library {} => Err(Failure::new("internal", "the Library listing has its own reply")),
         PanelRequest::ListPage { url } => {
