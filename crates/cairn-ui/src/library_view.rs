@@ -58,7 +58,7 @@ pub fn grouped(index: &Index, query: &str, filter: &Filter) -> (Vec<PageGroup>, 
         });
     }
     if query.trim().is_empty() {
-        groups.sort_by(|a, b| b.newest_ms.cmp(&a.newest_ms));
+        groups.sort_by_key(|g| std::cmp::Reverse(g.newest_ms));
     }
     (groups, results.total)
 }
@@ -217,7 +217,8 @@ mod tests {
     fn an_excerpt_keeps_the_match_and_its_marks() {
         let text = format!("{}needle{}", "a ".repeat(500), " b".repeat(500));
         let start = text.find("needle").unwrap();
-        let (ex, marks) = excerpt(&text, &[start..start + 6], 80);
+        let needle = start..start + 6;
+        let (ex, marks) = excerpt(&text, std::slice::from_ref(&needle), 80);
         assert!(ex.starts_with('…') && ex.ends_with('…'));
         assert_eq!(marks.len(), 1);
         assert_eq!(&ex[marks[0].clone()], "needle");
