@@ -170,6 +170,38 @@ describe('the side panel', () => {
     assert.deepEqual(await page.evaluate(() => window.seen), [], 'the page saw keys typed in the panel');
   });
 
+  test("a teammate's new highlight and edited note appear on an open page and panel without a reload", async () => {
+    const url = runbook('/panel/live.html');
+    const bob = await launchBrowser(extensionDir);
+    await signIn(bob.context, bob.extensionId, 'bob', 'bob-demo-password');
+    const bobPage = await webPage(bob, url);
+    const bobPanel = await openPanel(bob, url);
+    await bobPanel.getByTestId('nothing-yet').waitFor();
+
+    const alice = await launchBrowser(extensionDir);
+    await signIn(alice.context, alice.extensionId, 'alice', 'alice-demo-password');
+    const page = await webPage(alice, url);
+    await makeHighlights(alice, page, url, [{ quote: SECOND }]);
+    await synced(alice);
+    // Bob did nothing: the server's live stream told his browser.
+    await eventually(
+      async () => (await highlighted(bobPage, 'cairn-teammate')).includes(SECOND),
+      'the highlight on bob’s page',
+    );
+    await eventually(
+      async () => (await listedHighlights(bobPanel))[0]?.quote === SECOND,
+      'the highlight in bob’s panel',
+    );
+
+    const [mine] = (await panelRequest(alice, { kind: 'list_page', url })).highlights;
+    await panelRequest(alice, { kind: 'edit_highlight', id: mine.id, note: 'Red means **stop**.' });
+    await synced(alice);
+    await eventually(
+      async () => (await listedHighlights(bobPanel))[0]?.note === 'Red means stop.',
+      'the edited note in bob’s panel',
+    );
+  });
+
   test('who sees it is chosen per item: private stays private, even after signing in; shared reaches the community only', async () => {
     const url = runbook('/panel/share.html');
     const alice = await launchBrowser(extensionDir);

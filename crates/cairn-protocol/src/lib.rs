@@ -3,6 +3,7 @@
 //! * [`api`]: the JSON bodies of the server's `/v1` API (sign-in, push, page lookup, errors).
 //! * [`messages`]: the extension's message channels and the rule that decides
 //!   which sender may send what ([`messages::authorize`]).
+//! * [`sse`]: reading the server's live event stream as it arrives.
 //!
 //! Both sides of each boundary use these types, so a field renamed on one side
 //! fails to compile on the other instead of failing in a browser.
@@ -11,3 +12,4 @@
 
 pub mod api;
 pub mod messages;
+pub mod sse;

@@ -66,6 +66,64 @@ pub struct Server<'a> {
 const TIMEOUT_MS: u32 = 15_000;
 
 impl Server<'_> {
+    /// Follows a server-sent event stream until it ends, calling `on_event` with
+    /// each event. Ends with `Ok` when the server closed it, an error when it could
+    /// not be opened (`Unauthorized` once the token is revoked) or broke off.
+    pub async fn follow(
+        &self,
+        path: &str,
+        mut on_event: impl FnMut(cairn_protocol::sse::StreamEvent),
+    ) -> Result<(), NetError> {
+        let unreachable = || NetError::Unreachable(self.base_url.to_string());
+        let headers = Headers::new().map_err(|_| unreachable())?;
+        let _ = headers.set("accept", "text/event-stream");
+        let _ = headers.set(PROTOCOL_HEADER, &PROTOCOL_VERSION.to_string());
+        if let Some(token) = self.token {
+            let _ = headers.set("authorization", &format!("Bearer {token}"));
+        }
+        let init = RequestInit::new();
+        init.set_method("GET");
+        init.set_headers(&headers);
+        init.set_credentials(web_sys::RequestCredentials::Omit);
+        let url = format!("{}{}", self.base_url.trim_end_matches('/'), path);
+        let request = Request::new_with_str_and_init(&url, &init).map_err(|_| unreachable())?;
+        let response: Response = JsFuture::from(global_fetch(&request))
+            .await
+            .map_err(|_| unreachable())?
+            .dyn_into()
+            .map_err(|_| unreachable())?;
+        match response.status() {
+            200 => {}
+            401 => return Err(NetError::Unauthorized("the live stream refused the token".into())),
+            429 | 502 | 503 | 504 => return Err(NetError::Busy(format!("HTTP {}", response.status()))),
+            status => {
+                return Err(NetError::Refused { status, code: "http".into(), message: format!("HTTP {status}") });
+            }
+        }
+        // The body's reader, through Reflect: one call site, no extra web-sys features.
+        let get = |target: &JsValue, name: &str| js_sys::Reflect::get(target, &JsValue::from_str(name));
+        let body = get(&response, "body").map_err(|_| unreachable())?;
+        let reader = get(&body, "getReader")
+            .and_then(|f| f.dyn_into::<js_sys::Function>())
+            .and_then(|f| f.call0(&body))
+            .map_err(|_| unreachable())?;
+        let read = get(&reader, "read").and_then(|f| f.dyn_into::<js_sys::Function>()).map_err(|_| unreachable())?;
+        let mut parser = cairn_protocol::sse::EventParser::default();
+        let mut events = Vec::new();
+        loop {
+            let promise: js_sys::Promise = read.call0(&reader).map_err(|_| unreachable())?.unchecked_into();
+            let chunk = JsFuture::from(promise).await.map_err(|_| unreachable())?;
+            if get(&chunk, "done").ok().and_then(|d| d.as_bool()).unwrap_or(true) {
+                return Ok(());
+            }
+            let bytes = js_sys::Uint8Array::new(&get(&chunk, "value").map_err(|_| unreachable())?).to_vec();
+            parser.feed(&bytes, &mut events);
+            for e in events.drain(..) {
+                on_event(e);
+            }
+        }
+    }
+
     pub async fn get<T: DeserializeOwned>(&self, path: &str, timeout_ms: Option<u32>) -> Result<T, NetError> {
         self.call("GET", path, None, timeout_ms).await
     }

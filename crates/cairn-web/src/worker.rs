@@ -69,6 +69,10 @@ thread_local! {
     /// panel, and when: handed once to a panel that lists its page soon after (one
     /// that was opening when the request was broadcast).
     static PANEL_FOCUS: RefCell<Option<(String, f64)>> = const { RefCell::new(None) };
+    /// The server's live stream is open (or being opened).
+    static LIVE: Cell<bool> = const { Cell::new(false) };
+    /// A refresh of the open pages is scheduled after a live event.
+    static LIVE_REFRESH: Cell<bool> = const { Cell::new(false) };
 }
 
 /// How long a note asked for from the page waits for a panel to list its page.
@@ -187,6 +191,7 @@ async fn page_request(page_url: &str, request: PageRequest) -> Outcome<PageReply
     let signed_in = settings.token.is_some();
     match request {
         PageRequest::PageStatus { .. } => {
+            ensure_live(&settings);
             let records = refresh_shared(&store, &settings, &key, page_url).await?;
             Ok(PageReply::Status { count: cairn_sync::highlight_count(&records) })
         }
@@ -540,8 +545,18 @@ async fn refresh_shared(
     key: &PageKey,
     page_url: &str,
 ) -> Outcome<Vec<LocalRecord>> {
+    Ok(refresh_page(store, settings, key, page_url).await?.0)
+}
+
+/// [`refresh_shared`], also saying whether anything of the page changed here.
+async fn refresh_page(
+    store: &Store,
+    settings: &Settings,
+    key: &PageKey,
+    page_url: &str,
+) -> Outcome<(Vec<LocalRecord>, bool)> {
     let (Some(base), Some(token), Some(user)) = (&settings.server_url, &settings.token, &settings.user) else {
-        return Ok(store.page_records(key.as_str()).await?);
+        return Ok((store.page_records(key.as_str()).await?, false));
     };
     let server = Server { base_url: base, token: Some(token) };
     let path = format!("/v1/annotations?url={}", String::from(js_sys::encode_uri_component(page_url)));
@@ -554,7 +569,8 @@ async fn refresh_shared(
         Ok(listing) => {
             unsent.extend(unsent_deletes(store).await?);
             let merge = cairn_sync::merge_page(&user.id, key.as_str(), local, listing.annotations, &unsent);
-            if !merge.put.is_empty() || !merge.delete.is_empty() {
+            let changed = !merge.put.is_empty() || !merge.delete.is_empty();
+            if changed {
                 announce_page_changed(key);
             }
             let now = now_ms();
@@ -566,9 +582,9 @@ async fn refresh_shared(
                 })
                 .await;
             match saved {
-                Ok(_) => Ok(merge.page),
+                Ok(_) => Ok((merge.page, changed)),
                 // Not saved (a full disk, say): show what the device has, as before the fetch.
-                Err(_) => Ok(store.page_records(key.as_str()).await?),
+                Err(_) => Ok((store.page_records(key.as_str()).await?, false)),
             }
         }
         Err(e) => {
@@ -578,9 +594,93 @@ async fn refresh_shared(
                     Some((Change::default(), ()))
                 })
                 .await;
-            Ok(local)
+            Ok((local, false))
         }
     }
+}
+
+/// Opens the server's live stream (`GET /v1/events`) unless it is open: called
+/// whenever an allowed page or the side panel lists a page, so that a
+/// teammate's change appears there without a reload. The service worker may be
+/// stopped when idle, which ends the stream; the next page or panel opens it
+/// again, and every page is fetched whole when it loads, so nothing is missed.
+fn ensure_live(settings: &Settings) {
+    if settings.token.is_none() || settings.server_url.is_none() || LIVE.with(|l| l.replace(true)) {
+        return;
+    }
+    wasm_bindgen_futures::spawn_local(async {
+        follow_live().await;
+        LIVE.with(|l| l.set(false));
+    });
+}
+
+async fn follow_live() {
+    let mut failures: u32 = 0;
+    loop {
+        let Ok(store) = store().await else { return };
+        let Ok(settings) = settings(&store).await else { return };
+        let (Some(base), Some(token)) = (settings.server_url.clone(), settings.token.clone()) else { return };
+        let server = Server { base_url: &base, token: Some(&token) };
+        let ended = server
+            .follow("/v1/events", |event| {
+                // `change`: a community's feed (or the user's own) moved; `resync`: the
+                // server dropped events for this stream. Either way: look again.
+                if event.name == "change" || event.name == "resync" {
+                    schedule_live_refresh();
+                }
+            })
+            .await;
+        failures = match ended {
+            // Signed out, or the token was revoked: nothing to follow.
+            Err(NetError::Unauthorized(_)) => return,
+            Ok(()) => 0,
+            Err(_) => failures + 1,
+        };
+        if failures > 6 || !allowed_tab_open(&settings).await {
+            return;
+        }
+        chrome::sleep(1_000 * (1 << failures.min(5))).await;
+        // What happened while the stream was down.
+        schedule_live_refresh();
+    }
+}
+
+async fn allowed_tab_open(settings: &Settings) -> bool {
+    chrome::visible_tabs()
+        .await
+        .iter()
+        .any(|(_, url)| PageKey::from_url(url).is_ok_and(|k| settings.allowed_sites.contains(&k.origin())))
+}
+
+/// Refreshes every open allowed page shortly after a live event (events come in
+/// bursts: one refresh for a burst).
+fn schedule_live_refresh() {
+    if LIVE_REFRESH.with(|f| f.replace(true)) {
+        return;
+    }
+    wasm_bindgen_futures::spawn_local(async {
+        chrome::sleep(150).await;
+        LIVE_REFRESH.with(|f| f.set(false));
+        let _ = refresh_open_pages().await;
+    });
+}
+
+/// Fetches the pages open in tabs on allowed sites; where something changed, the
+/// tabs repaint and the side panel lists the page again.
+async fn refresh_open_pages() -> Outcome<()> {
+    let store = store().await?;
+    let settings = settings(&store).await?;
+    let mut seen = std::collections::HashSet::new();
+    for (_, url) in chrome::visible_tabs().await {
+        let Ok(key) = PageKey::from_url(&url) else { continue };
+        if !settings.allowed_sites.contains(&key.origin()) || !seen.insert(key.to_string()) {
+            continue;
+        }
+        if refresh_page(&store, &settings, &key, &url).await?.1 {
+            tell_tabs(&key, TabCommand::Refresh {}).await;
+        }
+    }
+    Ok(())
 }
 
 /// The user's deletes the server may still list (held for undo, or queued).
@@ -668,6 +768,7 @@ async fn panel_request(request: PanelRequest) -> Outcome<PanelReply> {
             let key = PageKey::from_url(&url).map_err(|e| Failure::new("bad_url", e.to_string()))?;
             // Only an allowed site's URL may leave the browser.
             let records = if settings.allowed_sites.contains(&key.origin()) {
+                ensure_live(&settings);
                 refresh_shared(&store, &settings, &key, &url).await?
             } else {
                 store.page_records(key.as_str()).await?
