@@ -1,4 +1,4 @@
-//! `cargo xtask bench anchor | clip | server`: benchmarks that print figures and ratios
+//! `cargo xtask bench anchor | clip | library | server`: benchmarks that print figures and ratios
 //! against the reference each must beat, measured in one run. Not tests: nothing here
 //! fails on a slow figure; a bench fails only when something it needs is missing.
 //!
@@ -7,12 +7,16 @@
 //!   `cairn_anchor::corpus` generates (issue 3).
 //! * `clip` (`bench_clip.rs`): Cairn's wasm `clip_article` against `@mozilla/readability`
 //!   on `jsdom`, both in node, on the readability test pages (issue 5).
+//! * `library` (`bench_library.rs`): the Library's search index on 20,000 highlights and
+//!   2,000 clips, natively and in wasm (WASI in node), against a linear scan and npm
+//!   `minisearch` on the same keystrokes; incremental updates and exports (issue 15).
 //! * `server` (`bench_server.rs`): the release server on loopback under a fixed-rate,
 //!   coordinated-omission-corrected load (issue 4).
 //!
 //! The wasm side is `crates/cairn-bench-wasm` (exports used only here) with wasm-bindgen
 //! `--target nodejs` glue in `target/bench/wasm/`; the JS drivers are `tests/bench/*.mjs`;
-//! the native side (workload generation, scoring) is that crate's `bench_data` example.
+//! the native side (workload generation, scoring) is that crate's `bench_data` example, and
+//! the Library's whole Cairn side its `bench_library` example (native, and `wasm32-wasip1`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -28,21 +32,23 @@ pub struct Options {
 }
 
 pub const HELP: &str = "\
-  bench anchor|clip|server [--corpus PATH] [--quick]
+  bench anchor|clip|library|server [--corpus PATH] [--quick]
                        Benchmarks (not tests): print figures and ratios against the
                        reference each must beat. anchor: wasm resolver vs Hypothesis's
                        approx-string-match anchoring in node; clip: wasm clip_article vs
-                       Readability.js on jsdom; server: release server under fixed-rate
-                       load (sync mix, page lookups, 50,000-annotation pull).
+                       Readability.js on jsdom; library: search index on 22,000 items
+                       (native and wasm) vs a linear scan and MiniSearch, updates,
+                       exports; server: release server under fixed-rate load (sync mix,
+                       page lookups, 50,000-annotation pull).
                          --corpus PATH  shared testdata (default $CAIRN_TESTDATA, else
                                         ../shared/testdata beside the checkout)
                          --quick        fewer runs, for checking the harness
 ";
 
-/// Parses `anchor|clip|server [--corpus PATH] [--quick]` and runs the bench.
+/// Parses `anchor|clip|library|server [--corpus PATH] [--quick]` and runs the bench.
 pub fn main(args: &[&str]) -> Result {
     let Some((which, rest)) = args.split_first() else {
-        return Err("bench what? `cargo xtask bench anchor|clip|server`".into());
+        return Err("bench what? `cargo xtask bench anchor|clip|library|server`".into());
     };
     let mut corpus = None;
     let mut quick = false;
@@ -69,8 +75,9 @@ pub fn main(args: &[&str]) -> Result {
     match *which {
         "anchor" => crate::bench_anchor::run(&opts),
         "clip" => crate::bench_clip::run(&opts),
+        "library" => crate::bench_library::run(&opts),
         "server" => crate::bench_server::run(&opts),
-        other => Err(format!("unknown bench `{other}`: anchor, clip or server")),
+        other => Err(format!("unknown bench `{other}`: anchor, clip, library or server")),
     }?;
     println!("\n(bench {which} took {})", fmt_duration(started.elapsed()));
     Ok(())

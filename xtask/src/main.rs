@@ -26,6 +26,7 @@
 mod bench;
 mod bench_anchor;
 mod bench_clip;
+mod bench_library;
 mod bench_server;
 mod dist;
 mod icons;
