@@ -60,6 +60,9 @@ pub struct AppState {
     pub password_slots: Arc<passwords::HashingSlots>,
     /// When each token's last use was written.
     pub token_use: Arc<ops::TokenUse>,
+    /// Set once the server is stopping: open live streams end, so that a graceful
+    /// shutdown is not held up by clients that would listen forever.
+    pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {
@@ -96,7 +99,14 @@ impl AppState {
             sign_in_throttle: Arc::default(),
             password_slots: Arc::new(passwords::HashingSlots::for_this_machine()),
             token_use: Arc::default(),
+            stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
         }
+    }
+
+    /// Ends every open live stream (`/v1/events`); clients reconnect to whichever
+    /// server answers next. Called when a shutdown begins.
+    pub fn stop_streams(&self) {
+        self.stopping.send_replace(true);
     }
 
     /// Tells live-stream listeners about committed changes (nobody listening is fine).

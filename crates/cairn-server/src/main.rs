@@ -301,14 +301,19 @@ async fn serve(data: &DataDir, options: ServeOptions) -> anyhow::Result<()> {
     writeln!(stdout, "cairn-server listening on http://{addr}")?;
     stdout.flush()?;
     drop(stdout);
-    let app = router(AppState::with_config(store.clone(), config));
+    let state = AppState::with_config(store.clone(), config);
+    let app = router(state.clone());
     // Without TCP_NODELAY a response written in two parts waits for the client's delayed ACK (~40 ms).
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);
     });
     // Connection info gives sign-in throttling the client's address.
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            // Live streams never end by themselves; the shutdown would wait for them forever.
+            state.stop_streams();
+        })
         .await?;
     store.close().await;
     Ok(())

@@ -337,13 +337,16 @@ pub const STREAM_TOKEN_RECHECK: std::time::Duration = std::time::Duration::from_
 pub async fn events(State(state): State<AppState>, BearerToken(token_hash): BearerToken) -> Result<Response, ApiError> {
     let user = state.store.user_for_token(&token_hash, now_ms()).await?.ok_or_else(invalid_token)?;
     let receiver = state.changes.subscribe();
+    let stopping = state.stopping.subscribe();
     let start = tokio::time::Instant::now() + STREAM_TOKEN_RECHECK;
     let recheck = tokio::time::interval_at(start, STREAM_TOKEN_RECHECK);
     let stream = futures_util::stream::unfold(
-        (receiver, state, user, token_hash, recheck),
-        |(mut receiver, state, user, token_hash, mut recheck)| async move {
+        (receiver, state, user, token_hash, recheck, stopping),
+        |(mut receiver, state, user, token_hash, mut recheck, mut stopping)| async move {
             loop {
                 let received = tokio::select! {
+                    // The server is shutting down: end the stream (the client reconnects).
+                    _ = async { drop(stopping.wait_for(|stop| *stop).await) } => return None,
                     received = receiver.recv() => received,
                     _ = recheck.tick() => match state.store.user_for_token(&token_hash, now_ms()).await {
                         Ok(Some(_)) => continue,
@@ -366,7 +369,7 @@ pub async fn events(State(state): State<AppState>, BearerToken(token_hash): Bear
                 if let Some(event) = event {
                     return Some((
                         Ok::<_, std::convert::Infallible>(event),
-                        (receiver, state, user, token_hash, recheck),
+                        (receiver, state, user, token_hash, recheck, stopping),
                     ));
                 }
             }

@@ -93,6 +93,23 @@ async fn demo_server_prints_its_address_and_lets_alice_sign_in() {
 }
 
 #[tokio::test]
+async fn sigterm_stops_the_server_while_a_live_stream_is_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, base) = serve(dir.path(), &["--demo"]).await;
+    let session: SignInResponse = sign_in(&base, "bob", "bob-demo-password").await.json().await.unwrap();
+    let mut events =
+        reqwest::Client::new().get(format!("{base}/v1/events")).bearer_auth(&session.token).send().await.unwrap();
+    assert_eq!(events.status(), 200);
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    // A deadline only so that a server that never stops fails the test instead of hanging it.
+    let exited = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait()).await;
+    assert!(exited.expect("the server did not stop while a live stream was open").unwrap().success());
+    // The stream ended instead of being cut: the client reads its end.
+    while let Ok(Some(_)) = events.chunk().await {}
+}
+
+#[tokio::test]
 async fn admin_commands_create_accounts_and_manage_tokens() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
