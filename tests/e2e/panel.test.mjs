@@ -202,6 +202,54 @@ describe('the side panel', () => {
     );
   });
 
+  test('a reply thread under a shared highlight reaches its author live; a private highlight has none', async () => {
+    const url = runbook('/panel/thread.html');
+    const alice = await launchBrowser(extensionDir);
+    await signIn(alice.context, alice.extensionId, 'alice', 'alice-demo-password');
+    const page = await webPage(alice, url);
+    await makeHighlights(alice, page, url, [{ quote: FIRST }]);
+    await synced(alice);
+    const alicePanel = await openPanel(alice, url);
+    await alicePanel.getByTestId('reply-button').waitFor();
+
+    const bob = await launchBrowser(extensionDir);
+    await signIn(bob.context, bob.extensionId, 'bob', 'bob-demo-password');
+    await webPage(bob, url);
+    const bobPanel = await openPanel(bob, url);
+    await bobPanel.getByTestId('reply-button').click();
+    await bobPanel.getByTestId('note-input').fill('Except in **freeze** weeks <script>alert(1)</script>');
+    await bobPanel.getByTestId('save-note').click();
+    await eventually(async () => (await bobPanel.getByTestId('reply').count()) === 1, "bob's reply listed");
+    await synced(bob);
+
+    // Alice's open panel shows it without a reload, rendered safely, by Bob.
+    const reply = alicePanel.getByTestId('reply');
+    await eventually(async () => (await reply.count()) === 1, "bob's reply in alice's panel", 20_000);
+    assert.equal(await reply.getByTestId('reply-author').textContent(), 'Bob Example');
+    const html = await reply.getByTestId('reply-note').innerHTML();
+    assert.match(html, /<strong>freeze<\/strong>/);
+    assert.doesNotMatch(html, /<script/);
+    // Only the author deletes a reply.
+    assert.equal(await reply.getByTestId('delete-reply').count(), 0);
+    // The reply is not a highlight of its own: the page still paints one.
+    assert.equal((await listedHighlights(alicePanel)).length, 1);
+
+    // A private highlight has no thread to start.
+    await makeHighlights(alice, page, url, [{ quote: LAST }]);
+    const [, last] = (await panelRequest(alice, { kind: 'list_page', url })).highlights.sort((a, b) =>
+      a.quote === LAST ? 1 : -1,
+    );
+    await panelRequest(alice, { kind: 'share_item', id: last.id, communities: [] });
+    await alicePanel.reload();
+    await eventually(async () => (await listedHighlights(alicePanel)).length === 2, 'both highlights');
+    assert.equal(await alicePanel.getByTestId('reply-button').count(), 1, 'no Reply on a private highlight');
+    const refused = await alice.worker.evaluate(
+      ({ id, sender }) => globalThis.cairnWorker.handle_message({ kind: 'reply', parent: id, note: 'hi' }, sender),
+      { id: last.id, sender: { id: alice.extensionId, url: `chrome-extension://${alice.extensionId}/panel.html` } },
+    );
+    assert.equal(refused.error?.code, 'private_parent');
+  });
+
   test('who sees it is chosen per item: private stays private, even after signing in; shared reaches the community only', async () => {
     const url = runbook('/panel/share.html');
     const alice = await launchBrowser(extensionDir);

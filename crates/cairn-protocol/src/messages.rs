@@ -221,6 +221,12 @@ pub enum PanelRequest {
         #[serde(default)]
         tags: Option<Vec<String>>,
     },
+    /// Reply to a highlight (the user's or a teammate's): the reply is seen by
+    /// exactly those who see the highlight (the server enforces it).
+    Reply {
+        parent: String,
+        note: String,
+    },
     /// Choose who sees one of the user's highlights or clips: the communities
     /// (slugs) it is shared with; empty makes it private again.
     ShareItem {
@@ -407,6 +413,24 @@ pub struct HighlightSummary {
     /// Where its text starts in the page (code points), for document order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub position: Option<u64>,
+    /// Its thread: the replies to it, oldest first.
+    #[serde(default)]
+    pub replies: Vec<ReplySummary>,
+}
+
+/// One reply in a highlight's thread.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ReplySummary {
+    pub id: String,
+    pub note: String,
+    /// The reply as sanitized HTML, rendered by the background with `cairn-note`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note_html: Option<String>,
+    pub created: String,
+    /// Display name of the teammate who wrote it; `None` for the user's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teammate: Option<String>,
+    pub sync: SyncState,
 }
 
 /// A clip as the popup lists it.

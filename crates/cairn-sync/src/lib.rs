@@ -13,7 +13,7 @@
 
 use cairn_model::{Annotation, Color, PageKey, Selector};
 use cairn_protocol::api::{Mutation, MutationResult, MutationStatus, SharedAnnotation};
-use cairn_protocol::messages::{ClipSummary, HighlightSummary, SyncState};
+use cairn_protocol::messages::{ClipSummary, HighlightSummary, ReplySummary, SyncState};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 
@@ -126,6 +126,18 @@ impl LocalRecord {
                 Selector::TextPositionSelector { start, .. } => Some(*start),
                 _ => None,
             }),
+            replies: Vec::new(),
+        }
+    }
+
+    fn reply_summary(&self) -> ReplySummary {
+        ReplySummary {
+            id: self.id.clone(),
+            note: self.annotation.note().unwrap_or_default().to_string(),
+            note_html: None,
+            created: cairn_model::format_rfc3339_ms(self.created_ms),
+            teammate: self.teammate.clone(),
+            sync: self.sync.clone(),
         }
     }
 }
@@ -180,7 +192,23 @@ pub fn agree_with_outbox(highlights: &mut [HighlightSummary], clips: &mut [ClipS
 
 /// The highlights of one page, newest first (ids are UUIDv7, so ties break by creation).
 pub fn page_summaries(records: &[LocalRecord]) -> Vec<HighlightSummary> {
-    newest_first(records).into_iter().filter(|r| !r.annotation.is_clip()).map(LocalRecord::summary).collect()
+    let mut summaries: Vec<HighlightSummary> = newest_first(records)
+        .into_iter()
+        .filter(|r| !r.annotation.is_clip() && !r.annotation.is_reply())
+        .map(LocalRecord::summary)
+        .collect();
+    // Each reply under the annotation it answers, oldest first; a reply whose
+    // parent is not here (deleted, say) is not shown on its own.
+    let by_id: HashMap<String, usize> = summaries.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect();
+    let mut replies: Vec<&LocalRecord> = records.iter().filter(|r| r.annotation.is_reply()).collect();
+    replies.sort_by(|a, b| a.created_ms.cmp(&b.created_ms).then_with(|| a.id.cmp(&b.id)));
+    for r in replies {
+        let parent = r.annotation.reply_to().map(|p| p.to_urn());
+        if let Some(&i) = parent.as_ref().and_then(|p| by_id.get(p)) {
+            summaries[i].replies.push(r.reply_summary());
+        }
+    }
+    summaries
 }
 
 /// The clips of one page, newest first.
@@ -383,7 +411,7 @@ pub fn merge_page(
         {
             continue;
         }
-        let Some(record) = record_from_server(shared, mine) else { continue };
+        let Some(record) = record_from_server(shared, mine, page_key) else { continue };
         match listed_at.get(&record.id) {
             Some(&i) => listed[i] = record,
             None => {
@@ -422,12 +450,17 @@ pub fn merge_page(
 
 /// A record for an annotation the server listed; `None` if its page URL is not
 /// one Cairn can file (the server checks this too).
-fn record_from_server(shared: SharedAnnotation, mine: bool) -> Option<LocalRecord> {
-    let page_key = shared.annotation.page_key().ok()?;
+/// A reply targets its parent, not a page: it is kept on the page it was listed
+/// for (the server lists replies on their parent's page).
+fn record_from_server(shared: SharedAnnotation, mine: bool, listed_on: &str) -> Option<LocalRecord> {
+    let page_key = match shared.annotation.is_reply() {
+        true => listed_on.to_string(),
+        false => shared.annotation.page_key().ok()?.to_string(),
+    };
     let created_ms = shared.annotation.created.as_deref().and_then(cairn_model::parse_rfc3339_ms).unwrap_or(0);
     Some(LocalRecord {
         id: shared.annotation.id.clone(),
-        page_key: page_key.to_string(),
+        page_key,
         created_ms,
         annotation: shared.annotation,
         communities: shared.communities,
@@ -455,7 +488,7 @@ pub fn unsent_deletes(held: &[trash::HeldDelete], outbox: &[Mutation]) -> HashSe
 
 /// How many highlights a page shows (clips are listed in the popup, not painted).
 pub fn highlight_count(records: &[LocalRecord]) -> u32 {
-    records.iter().filter(|r| !r.annotation.is_clip()).count() as u32
+    records.iter().filter(|r| !r.annotation.is_clip() && !r.annotation.is_reply()).count() as u32
 }
 
 /// Delay before retry number `attempt` (0-based): exponential from 1 s, capped at

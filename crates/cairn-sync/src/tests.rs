@@ -375,3 +375,33 @@ fn items_whose_change_is_still_queued_say_so_whatever_their_record_says() {
     assert_eq!(by_quote("b"), SyncState::Synced, "not queued: stays synced");
     assert!(matches!(by_quote("c"), SyncState::Rejected { .. }), "a refusal is never hidden");
 }
+
+#[test]
+fn a_teammates_reply_is_kept_on_its_parents_page_and_listed_in_its_thread() {
+    let parent = record(1, "mine here");
+    let parent_id: AnnotationId = parent.id.parse().unwrap();
+    let reply = Annotation::new_reply(AnnotationId::new_v7(5, [5; 10]), parent_id, "Agreed, **but**", 5);
+    let early = Annotation::new_reply(AnnotationId::new_v7(4, [4; 10]), parent_id, "First!", 4);
+    let orphan_reply = Annotation::new_reply(
+        AnnotationId::new_v7(6, [6; 10]),
+        AnnotationId::new_v7(99, [9; 10]),
+        "to nothing here",
+        6,
+    );
+    let merged = merge(
+        vec![parent.clone()],
+        vec![
+            shared(reply, "u-bob", "Bob Example"),
+            shared(early, "u-ann", "Ann"),
+            shared(orphan_reply, "u-bob", "Bob"),
+        ],
+    );
+    assert_eq!(merged.put.len(), 3, "replies target their parent, not a page, and are kept on this page");
+    assert!(merged.put.iter().all(|r| r.page_key == PAGE));
+    let summaries = page_summaries(&merged.page);
+    assert_eq!(summaries.len(), 1, "a reply is not a highlight of its own");
+    let thread: Vec<(&str, Option<&str>)> =
+        summaries[0].replies.iter().map(|r| (r.note.as_str(), r.teammate.as_deref())).collect();
+    assert_eq!(thread, [("First!", Some("Ann")), ("Agreed, **but**", Some("Bob Example"))]);
+    assert_eq!(highlight_count(&merged.page), 1);
+}

@@ -3,7 +3,7 @@
 
 use cairn_model::ClipKind;
 use cairn_protocol::messages::{
-    teammate_color, ClipSummary, HighlightSummary, PanelReply, PanelRequest, TEAMMATE_PALETTE,
+    teammate_color, ClipSummary, HighlightSummary, PanelReply, PanelRequest, ReplySummary, TEAMMATE_PALETTE,
 };
 use cairn_web::client;
 use wasm_bindgen::JsCast;
@@ -171,7 +171,7 @@ pub(crate) fn highlight_item(state: &State, h: &HighlightSummary, surface: Surfa
         .unwrap_or_default();
     let quote =
         html! { <blockquote class="quote clamp" style="--lines: 4" data-testid="quote">{ &h.quote }</blockquote> };
-    let busy = editing || tagging || sharing.is_some();
+    let busy = editing || tagging || sharing.is_some() || state.replying.as_deref() == Some(h.id.as_str());
     html! {
         <li class={classes!("item", color_class)} style={style} data-testid="highlight" data-id={h.id.clone()} data-sync={sync_key(&h.sync)} data-orphan={h.orphan.to_string()}>
             if panel && !h.orphan {
@@ -239,9 +239,71 @@ pub(crate) fn highlight_item(state: &State, h: &HighlightSummary, surface: Surfa
                     </span>
                 }
             </div>
+            if panel { { thread(state, h) } }
         </li>
     }
 }
+/// A highlight's thread in the side panel: its replies, and writing one.
+fn thread(state: &State, h: &HighlightSummary) -> Html {
+    let shared = h.teammate.is_some() || !h.communities.is_empty();
+    let writing = state.replying.as_deref() == Some(h.id.as_str());
+    if h.replies.is_empty() && !shared {
+        return html! {};
+    }
+    let send = {
+        let (state, parent) = (state.clone(), h.id.clone());
+        Callback::from(move |note: String| {
+            ask(&state, PanelRequest::Reply { parent: parent.clone(), note }, |s, _| {
+                s.dispatch(PopupAction::StopEditing);
+                s.dispatch(PopupAction::Succeeded("Reply sent to everyone who sees the highlight".into()));
+                let url = s.page_url.clone();
+                load(s, url);
+            });
+        })
+    };
+    let cancel = {
+        let state = state.clone();
+        Callback::from(move |_| state.dispatch(PopupAction::StopEditing))
+    };
+    let start = {
+        let (state, id) = (state.clone(), h.id.clone());
+        Callback::from(move |_: MouseEvent| state.dispatch(PopupAction::StartReplying(id.clone())))
+    };
+    let reply_view = |r: &ReplySummary| {
+        let own = r.teammate.is_none();
+        let delete = delete_callback::<MouseEvent>(state, &r.id, true);
+        html! {
+            <li class="reply" data-testid="reply" data-id={r.id.clone()}>
+                <div class="meta reply-head">
+                    <strong data-testid="reply-author">{ r.teammate.clone().unwrap_or_else(|| "You".into()) }</strong>
+                    <time datetime={r.created.clone()} title={r.created.clone()}>{ relative_time(&r.created, now_ms()) }</time>
+                    if own { { sync_badge(&r.sync) } }
+                    if own {
+                        <span class="actions"><button class="btn ghost small danger" onclick={delete} data-testid="delete-reply">{ "Delete" }</button></span>
+                    }
+                </div>
+                if let Some(html) = &r.note_html {
+                    <div class="note" data-testid="reply-note">{ Html::from_html_unchecked(html.clone().into()) }</div>
+                }
+            </li>
+        }
+    };
+    html! {
+        <div class="thread" data-testid="thread">
+            if !h.replies.is_empty() {
+                <ul class="replies" aria-label={format!("{} replies", h.replies.len())}>{ for h.replies.iter().map(reply_view) }</ul>
+            }
+            if writing {
+                <NoteEditor initial={String::new()} on_save={send} on_cancel={cancel} />
+            } else if shared {
+                <button type="button" class="btn ghost small" onclick={start} data-testid="reply-button">
+                    { if h.replies.is_empty() { "Reply" } else { "Reply to the thread" } }
+                </button>
+            }
+        </div>
+    }
+}
+
 pub(crate) fn clip_item(state: &State, c: &ClipSummary) -> Html {
     let copy = {
         let markdown = c.markdown.clone();

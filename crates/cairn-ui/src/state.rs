@@ -284,6 +284,8 @@ pub struct PopupState {
     pub editing: Option<String>,
     /// The highlight whose tags are being edited (side panel).
     pub tagging: Option<String>,
+    /// The highlight a reply is being written to (side panel).
+    pub replying: Option<String>,
     /// The highlight whose audience is being chosen (side panel), and the choice so far.
     pub sharing: Option<(String, Vec<String>)>,
     /// Whose annotations the side panel lists.
@@ -311,6 +313,7 @@ pub enum PopupAction {
     /// The user asked from the page to write this highlight's note.
     WriteNote(String),
     StartTagging(String),
+    StartReplying(String),
     StartSharing(String),
     /// Tick or untick one community in the audience being chosen.
     ToggleShare(String),
@@ -357,6 +360,7 @@ impl PopupState {
         }
         self.tagging = None;
         self.sharing = None;
+        self.replying = None;
         self.editing = Some(id);
     }
 
@@ -391,6 +395,7 @@ impl Reducible for PopupState {
                     s.editing = None;
                     s.tagging = None;
                     s.sharing = None;
+                    s.replying = None;
                     s.expanded.clear();
                     if matches!(s.filter, Filter::Community(_)) {
                         s.filter = Filter::All;
@@ -409,13 +414,21 @@ impl Reducible for PopupState {
             PopupAction::StartTagging(id) => {
                 s.editing = None;
                 s.sharing = None;
+                s.replying = None;
                 s.tagging = Some(id);
+            }
+            PopupAction::StartReplying(id) => {
+                s.editing = None;
+                s.sharing = None;
+                s.tagging = None;
+                s.replying = Some(id);
             }
             PopupAction::StartSharing(id) => {
                 let chosen = s.highlights.iter().find(|h| h.id == id).map(|h| h.communities.clone());
                 let chosen = chosen.or_else(|| s.clips.iter().find(|c| c.id == id).map(|c| c.communities.clone()));
                 s.editing = None;
                 s.tagging = None;
+                s.replying = None;
                 s.sharing = Some((id, chosen.unwrap_or_default()));
             }
             PopupAction::ToggleShare(slug) => {
@@ -458,12 +471,14 @@ impl Reducible for PopupState {
             PopupAction::StartEditing(id) => {
                 s.tagging = None;
                 s.sharing = None;
+                s.replying = None;
                 s.editing = Some(id);
             }
             PopupAction::StopEditing => {
                 s.editing = None;
                 s.tagging = None;
                 s.sharing = None;
+                s.replying = None;
             }
             PopupAction::NoteSaved { id, note } => {
                 if let Some(h) = s.highlights.iter_mut().find(|h| h.id == id) {
@@ -577,6 +592,7 @@ mod tests {
             communities: vec![],
             tags: vec![],
             position: None,
+            replies: vec![],
         }
     }
 
@@ -626,6 +642,10 @@ mod tests {
         // Only one editor at a time.
         let s = s.reduce(PopupAction::StartTagging("a".into()));
         assert_eq!((s.sharing.clone(), s.tagging.as_deref()), (None, Some("a")));
+        let s = s.reduce(PopupAction::StartReplying("a".into()));
+        assert_eq!((s.tagging.clone(), s.replying.as_deref()), (None, Some("a")));
+        let s = s.reduce(PopupAction::StartEditing("a".into()));
+        assert_eq!((s.replying.clone(), s.editing.as_deref()), (None, Some("a")));
     }
 
     #[test]

@@ -201,7 +201,9 @@ async fn page_request(page_url: &str, request: PageRequest) -> Outcome<PageReply
             let mut highlights = Vec::new();
             let mut orphans = 0;
             let mut changed = Vec::new();
-            for r in records.iter().filter(|r| !r.annotation.is_clip()) {
+            // Replies and notes on the whole page have no place in the text to find.
+            let placed_in_text = |r: &&LocalRecord| !r.annotation.is_clip() && !r.annotation.target.selector.is_empty();
+            for r in records.iter().filter(placed_in_text) {
                 let anchor = cairn_anchor::resolve(&index, &r.annotation.target.selector);
                 if let Some(a) = anchor {
                     highlights.push(placed(&settings, &index, r, a.start, a.end));
@@ -778,6 +780,9 @@ async fn panel_request(request: PanelRequest) -> Outcome<PanelReply> {
                 // Rendered here, like the page's popover: the UI shows only HTML the background made.
                 h.note_html = h.note.as_deref().map(cairn_note::render_note);
                 h.audience = audience_names(&settings, &h.audience);
+                for r in &mut h.replies {
+                    r.note_html = Some(cairn_note::render_note(&r.note));
+                }
             }
             let mut clips = cairn_sync::page_clips(&records);
             for c in &mut clips {
@@ -902,6 +907,35 @@ async fn panel_request(request: PanelRequest) -> Outcome<PanelReply> {
                 record.set_tags(&tags, now_ms(), signed_in);
             }
             save_edited(&store, record).await
+        }
+        PanelRequest::Reply { parent, note } => {
+            let parent =
+                store
+                    .record(&parent)
+                    .await?
+                    .filter(|p| !p.annotation.is_reply() && !p.annotation.is_clip())
+                    .ok_or_else(|| Failure::new("not_found", "that highlight is gone, so it cannot be replied to"))?;
+            if parent.teammate.is_none() && parent.communities.is_empty() {
+                return Err(Failure::new(
+                    "private_parent",
+                    "only you see this highlight: share it with a community first, then your teammates can discuss it",
+                ));
+            }
+            let now = now_ms();
+            let parent_id: AnnotationId = parent.id.parse().map_err(|_| {
+                Failure::new("not_found", "that highlight cannot be replied to (its id is not Cairn's)")
+            })?;
+            let reply = Annotation::new_reply(AnnotationId::new_v7(now as u64, random_bytes()), parent_id, &note, now);
+            reply.validate().map_err(|e| Failure::new("invalid_annotation", e.to_string()))?;
+            let key = PageKey::from_url(&parent.annotation.target.source)
+                .map_err(|e| Failure::new("bad_url", e.to_string()))?;
+            // Shared as its parent is: the server sets the audience from the parent.
+            let mut record = LocalRecord::own(reply, &key, now, None, settings.token.is_some());
+            record.page_key = parent.page_key.clone();
+            record.communities = parent.communities.clone();
+            save_own(&store, record).await?;
+            chrome::broadcast(&crate::to_js(&Broadcast::PageChanged { page_key: parent.page_key }));
+            Ok(PanelReply::Done)
         }
         PanelRequest::ShareItem { id, communities } => {
             if let Some(c) = communities.iter().find(|c| !settings.communities.iter().any(|m| &m.id == *c)) {
