@@ -14,7 +14,7 @@
 //!   the server build and the `node --test` end-to-end suite in `tests/e2e/`.
 //! * `screenshots [--dev]`: `dist`, then every extension surface in every state, light and dark, as
 //!   PNGs in `target/screenshots/` with an `index.html` (`tests/e2e/screenshots.mjs`).
-//! * `bench anchor|clip|server [--corpus PATH] [--quick]`: benchmarks that print figures and
+//! * `bench anchor|clip|server|library [--corpus PATH] [--quick]`: benchmarks that print figures and
 //!   ratios against the reference each must beat (`bench.rs`); not tests.
 //!
 //! Tidy checks (forbidden dependencies of the pure crates, no `dbg!`, crate docs, no tracked build
