@@ -205,7 +205,11 @@ pub fn options() -> Html {
 
             <section class="card" aria-labelledby="server-heading">
                 <h2 id="server-heading">{ "Your Cairn server" }</h2>
-                if signed_in {
+                if state.status.is_none() {
+                    // The form waits for the stored settings: filled in before they arrive,
+                    // what the user typed would be replaced by them.
+                    <p class="hint" aria-busy="true">{ "Loading…" }</p>
+                } else if signed_in {
                     <p class="hint" data-testid="signed-in">{ format!("Signed in as {} on {}", status.user.as_ref().map(|u| u.display_name.clone()).unwrap_or_default(), status.server_url.clone().unwrap_or_default()) }</p>
                     <label class="field">
                         <span>{ "Share new highlights and clips with" }</span>
