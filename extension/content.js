@@ -155,7 +155,21 @@
   let retryTimer = 0;
   let pageUrl = location.href;
 
-  async function refresh() {
+  // A refresh (from a teammate's live change, say) and a highlight being made
+  // run one after the other: interleaved, the refresh would clear the new
+  // highlight from the page and repaint from a listing read before it existed.
+  let queue = Promise.resolve();
+  function oneAtATime(run) {
+    const done = queue.then(run, run);
+    queue = done.catch(() => {});
+    return done;
+  }
+
+  function refresh() {
+    return oneAtATime(refreshNow);
+  }
+
+  async function refreshNow() {
     const status = await ask({ kind: 'page_status' });
     painted.clear();
     stopWatching();
@@ -488,7 +502,11 @@
 
   // ---- actions ------------------------------------------------------------
 
-  async function createHighlight(model, at, extra = {}) {
+  function createHighlight(model, at, extra = {}) {
+    return oneAtATime(() => createHighlightNow(model, at, extra));
+  }
+
+  async function createHighlightNow(model, at, extra) {
     const created = await ask({
       kind: 'create_highlight',
       text: model.text,
