@@ -50,6 +50,37 @@ pub(crate) fn ask(state: &State, request: PanelRequest, then: impl FnOnce(State,
     });
 }
 
+/// Notices other than errors go by themselves; each timer dismisses only its own.
+#[hook]
+pub(crate) fn use_notice_timer(state: &State) {
+    let state = state.clone();
+    let notice = state.notice.clone();
+    use_effect_with(notice.as_ref().map(|n| n.serial), move |_| {
+        let timer = notice.and_then(|n| {
+            let ms = n.lifetime_ms()?;
+            Some(gloo_timers::callback::Timeout::new(ms, move || {
+                state.dispatch(PopupAction::Dismiss { serial: n.serial })
+            }))
+        });
+        move || drop(timer)
+    });
+}
+
+/// "Sync now": pushes and pulls, says how it went, then lists the page again.
+pub(crate) fn sync_now_callback(state: &State) -> Callback<MouseEvent> {
+    let state = state.clone();
+    Callback::from(move |_| {
+        state.dispatch(PopupAction::SyncStarted);
+        ask(&state, PanelRequest::SyncNow {}, |s, reply| {
+            if let PanelReply::Status(status) = reply {
+                s.dispatch(PopupAction::SyncFinished(status));
+            }
+            let url = s.page_url.clone();
+            load(s, url);
+        });
+    })
+}
+
 /// Deletes one of the user's highlights or clips; the notice offers Undo.
 pub(crate) fn delete_callback<E>(state: &State, id: &str, shared: bool) -> Callback<E> {
     let (state, id) = (state.clone(), id.to_string());

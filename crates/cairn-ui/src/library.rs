@@ -138,14 +138,10 @@ enum Export {
     Csv,
 }
 
-fn export(
-    kind: Export,
-    own: &[LocalRecord],
-    status: Option<&StatusReport>,
-) -> Result<(String, Vec<u8>, &'static str), String> {
+fn export(kind: Export, own: &[LocalRecord], status: Option<&StatusReport>) -> (String, Vec<u8>, &'static str) {
     let today = cairn_model::format_rfc3339_ms(now_ms());
     let day = &today[..10];
-    Ok(match kind {
+    match kind {
         Export::Vault => {
             let files = markdown_vault(own);
             (format!("cairn-library-{day}.zip"), zip_stored(&files), "application/zip")
@@ -167,7 +163,7 @@ fn export(
             )
         }
         Export::Csv => (format!("cairn-library-{day}.csv"), csv(own), "text/csv"),
-    })
+    }
 }
 
 /// Reads the status and every record from the background and indexes them.
@@ -299,10 +295,8 @@ pub fn library() -> Html {
         let onclick = Callback::from(move |_: MouseEvent| {
             let Some(index) = &index else { return };
             let own: Vec<LocalRecord> = index.records().filter(|r| r.teammate.is_none()).cloned().collect();
-            let outcome = export(kind, &own, status.as_ref()).and_then(|(name, bytes, mime)| {
-                download(&name, &bytes, mime)?;
-                Ok(format!("Exported {} items to {name}", own.len()))
-            });
+            let (name, bytes, mime) = export(kind, &own, status.as_ref());
+            let outcome = download(&name, &bytes, mime).map(|()| format!("Exported {} items to {name}", own.len()));
             notice.set(Some(match outcome {
                 Ok(m) => (false, m),
                 Err(e) => (true, e),

@@ -8,11 +8,11 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use cairn_protocol::messages::{Broadcast, PanelReply, PanelRequest};
+use cairn_protocol::messages::Broadcast;
 use cairn_web::chrome;
 use yew::prelude::*;
 
-use crate::items::{ask, clip_item, highlight_item, load, notice_view, State, Surface};
+use crate::items::{clip_item, highlight_item, load, notice_view, sync_now_callback, use_notice_timer, State, Surface};
 use crate::state::{connection, in_document_order, page_origin, Filter, PopupAction, PopupState};
 use crate::widgets::Icon;
 
@@ -106,33 +106,8 @@ pub fn panel() -> Html {
             });
         });
     }
-    // Notices other than errors go by themselves; each timer dismisses only its own.
-    {
-        let state = state.clone();
-        let notice = state.notice.clone();
-        use_effect_with(notice.as_ref().map(|n| n.serial), move |_| {
-            let timer = notice.and_then(|n| {
-                let ms = n.lifetime_ms()?;
-                Some(gloo_timers::callback::Timeout::new(ms, move || {
-                    state.dispatch(PopupAction::Dismiss { serial: n.serial })
-                }))
-            });
-            move || drop(timer)
-        });
-    }
-    let sync_now = {
-        let state = state.clone();
-        Callback::from(move |_| {
-            state.dispatch(PopupAction::SyncStarted);
-            ask(&state, PanelRequest::SyncNow {}, |s, reply| {
-                if let PanelReply::Status(status) = reply {
-                    s.dispatch(PopupAction::SyncFinished(status));
-                }
-                let url = s.page_url.clone();
-                load(s, url);
-            });
-        })
-    };
+    use_notice_timer(&state);
+    let sync_now = sync_now_callback(&state);
 
     let conn = state.status.as_ref().map(connection);
     let label = conn.as_ref().map_or("…".to_string(), |c| c.short.clone());

@@ -8,7 +8,9 @@ use yew::prelude::*;
 
 use cairn_model::ClipKind;
 
-use crate::items::{ask, clip_item, download, highlight_item, load, notice_view, State, Surface};
+use crate::items::{
+    ask, clip_item, download, highlight_item, load, notice_view, sync_now_callback, use_notice_timer, State, Surface,
+};
 use crate::state::{connection, page_origin, parse_tags, PopupAction, PopupState, Tone};
 use crate::widgets::{Icon, TagInput};
 use crate::zip::{clip_file_name, zip_stored};
@@ -128,34 +130,9 @@ pub fn popup() -> Html {
             });
         });
     }
-    // Notices other than errors go by themselves; each timer dismisses only its own notice.
-    {
-        let state = state.clone();
-        let notice = state.notice.clone();
-        use_effect_with(notice.as_ref().map(|n| n.serial), move |_| {
-            let timer = notice.and_then(|n| {
-                let ms = n.lifetime_ms()?;
-                Some(gloo_timers::callback::Timeout::new(ms, move || {
-                    state.dispatch(PopupAction::Dismiss { serial: n.serial })
-                }))
-            });
-            move || drop(timer)
-        });
-    }
+    use_notice_timer(&state);
 
-    let sync_now = {
-        let state = state.clone();
-        Callback::from(move |_| {
-            state.dispatch(PopupAction::SyncStarted);
-            ask(&state, PanelRequest::SyncNow {}, |s, reply| {
-                if let PanelReply::Status(status) = reply {
-                    s.dispatch(PopupAction::SyncFinished(status));
-                }
-                let url = s.page_url.clone();
-                load(s, url);
-            });
-        })
-    };
+    let sync_now = sync_now_callback(&state);
 
     let allow_site = {
         let state = state.clone();
