@@ -75,23 +75,8 @@ impl Server<'_> {
         mut on_event: impl FnMut(cairn_protocol::sse::StreamEvent),
     ) -> Result<(), NetError> {
         let unreachable = || NetError::Unreachable(self.base_url.to_string());
-        let headers = Headers::new().map_err(|_| unreachable())?;
-        let _ = headers.set("accept", "text/event-stream");
-        let _ = headers.set(PROTOCOL_HEADER, &PROTOCOL_VERSION.to_string());
-        if let Some(token) = self.token {
-            let _ = headers.set("authorization", &format!("Bearer {token}"));
-        }
-        let init = RequestInit::new();
-        init.set_method("GET");
-        init.set_headers(&headers);
-        init.set_credentials(web_sys::RequestCredentials::Omit);
-        let url = format!("{}{}", self.base_url.trim_end_matches('/'), path);
-        let request = Request::new_with_str_and_init(&url, &init).map_err(|_| unreachable())?;
-        let response: Response = JsFuture::from(global_fetch(&request))
-            .await
-            .map_err(|_| unreachable())?
-            .dyn_into()
-            .map_err(|_| unreachable())?;
+        // No timeout: the stream stays open as long as the server keeps it.
+        let response = self.fetch("GET", path, "text/event-stream", None, None).await?;
         match response.status() {
             200 => {}
             401 => return Err(NetError::Unauthorized("the live stream refused the token".into())),
@@ -150,16 +135,19 @@ impl Server<'_> {
         self.call(method, path, Some(json), None).await
     }
 
-    async fn call<T: DeserializeOwned>(
+    /// Sends one request to the server with the protocol header and the token
+    /// (never cookies) and returns the response, whatever its status.
+    async fn fetch(
         &self,
         method: &str,
         path: &str,
-        body: Option<String>,
-        timeout_ms: Option<u32>,
-    ) -> Result<T, NetError> {
+        accept: &str,
+        json_body: Option<&str>,
+        signal: Option<&web_sys::AbortSignal>,
+    ) -> Result<Response, NetError> {
         let unreachable = || NetError::Unreachable(self.base_url.to_string());
         let headers = Headers::new().map_err(|_| unreachable())?;
-        let _ = headers.set("accept", "application/json");
+        let _ = headers.set("accept", accept);
         let _ = headers.set(PROTOCOL_HEADER, &PROTOCOL_VERSION.to_string());
         if let Some(token) = self.token {
             let _ = headers.set("authorization", &format!("Bearer {token}"));
@@ -169,18 +157,26 @@ impl Server<'_> {
         init.set_headers(&headers);
         // Never send cookies to the server: the bearer token is the only credential.
         init.set_credentials(web_sys::RequestCredentials::Omit);
-        init.set_signal(Some(&abort_signal_timeout(timeout_ms.unwrap_or(TIMEOUT_MS))));
-        if let Some(body) = &body {
+        init.set_signal(signal);
+        if let Some(body) = json_body {
             let _ = headers.set("content-type", "application/json");
             init.set_body(&JsValue::from_str(body));
         }
         let url = format!("{}{}", self.base_url.trim_end_matches('/'), path);
         let request = Request::new_with_str_and_init(&url, &init).map_err(|_| unreachable())?;
-        let response: Response = JsFuture::from(global_fetch(&request))
-            .await
-            .map_err(|_| unreachable())?
-            .dyn_into()
-            .map_err(|_| unreachable())?;
+        JsFuture::from(global_fetch(&request)).await.map_err(|_| unreachable())?.dyn_into().map_err(|_| unreachable())
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+        timeout_ms: Option<u32>,
+    ) -> Result<T, NetError> {
+        let unreachable = || NetError::Unreachable(self.base_url.to_string());
+        let timeout = abort_signal_timeout(timeout_ms.unwrap_or(TIMEOUT_MS));
+        let response = self.fetch(method, path, "application/json", body.as_deref(), Some(&timeout)).await?;
         let text = JsFuture::from(response.text().map_err(|_| unreachable())?)
             .await
             .map_err(|_| unreachable())?
