@@ -354,13 +354,22 @@ export async function walkSurfaces(visit, { only = () => true, log = () => {} } 
     },
   );
 
-  // The side panel on the same page: document order, filters, a teammate's, an orphan, clips.
+  // A thread under bob's highlight: alice answers it.
+  const listed = await panelRequest(alice, { kind: 'list_page', url: demo });
+  const bobs = listed.highlights.find((h) => h.teammate);
+  await panelRequest(alice, {
+    kind: 'reply',
+    parent: bobs.id,
+    note: 'It was **green** this morning; I checked before the deploy.',
+  });
+  // The side panel on the same page: document order, filters, a teammate's with a thread, an orphan, clips.
   const panelReady = async (p) => (await count(p, 'highlight')) === 4 && (await count(p, 'clip')) === 2;
   await show(await panelAt(alice, demo, panelReady), {
     surface: 'panel',
     state: 'signed-in-items',
     kind: 'panel',
-    title: "Side panel, signed in: the page's highlights in document order, a teammate's, an orphan, two clips",
+    title:
+      "Side panel, signed in: the page's highlights in document order, a teammate's with a reply, an orphan, two clips",
   });
   const editing = await panelAt(alice, demo, panelReady);
   await editing.getByTestId('edit-note').first().click();
