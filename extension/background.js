@@ -43,5 +43,6 @@ chrome.commands.onCommand.addListener((command, tab) => {
   if (command === 'highlight-selection') safely('command', () => cairn.on_highlight_command(tabId));
   if (command === 'clip-page') safely('command', () => cairn.on_clip_command(tabId, 'article'));
   if (command === 'open-panel' && tab) chrome.sidePanel.open({ windowId: tab.windowId }).catch(() => {});
+  if (command === 'open-library') chrome.tabs.create({ url: chrome.runtime.getURL('library.html') }).catch(() => {});
 });
 self.addEventListener('online', () => safely('online', () => cairn.on_online()));

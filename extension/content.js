@@ -171,6 +171,7 @@
 
   async function refreshNow() {
     const status = await ask({ kind: 'page_status' });
+    followTrail(status.trail);
     painted.clear();
     stopWatching();
     if (status.count === 0) {
@@ -226,6 +227,97 @@
   }
   addEventListener('popstate', onRouteChange);
   addEventListener('hashchange', onRouteChange);
+
+  // ---- the reading trail, only where the user turned it on ----------------
+  // Reports how long the page was in view and how far down it was read; the
+  // background keeps the reports in this browser only, for sites with the trail on.
+
+  const TRAIL_REPORT_MS = 15000;
+  const TRAIL_SCROLL_DEBOUNCE_MS = 1000;
+  const trail = {
+    url: null,
+    opened: false,
+    visibleSince: 0,
+    activeMs: 0,
+    scrolled: 0,
+    sent: -1,
+    timer: 0,
+    scrollTimer: 0,
+  };
+
+  // The page as the trail knows it: a fragment change is the same page.
+  function documentUrl() {
+    return location.href.split('#')[0];
+  }
+
+  function scrolledPercent() {
+    const height = document.documentElement.scrollHeight;
+    if (!(height > 0)) return 0;
+    return Math.min(100, Math.round(((scrollY + innerHeight) / height) * 100));
+  }
+
+  function followTrail(on) {
+    if (!on) {
+      clearInterval(trail.timer);
+      trail.url = null;
+      return;
+    }
+    if (trail.url === documentUrl()) return; // this visit is already followed
+    Object.assign(trail, { url: documentUrl(), opened: true, activeMs: 0, sent: -1, scrolled: scrolledPercent() });
+    trail.visibleSince = document.visibilityState === 'visible' ? Date.now() : 0;
+    reportTrail();
+    clearInterval(trail.timer);
+    trail.timer = setInterval(reportTrail, TRAIL_REPORT_MS);
+  }
+
+  // In-view time since the last report.
+  function takeActiveMs() {
+    const now = Date.now();
+    if (trail.visibleSince) trail.activeMs += now - trail.visibleSince;
+    trail.visibleSince = document.visibilityState === 'visible' ? now : 0;
+    const ms = trail.activeMs;
+    trail.activeMs = 0;
+    return ms;
+  }
+
+  function reportTrail() {
+    // A route change not yet looked at belongs to the next visit.
+    if (trail.url === null || trail.url !== documentUrl()) return;
+    const opened = trail.opened;
+    const activeMs = takeActiveMs();
+    if (!opened && activeMs < 1000 && trail.scrolled === trail.sent) return;
+    trail.opened = false;
+    trail.sent = trail.scrolled;
+    const message = {
+      kind: 'trail_visit',
+      title: document.title.trim().slice(0, 500),
+      opened,
+      active_ms: Math.min(activeMs, 2 ** 32 - 1),
+      scrolled_percent: trail.scrolled,
+    };
+    // Not an action of the user's: a report that cannot be sent (the extension was
+    // updated, say) is dropped rather than shown.
+    ask(message).catch(() => {});
+  }
+
+  document.addEventListener('visibilitychange', () => {
+    if (trail.url === null) return;
+    if (document.visibilityState === 'hidden') reportTrail();
+    else if (!trail.visibleSince) trail.visibleSince = Date.now();
+  });
+  addEventListener('pagehide', () => reportTrail());
+  addEventListener(
+    'scroll',
+    () => {
+      if (trail.url === null) return;
+      const now = scrolledPercent();
+      if (now <= trail.scrolled) return;
+      trail.scrolled = now;
+      clearTimeout(trail.scrollTimer);
+      trail.scrollTimer = setTimeout(reportTrail, TRAIL_SCROLL_DEBOUNCE_MS);
+    },
+    { passive: true },
+  );
 
   // ---- the overlay: toolbar and note popover, in a closed shadow root ------
 

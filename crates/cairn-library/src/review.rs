@@ -24,23 +24,14 @@ pub struct ReviewState {
     pub id: String,
     /// The interval it was last given, in days (0 after a snooze of a never-kept item).
     pub interval_days: u32,
-    /// When it comes back (unix ms).
+    /// When it comes back (unix ms); for an archived item, when it was archived.
     pub due_ms: i64,
     /// Never to come back.
     pub archived: bool,
 }
 
-/// What the user answered for an item of the day.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    /// Worth seeing again: the next, longer interval.
-    Keep,
-    /// Not now: tomorrow, interval unchanged.
-    Snooze,
-    /// Never again.
-    Archive,
-}
+/// What the user answered for an item of the day (the message the Library sends carries it).
+pub use cairn_protocol::messages::ReviewVerdict as Verdict;
 
 /// The state after the user answered `verdict` for `id` at `today_ms`.
 pub fn answer(previous: Option<&ReviewState>, id: &str, verdict: Verdict, today_ms: i64) -> ReviewState {
@@ -59,7 +50,9 @@ pub fn answer(previous: Option<&ReviewState>, id: &str, verdict: Verdict, today_
             ReviewState { id: id.to_string(), interval_days: interval, due_ms: today_ms + DAY_MS, archived: false }
         }
         Verdict::Archive => {
-            ReviewState { id: id.to_string(), interval_days: interval, due_ms: i64::MAX, archived: true }
+            // Not i64::MAX: the state is stored through JavaScript, whose numbers are exact only
+            // to 2^53, and `archived` alone keeps it from coming back.
+            ReviewState { id: id.to_string(), interval_days: interval, due_ms: today_ms, archived: true }
         }
     }
 }
@@ -88,14 +81,14 @@ fn due_ms(record: &LocalRecord, state: Option<&ReviewState>) -> Option<i64> {
 /// Highlights only (a quote to read again): clips are pages, not passages. The user's own
 /// come back, and teammates' on pages the user read when `read_pages` is given.
 pub fn daily_set<'r>(
-    records: &'r [LocalRecord],
+    records: impl IntoIterator<Item = &'r LocalRecord>,
     states: &[ReviewState],
     today_ms: i64,
     options: &DailyOptions,
 ) -> Vec<&'r LocalRecord> {
     let states: HashMap<&str, &ReviewState> = states.iter().map(|s| (s.id.as_str(), s)).collect();
     let mut due: Vec<(i64, &LocalRecord)> = records
-        .iter()
+        .into_iter()
         .filter(|r| !r.annotation.is_clip() && r.annotation.quote().is_some())
         .filter(|r| r.is_own() || options.read_pages.is_some_and(|read| read.contains(&r.page_key)))
         .filter_map(|r| due_ms(r, states.get(r.id.as_str()).copied()).map(|d| (d, r)))

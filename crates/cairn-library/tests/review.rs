@@ -32,6 +32,8 @@ fn snooze_brings_it_back_tomorrow_and_archive_never() {
     assert_eq!(answer(Some(&snoozed), "urn:x", Verdict::Keep, T0 + 5 * DAY).interval_days, 7);
     let records = vec![highlight(1, "https://a.example/", "q", 0)];
     let archived = answer(None, &records[0].id, Verdict::Archive, T0);
+    // Stored through JavaScript: every figure stays an exact JS number.
+    assert!(archived.due_ms.unsigned_abs() <= 1 << 53, "{archived:?}");
     assert!(daily_set(&records, &[archived], T0 + 10_000 * DAY, &DailyOptions::default()).is_empty());
 }
 

@@ -140,6 +140,22 @@ pub enum PageRequest {
         #[serde(default)]
         canonical: Option<String>,
     },
+    /// What this visit of the page added to the reading trail since the last report:
+    /// in-view time (ms) and how far down the user has scrolled (percent). Kept only
+    /// where the user turned the trail on for the site ([`PageReply::Status`] says so).
+    TrailVisit {
+        #[serde(default)]
+        title: String,
+        /// The first report of this visit (the page was just opened).
+        #[serde(default)]
+        opened: bool,
+        #[serde(default)]
+        active_ms: u32,
+        #[serde(default)]
+        scrolled_percent: u8,
+        #[serde(default)]
+        canonical: Option<String>,
+    },
 }
 
 impl PageRequest {
@@ -153,7 +169,8 @@ impl PageRequest {
             | PageRequest::RestoreHighlight { canonical, .. }
             | PageRequest::OpenPanel { canonical, .. }
             | PageRequest::Clip { canonical, .. }
-            | PageRequest::ReattachHighlight { canonical, .. } => canonical.as_deref(),
+            | PageRequest::ReattachHighlight { canonical, .. }
+            | PageRequest::TrailVisit { canonical, .. } => canonical.as_deref(),
         }
     }
 }
@@ -252,6 +269,27 @@ pub enum PanelRequest {
         id: String,
         page_url: String,
     },
+    /// Record the reading trail on an allowed site, or stop (what was kept stays
+    /// until deleted or past the retention period).
+    SetTrailSite {
+        origin: String,
+        on: bool,
+    },
+    /// How many days the trail keeps a page no visit touched; 0 keeps it until cleared.
+    SetTrailRetention {
+        days: u32,
+    },
+    /// Forget one page of the trail.
+    DeleteTrailEntry {
+        page_key: String,
+    },
+    /// Forget the whole trail.
+    ClearTrail {},
+    /// The user's answer for one of the day's review items.
+    AnswerReview {
+        id: String,
+        verdict: ReviewVerdict,
+    },
     /// Let Cairn run on a site (`scheme://host[:port]`).
     AllowSite {
         origin: String,
@@ -259,6 +297,18 @@ pub enum PanelRequest {
     DisallowSite {
         origin: String,
     },
+}
+
+/// What the user answered for an item of the daily review.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewVerdict {
+    /// Worth seeing again: the next, longer interval.
+    Keep,
+    /// Not now: tomorrow, interval unchanged.
+    Snooze,
+    /// Never again.
+    Archive,
 }
 
 /// What the background asks of a content script (the only messages a content
@@ -335,6 +385,9 @@ pub fn teammate_color(name: &str) -> u8 {
 pub enum PageReply {
     Status {
         count: u32,
+        /// The user keeps a reading trail on this site: report the visit.
+        #[serde(default)]
+        trail: bool,
     },
     Anchored {
         highlights: Vec<PlacedHighlight>,
@@ -366,6 +419,10 @@ pub enum PageReply {
     },
     /// The side panel was asked to open for this page.
     PanelOpening {},
+    /// A trail report was read: `kept` is false where the trail is off for the site.
+    TrailNoted {
+        kept: bool,
+    },
 }
 
 /// Where a highlight stands with the server.
@@ -663,6 +720,15 @@ fn validate_page_request(r: &PageRequest) -> Result<(), MessageError> {
             let units = check_text(text)?;
             check_selection(*start, *end, units)
         }
+        PageRequest::TrailVisit { title, scrolled_percent, .. } => {
+            if title.chars().count() > MAX_TITLE_CHARS {
+                return Err(MessageError::Invalid(format!("title is longer than {MAX_TITLE_CHARS} characters")));
+            }
+            if *scrolled_percent > 100 {
+                return Err(MessageError::Invalid(format!("scrolled {scrolled_percent} %; at most 100 % of a page")));
+            }
+            Ok(())
+        }
         PageRequest::CreateHighlight { text, start, end, title, note, .. } => {
             let units = check_text(text)?;
             check_selection(*start, *end, units)?;
@@ -729,9 +795,38 @@ mod tests {
             json!({"kind": "choose_community", "community": "other-team"}),
             json!({"kind": "reattach_orphan", "id": "x", "page_url": "https://other.example/"}),
             json!({"kind": "allow_site", "origin": "https://evil.example"}),
+            // A page cannot turn the trail on, read it or clear it.
+            json!({"kind": "set_trail_site", "origin": "https://wiki.example", "on": true}),
+            json!({"kind": "clear_trail"}),
+            json!({"kind": "library"}),
         ] {
             let err = authorize(&content("https://wiki.example/"), msg.clone()).unwrap_err();
             assert!(matches!(err, MessageError::Forbidden(_)), "{msg}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn trail_reports_are_bounded_and_name_no_page() {
+        let ok = authorize(
+            &content("https://wiki.example/p"),
+            json!({"kind": "trail_visit", "title": "Deploy", "opened": true, "active_ms": 15000, "scrolled_percent": 40}),
+        )
+        .unwrap();
+        assert!(matches!(ok, Request::Page { request: PageRequest::TrailVisit { scrolled_percent: 40, .. }, .. }));
+        for bad in [
+            json!({"kind": "trail_visit", "scrolled_percent": 101}),
+            json!({"kind": "trail_visit", "title": "t".repeat(MAX_TITLE_CHARS + 1)}),
+        ] {
+            let err = authorize(&content("https://wiki.example/p"), bad).unwrap_err();
+            assert!(matches!(err, MessageError::Invalid(_)), "{err:?}");
+        }
+        for bad in [
+            json!({"kind": "trail_visit", "url": "https://hr.example/"}),
+            json!({"kind": "trail_visit", "active_ms": -5}),
+            json!({"kind": "trail_visit", "scrolled_percent": 300}),
+        ] {
+            let err = authorize(&content("https://wiki.example/p"), bad).unwrap_err();
+            assert!(matches!(err, MessageError::Malformed(_)), "{err:?}");
         }
     }
 

@@ -20,12 +20,6 @@ use std::collections::{HashMap, HashSet};
 pub mod queue;
 pub mod trash;
 
-/// What the Library page is given: every record this browser keeps.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
-pub struct LibraryListing {
-    pub records: Vec<LocalRecord>,
-}
-
 /// One annotation as this device keeps it: the user's own or a teammate's.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct LocalRecord {

@@ -13,6 +13,7 @@
 
 pub mod library_view;
 pub mod state;
+pub mod trail_view;
 pub mod zip;
 
 #[cfg(target_arch = "wasm32")]
@@ -25,6 +26,8 @@ mod options;
 mod panel;
 #[cfg(target_arch = "wasm32")]
 mod popup;
+#[cfg(target_arch = "wasm32")]
+mod trail;
 #[cfg(target_arch = "wasm32")]
 mod widgets;
 

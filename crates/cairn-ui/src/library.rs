@@ -1,6 +1,7 @@
 //! The Library: everything kept in this browser, grouped by page, searched as
 //! the user types (cairn-library's index, in this page's memory), filtered by
-//! kind, tag and author, with "open in context" and the exports.
+//! kind, tag and author, with "open in context" and the exports; the reading
+//! trail and the daily review in tabs of their own (`trail.rs`).
 //!
 //! The records come from the background in one request; the index is built
 //! here once and searched on every keystroke without asking the background.
@@ -19,13 +20,37 @@ use yew::prelude::*;
 use crate::items::{download, now_ms};
 use crate::library_view::{excerpt, grouped, marked, marks_of, tags_in_use, PageGroup, KINDS, SHOWN};
 use crate::state::{audience_label, relative_time};
+use crate::trail::{ReviewTab, Shelf, TrailTab};
+use crate::trail_view::{review_today, trail_titles};
 use crate::widgets::Icon;
 
 #[derive(Clone)]
 enum Loaded {
     Loading,
     Failed(String),
-    Ready(Rc<Index>),
+    Ready(Shelf),
+}
+
+/// The Library's tabs; the address's fragment names one (`library.html#review`).
+#[derive(Clone, Copy, PartialEq)]
+enum Tab {
+    Kept,
+    Trail,
+    Review,
+}
+
+impl Tab {
+    const ALL: [(Tab, &'static str, &'static str); 3] =
+        [(Tab::Kept, "kept", "Kept"), (Tab::Trail, "trail", "Reading trail"), (Tab::Review, "review", "Review")];
+
+    fn from_hash() -> Tab {
+        let hash = web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default();
+        Tab::ALL.iter().find(|(_, name, _)| hash.trim_start_matches('#') == *name).map_or(Tab::Kept, |(t, _, _)| *t)
+    }
+
+    fn name(self) -> &'static str {
+        Tab::ALL.iter().find(|(t, _, _)| *t == self).map_or("kept", |(_, n, _)| n)
+    }
 }
 
 /// Text with the matched words marked.
@@ -173,10 +198,14 @@ fn load(loaded: UseStateHandle<Loaded>, status: UseStateHandle<Option<StatusRepo
             status.set(Some(s));
         }
         match client::ask_for::<LibraryListing>(&PanelRequest::Library {}).await {
-            // Replies are kept with the annotation they answer, not listed on their own.
-            Ok(listing) => loaded.set(Loaded::Ready(Rc::new(Index::from_records(
-                listing.records.into_iter().filter(|r| !r.annotation.is_reply()),
-            )))),
+            Ok(listing) => loaded.set(Loaded::Ready(Shelf {
+                // Replies are kept with the annotation they answer, not listed on their own.
+                index: Rc::new(Index::from_records(listing.records.into_iter().filter(|r| !r.annotation.is_reply()))),
+                trail: Rc::new(listing.trail),
+                trail_sites: Rc::new(listing.trail_sites),
+                retention_days: listing.trail_retention_days,
+                review: Rc::new(listing.review),
+            })),
             Err(e) => loaded.set(Loaded::Failed(e)),
         }
     });
@@ -189,6 +218,7 @@ pub fn library() -> Html {
     let query = use_state(String::new);
     let filter = use_state(Filter::default);
     let notice = use_state(|| None::<(bool, String)>);
+    let tab = use_state(Tab::from_hash);
     // Pages whose every item is shown (the rest show the first few).
     let unfolded = use_state(Vec::<String>::new);
     {
@@ -241,51 +271,102 @@ pub fn library() -> Html {
         })
     };
     let st = (*status).clone();
+    let kept = |shelf: &Shelf| -> Html {
+        let index = &shelf.index;
+        if index.is_empty() {
+            return html! {
+                <div class="empty" data-testid="library-empty">
+                    <strong>{ "Nothing kept yet" }</strong>
+                    { "Highlights, notes and clips you make on the sites you allowed appear here, grouped by page, ready to search." }
+                </div>
+            };
+        }
+        let (groups, total) = grouped(index, &query, &filter, &trail_titles(&shelf.trail));
+        let summary = match total {
+            0 => String::new(),
+            1 => "1 item".into(),
+            n if n > SHOWN => format!("{n} items; the first {SHOWN} shown, search to narrow"),
+            n => format!("{n} items on {} pages", groups.len()),
+        };
+        html! {
+            <>
+                <p class="hint" role="status" data-testid="library-count">{ summary }</p>
+                if groups.is_empty() {
+                    <div class="empty" data-testid="no-matches">
+                        <strong>{ if query.trim().is_empty() { "Nothing matches these filters".to_string() } else { format!("Nothing matches “{}”", query.trim()) } }</strong>
+                        { "Try fewer words, or clear the filters." }
+                    </div>
+                }
+                { for groups.iter().map(|g| {
+                    let unfold = {
+                        let (unfolded, key) = (unfolded.clone(), g.page_key.clone());
+                        Callback::from(move |_| {
+                            let mut keys = (*unfolded).clone();
+                            keys.push(key.clone());
+                            unfolded.set(keys);
+                        })
+                    };
+                    page_view(g, index, st.as_ref(), unfolded.contains(&g.page_key), unfold)
+                }) }
+            </>
+        }
+    };
+    let update = {
+        let loaded = loaded.clone();
+        Callback::from(move |shelf: Shelf| loaded.set(Loaded::Ready(shelf)))
+    };
+    let notify = {
+        let notice = notice.clone();
+        Callback::from(move |n: (bool, String)| notice.set(Some(n)))
+    };
     let body = match &*loaded {
         Loaded::Loading => html! { <p class="empty" aria-busy="true">{ "Loading your library…" }</p> },
         Loaded::Failed(e) => html! {
             <div class="banner bad" role="alert" data-testid="error"><span class="grow">{ format!("The library could not be read: {e}") }</span></div>
         },
-        Loaded::Ready(index) if index.is_empty() => html! {
-            <div class="empty" data-testid="library-empty">
-                <strong>{ "Nothing kept yet" }</strong>
-                { "Highlights, notes and clips you make on the sites you allowed appear here, grouped by page, ready to search." }
-            </div>
-        },
-        Loaded::Ready(index) => {
-            let (groups, total) = grouped(index, &query, &filter);
-            let summary = match (total, query.trim().is_empty()) {
-                (0, _) => String::new(),
-                (1, _) => "1 item".into(),
-                (n, _) if n > SHOWN => format!("{n} items; the first {SHOWN} shown, search to narrow"),
-                (n, _) => format!("{n} items on {} pages", groups.len()),
-            };
-            html! {
-                <>
-                    <p class="hint" role="status" data-testid="library-count">{ summary }</p>
-                    if groups.is_empty() {
-                        <div class="empty" data-testid="no-matches">
-                            <strong>{ if query.trim().is_empty() { "Nothing matches these filters".to_string() } else { format!("Nothing matches “{}”", query.trim()) } }</strong>
-                            { "Try fewer words, or clear the filters." }
-                        </div>
-                    }
-                    { for groups.iter().map(|g| {
-                        let unfold = {
-                            let (unfolded, key) = (unfolded.clone(), g.page_key.clone());
-                            Callback::from(move |_| {
-                                let mut keys = (*unfolded).clone();
-                                keys.push(key.clone());
-                                unfolded.set(keys);
-                            })
-                        };
-                        page_view(g, index, st.as_ref(), unfolded.contains(&g.page_key), unfold)
-                    }) }
-                </>
+        Loaded::Ready(shelf) => match *tab {
+            Tab::Kept => kept(shelf),
+            Tab::Trail => {
+                html! { <TrailTab shelf={shelf.clone()} status={st.clone()} query={(*query).clone()} update={update.clone()} notify={notify.clone()} /> }
             }
+            Tab::Review => {
+                html! { <ReviewTab shelf={shelf.clone()} status={st.clone()} query={(*query).clone()} update={update.clone()} notify={notify.clone()} /> }
+            }
+        },
+    };
+    // How many highlights today's review holds, on its tab.
+    let due = match &*loaded {
+        Loaded::Ready(shelf) => {
+            review_today(shelf.index.records(), &shelf.review, &shelf.trail, cairn_web::chrome::local_day_start_ms())
+                .len()
         }
+        _ => 0,
+    };
+    let tabs = html! {
+        <nav class="tabs" role="tablist" aria-label="Library">
+            { for Tab::ALL.iter().map(|(t, name, label)| {
+                let on = *tab == *t;
+                let onclick = {
+                    let (tab, t) = (tab.clone(), *t);
+                    Callback::from(move |_: MouseEvent| {
+                        tab.set(t);
+                        if let Some(w) = web_sys::window() {
+                            let _ = w.location().set_hash(t.name());
+                        }
+                    })
+                };
+                html! {
+                    <button type="button" role="tab" aria-selected={on.to_string()} class={classes!("tab", on.then_some("on"))}
+                        {onclick} data-testid={format!("tab-{name}")}>
+                        { *label }
+                        if *t == Tab::Review && due > 0 { <span class="count" aria-label={format!("{due} due")}>{ due }</span> }
+                    </button>
+                }
+            }) }
+        </nav>
     };
     let index = match &*loaded {
-        Loaded::Ready(i) => Some(i.clone()),
+        Loaded::Ready(shelf) => Some(shelf.index.clone()),
         _ => None,
     };
     let tags = index.as_ref().map(|i| tags_in_use(i.records())).unwrap_or_default();
@@ -315,12 +396,16 @@ pub fn library() -> Html {
                 <h1 class="brand"><img src="icons/cairn.svg" alt="" />{ "Cairn Library" }</h1>
                 <div class="search">
                     <Icon name="search" />
-                    <input type="search" value={(*query).clone()} {oninput} autofocus=true placeholder="Search quotes, notes, clips, titles and tags"
-                        aria-label="Search your library" data-testid="library-search" />
+                    <input type="search" value={(*query).clone()} {oninput} autofocus=true
+                        placeholder={if *tab == Tab::Trail { "Search the pages you read, by title or address" } else { "Search quotes, notes, clips, titles and tags" }}
+                        disabled={*tab == Tab::Review}
+                        aria-label={if *tab == Tab::Trail { "Search your reading trail" } else { "Search your library" }} data-testid="library-search" />
                 </div>
                 <a class="btn ghost icon" href="options.html" target="_blank" aria-label="Options" title="Options"><Icon name="settings" /></a>
             </header>
-            <div class="library-body">
+            { tabs }
+            <div class="library-body" role="tabpanel">
+                if *tab == Tab::Kept {
                 <div class="library-bar">
                     <div class="filters" role="group" aria-label="Kind">
                         { for KINDS.iter().map(|(kind, label)| {
@@ -360,6 +445,7 @@ pub fn library() -> Html {
                         </label>
                     </div>
                 </div>
+                }
                 if let Some((bad, text)) = &*notice {
                     <div class={if *bad { "toast bad" } else { "toast" }} role={if *bad { "alert" } else { "status" }} data-testid="notice">
                         <span class="grow">{ text }</span>

@@ -5,6 +5,7 @@
 
 use cairn_library::search::{Filter, Hit, Index, Marks};
 use cairn_library::{page_title, position_of, Kind, LocalRecord};
+use std::collections::HashMap;
 use std::ops::Range;
 
 /// How many items the Library shows at once; the count says how many more match.
@@ -25,8 +26,14 @@ pub struct PageGroup {
 }
 
 /// The Library as filtered and searched: pages in order (by best hit with a
-/// query, newest first without), and how many items match in all.
-pub fn grouped(index: &Index, query: &str, filter: &Filter) -> (Vec<PageGroup>, usize) {
+/// query, newest first without), and how many items match in all. `titles` are
+/// the page titles the reading trail saw, by page key.
+pub fn grouped(
+    index: &Index,
+    query: &str,
+    filter: &Filter,
+    titles: &HashMap<String, String>,
+) -> (Vec<PageGroup>, usize) {
     let results = index.search(query, filter, SHOWN);
     let mut groups: Vec<PageGroup> = Vec::new();
     for hit in results.hits {
@@ -46,10 +53,14 @@ pub fn grouped(index: &Index, query: &str, filter: &Filter) -> (Vec<PageGroup>, 
         }
     }
     for g in &mut groups {
-        // A clip names the page better than its URL does; a bare URL reads better without its scheme.
+        // A clip names the page better than its URL does, and so does the title the trail
+        // saw; a bare URL reads better without its scheme.
         match g.items.iter().filter_map(|h| index.get(&h.id)).find(|r| r.annotation.is_clip()) {
             Some(clip) => g.title = page_title(clip),
-            None => g.title = without_scheme(&g.title).to_string(),
+            None => match titles.get(&g.page_key) {
+                Some(t) => g.title = t.clone(),
+                None => g.title = without_scheme(&g.title).to_string(),
+            },
         }
         g.items.sort_by_key(|h| {
             let r = index.get(&h.id);
@@ -185,7 +196,7 @@ mod tests {
             record("https://wiki.example/a", "first on a", 5, 3, Some("deploy notes")),
             record("https://wiki.example/b", "only on b", 9, 2, None),
         ]);
-        let (groups, total) = grouped(&index, "", &Filter::default());
+        let (groups, total) = grouped(&index, "", &Filter::default(), &HashMap::new());
         assert_eq!(total, 3);
         let quotes: Vec<Vec<&str>> = groups
             .iter()
@@ -194,9 +205,12 @@ mod tests {
         assert_eq!(quotes, vec![vec!["first on a", "second on a"], vec!["only on b"]]);
         assert_eq!(groups[0].newest_ms, 3);
         assert_eq!(groups[0].title, "wiki.example/a");
+        // A page the trail saw is named by its title.
+        let titles = HashMap::from([(groups[1].page_key.clone(), "Runbook".to_string())]);
+        assert_eq!(grouped(&index, "", &Filter::default(), &titles).0[1].title, "Runbook");
 
         // A query keeps only what matches, page by page.
-        let (groups, total) = grouped(&index, "deploy", &Filter::default());
+        let (groups, total) = grouped(&index, "deploy", &Filter::default(), &HashMap::new());
         assert_eq!((groups.len(), total), (1, 1));
         assert_eq!(groups[0].page_key, index.get(&groups[0].items[0].id).unwrap().page_key);
     }

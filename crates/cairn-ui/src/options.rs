@@ -276,7 +276,9 @@ pub fn options() -> Html {
             <section class="card" aria-labelledby="keys-heading">
                 <h2 id="keys-heading">{ "Keyboard shortcuts" }</h2>
                 <p class="hint" data-testid="shortcut-list">{ "Highlight the selection: " }{ shortcut_view(&shortcuts, "highlight-selection") }
-                    { " · Clip this page: " }{ shortcut_view(&shortcuts, "clip-page") }</p>
+                    { " · Clip this page: " }{ shortcut_view(&shortcuts, "clip-page") }
+                    { " · Side panel: " }{ shortcut_view(&shortcuts, "open-panel") }
+                    { " · Library: " }{ shortcut_view(&shortcuts, "open-library") }</p>
                 <p class="hint" style="margin-top: 6px">{ "Change them in the browser's " }
                     <a href="chrome://extensions/shortcuts" onclick={open_shortcuts} data-testid="shortcuts">{ "shortcut settings" }</a>{ "." }</p>
             </section>

@@ -321,3 +321,14 @@ pub fn open_side_panel() -> Result<(), ChromeError> {
     });
     Ok(())
 }
+
+/// The start of the user's day (local midnight), in unix ms: the review's steps and the
+/// trail's days are whole days where the user lives.
+pub fn local_day_start_ms() -> i64 {
+    let d = js_sys::Date::new_0();
+    d.set_hours(0);
+    d.set_minutes(0);
+    d.set_seconds(0);
+    d.set_milliseconds(0);
+    d.get_time() as i64
+}

@@ -4,7 +4,9 @@
 //! Object stores:
 //! * `records`: [`LocalRecord`]s keyed by annotation id, indexed by page key;
 //! * `outbox`: mutations waiting for the server, keyed by their `seq`;
-//! * `meta`: one [`Settings`] value under the key `settings`.
+//! * `meta`: one [`Settings`] value under the key `settings`;
+//! * `trail`: the reading trail's [`TrailEntry`]s keyed by page key (version 2);
+//! * `review`: the daily review's [`ReviewState`]s keyed by annotation id (version 2).
 //!
 //! Every change that the user sees as "saved" is one IndexedDB transaction that
 //! writes the record *and* its outbox entry *and* the next sequence number, so a
@@ -17,6 +19,8 @@
 //! written back over what another handler saved meanwhile. Mutations get their
 //! `seq` there too.
 
+use cairn_library::review::ReviewState;
+use cairn_library::trail::{self, TrailEntry, Visit};
 use cairn_protocol::api::{CommunityInfo, Mutation, UserInfo};
 use cairn_protocol::messages::SyncState;
 use cairn_sync::queue::Queued;
@@ -27,8 +31,10 @@ use indexed_db_futures::transaction::TransactionMode;
 use serde::{Deserialize, Serialize};
 
 const DB_NAME: &str = "cairn";
-const DB_VERSION: u32 = 1;
+const DB_VERSION: u32 = 2;
 const RECORDS: &str = "records";
+const TRAIL: &str = "trail";
+const REVIEW: &str = "review";
 const OUTBOX: &str = "outbox";
 const META: &str = "meta";
 const BY_PAGE: &str = "by_page";
@@ -59,6 +65,16 @@ pub struct Settings {
     /// Deleted records waiting out the undo window before the delete is queued.
     #[serde(default)]
     pub held_deletes: Vec<cairn_sync::trash::HeldDelete>,
+    /// Allowed origins where the user keeps a reading trail (off by default).
+    #[serde(default)]
+    pub trail_sites: Vec<String>,
+    /// Days the trail keeps a page no visit touched; 0 keeps it until cleared.
+    #[serde(default = "default_retention")]
+    pub trail_retention_days: u32,
+}
+
+fn default_retention() -> u32 {
+    trail::DEFAULT_RETENTION_DAYS
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -120,6 +136,11 @@ impl Store {
                     db.create_object_store(OUTBOX).with_key_path("seq".into()).build()?;
                     db.create_object_store(META).build()?;
                 }
+                // Version 2: the reading trail and the daily review.
+                if event.old_version() < 2.0 {
+                    db.create_object_store(TRAIL).with_key_path("page_key".into()).build()?;
+                    db.create_object_store(REVIEW).with_key_path("id".into()).build()?;
+                }
                 Ok(())
             })
             .await
@@ -179,6 +200,67 @@ impl Store {
         let records = tx.object_store(RECORDS)?;
         let r: Option<LocalRecord> = records.get(id.to_string()).serde()?.await?;
         Ok(r)
+    }
+
+    /// The whole reading trail.
+    pub async fn trail(&self) -> Result<Vec<TrailEntry>> {
+        let tx = self.db.transaction(TRAIL).build()?;
+        let trail = tx.object_store(TRAIL)?;
+        let all: Vec<TrailEntry> = trail.get_all().serde()?.await?.collect::<std::result::Result<_, _>>()?;
+        Ok(all)
+    }
+
+    /// Adds a visit report to its page's entry, read and written in one transaction
+    /// (two reports of one visit racing both count).
+    pub async fn record_visit(&self, visit: &Visit) -> Result<()> {
+        let tx = self.db.transaction(TRAIL).with_mode(TransactionMode::Readwrite).build()?;
+        {
+            let store = tx.object_store(TRAIL)?;
+            let kept: Option<TrailEntry> = store.get(visit.page_key.clone()).serde()?.await?;
+            store.put(trail::record(kept, visit)).serde()?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Forgets these pages of the trail.
+    pub async fn delete_trail(&self, page_keys: &[String]) -> Result<()> {
+        let tx = self.db.transaction(TRAIL).with_mode(TransactionMode::Readwrite).build()?;
+        {
+            let store = tx.object_store(TRAIL)?;
+            for key in page_keys {
+                store.delete(key.clone()).build()?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn clear_trail(&self) -> Result<()> {
+        let tx = self.db.transaction(TRAIL).with_mode(TransactionMode::Readwrite).build()?;
+        tx.object_store(TRAIL)?.clear()?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn review_states(&self) -> Result<Vec<ReviewState>> {
+        let tx = self.db.transaction(REVIEW).build()?;
+        let review = tx.object_store(REVIEW)?;
+        let all: Vec<ReviewState> = review.get_all().serde()?.await?.collect::<std::result::Result<_, _>>()?;
+        Ok(all)
+    }
+
+    pub async fn review_state(&self, id: &str) -> Result<Option<ReviewState>> {
+        let tx = self.db.transaction(REVIEW).build()?;
+        let state: Option<ReviewState> = tx.object_store(REVIEW)?.get(id.to_string()).serde()?.await?;
+        Ok(state)
+    }
+
+    pub async fn put_review_state(&self, state: ReviewState) -> Result<()> {
+        let tx = self.db.transaction(REVIEW).with_mode(TransactionMode::Readwrite).build()?;
+        tx.object_store(REVIEW)?.put(state).serde()?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn outbox(&self) -> Result<Vec<Mutation>> {

@@ -193,7 +193,25 @@ async fn page_request(page_url: &str, request: PageRequest) -> Outcome<PageReply
         PageRequest::PageStatus { .. } => {
             ensure_live(&settings);
             let records = refresh_shared(&store, &settings, &key, page_url).await?;
-            Ok(PageReply::Status { count: cairn_sync::highlight_count(&records) })
+            let trail = settings.trail_sites.contains(&origin);
+            Ok(PageReply::Status { count: cairn_sync::highlight_count(&records), trail })
+        }
+        PageRequest::TrailVisit { title, opened, active_ms, scrolled_percent, .. } => {
+            // Kept only where the user turned the trail on; never queued for the server.
+            let kept = settings.trail_sites.contains(&origin);
+            if kept {
+                let visit = cairn_library::trail::Visit {
+                    page_key: key.as_str().to_string(),
+                    url: page_url.to_string(),
+                    title,
+                    at_ms: now_ms(),
+                    opened,
+                    active_ms,
+                    scrolled_percent,
+                };
+                store.record_visit(&visit).await?;
+            }
+            Ok(PageReply::TrailNoted { kept })
         }
         PageRequest::AnchorAll { text, .. } => {
             let records = store.page_records(key.as_str()).await?;
@@ -438,9 +456,23 @@ async fn settle_held_deletes(store: &Store) -> Outcome<()> {
 
 /// Everything kept in this browser, for the Library page (an extension page only:
 /// `messages::authorize` gives the panel channel to nobody else).
-async fn library() -> Outcome<cairn_sync::LibraryListing> {
+async fn library() -> Outcome<cairn_library::LibraryListing> {
     let store = store().await?;
-    Ok(cairn_sync::LibraryListing { records: store.all_records().await? })
+    let settings = settings(&store).await?;
+    let mut trail = store.trail().await?;
+    // The retention period is applied when the trail is read: nothing older is shown or kept.
+    let expired = cairn_library::trail::expired(&trail, now_ms(), settings.trail_retention_days);
+    if !expired.is_empty() {
+        store.delete_trail(&expired).await?;
+        trail.retain(|e| !expired.contains(&e.page_key));
+    }
+    Ok(cairn_library::LibraryListing {
+        records: store.all_records().await?,
+        trail,
+        trail_sites: settings.trail_sites.clone(),
+        trail_retention_days: settings.trail_retention_days,
+        review: store.review_states().await?,
+    })
 }
 
 /// Imports a file into this browser's records in one transaction: what is the
@@ -1014,6 +1046,69 @@ async fn panel_request(request: PanelRequest) -> Outcome<PanelReply> {
             let origin = site_origin(&origin)?;
             apply_sites(&store, |sites| sites.retain(|o| o != &origin)).await
         }
+        PanelRequest::SetTrailSite { origin, on } => {
+            let origin = site_origin(&origin)?;
+            if on && !settings.allowed_sites.contains(&origin) {
+                return Err(Failure::new(
+                    "site_not_allowed",
+                    format!("Cairn is off on {origin}; allow the site first, then turn its reading trail on"),
+                ));
+            }
+            store
+                .update(|s| {
+                    s.trail_sites.retain(|o| o != &origin);
+                    if on {
+                        s.trail_sites.push(origin.clone());
+                        s.trail_sites.sort();
+                    }
+                    Some((Change::default(), ()))
+                })
+                .await?;
+            // Open tabs on the site start (or stop) reporting the visit now.
+            tell_site_tabs(&origin).await;
+            Ok(PanelReply::Done)
+        }
+        PanelRequest::SetTrailRetention { days } => {
+            if !cairn_library::trail::RETENTION_CHOICES.contains(&days) {
+                return Err(Failure::new(
+                    "bad_retention",
+                    format!("{days} days is not a retention period Cairn offers; choose 7, 30, 90 or 365 days, or 0 to keep the trail until cleared"),
+                ));
+            }
+            store
+                .update(|s| {
+                    s.trail_retention_days = days;
+                    Some((Change::default(), ()))
+                })
+                .await?;
+            Ok(PanelReply::Done)
+        }
+        PanelRequest::DeleteTrailEntry { page_key } => {
+            store.delete_trail(&[page_key]).await?;
+            Ok(PanelReply::Done)
+        }
+        PanelRequest::ClearTrail {} => {
+            store.clear_trail().await?;
+            Ok(PanelReply::Done)
+        }
+        PanelRequest::AnswerReview { id, verdict } => {
+            if store.record(&id).await?.is_none() {
+                return Err(Failure::new("not_found", "that highlight is no longer kept here; reload the Library"));
+            }
+            let previous = store.review_state(&id).await?;
+            let state = cairn_library::review::answer(previous.as_ref(), &id, verdict, chrome::local_day_start_ms());
+            store.put_review_state(state).await?;
+            Ok(PanelReply::Done)
+        }
+    }
+}
+
+/// Asks the open tabs of `origin` to look at their page again (the trail was turned on or off).
+async fn tell_site_tabs(origin: &str) {
+    for (tab, url) in chrome::visible_tabs().await {
+        if PageKey::from_url(&url).is_ok_and(|k| k.origin() == origin) {
+            let _ = chrome::send_to_tab(tab, &crate::to_js(&TabCommand::Refresh {})).await;
+        }
     }
 }
 
@@ -1022,6 +1117,9 @@ async fn apply_sites(store: &Store, edit: impl FnOnce(&mut Vec<String>)) -> Outc
     let settings = store
         .update(|s| {
             edit(&mut s.allowed_sites);
+            // The trail is recorded only where Cairn runs at all.
+            let allowed = s.allowed_sites.clone();
+            s.trail_sites.retain(|o| allowed.contains(o));
             Some((Change::default(), s.clone()))
         })
         .await?
