@@ -162,10 +162,10 @@ async function panelAt(browser, url, ready) {
   return page;
 }
 
-async function libraryPage(browser, ready) {
+async function libraryPage(browser, ready, tab = 'kept') {
   const page = await browser.context.newPage();
   await page.setViewportSize(VIEWPORTS.library);
-  await page.goto(`chrome-extension://${browser.extensionId}/library.html`);
+  await page.goto(`chrome-extension://${browser.extensionId}/library.html#${tab}`);
   await eventually(() => ready(page), 'the Library state');
   await page.evaluate(() => document.fonts.ready);
   return page;
@@ -294,6 +294,18 @@ export async function walkSurfaces(visit, { only = () => true, log = () => {} } 
     state: 'empty',
     kind: 'library',
     title: 'Library, nothing kept yet',
+  });
+  await show(await libraryPage(visitor, (p) => count(p, 'trail-empty'), 'trail'), {
+    surface: 'library',
+    state: 'trail-off',
+    kind: 'library',
+    title: 'Library: the reading trail, off until turned on for a site',
+  });
+  await show(await libraryPage(visitor, (p) => count(p, 'review-empty'), 'review'), {
+    surface: 'library',
+    state: 'review-empty',
+    kind: 'library',
+    title: 'Library: the daily review, nothing due yet',
   });
   await visitor.context.close();
 
@@ -497,6 +509,47 @@ export async function walkSurfaces(visit, { only = () => true, log = () => {} } 
     state: 'search',
     kind: 'library',
     title: 'Library: searching "rollback", matches marked',
+  });
+
+  // The reading trail, turned on for the demo site: the pages alice reads again.
+  await panelRequest(alice, { kind: 'set_trail_site', origin, on: true });
+  for (const url of [demo, `${origin}${LONG_NOTE_PAGE}`, `${origin}${MANY_PAGE}`]) {
+    const read = await webPage(alice, url);
+    await read.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+  }
+  await show(await libraryPage(alice, async (p) => (await count(p, 'trail-entry')) >= 2, 'trail'), {
+    surface: 'library',
+    state: 'trail',
+    kind: 'library',
+    title: 'Library: the reading trail, today, with what was kept on each page',
+  });
+
+  // The daily review: highlights imported from last spring are due.
+  const old = (id, exact, text, created) => ({
+    id,
+    created,
+    user: 'acct:alice@hypothes.is',
+    uri: demo,
+    text,
+    tags: [],
+    target: [{ source: demo, selector: [{ type: 'TextQuoteSelector', exact }] }],
+  });
+  await panelRequest(alice, {
+    kind: 'import',
+    file_name: 'spring.json',
+    text: JSON.stringify({
+      annotations: [
+        old('Sp1', 'Rollbacks never need a ticket.', 'Say this in every onboarding.', '2026-04-02T09:00:00Z'),
+        old('Sp2', 'Remember to update the status page during incidents.', '', '2026-04-09T09:00:00Z'),
+        old('Sp3', 'Outside that window you need an approved change ticket', '', '2026-05-20T09:00:00Z'),
+      ],
+    }),
+  });
+  await show(await libraryPage(alice, async (p) => (await count(p, 'review-item')) >= 3, 'review'), {
+    surface: 'library',
+    state: 'review',
+    kind: 'library',
+    title: 'Library: the daily review, highlights from last spring to read again',
   });
 
   // ---- the server goes away ------------------------------------------------------

@@ -18,7 +18,7 @@ use yew::prelude::*;
 use crate::items::now_ms;
 use crate::library_view::without_scheme;
 use crate::state::relative_time;
-use crate::trail_view::{review_today, trail_days, TrailRow};
+use crate::trail_view::{review_today, trail_days, trail_titles, TrailRow};
 use crate::widgets::Icon;
 
 /// What the Library loaded, shared by its tabs. Cheap to clone; the tabs replace a
@@ -193,6 +193,7 @@ pub fn trail_tab(p: &TabProps) -> Html {
                 if allowed.is_empty() {
                     <p class="hint" data-testid="trail-no-sites">{ "Cairn runs on no site yet: allow one in " }<a href="options.html" target="_blank">{ "Options" }</a>{ " first." }</p>
                 }
+                if !allowed.is_empty() { <p class="field-label">{ "Record the pages I read on" }</p> }
                 <ul class="trail-sites" aria-label="Sites where the trail records pages">
                     { for allowed.iter().map(|o| {
                         let on = shelf.trail_sites.contains(o);
@@ -255,11 +256,12 @@ fn next_interval(state: Option<&ReviewState>) -> u32 {
 fn review_card(
     record: &LocalRecord,
     state: Option<&ReviewState>,
+    trail_title: Option<&String>,
     on: impl Fn(Verdict) -> Callback<MouseEvent>,
 ) -> Html {
     let a = &record.annotation;
     let link = text_fragment_url(&a.target.source, a.quote().unwrap_or(""));
-    let title = without_scheme(&page_title(record)).to_string();
+    let title = trail_title.cloned().unwrap_or_else(|| without_scheme(&page_title(record)).to_string());
     let created = a.created.clone().unwrap_or_default();
     let keep_days = next_interval(state);
     let style =
@@ -278,8 +280,9 @@ fn review_card(
             </p>
             <div class="row review-actions">
                 <button type="button" class="btn small primary" onclick={on(Verdict::Keep)} data-testid="review-keep"
-                    title={format!("Worth reading again: back in {keep_days} days")}>{ format!("Keep · back in {keep_days} d") }</button>
-                <button type="button" class="btn small" onclick={on(Verdict::Snooze)} data-testid="review-snooze" title="Not now: back tomorrow">{ "Tomorrow" }</button>
+                    title="Worth reading again: it comes back later, then less and less often">
+                    { if keep_days == 1 { "Keep · back tomorrow".to_string() } else { format!("Keep · back in {keep_days} days") } }</button>
+                <button type="button" class="btn small" onclick={on(Verdict::Snooze)} data-testid="review-snooze" title="Not now: back tomorrow">{ "Not now" }</button>
                 <button type="button" class="btn small" onclick={on(Verdict::Archive)} data-testid="review-archive" title="Never bring it back">{ "Archive" }</button>
                 <span class="grow"></span>
                 <a class="btn ghost small" href={link} target="_blank" rel="noopener noreferrer" data-testid="open-in-context">{ "Open in context" }</a>
@@ -293,6 +296,7 @@ pub fn review_tab(p: &TabProps) -> Html {
     let shelf = &p.shelf;
     let today = local_day_start_ms();
     let due = review_today(shelf.index.records(), &shelf.review, &shelf.trail, today);
+    let titles = trail_titles(&shelf.trail);
     let on = |id: String| {
         let (shelf, update, notify) = (shelf.clone(), p.update.clone(), p.notify.clone());
         move |verdict: Verdict| {
@@ -324,7 +328,7 @@ pub fn review_tab(p: &TabProps) -> Html {
                 </div>
             }
             <ul class="items review-list">
-                { for due.iter().map(|r| review_card(r, shelf.review.iter().find(|s| s.id == r.id), on(r.id.clone()))) }
+                { for due.iter().map(|r| review_card(r, shelf.review.iter().find(|s| s.id == r.id), titles.get(&r.page_key), on(r.id.clone()))) }
             </ul>
         </section>
     }

@@ -112,7 +112,12 @@ async fn settings(store: &Store) -> Outcome<Settings> {
     Ok(store
         .settings_or_init(|| {
             let device = random_bytes::<16>().iter().map(|b| format!("{b:02x}")).collect::<String>();
-            Settings { device_id: device, next_seq: 1, ..Settings::default() }
+            Settings {
+                device_id: device,
+                next_seq: 1,
+                trail_retention_days: cairn_library::trail::DEFAULT_RETENTION_DAYS,
+                ..Settings::default()
+            }
         })
         .await?)
 }
