@@ -268,6 +268,30 @@ pub struct InviteResponse {
     /// Shown once; the server keeps only its hash.
     pub code: String,
     pub expires_at: String,
+    /// What the invite is listed and revoked by ([`InviteInfo::id`]); not the code.
+    #[serde(default)]
+    pub id: String,
+}
+
+/// One invite that can still be used, as `GET /v1/communities/{slug}/invites` lists it
+/// (owners and moderators). The code itself is never listed: the server does not keep it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct InviteInfo {
+    /// The first 16 hex digits of the code's hash: names the invite, reveals nothing of the code.
+    pub id: String,
+    /// Username of who made it.
+    pub created_by: String,
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// Joins left; `None`: any number until it expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uses_left: Option<i64>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+pub struct InvitesResponse {
+    pub invites: Vec<InviteInfo>,
 }
 
 /// `POST /v1/join`: join a community with an invite code.

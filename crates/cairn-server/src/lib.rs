@@ -140,6 +140,8 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("patch", "/v1/communities/{slug}"),
     ("get", "/v1/communities/{slug}/changes"),
     ("post", "/v1/communities/{slug}/invites"),
+    ("get", "/v1/communities/{slug}/invites"),
+    ("delete", "/v1/communities/{slug}/invites/{id}"),
     ("put", "/v1/communities/{slug}/members/{username}"),
     ("delete", "/v1/communities/{slug}/members/{username}"),
     ("post", "/v1/join"),
@@ -164,7 +166,8 @@ pub fn router(state: AppState) -> Router {
         .route("/communities", post(routes::create_community))
         .route("/communities/{slug}", get(routes::community_detail).patch(routes::update_community))
         .route("/communities/{slug}/changes", get(routes::community_changes))
-        .route("/communities/{slug}/invites", post(routes::create_invite))
+        .route("/communities/{slug}/invites", post(routes::create_invite).get(routes::list_invites))
+        .route("/communities/{slug}/invites/{id}", delete(routes::revoke_invite))
         .route("/communities/{slug}/members/{username}", put(routes::set_member_role).delete(routes::remove_member))
         .route("/join", post(routes::join));
     let w3c = Router::new()

@@ -9,9 +9,9 @@ use axum::Json as JsonResponse;
 use cairn_model::{format_rfc3339_ms, parse_rfc3339_ms, PageKey};
 use cairn_protocol::api::{
     ChangeEvent, ChangePasswordRequest, ChangePasswordResponse, CommunityDetail, CommunityInfo, CreateCommunityRequest,
-    CreateInviteRequest, InviteResponse, JoinRequest, MeResponse, MemberInfo, PushRequest, PushResponse, Role,
-    SearchResponse, SetRoleRequest, SignInRequest, SignInResponse, UpdateCommunityRequest, MAX_PAGE_LIMIT,
-    MAX_PUSH_MUTATIONS,
+    CreateInviteRequest, InviteInfo, InviteResponse, InvitesResponse, JoinRequest, MeResponse, MemberInfo, PushRequest,
+    PushResponse, Role, SearchResponse, SetRoleRequest, SignInRequest, SignInResponse, UpdateCommunityRequest,
+    MAX_PAGE_LIMIT, MAX_PUSH_MUTATIONS,
 };
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -21,7 +21,9 @@ use crate::error::ApiError;
 use crate::extract::{invalid_token, BearerToken, Caller, ClientAddr, Json, Query};
 use crate::ops::SignInThrottle;
 use crate::push::{check_device_id, prepare};
-use crate::store::{ChangeNotice, FeedRow, JoinOutcome, Membership, RevokeTokens, SearchFilter, User, WithToken};
+use crate::store::{
+    ChangeNotice, FeedRow, JoinOutcome, Membership, RevokeTokens, SearchFilter, User, WithToken, INVITE_ID_LEN,
+};
 use crate::wire::{self, JsonBytes};
 use crate::{admin, now_ms, passwords, tokens, AppState};
 
@@ -591,8 +593,58 @@ pub async fn create_invite(
     let now = now_ms();
     let expires = now + i64::from(hours) * 3_600_000;
     let uses = if request.multi_use { None } else { Some(1) };
-    state.store.create_invite(&m.community.id, &user.id, &tokens::hash(&code), Some(expires), uses, now).await?;
-    Ok((StatusCode::CREATED, JsonResponse(InviteResponse { code, expires_at: format_rfc3339_ms(expires) })))
+    let hash = tokens::hash(&code);
+    state.store.create_invite(&m.community.id, &user.id, &hash, Some(expires), uses, now).await?;
+    let id = hash[..INVITE_ID_LEN].to_string();
+    Ok((StatusCode::CREATED, JsonResponse(InviteResponse { code, expires_at: format_rfc3339_ms(expires), id })))
+}
+
+/// The invites that can still be used (owner or moderator): who made each, when it
+/// expires, how many joins it has left. Never the codes: only their hashes are kept.
+pub async fn list_invites(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(slug): Path<String>,
+) -> Result<JsonResponse<InvitesResponse>, ApiError> {
+    let m = membership_of(&state, &user, &slug).await?;
+    if !m.can_manage() {
+        return Err(ApiError::Forbidden("only an owner or moderator may see the invites".into()));
+    }
+    let invites = state.store.invites(&m.community.id, now_ms()).await?;
+    Ok(JsonResponse(InvitesResponse {
+        invites: invites
+            .into_iter()
+            .map(|i| InviteInfo {
+                id: i.id,
+                created_by: i.created_by,
+                created_at: format_rfc3339_ms(i.created_at_ms),
+                expires_at: i.expires_at_ms.map(format_rfc3339_ms),
+                uses_left: i.uses_left,
+            })
+            .collect(),
+    }))
+}
+
+/// Revokes an invite (owner or moderator): its code lets nobody else join.
+pub async fn revoke_invite(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path((slug, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let m = membership_of(&state, &user, &slug).await?;
+    if !m.can_manage() {
+        return Err(ApiError::Forbidden("only an owner or moderator may revoke an invite".into()));
+    }
+    if id.len() != INVITE_ID_LEN || !id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return Err(ApiError::BadRequest(format!(
+            "{:?} is not an invite id: it is {INVITE_ID_LEN} hex digits, as the invites list shows them",
+            truncated(&id)
+        )));
+    }
+    if !state.store.revoke_invite(&m.community.id, &id).await? {
+        return Err(ApiError::NotFound(format!("{slug:?} has no invite {id}; it may be used up, expired or revoked")));
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn join(

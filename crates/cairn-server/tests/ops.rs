@@ -3,7 +3,7 @@
 
 mod common;
 
-use cairn_protocol::api::{CommunityDetail, CommunityInfo, InviteResponse, MeResponse, Role};
+use cairn_protocol::api::{CommunityDetail, CommunityInfo, InviteResponse, InvitesResponse, MeResponse, Role};
 use cairn_server::config::ServerConfig;
 use cairn_server::{API_ROUTES, OPENAPI_JSON};
 use common::*;
@@ -277,6 +277,35 @@ both_backends! {
         assert_eq!(joined.id, "book-club");
         assert_eq!(code_of(s.post("/v1/join", &alice, &json!({"code": invite.code})).await).await.0, 404);
         assert_eq!(code_of(s.post("/v1/join", &alice, &json!({"code": "inv_nonsense"})).await).await.0, 404);
+
+        // Managers list the invites still usable (never their codes) and revoke them.
+        let listed = |token: String| {
+            let s = &s;
+            async move { s.get("/v1/communities/book-club/invites", &token).await }
+        };
+        let open: InviteResponse =
+            s.post("/v1/communities/book-club/invites", &carol, &json!({"multi_use": true})).await.json().await.unwrap();
+        let list: InvitesResponse = listed(carol.clone()).await.json().await.unwrap();
+        assert_eq!(list.invites.len(), 1, "the used single-use code is not listed: {list:?}");
+        assert_eq!((list.invites[0].id.as_str(), list.invites[0].created_by.as_str()), (open.id.as_str(), "carol"));
+        assert_eq!(list.invites[0].uses_left, None);
+        let body = listed(carol.clone()).await.text().await.unwrap();
+        assert!(!body.contains(&open.code), "the list never carries a code");
+        assert_eq!(code_of(listed(bob.clone()).await).await.0, 403, "a member sees no invites");
+        assert_eq!(code_of(listed(alice.clone()).await).await.0, 403, "nor does a stranger");
+        let revoke = |token: String, id: String| {
+            let s = &s;
+            async move {
+                s.http.delete(s.url(&format!("/v1/communities/book-club/invites/{id}"))).bearer_auth(token).send().await.unwrap()
+            }
+        };
+        assert_eq!(revoke(bob.clone(), open.id.clone()).await.status(), 403);
+        assert_eq!(code_of(revoke(carol.clone(), "not-an-id".into()).await).await.0, 400);
+        assert_eq!(revoke(carol.clone(), open.id.clone()).await.status(), 204);
+        assert_eq!(code_of(revoke(carol.clone(), open.id.clone()).await).await.0, 404, "revoked once");
+        assert_eq!(code_of(s.post("/v1/join", &alice, &json!({"code": open.code})).await).await.0, 404, "a revoked code lets nobody in");
+        let list: InvitesResponse = listed(carol.clone()).await.json().await.unwrap();
+        assert!(list.invites.is_empty());
 
         let detail: CommunityDetail = s.get("/v1/communities/book-club", &bob).await.json().await.unwrap();
         assert_eq!(detail.members.iter().map(|m| (m.user.username.as_str(), m.role)).collect::<Vec<_>>(),

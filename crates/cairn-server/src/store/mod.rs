@@ -210,6 +210,19 @@ pub struct Member {
     pub role: Role,
 }
 
+/// An invite that can still be used; `id` is its code hash's first [`INVITE_ID_LEN`] hex digits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invite {
+    pub id: String,
+    pub created_by: String,
+    pub created_at_ms: i64,
+    pub expires_at_ms: Option<i64>,
+    pub uses_left: Option<i64>,
+}
+
+/// How many hex digits of an invite's code hash name it.
+pub const INVITE_ID_LEN: usize = 16;
+
 /// Why an invite code did not let someone join.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum JoinOutcome {
@@ -333,6 +346,13 @@ pub trait Store: Send + Sync {
         uses: Option<i64>,
         now_ms: i64,
     ) -> Result<(), StoreError>;
+
+    /// The community's invites that can still be used at `now_ms` (not expired, uses
+    /// left), newest first.
+    async fn invites(&self, community_id: &str, now_ms: i64) -> Result<Vec<Invite>, StoreError>;
+
+    /// Revokes the community's invite named `id`; answers whether there was one.
+    async fn revoke_invite(&self, community_id: &str, id: &str) -> Result<bool, StoreError>;
 
     /// Redeems an invite code (its hash) for `user_id` in one transaction.
     async fn redeem_invite(&self, code_hash: &str, user_id: &str, now_ms: i64) -> Result<JoinOutcome, StoreError>;

@@ -298,7 +298,7 @@ macro_rules! portable_store {
             unique_or_backend, AnnotationRow, Arg, VISIBLE,
         };
         use crate::store::{
-            parse_role, role_name, ChangeNotice, Community, ContainerScope, FeedRow, JoinOutcome, Member, Membership,
+            parse_role, role_name, ChangeNotice, Community, ContainerScope, FeedRow, Invite, JoinOutcome, Member, Membership,
             PushOutcome, SearchFilter, ServedAnnotation, Store, StoreError, StoredAnnotation, TokenInfo, User,
             WithToken,
         };
@@ -625,6 +625,41 @@ macro_rules! portable_store {
                 .await
                 .map_err(backend)?;
                 Ok(())
+            }
+
+            async fn invites(&self, community_id: &str, now_ms: i64) -> Result<Vec<Invite>, StoreError> {
+                let rows: Vec<(String, String, i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+                    "SELECT substr(i.code_hash, 1, 16), u.username, i.created_at, i.expires_at, i.uses_left
+                     FROM invites i JOIN users u ON u.id = i.created_by
+                     WHERE i.community_id = $1 AND (i.expires_at IS NULL OR i.expires_at > $2)
+                       AND (i.uses_left IS NULL OR i.uses_left > 0)
+                     ORDER BY i.created_at DESC, i.code_hash",
+                )
+                .bind(community_id)
+                .bind(now_ms)
+                .fetch_all(&self.read)
+                .await
+                .map_err(backend)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, created_by, created_at_ms, expires_at_ms, uses_left)| Invite {
+                        id,
+                        created_by,
+                        created_at_ms,
+                        expires_at_ms,
+                        uses_left,
+                    })
+                    .collect())
+            }
+
+            async fn revoke_invite(&self, community_id: &str, id: &str) -> Result<bool, StoreError> {
+                let done = sqlx::query("DELETE FROM invites WHERE community_id = $1 AND substr(code_hash, 1, 16) = $2")
+                    .bind(community_id)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(backend)?;
+                Ok(done.rows_affected() > 0)
             }
 
             async fn redeem_invite(&self, code_hash: &str, user_id: &str, now_ms: i64) -> Result<JoinOutcome, StoreError> {
