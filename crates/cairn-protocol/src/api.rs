@@ -219,6 +219,29 @@ pub struct CreateCommunityRequest {
     pub name: String,
 }
 
+/// A community slug made from its name, as `POST /v1/communities` accepts it: ASCII
+/// letters and digits lowercased, anything else a single `-`, at most 64 bytes
+/// ("Payments & SRE" -> `payments-sre`; a name with no ASCII letter gives `community`).
+pub fn slug_for(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+        if slug.len() >= 64 {
+            break;
+        }
+    }
+    let slug = slug.trim_end_matches('-');
+    if slug.is_empty() {
+        "community".to_string()
+    } else {
+        slug[..slug.len().min(64)].trim_end_matches('-').to_string()
+    }
+}
+
 /// `PATCH /v1/communities/{slug}`: rename (owner or moderator), archive or restore (owner).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
 #[serde(deny_unknown_fields)]
@@ -333,5 +356,19 @@ mod tests {
         let json = serde_json::json!({"device_id": "d1", "mutations": [], "author": "someone-else"});
         let err = serde_json::from_value::<PushRequest>(json).unwrap_err();
         assert!(err.to_string().contains("unknown field `author`"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod slug_tests {
+    use super::slug_for;
+
+    #[test]
+    fn slugs_are_made_from_names() {
+        assert_eq!(slug_for("Payments & SRE"), "payments-sre");
+        assert_eq!(slug_for("  --Café Platform 2--"), "caf-platform-2");
+        assert_eq!(slug_for("日本語"), "community");
+        let long = slug_for(&"ab ".repeat(60));
+        assert!(long.len() <= 64 && !long.ends_with('-'), "{long}");
     }
 }

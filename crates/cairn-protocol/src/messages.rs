@@ -290,6 +290,43 @@ pub enum PanelRequest {
         id: String,
         verdict: ReviewVerdict,
     },
+    /// Make a community (the user becomes its owner); its slug is made from the name.
+    CreateCommunity {
+        name: String,
+    },
+    /// Join a community with an invite code someone gave the user.
+    JoinCommunity {
+        code: String,
+    },
+    /// Leave a community (slug): its members no longer see what the user shares there.
+    LeaveCommunity {
+        community: String,
+    },
+    /// A community's members, and its usable invites for an owner or moderator.
+    Community {
+        community: String,
+    },
+    /// Make an invite code for a community (owner or moderator).
+    Invite {
+        community: String,
+        #[serde(default)]
+        multi_use: bool,
+    },
+    RevokeInvite {
+        community: String,
+        id: String,
+    },
+    /// Change a member's role (owner only).
+    SetMemberRole {
+        community: String,
+        username: String,
+        role: crate::api::Role,
+    },
+    /// Remove a member (owners anyone, moderators members).
+    RemoveMember {
+        community: String,
+        username: String,
+    },
     /// Let Cairn run on a site (`scheme://host[:port]`).
     AllowSite {
         origin: String,
@@ -544,6 +581,17 @@ pub enum PanelReply {
         focus: Option<String>,
     },
     Done,
+    /// A new invite code, shown once.
+    Invited {
+        code: String,
+        expires_at: String,
+    },
+    /// A community as its members see it, with its invites for a manager.
+    Community {
+        detail: crate::api::CommunityDetail,
+        #[serde(default)]
+        invites: Vec<crate::api::InviteInfo>,
+    },
     /// What an import kept and what it skipped, and why, in words for the user.
     Imported {
         format: String,

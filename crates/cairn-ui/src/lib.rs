@@ -17,6 +17,8 @@ pub mod trail_view;
 pub mod zip;
 
 #[cfg(target_arch = "wasm32")]
+mod communities;
+#[cfg(target_arch = "wasm32")]
 mod items;
 #[cfg(target_arch = "wasm32")]
 mod library;

@@ -6,6 +6,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
+use crate::communities::Communities;
 use crate::state::{connection_label, OptionsAction, OptionsState, Tone};
 
 fn input_value(r: &NodeRef) -> String {
@@ -251,6 +252,13 @@ pub fn options() -> Html {
                     </details>
                 }
             </section>
+
+            if signed_in {
+                <Communities status={status.clone()} on_status={{
+                    let state = state.clone();
+                    Callback::from(move |s| state.dispatch(OptionsAction::StatusLoaded(s)))
+                }} />
+            }
 
             <section class="card" aria-labelledby="sites-heading">
                 <h2 id="sites-heading">{ "Sites where Cairn runs" }</h2>

@@ -1051,6 +1051,14 @@ async fn panel_request(request: PanelRequest) -> Outcome<PanelReply> {
             let origin = site_origin(&origin)?;
             apply_sites(&store, |sites| sites.retain(|o| o != &origin)).await
         }
+        PanelRequest::CreateCommunity { .. }
+        | PanelRequest::JoinCommunity { .. }
+        | PanelRequest::LeaveCommunity { .. }
+        | PanelRequest::Community { .. }
+        | PanelRequest::Invite { .. }
+        | PanelRequest::RevokeInvite { .. }
+        | PanelRequest::SetMemberRole { .. }
+        | PanelRequest::RemoveMember { .. } => community_request(&store, &settings, request).await,
         PanelRequest::SetTrailSite { origin, on } => {
             let origin = site_origin(&origin)?;
             if on && !settings.allowed_sites.contains(&origin) {
@@ -1106,6 +1114,118 @@ async fn panel_request(request: PanelRequest) -> Outcome<PanelReply> {
             Ok(PanelReply::Done)
         }
     }
+}
+
+/// A path segment as the server reads it, whatever the extension page sent.
+fn segment(s: &str) -> String {
+    String::from(js_sys::encode_uri_component(s))
+}
+
+/// Communities: made, joined, left and managed on the server; the account's list of
+/// communities is read again after anything that changes it.
+async fn community_request(store: &Store, settings: &Settings, request: PanelRequest) -> Outcome<PanelReply> {
+    let (Some(base), Some(token)) = (settings.server_url.as_deref(), settings.token.as_deref()) else {
+        return Err(Failure::new("not_signed_in", "sign in to your Cairn server first, then manage communities"));
+    };
+    let server = Server { base_url: base, token: Some(token) };
+    let me = settings.user.as_ref().map(|u| u.username.clone()).unwrap_or_default();
+    match request {
+        PanelRequest::CreateCommunity { name } => {
+            let name = name.trim().to_string();
+            if name.is_empty() {
+                return Err(Failure::new("bad_name", "give the community a name, like Payments SRE"));
+            }
+            let base_slug = cairn_protocol::api::slug_for(&name);
+            // A slug already taken gets a number: the name is what members see.
+            let mut made = None;
+            for n in 1..=5 {
+                let slug = if n == 1 { base_slug.clone() } else { format!("{base_slug}-{n}") };
+                let body = cairn_protocol::api::CreateCommunityRequest { slug, name: name.clone() };
+                match server.post::<_, cairn_protocol::api::CommunityInfo>("/v1/communities", &body).await {
+                    Ok(c) => {
+                        made = Some(c);
+                        break;
+                    }
+                    Err(NetError::Refused { status: 409, .. }) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if made.is_none() {
+                return Err(Failure::new(
+                    "name_taken",
+                    format!("communities named like {name:?} already exist; choose another name"),
+                ));
+            }
+            reload_communities(store, &server).await
+        }
+        PanelRequest::JoinCommunity { code } => {
+            let code = code.trim().to_string();
+            if code.is_empty() {
+                return Err(Failure::new(
+                    "bad_code",
+                    "paste the invite code a community's owner or moderator gave you",
+                ));
+            }
+            let _: cairn_protocol::api::CommunityInfo =
+                server.post("/v1/join", &cairn_protocol::api::JoinRequest { code }).await?;
+            reload_communities(store, &server).await
+        }
+        PanelRequest::LeaveCommunity { community } => {
+            server.delete(&format!("/v1/communities/{}/members/{}", segment(&community), segment(&me))).await?;
+            reload_communities(store, &server).await
+        }
+        PanelRequest::Community { community } => {
+            let detail: cairn_protocol::api::CommunityDetail =
+                server.get(&format!("/v1/communities/{}", segment(&community)), None).await?;
+            let manages =
+                detail.members.iter().any(|m| m.user.username == me && m.role != cairn_protocol::api::Role::Member);
+            let invites = if manages {
+                let listed: cairn_protocol::api::InvitesResponse =
+                    server.get(&format!("/v1/communities/{}/invites", segment(&community)), None).await?;
+                listed.invites
+            } else {
+                Vec::new()
+            };
+            Ok(PanelReply::Community { detail, invites })
+        }
+        PanelRequest::Invite { community, multi_use } => {
+            let body = cairn_protocol::api::CreateInviteRequest { multi_use, expires_in_hours: None };
+            let made: cairn_protocol::api::InviteResponse =
+                server.post(&format!("/v1/communities/{}/invites", segment(&community)), &body).await?;
+            Ok(PanelReply::Invited { code: made.code, expires_at: made.expires_at })
+        }
+        PanelRequest::RevokeInvite { community, id } => {
+            server.delete(&format!("/v1/communities/{}/invites/{}", segment(&community), segment(&id))).await?;
+            Ok(PanelReply::Done)
+        }
+        PanelRequest::SetMemberRole { community, username, role } => {
+            let path = format!("/v1/communities/{}/members/{}", segment(&community), segment(&username));
+            let () = server.put(&path, &cairn_protocol::api::SetRoleRequest { role }).await?;
+            Ok(PanelReply::Done)
+        }
+        PanelRequest::RemoveMember { community, username } => {
+            server.delete(&format!("/v1/communities/{}/members/{}", segment(&community), segment(&username))).await?;
+            Ok(PanelReply::Done)
+        }
+        _ => Err(Failure::new("internal", "not a community request")),
+    }
+}
+
+/// Reads the account's communities again and keeps them; a community left is no
+/// longer where new highlights go.
+async fn reload_communities(store: &Store, server: &Server<'_>) -> Outcome<PanelReply> {
+    let me: MeResponse = server.get("/v1/me", None).await?;
+    store
+        .update(|s| {
+            if s.community.as_ref().is_some_and(|c| !me.communities.iter().any(|m| &m.id == c)) {
+                s.community = None;
+            }
+            s.communities = me.communities;
+            Some((Change::default(), ()))
+        })
+        .await?;
+    let settings = self::settings(store).await?;
+    Ok(PanelReply::Status(status(store, &settings).await?))
 }
 
 /// Asks the open tabs of `origin` to look at their page again (the trail was turned on or off).
