@@ -335,13 +335,16 @@ pub fn library() -> Html {
         },
     };
     // How many highlights today's review holds, on its tab.
-    let due = match &*loaded {
-        Loaded::Ready(shelf) => {
-            review_today(shelf.index.records(), &shelf.review, &shelf.trail, cairn_web::chrome::local_day_start_ms())
-                .len()
-        }
-        _ => 0,
+    // Read again only when the shelf changes, not on every keystroke of a search.
+    let shelf = match &*loaded {
+        Loaded::Ready(shelf) => Some(shelf.clone()),
+        _ => None,
     };
+    let due = *use_memo(shelf, |shelf| {
+        shelf.as_ref().map_or(0, |s| {
+            review_today(s.index.records(), &s.review, &s.trail, cairn_web::chrome::local_day_start_ms()).len()
+        })
+    });
     let tabs = html! {
         <nav class="tabs" role="tablist" aria-label="Library">
             { for Tab::ALL.iter().map(|(t, name, label)| {

@@ -5,7 +5,7 @@
 
 use std::rc::Rc;
 
-use cairn_library::review::{answer, ReviewState, Verdict, INTERVALS_DAYS};
+use cairn_library::review::{answer, ReviewState, Verdict};
 use cairn_library::search::Index;
 use cairn_library::trail::{reading_time, TrailEntry, RETENTION_CHOICES};
 use cairn_library::{page_title, text_fragment_url, LocalRecord};
@@ -247,10 +247,9 @@ pub fn trail_tab(p: &TabProps) -> Html {
     }
 }
 
-/// When a kept item comes back, in words ("in 3 days").
+/// In how many days a kept item comes back: what `answer` would give it.
 fn next_interval(state: Option<&ReviewState>) -> u32 {
-    let interval = state.map_or(0, |s| s.interval_days);
-    INTERVALS_DAYS.iter().copied().find(|&d| d > interval).unwrap_or(INTERVALS_DAYS[INTERVALS_DAYS.len() - 1])
+    answer(state, "", Verdict::Keep, 0).interval_days
 }
 
 fn review_card(
